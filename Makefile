@@ -1,0 +1,43 @@
+# Confidant: two commands do everything on a fresh machine.
+#   make run    set up (Python venv, web client build) and serve Confidant on http://127.0.0.1:8080
+#   make test   set up (including redis-server, coturn, chromium) and run the whole test suite
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PYTEST_ARGS ?=
+HOST    ?= 127.0.0.1
+PORT    ?= 8080
+
+.PHONY: run test setup system-deps web bench lint clean
+
+run: setup
+	$(VENV)/bin/confidant serve --host $(HOST) --port $(PORT)
+
+test: setup system-deps
+	# The suite runs in a private network namespace with only loopback: WebRTC peers, coturn, Redis and
+	# Chromium talk to each other and nothing else (no traffic can leave the machine).
+	unshare -n sh -c 'ip link set lo up && exec $(PY) -m pytest $(PYTEST_ARGS)'
+
+setup: $(VENV)/.installed web
+
+$(VENV)/.installed: pyproject.toml
+	sh scripts/install-system-deps.sh base
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+system-deps:
+	sh scripts/install-system-deps.sh test
+
+web:
+	sh scripts/build-web.sh
+
+bench: setup system-deps
+	unshare -n sh -c 'ip link set lo up && exec $(PY) bench/run_all.py'
+
+lint: setup
+	$(VENV)/bin/ruff check server storage crypto signaling client tests bench scripts
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) web-client/node_modules web-client/dist .pytest_cache
