@@ -32,8 +32,9 @@ system-deps:
 web:
 	sh scripts/build-web.sh
 
+BENCH_ARGS ?=
 bench: setup system-deps
-	unshare -n sh -c 'ip link set lo up && exec $(PY) bench/run_all.py'
+	unshare -n sh -c 'ip link set lo up && exec $(PY) bench/run_all.py $(BENCH_ARGS)'
 
 lint: setup
 	$(VENV)/bin/ruff check server storage crypto signaling client tests bench scripts
