@@ -1,0 +1,75 @@
+"""A bare python-socketio relay: the baseline the Confidant relay is measured against.
+
+Same transport stack as `confidant serve` (aiohttp + python-socketio, websocket transport) and the same
+event shapes as docs/API.md, but nothing else: no authentication, no storage, no validation.
+A connection joins the room named by ``auth.device``; ``send`` forwards each envelope to the room of its
+``to_device`` as an ``inbox`` push and acks; ``ack`` and ``sync`` answer at once.
+
+    python bench/_baseline.py --host 127.0.0.1 --port 9000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+
+def build_app() -> web.Application:
+    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[], transports=["websocket"])
+    app = web.Application()
+    sio.attach(app)
+    positions: dict[str, int] = {}
+
+    @sio.event
+    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> bool:
+        if not auth or "device" not in auth:
+            return False
+        await sio.enter_room(sid, str(auth["device"]))
+        await sio.save_session(sid, {"device": auth["device"], "account": auth.get("account", "")})
+        return True
+
+    @sio.on("send")
+    async def send(sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        session = await sio.get_session(sid)
+        now = int(time.time() * 1000)
+        for env in data["envelopes"]:
+            to = env["to_device"]
+            pos = positions.get(to, 0) + 1
+            positions[to] = pos
+            item = {"pos": pos, "id": data["id"], "from_account": session["account"],
+                    "from_device": session["device"], "type": env["type"],
+                    "ciphertext": env["ciphertext"], "sent_at": now}
+            await sio.emit("inbox", {"envelopes": [item]}, room=to)
+        return {"ok": True, "result": {"id": data["id"], "accepted_at": now, "duplicate": False}}
+
+    @sio.on("ack")
+    async def ack(sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "result": {"deleted": 0}}
+
+    @sio.on("sync")
+    async def sync(sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "result": {"envelopes": [], "more": False}}
+
+    async def ready(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/readyz", ready)
+    app.router.add_get("/healthz", ready)
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    web.run_app(build_app(), host=args.host, port=args.port, print=None, access_log=None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""Load-generator worker processes for bench/relay.py and bench/connections.py.
+
+A worker owns a slice of the sender/receiver pairs, connects them with the raw socket.io client
+(bench/_sio.py), waits on a barrier so every worker starts at the same instant, drives its senders, and
+returns counts and latency samples. Message ids carry the send time (CLOCK_MONOTONIC is system-wide on
+Linux, so sender and receiver processes share it): ``id = f"{monotonic_ns:016x}{counter:016x}"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import time
+from dataclasses import dataclass, field
+from multiprocessing.synchronize import Barrier, Event
+from typing import Any
+
+import aiohttp
+
+from bench._sio import RawSioClient
+
+ACK_EVERY = 32
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a connection needs: its socket.io auth payload and its own device id."""
+
+    auth: dict[str, str]
+    device_id: str
+
+
+@dataclass(frozen=True)
+class Pair:
+    sender: Endpoint
+    receiver: Endpoint
+    to_account: str
+
+
+@dataclass
+class WorkerResult:
+    sent: int = 0
+    acked: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    delivered: int = 0
+    duplicates: int = 0
+    latencies_us: list[float] = field(default_factory=list)
+    first_send: float = 0.0
+    last_delivery: float = 0.0
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    mode: str  # "throughput" | "paced"
+    duration: float
+    window: int = 64
+    rate_per_sender: float = 0.0
+    envelope_bytes: int = 400
+    drain_timeout: float = 20.0
+
+
+class _Receiver:
+    def __init__(self, result: WorkerResult, progress: asyncio.Event) -> None:
+        self.result = result
+        self.client: RawSioClient | None = None
+        self.seen: set[str] = set()
+        self.max_pos = 0
+        self.unacked = 0
+        self.changed = progress
+
+    def on_event(self, event: str, data: Any) -> None:
+        if event != "inbox":
+            return
+        now = time.monotonic_ns()
+        for item in data.get("envelopes", ()):
+            msg_id = item["id"]
+            if msg_id in self.seen:
+                self.result.duplicates += 1
+                continue
+            self.seen.add(msg_id)
+            self.result.delivered += 1
+            self.result.latencies_us.append((now - int(msg_id[:16], 16)) / 1000)
+            self.max_pos = max(self.max_pos, int(item.get("pos", 0)))
+            self.unacked += 1
+        self.result.last_delivery = now / 1e9
+        if self.unacked >= ACK_EVERY and self.client is not None:
+            self.unacked = 0
+            asyncio.ensure_future(self._ack(self.max_pos))
+        self.changed.set()
+
+    async def _ack(self, up_to: int) -> None:
+        assert self.client is not None
+        fut = await self.client.emit("ack", {"up_to": up_to})
+        await fut
+
+
+async def _connect(session: aiohttp.ClientSession, url: str, ep: Endpoint,
+                   on_event: Any = None) -> RawSioClient:
+    client = RawSioClient(session, url, on_event)
+    await client.connect(ep.auth)
+    return client
+
+
+async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: WorkerResult, t0: float) -> None:
+    ciphertext = base64.b64encode(os.urandom(spec.envelope_bytes)).decode()
+    window = asyncio.Semaphore(spec.window)
+    pending: set[asyncio.Future[Any]] = set()
+    counter = 0
+    end = t0 + spec.duration
+    interval = 1.0 / spec.rate_per_sender if spec.mode == "paced" else 0.0
+
+    def done(fut: asyncio.Future[Any]) -> None:
+        pending.discard(fut)
+        window.release()
+        if fut.cancelled() or fut.exception() is not None:
+            result.errors += 1
+            return
+        reply = fut.result()
+        if isinstance(reply, dict) and reply.get("ok"):
+            result.acked += 1
+        else:
+            result.errors += 1
+            if len(result.error_samples) < 3:
+                result.error_samples.append(repr(reply)[:300])
+
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        if interval:
+            due = t0 + counter * interval
+            if due > now:
+                await asyncio.sleep(due - now)  # pacing schedule, not synchronisation
+        await window.acquire()
+        counter += 1
+        msg_id = f"{time.monotonic_ns():016x}{counter:016x}"
+        send = {"id": msg_id, "to_account": pair.to_account,
+                "envelopes": [{"v": 1, "to_device": pair.receiver.device_id, "type": "message",
+                               "ciphertext": ciphertext}]}
+        fut = await client.emit("send", send)
+        result.sent += 1
+        pending.add(fut)
+        fut.add_done_callback(done)
+    if pending:
+        await asyncio.wait(set(pending), timeout=spec.drain_timeout)
+
+
+async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) -> WorkerResult:
+    result = WorkerResult()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        progress = asyncio.Event()
+        receivers = [_Receiver(result, progress) for _ in pairs]
+        for rec, pair in zip(receivers, pairs, strict=True):
+            rec.client = await _connect(session, url, pair.receiver, rec.on_event)
+        senders = [await _connect(session, url, p.sender) for p in pairs]
+        await asyncio.to_thread(barrier.wait)
+        t0 = time.monotonic()
+        result.first_send = t0
+        await asyncio.gather(*(_sender(c, p, spec, result, t0) for c, p in zip(senders, pairs, strict=True)))
+        deadline = time.monotonic() + spec.drain_timeout
+        while result.delivered < result.acked and time.monotonic() < deadline:
+            progress.clear()
+            try:
+                await asyncio.wait_for(progress.wait(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                break
+        for rec in receivers:
+            if rec.unacked and rec.client is not None:
+                await rec._ack(rec.max_pos)
+        for c in [*senders, *(r.client for r in receivers if r.client is not None)]:
+            await c.close()
+    return result
+
+
+def relay_worker(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) -> WorkerResult:
+    return asyncio.run(_run(url, pairs, spec, barrier))
+
+
+async def _hold(url: str, endpoints: list[Endpoint], connected: Barrier, release: Event) -> int:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        clients: list[RawSioClient] = []
+        sem = asyncio.Semaphore(64)
+
+        async def one(ep: Endpoint) -> None:
+            async with sem:
+                clients.append(await _connect(session, url, ep))
+
+        await asyncio.gather(*(one(ep) for ep in endpoints))
+        await asyncio.to_thread(connected.wait)
+        await asyncio.to_thread(release.wait)
+        alive = sum(1 for c in clients if not c.closed.is_set())
+        await asyncio.gather(*(c.close() for c in clients))
+    return alive
+
+
+def hold_worker(url: str, endpoints: list[Endpoint], connected: Barrier, release: Event,
+                nofile: int) -> int:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, nofile), hard), hard))
+    return asyncio.run(_hold(url, endpoints, connected, release))

@@ -1,0 +1,206 @@
+"""Relay benchmark: store-then-forward envelopes through `confidant serve` vs a bare python-socketio relay.
+
+N sender/receiver device pairs (client -> therapist, consent given) send 400-byte envelopes over
+socket.io websockets. Two modes: ``throughput`` keeps a 64-envelope in-flight window per sender;
+``paced`` sends 1,000 envelopes/s in total and measures send->receive latency. The same workload then
+runs against bench/_baseline.py (aiohttp + python-socketio, forwards to a room, no storage, no auth).
+
+    python bench/relay.py                   # 16 pairs, 10 s per mode
+    python bench/relay.py --pairs 64 --duration 20 --procs 1
+    python bench/relay.py --smoke           # tiny run for CI
+
+Load generators are separate processes (``--procs``, default: cores - 1, at least 1) using a minimal
+socket.io client (bench/_sio.py), so the server child keeps a core of its own where there is one.
+Devices are registered with the client SDK first; the load clients then send opaque bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psutil  # noqa: E402
+
+from bench._common import (  # noqa: E402
+    BaselineServer,
+    ChildServer,
+    ConfidantServer,
+    Table,
+    bench_dir,
+    cpu_count,
+    percentile,
+)
+from bench._load import Endpoint, LoadSpec, Pair, WorkerResult, relay_worker  # noqa: E402
+
+
+@dataclass
+class ModeResult:
+    target: str
+    mode: str
+    sent: int
+    acked: int
+    errors: int
+    delivered: int
+    duplicates: int
+    elapsed: float
+    p50_ms: float
+    p99_ms: float
+    cpu_s: float
+    rss_mb: float
+    error_samples: list[str]
+
+    @property
+    def rate(self) -> float:
+        return self.delivered / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_us_per_env(self) -> float:
+        return self.cpu_s * 1e6 / self.delivered if self.delivered else float("nan")
+
+
+def _worker_main(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Any, queue: Any) -> None:
+    try:
+        queue.put(relay_worker(url, pairs, spec, barrier))
+    except BaseException as exc:
+        barrier.abort()
+        queue.put(exc)
+        raise
+
+
+def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec, procs: int) -> ModeResult:
+    ctx = multiprocessing.get_context("spawn")
+    procs = max(1, min(procs, len(pairs)))
+    barrier = ctx.Barrier(procs + 1)
+    queue = ctx.Queue()
+    slices = [pairs[i::procs] for i in range(procs)]
+    workers = [ctx.Process(target=_worker_main, args=(server.url, s, spec, barrier, queue), daemon=True)
+               for s in slices]
+    for w in workers:
+        w.start()
+    child = psutil.Process(server.pid)
+    barrier.wait(timeout=120)
+    cpu0 = child.cpu_times()
+    results: list[WorkerResult] = []
+    for _ in workers:
+        got = queue.get(timeout=spec.duration + spec.drain_timeout + 120)
+        if isinstance(got, BaseException):
+            raise RuntimeError(f"load worker failed: {got!r}")
+        results.append(got)
+    cpu1 = child.cpu_times()
+    rss = child.memory_info().rss
+    for w in workers:
+        w.join(timeout=30)
+    lat = sorted(x for r in results for x in r.latencies_us)
+    start = min(r.first_send for r in results)
+    end = max((r.last_delivery for r in results), default=start)
+    return ModeResult(
+        target=target, mode=spec.mode,
+        sent=sum(r.sent for r in results), acked=sum(r.acked for r in results),
+        errors=sum(r.errors for r in results), delivered=sum(r.delivered for r in results),
+        duplicates=sum(r.duplicates for r in results), elapsed=max(0.0, end - start),
+        p50_ms=percentile(lat, 50) / 1000, p99_ms=percentile(lat, 99) / 1000,
+        cpu_s=(cpu1.user + cpu1.system) - (cpu0.user + cpu0.system), rss_mb=rss / 2**20,
+        error_samples=[e for r in results for e in r.error_samples][:3],
+    )
+
+
+def baseline_pairs(n: int) -> list[Pair]:
+    return [Pair(sender=Endpoint({"device": f"s{i:04d}", "account": f"a{i:04d}"}, f"s{i:04d}"),
+                 receiver=Endpoint({"device": f"r{i:04d}", "account": f"b{i:04d}"}, f"r{i:04d}"),
+                 to_account=f"b{i:04d}") for i in range(n)]
+
+
+def specs(args: argparse.Namespace) -> list[LoadSpec]:
+    out = []
+    for mode in args.modes.split(","):
+        if mode == "throughput":
+            out.append(LoadSpec(mode="throughput", duration=args.duration, window=args.window,
+                                envelope_bytes=args.envelope_bytes))
+        elif mode == "paced":
+            out.append(LoadSpec(mode="paced", duration=args.duration, window=args.window,
+                                rate_per_sender=args.rate / args.pairs, envelope_bytes=args.envelope_bytes))
+        else:
+            raise SystemExit(f"unknown mode {mode!r}")
+    return out
+
+
+def run_target(target: str, args: argparse.Namespace, workdir: Path) -> list[ModeResult]:
+    server: ChildServer
+    if target == "confidant":
+        server = ConfidantServer(workdir / "confidant-data", log_level=args.server_log_level,
+                                 extra_args=args.server_arg)
+        admin_code = server.bootstrap_admin()
+        server.start()
+        from bench._provision import provision_pairs
+
+        pairs = asyncio.run(provision_pairs(server.url, admin_code, args.pairs))
+    else:
+        server = BaselineServer(workdir / "baseline.log")
+        server.start()
+        pairs = baseline_pairs(args.pairs)
+    try:
+        return [run_mode(target, server, pairs, spec, args.procs) for spec in specs(args)]
+    finally:
+        server.stop()
+
+
+def report(results: list[ModeResult]) -> str:
+    rows = []
+    base = {r.mode: r for r in results if r.target == "baseline"}
+    for r in results:
+        b = base.get(r.mode)
+        ratio = f"{r.rate / b.rate:.2f}" if b and b.rate and r.target != "baseline" else "-"
+        rows.append([r.target, r.mode, f"{r.acked}", f"{r.delivered}", f"{r.errors}", f"{r.rate:,.0f}", ratio,
+                     f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.cpu_s:.2f}", f"{r.rss_mb:.0f}",
+                     f"{r.cpu_us_per_env:.0f}"])
+    table = Table(["server", "mode", "acked", "delivered", "errors", "delivered/s", "vs baseline",
+                   "p50 ms", "p99 ms", "server CPU s", "server RSS MB", "server CPU us/env"], rows)
+    return table.render()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=16, help="sender/receiver device pairs")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per mode")
+    parser.add_argument("--window", type=int, default=64, help="in-flight sends per sender")
+    parser.add_argument("--rate", type=float, default=1000.0, help="paced mode: envelopes/s in total")
+    parser.add_argument("--envelope-bytes", type=int, default=400)
+    parser.add_argument("--procs", type=int, default=max(1, cpu_count() - 1), help="load-generator processes")
+    parser.add_argument("--modes", default="throughput,paced")
+    parser.add_argument("--targets", default="confidant,baseline")
+    parser.add_argument("--server-log-level", default="warning")
+    parser.add_argument("--server-arg", action="append", default=[], help="extra `confidant serve` argument")
+    parser.add_argument("--smoke", action="store_true", help="tiny run for CI (< 30 s)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.pairs, args.duration, args.rate = 2, 1.5, 200.0
+    workdir = bench_dir("relay-")
+    print(f"relay: {args.pairs} pairs, {args.duration:g} s per mode, window {args.window}, paced {args.rate:g}/s, "
+          f"{args.envelope_bytes}-byte envelopes, {args.procs} load process(es), {cpu_count()} cores; "
+          f"logs in {workdir.name}", flush=True)
+    results: list[ModeResult] = []
+    started = time.monotonic()
+    for target in args.targets.split(","):
+        results.extend(run_target(target, args, workdir))
+    print(report(results))
+    failed = False
+    for r in results:
+        if r.error_samples:
+            print(f"{r.target}/{r.mode} errors, e.g.: {r.error_samples}")
+        if r.delivered == 0 or r.delivered < r.acked:
+            print(f"FAIL {r.target}/{r.mode}: {r.acked} acknowledged, {r.delivered} delivered")
+            failed = True
+    print(f"total {time.monotonic() - started:.1f} s")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
