@@ -1,0 +1,63 @@
+"""Every limit of the protocol, in one place, each with its reason.
+
+The server imports from here (`from crypto.limits import MAX_ENVELOPE_BYTES, ...`): these names are stable.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ATTACHMENT_CHUNK_BYTES",
+    "DEVICE_ID_BYTES",
+    "MAX_ATTACHMENT_BYTES",
+    "MAX_ENVELOPE_BYTES",
+    "MAX_PLAINTEXT_BYTES",
+    "MAX_PREVIOUS_CHAINS",
+    "MAX_SIGNAL_PLAINTEXT_BYTES",
+    "MAX_SKIP",
+    "MAX_SKIPPED_KEYS",
+    "MAX_STORED_ONE_TIME_PREKEYS",
+    "PADDING_BLOCK_BYTES",
+    "PREKEY_BATCH_SIZE",
+    "PREKEY_LOW_WATER_MARK",
+]
+
+# Messages are padded to a multiple of this (as Signal does) so ciphertext lengths leak little.
+PADDING_BLOCK_BYTES: Final = 160
+
+# Device and account ids are 16 random bytes (32 lowercase hex characters in JSON).
+DEVICE_ID_BYTES: Final = 16
+
+# One encoded envelope; the server refuses larger ones before storing anything. Big files are attachments.
+MAX_ENVELOPE_BYTES: Final = 64 * 1024
+
+# Largest message plaintext: padded (64_160 bytes) plus the largest envelope overhead fits MAX_ENVELOPE_BYTES.
+MAX_PLAINTEXT_BYTES: Final = 64_000
+
+# Message keys one message may make a chain skip; bounds the work a single hostile header can cause.
+MAX_SKIP: Final = 1000
+
+# Skipped message keys kept per session; beyond it the oldest are evicted (those messages become unreadable).
+MAX_SKIPPED_KEYS: Final = 2000
+
+# Previous receiving ratchet keys remembered to tell a replay from an old chain apart from garbage.
+MAX_PREVIOUS_CHAINS: Final = 8
+
+# One-time prekeys uploaded per call (the server refuses larger batches).
+PREKEY_BATCH_SIZE: Final = 100
+
+# One-time prekeys a device may have stored on the server.
+MAX_STORED_ONE_TIME_PREKEYS: Final = 1000
+
+# Below this many stored one-time prekeys the server asks the device to upload a new batch.
+PREKEY_LOW_WATER_MARK: Final = 10
+
+# Plaintext bytes per secretstream chunk: streams in small pieces; the 17-byte overhead per chunk is noise.
+ATTACHMENT_CHUNK_BYTES: Final = 64 * 1024
+
+# Largest attachment plaintext (the server's blob limit adds the per-chunk overhead on top).
+MAX_ATTACHMENT_BYTES: Final = 100 * 1024 * 1024
+
+# Largest boxed signaling plaintext: an SDP offer with many candidates stays well below this.
+MAX_SIGNAL_PLAINTEXT_BYTES: Final = 32 * 1024
