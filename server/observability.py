@@ -1,0 +1,134 @@
+"""What services report about the relay's health, without naming anybody.
+
+Services, transports and stores call an :class:`Observer`; they never import a metrics library.
+The composition root passes one implementation down: :class:`NullObserver` (tests, CLI tools) or
+``server.metrics.PrometheusObserver``. Every argument is an aggregate or a value from a fixed set
+(an error code, an event name, a route template): an account id, a device id or anything else per
+person never crosses this interface, so no metric can ever carry one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Protocol
+
+__all__ = [
+    "DeliveryPath",
+    "Dependency",
+    "NullObserver",
+    "Observer",
+    "Transport",
+]
+
+
+class Transport(StrEnum):
+    HTTP = "http"
+    SOCKET = "socket"
+
+
+class DeliveryPath(StrEnum):
+    LIVE = "live"  # pushed to a connected device right after the send
+    SYNC = "sync"  # handed out when the device drained its mailbox (reconnect, HTTP fallback)
+
+
+class Dependency(StrEnum):
+    STORAGE = "storage"
+    BROKER = "broker"
+    TURN = "turn"
+
+
+class Observer(Protocol):
+    # Messaging. ``sent_at`` values are the envelopes' acceptance times (ms): the observer turns
+    # them into send -> deliver latencies without learning who sent what to whom.
+    def envelopes_accepted(self, transport: Transport, count: int) -> None: ...
+
+    def send_rejected(self, code: str) -> None: ...
+
+    def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None: ...
+
+    def envelopes_acknowledged(self, count: int) -> None: ...
+
+    def envelopes_expired(self, count: int) -> None: ...
+
+    def mailbox_backlog(self, count: int, oldest_age_seconds: float) -> None: ...
+
+    # Realtime and HTTP transport.
+    def device_connected(self) -> None: ...
+
+    def device_disconnected(self) -> None: ...
+
+    def socket_connect_refused(self, code: str) -> None: ...
+
+    def socket_event(self, event: str, outcome: str, seconds: float) -> None: ...
+
+    def http_request(self, route: str, method: str, status: int, seconds: float) -> None: ...
+
+    # Dependencies.
+    def storage_operation(self, store: str, op: str, seconds: float, ok: bool) -> None: ...
+
+    def broker_operation(self, op: str, seconds: float, ok: bool) -> None: ...
+
+    def dependency_status(self, dependency: Dependency, up: bool, seconds: float) -> None: ...
+
+    # Video sessions and security events.
+    def signaling_sessions(self, counts: Mapping[str, int]) -> None: ...
+
+    def turn_credentials_issued(self) -> None: ...
+
+    def audit_appended(self, event: str) -> None: ...
+
+
+class NullObserver:
+    """Reports nothing: for tests of services and for one-shot CLI commands."""
+
+    def envelopes_accepted(self, transport: Transport, count: int) -> None:
+        pass
+
+    def send_rejected(self, code: str) -> None:
+        pass
+
+    def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None:
+        pass
+
+    def envelopes_acknowledged(self, count: int) -> None:
+        pass
+
+    def envelopes_expired(self, count: int) -> None:
+        pass
+
+    def mailbox_backlog(self, count: int, oldest_age_seconds: float) -> None:
+        pass
+
+    def device_connected(self) -> None:
+        pass
+
+    def device_disconnected(self) -> None:
+        pass
+
+    def socket_connect_refused(self, code: str) -> None:
+        pass
+
+    def socket_event(self, event: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        pass
+
+    def storage_operation(self, store: str, op: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def broker_operation(self, op: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def dependency_status(self, dependency: Dependency, up: bool, seconds: float) -> None:
+        pass
+
+    def signaling_sessions(self, counts: Mapping[str, int]) -> None:
+        pass
+
+    def turn_credentials_issued(self) -> None:
+        pass
+
+    def audit_appended(self, event: str) -> None:
+        pass
