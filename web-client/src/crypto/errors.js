@@ -1,0 +1,23 @@
+// The crypto error tree, mirroring crypto/errors.py. Messages never carry key material or plaintext.
+export class CryptoError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+export class InvalidKey extends CryptoError {}
+export class BadSignature extends CryptoError {}
+export class DecryptionFailed extends CryptoError {}
+export class DuplicateMessage extends CryptoError {}
+export class TooManySkippedMessages extends CryptoError {}
+export class MalformedEnvelope extends CryptoError {}
+export class MalformedState extends CryptoError {}
+export class UnsupportedVersion extends CryptoError {}
+export class WrongRecipient extends CryptoError {}
+export class WrongSender extends CryptoError {}
+export class UnknownPreKey extends CryptoError {}
+export class SessionMismatch extends CryptoError {}
+export class TooLarge extends CryptoError {}
+export class WrongContext extends CryptoError {}
+export class ReplayedSignal extends CryptoError {}
+export class StreamTruncated extends CryptoError {}

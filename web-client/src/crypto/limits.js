@@ -1,0 +1,11 @@
+// Mirrors crypto/limits.py (each reason is written there).
+export const PADDING_BLOCK_BYTES = 160;
+export const DEVICE_ID_BYTES = 16;
+export const MAX_ENVELOPE_BYTES = 64 * 1024;
+export const MAX_PLAINTEXT_BYTES = 64000;
+export const MAX_SKIP = 1000;
+export const MAX_SKIPPED_KEYS = 2000;
+export const MAX_PREVIOUS_CHAINS = 8;
+export const PREKEY_BATCH_SIZE = 100;
+export const MAX_STORED_ONE_TIME_PREKEYS = 1000;
+export const PREKEY_LOW_WATER_MARK = 10;
