@@ -1,0 +1,339 @@
+"""Generate the known-answer vectors in tests/vectors/ (shared with the browser implementation).
+
+Deterministic: every key, nonce and salt comes from `_seed(label)`, so rerunning yields identical files.
+Usage: python scripts/gen_vectors.py [--check]   (--check: fail if any file would change)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from crypto import primitives as p  # noqa: E402
+from crypto import x3dh  # noqa: E402
+from crypto.envelope import encode_initial_message, parse  # noqa: E402
+from crypto.errors import CryptoError  # noqa: E402
+from crypto.keys import (  # noqa: E402
+    IdentityKeyPair,
+    OneTimePreKeyPair,
+    PreKeyBundle,
+    SignedPreKeyPair,
+    X25519KeyPair,
+    signed_prekey_message,
+)
+from crypto.session import Session  # noqa: E402
+
+VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors"
+Json = dict[str, Any]
+
+
+def _seed(label: str, size: int = 32) -> bytes:
+    return hashlib.sha512(b"confidant-vectors/" + label.encode()).digest()[:size]
+
+
+def _x(label: str) -> X25519KeyPair:
+    return X25519KeyPair(_seed(label))
+
+
+def _id(label: str) -> IdentityKeyPair:
+    return IdentityKeyPair(_seed(label))
+
+
+def _dev(label: str) -> bytes:
+    return _seed("device/" + label, 16)
+
+
+def _x25519_json(kp: X25519KeyPair) -> Json:
+    return {"secret": kp.secret_bytes().hex(), "public": kp.public.to_bytes().hex()}
+
+
+def _identity_json(ik: IdentityKeyPair) -> Json:
+    return {
+        "seed": ik.to_bytes().hex(),
+        "public": ik.public.to_bytes().hex(),
+        "x25519_secret": ik.x25519().secret_bytes().hex(),
+        "x25519_public": ik.x25519().public.to_bytes().hex(),
+    }
+
+
+# --- X3DH ---------------------------------------------------------------------------------------------
+
+
+def _x3dh_case(name: str, with_otpk: bool) -> Json:
+    alice, bob = _id(f"{name}/alice/identity"), _id(f"{name}/bob/identity")
+    spk = SignedPreKeyPair.generate(bob, 7, _x(f"{name}/bob/spk"))
+    otpk = OneTimePreKeyPair(42, _x(f"{name}/bob/otpk")) if with_otpk else None
+    ek = _x(f"{name}/alice/ephemeral")
+    bundle = PreKeyBundle(bob.public, spk.public_part(), otpk.public_part() if otpk else None)
+    message, secret = x3dh.initiate(alice, bundle, ek)
+    assert x3dh.respond(bob, spk, otpk, message) == secret
+    dhs = [
+        alice.x25519().dh(spk.key_pair.public),
+        ek.dh(bob.public.to_x25519()),
+        ek.dh(spk.key_pair.public),
+    ] + ([ek.dh(otpk.key_pair.public)] if otpk else [])
+    return {
+        "name": name,
+        "alice_identity": _identity_json(alice),
+        "bob_identity": _identity_json(bob),
+        "bob_signed_prekey": {
+            "id": spk.key_id,
+            **_x25519_json(spk.key_pair),
+            "signed_message": signed_prekey_message(spk.key_id, spk.key_pair.public.to_bytes()).hex(),
+            "signature": spk.signature.hex(),
+        },
+        "bob_one_time_prekey": {"id": otpk.key_id, **_x25519_json(otpk.key_pair)} if otpk else None,
+        "alice_ephemeral": _x25519_json(ek),
+        "bundle": bundle.to_bytes().hex(),
+        "initial_message": encode_initial_message(message).hex(),
+        "dh": [d.hex() for d in dhs],
+        "kdf_input": (x3dh.X3DH_F + b"".join(dhs)).hex(),
+        "shared_secret": secret.key.hex(),
+        "associated_data": secret.associated_data.hex(),
+    }
+
+
+def gen_x3dh() -> Json:
+    return {
+        "description": "X3DH from fixed keys: DH1..DH4, KDF input (F || DHs), SK and AD.",
+        "info": x3dh.X3DH_INFO.decode(),
+        "cases": [_x3dh_case("x3dh-otpk", True), _x3dh_case("x3dh-no-otpk", False)],
+    }
+
+
+# --- Session transcript -------------------------------------------------------------------------------
+
+
+class _Transcript:
+    def __init__(self) -> None:
+        name = "transcript"
+        self.identity = {"alice": _id(f"{name}/alice/identity"), "bob": _id(f"{name}/bob/identity")}
+        self.device = {"alice": _dev("alice"), "bob": _dev("bob")}
+        self.spk = SignedPreKeyPair.generate(self.identity["bob"], 1, _x(f"{name}/bob/spk"))
+        self.otpk = OneTimePreKeyPair(5, _x(f"{name}/bob/otpk"))
+        self.ephemeral = _x(f"{name}/alice/ephemeral")
+        self.alice_ratchet = _x(f"{name}/alice/ratchet/0")
+        bundle = PreKeyBundle(self.identity["bob"].public, self.spk.public_part(), self.otpk.public_part())
+        self.bundle = bundle
+        self.sessions: dict[str, Session] = {
+            "alice": Session.initiate(
+                self.identity["alice"], self.device["alice"], self.device["bob"], bundle,
+                ephemeral=self.ephemeral, ratchet_key=self.alice_ratchet,
+            )
+        }
+        self.sent: dict[str, bytes] = {}
+        self.plain: dict[str, bytes] = {}
+        self.steps: list[Json] = []
+        self.key_counter = 0
+
+    def send(self, who: str, label: str, plaintext: bytes) -> None:
+        wire = self.sessions[who].encrypt(plaintext)
+        env = parse(wire)
+        self.sent[label], self.plain[label] = wire, plaintext
+        self.steps.append({
+            "op": "encrypt", "party": who, "label": label, "plaintext": plaintext.hex(),
+            "type": env.type.wire_name, "header": env.header.to_bytes().hex(),
+            "ciphertext": env.ciphertext.hex(), "envelope": wire.hex(),
+            "state_sha256": p.sha256(self.sessions[who].to_bytes()).hex(),
+        })
+
+    def receive(self, who: str, label: str, expect_error: str | None = None) -> None:
+        self.key_counter += 1
+        rk = _x(f"transcript/{who}/ratchet/{self.key_counter}")
+        step: Json = {"op": "decrypt", "party": who, "label": label, "ratchet_key": _x25519_json(rk)}
+        try:
+            if who not in self.sessions:
+                lookup = {self.spk.key_id: self.spk}.get
+                otpks = {self.otpk.key_id: self.otpk}.get
+                self.sessions[who], plaintext, used = Session.accept(
+                    self.identity[who], self.device[who], lookup, otpks, self.sent[label], ratchet_key=rk
+                )
+                step["used_one_time_prekey_id"] = used
+            else:
+                before = self.sessions[who].to_bytes()
+                try:
+                    plaintext = self.sessions[who].decrypt(self.sent[label], ratchet_key=rk)
+                except CryptoError:
+                    assert self.sessions[who].to_bytes() == before
+                    raise
+            assert expect_error is None and plaintext == self.plain[label]
+            step["plaintext"] = plaintext.hex()
+        except CryptoError as exc:
+            assert type(exc).__name__ == expect_error, (label, exc)
+            step["error"] = expect_error
+        step["state_sha256"] = p.sha256(self.sessions[who].to_bytes()).hex()
+        self.steps.append(step)
+
+
+def gen_ratchet() -> Json:
+    t = _Transcript()
+    counter = iter(range(1000))
+
+    def text(n: int) -> bytes:
+        k = next(counter)
+        return bytes((i * 7 + k * 13) % 256 for i in range(n))
+
+    sizes = iter([0, 1, 159, 160, 161, 1000, 5, 31, 320, 64, 12, 2, 3, 500, 100, 7, 8, 9, 10, 11, 1024, 13])
+    for lbl in ("a0", "a1", "a2"):
+        t.send("alice", lbl, text(next(sizes)))
+    t.receive("bob", "a1")  # accept from the second prekey message: a0 becomes a skipped key
+    t.receive("bob", "a0")
+    t.receive("bob", "a2")
+    t.receive("bob", "a2", expect_error="DuplicateMessage")
+    for lbl in ("b0", "b1", "b2"):
+        t.send("bob", lbl, text(next(sizes)))
+    t.receive("alice", "b2")  # DH ratchet step at Alice; b0, b1 skipped
+    t.receive("alice", "b0")
+    t.receive("alice", "b1")
+    for lbl in ("a3", "a4", "a5"):
+        t.send("alice", lbl, text(next(sizes)))
+    t.receive("bob", "a3")  # DH ratchet step at Bob
+    t.receive("bob", "a5")
+    for lbl in ("b3", "b4"):
+        t.send("bob", lbl, text(next(sizes)))
+    t.receive("alice", "b3")
+    t.receive("alice", "b4")
+    t.send("alice", "a6", text(next(sizes)))
+    t.receive("bob", "a6")  # new chain; a4 stays skipped from the previous chain
+    t.receive("bob", "a4")
+    t.receive("bob", "a0", expect_error="DuplicateMessage")
+    for lbl in ("b5", "b6", "b7"):
+        t.send("bob", lbl, text(next(sizes)))
+    t.receive("alice", "b7")
+    t.receive("alice", "b5")
+    for lbl in ("a7", "a8"):
+        t.send("alice", lbl, text(next(sizes)))
+    t.receive("bob", "a8")  # a7 is lost: never delivered
+    t.receive("alice", "b6")
+    t.send("bob", "b8", text(next(sizes)))
+    t.receive("alice", "b8")
+    t.send("alice", "a9", text(next(sizes)))
+    t.receive("bob", "a9")
+    for lbl in ("b9", "b10"):
+        t.send("bob", lbl, text(next(sizes)))
+    t.receive("alice", "b10")
+    t.receive("alice", "b9")
+    t.send("alice", "a10", text(next(sizes)))
+    t.receive("bob", "a10")
+    return {
+        "description": "Session transcript: Alice initiates from Bob's bundle; every encrypt and decrypt in order.",
+        "alice": {"identity": _identity_json(t.identity["alice"]), "device_id": t.device["alice"].hex()},
+        "bob": {
+            "identity": _identity_json(t.identity["bob"]),
+            "device_id": t.device["bob"].hex(),
+            "signed_prekey": {"id": t.spk.key_id, **_x25519_json(t.spk.key_pair), "signature": t.spk.signature.hex()},
+            "one_time_prekey": {"id": t.otpk.key_id, **_x25519_json(t.otpk.key_pair)},
+        },
+        "bundle": t.bundle.to_bytes().hex(),
+        "alice_ephemeral": _x25519_json(t.ephemeral),
+        "alice_initial_ratchet_key": _x25519_json(t.alice_ratchet),
+        "steps": t.steps,
+        "final_state": {k: v.to_bytes().hex() for k, v in sorted(t.sessions.items())},
+    }
+
+
+# --- Envelopes ----------------------------------------------------------------------------------------
+
+
+def _envelope_json(wire: bytes) -> Json:
+    env = parse(wire)
+    im = env.initial_message
+    return {
+        "envelope": wire.hex(),
+        "version": env.version,
+        "type": env.type.wire_name,
+        "sender_device": env.sender_device.hex(),
+        "recipient_device": env.recipient_device.hex(),
+        "initial_message": None if im is None else {
+            "identity_key": im.identity_key.to_bytes().hex(),
+            "ephemeral_key": im.ephemeral_key.to_bytes().hex(),
+            "signed_prekey_id": im.signed_prekey_id,
+            "one_time_prekey_id": im.one_time_prekey_id,
+        },
+        "header": {"dh": env.header.dh.to_bytes().hex(), "pn": env.header.pn, "n": env.header.n},
+        "ciphertext": env.ciphertext.hex(),
+    }
+
+
+def gen_envelope() -> Json:
+    alice, bob = _id("envelope/alice"), _id("envelope/bob")
+    spk = SignedPreKeyPair.generate(bob, 3, _x("envelope/spk"))
+    valid = []
+    for with_otpk in (True, False):
+        otpk = OneTimePreKeyPair(9, _x("envelope/otpk")).public_part() if with_otpk else None
+        bundle = PreKeyBundle(bob.public, spk.public_part(), otpk)
+        s = Session.initiate(alice, _dev("e-alice"), _dev("e-bob"), bundle,
+                             ephemeral=_x("envelope/ek"), ratchet_key=_x("envelope/rk"))
+        valid.append(_envelope_json(s.encrypt(b"envelope vector")))
+    bob_s, _, _ = Session.accept(bob, _dev("e-bob"), {3: spk}.get, lambda _i: None,
+                                 bytes.fromhex(valid[1]["envelope"]), ratchet_key=_x("envelope/bob-rk"))
+    valid.append(_envelope_json(bob_s.encrypt(b"a normal message")))
+    prekey, normal = bytes.fromhex(valid[0]["envelope"]), bytes.fromhex(valid[2]["envelope"])
+    bad_otpk_flag = bytearray(bytes.fromhex(valid[1]["envelope"]))
+    bad_otpk_flag[103:107] = b"\x00\x00\x00\x01"
+    invalid = [
+        ("empty", b"", "MalformedEnvelope"),
+        ("version 0", b"\x00" + normal[1:], "UnsupportedVersion"),
+        ("version 2", b"\x02" + normal[1:], "UnsupportedVersion"),
+        ("unknown type 3", normal[:1] + b"\x03" + normal[2:], "MalformedEnvelope"),
+        ("truncated inside the addressing", normal[:20], "MalformedEnvelope"),
+        ("truncated inside the header", normal[:60], "MalformedEnvelope"),
+        ("ciphertext not a padded length", normal[:-1], "MalformedEnvelope"),
+        ("ciphertext shorter than one block", normal[: 34 + 40 + 16], "MalformedEnvelope"),
+        ("prekey type on a normal body", normal[:1] + b"\x01" + normal[2:], "MalformedEnvelope"),
+        ("normal type on a prekey body", prekey[:1] + b"\x02" + prekey[2:], "MalformedEnvelope"),
+        ("absent one-time prekey with a non-zero id", bytes(bad_otpk_flag), "MalformedEnvelope"),
+        ("one-time prekey flag 2", prekey[:102] + b"\x02" + prekey[103:], "MalformedEnvelope"),
+        ("identity key not a curve point", prekey[:34] + bytes(32) + prekey[66:], "MalformedEnvelope"),
+        ("over MAX_ENVELOPE_BYTES", normal + bytes(65536), "TooLarge"),
+    ]
+    return {
+        "description": "Envelope v1 encodings: valid envelopes with their parsed fields, and invalid ones with the "
+        "typed error parse() must raise.",
+        "valid": valid,
+        "invalid": [{"name": n, "envelope": raw.hex(), "error": e} for n, raw, e in invalid],
+    }
+
+
+GENERATORS: dict[str, Callable[[], Json]] = {
+    "x3dh.json": gen_x3dh,
+    "ratchet.json": gen_ratchet,
+    "envelope.json": gen_envelope,
+}
+
+
+def _dump(data: Json) -> str:
+    out = io.StringIO()
+    json.dump(data, out, indent=1, sort_keys=False)
+    return out.getvalue() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if any vector file would change")
+    args = parser.parse_args()
+    VECTORS.mkdir(parents=True, exist_ok=True)
+    stale = []
+    for name, gen in GENERATORS.items():
+        text, path = _dump(gen()), VECTORS / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+    if stale:
+        print("stale vectors:", ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
