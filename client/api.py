@@ -1,0 +1,205 @@
+"""HTTP calls of docs/API.md, one method per route; error objects become :class:`ApiError`.
+
+Results are the decoded JSON objects of the contract (``dict``); binary fields stay base64 text here and are
+decoded by the layer that uses them. Authenticated calls send the current bearer token; when the server
+answers ``unauthenticated`` and a ``reauth`` callback is set, the client logs in again once and retries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from client.errors import ApiError, TransportError
+
+__all__ = ["ApiClient"]
+
+JSON = dict[str, Any]
+PREFIX = "/api/v1"
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        token: str | None = None,
+        reauth: Callable[[], Awaitable[str]] | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.reauth = reauth
+        self._session = session
+        self._own_session = session is None
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ------
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: JSON | None = None,
+        *,
+        auth: bool = True,
+        params: dict[str, str] | None = None,
+    ) -> JSON:
+        """One call; re-login once on ``unauthenticated`` if ``reauth`` is set."""
+        try:
+            return await self._request_once(method, path, body, auth=auth, params=params)
+        except ApiError as err:
+            if not (auth and err.code == "unauthenticated" and self.reauth is not None):
+                raise
+            self.token = await self.reauth()
+            return await self._request_once(method, path, body, auth=auth, params=params)
+
+    async def _request_once(
+        self, method: str, path: str, body: JSON | None, *, auth: bool, params: dict[str, str] | None
+    ) -> JSON:
+        headers = {}
+        if auth:
+            if self.token is None:
+                raise ApiError("unauthenticated", "Not logged in.", status=401)
+            headers["Authorization"] = f"Bearer {self.token}"
+        url = self.base_url + (path if path in ("/healthz", "/readyz") else PREFIX + path)
+        try:
+            async with self._http().request(method, url, json=body, headers=headers, params=params) as resp:
+                raw = await resp.read()
+                status = resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TransportError(f"{method} {path}: {exc.__class__.__name__}") from exc
+        try:
+            decoded: Any = json.loads(raw) if raw else {}
+        except ValueError:
+            decoded = None
+        if status >= 400:
+            raise ApiError.from_wire(decoded, status)
+        if not isinstance(decoded, dict):
+            raise ApiError("internal", f"unexpected response body (HTTP {status})", status=status)
+        return decoded
+
+    # -- health ------
+
+    async def readyz(self) -> JSON:
+        return await self.request("GET", "/readyz", auth=False)
+
+    # -- invitations, accounts, devices ------
+
+    async def create_invitation(
+        self, role: str, ttl_seconds: int | None = None, label_ciphertext: str | None = None
+    ) -> JSON:
+        body: JSON = {"role": role}
+        if ttl_seconds is not None:
+            body["ttl_seconds"] = ttl_seconds
+        if label_ciphertext is not None:
+            body["label_ciphertext"] = label_ciphertext
+        return await self.request("POST", "/invitations", body)
+
+    async def list_invitations(self) -> JSON:
+        return await self.request("GET", "/invitations")
+
+    async def revoke_invitation(self, invitation_id: str) -> JSON:
+        return await self.request("DELETE", f"/invitations/{invitation_id}")
+
+    async def create_account(self, invitation_code: str, device: JSON) -> JSON:
+        return await self.request(
+            "POST", "/accounts", {"invitation_code": invitation_code, "device": device}, auth=False
+        )
+
+    async def me(self) -> JSON:
+        return await self.request("GET", "/me")
+
+    async def create_link_code(self) -> JSON:
+        return await self.request("POST", "/devices/link-codes", {})
+
+    async def link_device(self, link_code: str, device: JSON) -> JSON:
+        return await self.request("POST", "/devices", {"link_code": link_code, "device": device}, auth=False)
+
+    async def revoke_device(self, device_id: str) -> JSON:
+        return await self.request("DELETE", f"/devices/{device_id}")
+
+    async def contacts(self) -> JSON:
+        return await self.request("GET", "/contacts")
+
+    # -- authentication ------
+
+    async def auth_challenge(self, device_id: str) -> JSON:
+        return await self.request("POST", "/auth/challenge", {"device_id": device_id}, auth=False)
+
+    async def auth_token(self, device_id: str, nonce: str, signature: str) -> JSON:
+        return await self.request(
+            "POST",
+            "/auth/token",
+            {"device_id": device_id, "nonce": nonce, "signature": signature},
+            auth=False,
+        )
+
+    async def logout(self) -> JSON:
+        return await self._request_once("DELETE", "/auth/token", None, auth=True, params=None)
+
+    # -- prekeys ------
+
+    async def put_signed_prekey(self, prekey: JSON) -> JSON:
+        return await self.request("PUT", "/keys/signed-prekey", prekey)
+
+    async def add_one_time_prekeys(self, prekeys: list[JSON]) -> JSON:
+        return await self.request("POST", "/keys/one-time-prekeys", {"prekeys": prekeys})
+
+    async def prekey_count(self) -> int:
+        return int((await self.request("GET", "/keys/count"))["one_time_prekeys"])
+
+    async def account_bundles(self, account_id: str) -> list[JSON]:
+        bundles: list[JSON] = (await self.request("GET", f"/accounts/{account_id}/bundles"))["bundles"]
+        return bundles
+
+    async def device_bundle(self, device_id: str) -> JSON:
+        return await self.request("GET", f"/devices/{device_id}/bundle")
+
+    # -- consent ------
+
+    async def publish_terms(self, text: str) -> JSON:
+        return await self.request("PUT", "/consent/terms", {"text": text})
+
+    async def get_terms(self, therapist_id: str) -> JSON:
+        return await self.request("GET", f"/therapists/{therapist_id}/terms")
+
+    async def accept_terms(self, consent: JSON) -> JSON:
+        return await self.request("POST", "/consent", consent)
+
+    async def consents(self) -> JSON:
+        return await self.request("GET", "/consent")
+
+    # -- messaging (HTTP fallback) ------------------------------------------------------------------------
+
+    async def send(self, send: JSON) -> JSON:
+        return await self.request("POST", "/messages", send)
+
+    async def fetch(self, after: int, limit: int | None = None) -> JSON:
+        params = {"after": str(after)}
+        if limit is not None:
+            params["limit"] = str(limit)
+        return await self.request("GET", "/messages", params=params)
+
+    async def ack(self, up_to: int) -> JSON:
+        return await self.request("POST", "/messages/ack", {"up_to": up_to})

@@ -1,0 +1,615 @@
+"""The high-level device: register or open a keystore, log in, stay connected, send and receive messages.
+
+    device = await Device.register(url, invitation_code, path, passphrase)
+    await device.accept_terms(therapist_id)                 # clients, before the first message
+    message_id = await device.send(therapist_id, "hello")   # acknowledged by the server when this returns
+    async for message in device.messages():                 # decrypted, de-duplicated, in stream order
+        ...
+
+Guarantees (docs/SDK.md):
+- Send: the payload is written to the keystore's outbox before anything goes on the wire; one worker
+  sends the outbox in order with the same message id until the server acknowledges it (after a restart
+  too), so the server's idempotency makes retries harmless. ``device_set_mismatch`` refreshes the device
+  sets, drops sessions of extra or stale devices, starts sessions for missing ones and re-encrypts.
+- Receive: envelopes are decrypted in stream order; the session state, the decrypted message and the new
+  cursor are saved in one keystore write before the position is acknowledged to the server.
+- A device whose identity key differs from the pinned one raises / reports :class:`KeyChanged`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from client._keys import (
+    auth_message,
+    bundle_from_wire,
+    consent_message,
+    device_payload,
+    otk_wire,
+    terms_hash,
+)
+from client._wire import b64d, b64e, new_id, now_ms
+from client.api import ApiClient
+from client.errors import ApiError, KeyChanged, TransportError
+from client.keystore import KeystoreState, OutboxEntry, SealedFile, StoredMessage
+from client.payload import Payload, PayloadError
+from client.realtime import Realtime
+from client.sessions import SessionBook
+from crypto import (
+    CryptoError,
+    IdentityKeyPair,
+    SignedPreKeyPair,
+    generate_one_time_prekeys,
+)
+from crypto.limits import PREKEY_BATCH_SIZE
+
+__all__ = ["Contact", "Device", "Message"]
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+INITIAL_PREKEYS = 100
+RETRYABLE = frozenset({"storage_unavailable", "rate_limited", "internal"})
+MAX_DEVICE_SET_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    from_account: str
+    from_device: str
+    body: str | bytes
+    sent_at: int  # the sender's clock (inside the ciphertext), ms
+    to_account: str  # the conversation: the recipient account (differs from ours on own-device copies)
+
+
+@dataclass(frozen=True)
+class Contact:
+    account_id: str
+    role: str
+    accepted_version: int | None
+    current_version: int | None
+    devices: tuple[str, ...]
+
+
+class Device:
+    def __init__(self, sealed: SealedFile, state: KeystoreState) -> None:
+        self._sealed = sealed
+        self.state = state
+        self.identity = IdentityKeyPair.from_bytes(b64d(state.identity_seed))
+        self.book = SessionBook(state, self.identity)
+        self.api = ApiClient(state.server_url, reauth=self._relogin)
+        self.realtime = Realtime(
+            state.server_url, self._token, lambda: self.state.cursor, self._on_envelopes, self._on_event
+        )
+        self.events: asyncio.Queue[KeyChanged | JSON] = asyncio.Queue()
+        self._lock = asyncio.Lock()
+        self._incoming: asyncio.Queue[list[JSON]] = asyncio.Queue()
+        self._inbox_changed = asyncio.Event()
+        self._outbox_wake = asyncio.Event()
+        self._outbox_idle = asyncio.Event()
+        self._waiters: dict[str, asyncio.Future[JSON]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._login_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"Device(account={self.account_id}, device={self.device_id})"
+
+    @property
+    def account_id(self) -> str:
+        return self.state.account_id
+
+    @property
+    def device_id(self) -> str:
+        return self.state.device_id
+
+    @property
+    def role(self) -> str:
+        return self.state.role
+
+    # -- creation ------
+
+    @classmethod
+    async def register(
+        cls, server_url: str, invitation_code: str, keystore_path: Path | str, passphrase: str, **opts: Any
+    ) -> Device:
+        """Create an account from an invitation, with this new device as its first device."""
+        return await cls._create(server_url, keystore_path, passphrase, "invitation", invitation_code, **opts)
+
+    @classmethod
+    async def link(
+        cls, server_url: str, link_code: str, keystore_path: Path | str, passphrase: str, **opts: Any
+    ) -> Device:
+        """Add a new device to an existing account with a link code from one of its devices."""
+        return await cls._create(server_url, keystore_path, passphrase, "link", link_code, **opts)
+
+    @classmethod
+    async def _create(
+        cls,
+        server_url: str,
+        keystore_path: Path | str,
+        passphrase: str,
+        kind: str,
+        code: str,
+        *,
+        kdf: str = "interactive",
+        connect: bool = True,
+    ) -> Device:
+        path = Path(keystore_path)
+        sealed = SealedFile.create(path, passphrase, kdf=kdf)
+        identity = IdentityKeyPair.generate()
+        spk = SignedPreKeyPair.generate(identity, 1)
+        otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
+        payload = device_payload(identity, spk, otks)
+        async with ApiClient(server_url) as api:
+            if kind == "invitation":
+                created = await api.create_account(code, payload)
+            else:
+                created = await api.link_device(code, payload)
+        state = KeystoreState(
+            server_url=server_url.rstrip("/"),
+            account_id=created["account_id"],
+            device_id=created["device_id"],
+            role=created["role"],
+            identity_seed=b64e(identity.to_bytes()),
+            signed_prekeys={str(spk.key_id): b64e(spk.to_bytes())},
+            current_signed_prekey=spk.key_id,
+            one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in otks},
+            next_prekey_id=INITIAL_PREKEYS + 1,
+        )
+        sealed.save(state)
+        device = cls(sealed, state)
+        await device.start(connect=connect)
+        return device
+
+    @classmethod
+    async def open(
+        cls,
+        keystore_path: Path | str,
+        passphrase: str,
+        *,
+        server_url: str | None = None,
+        connect: bool = True,
+    ) -> Device:
+        """Open an existing keystore, log in, and (by default) connect; unsent outbox entries are resent."""
+        sealed, state = SealedFile.open(Path(keystore_path), passphrase)
+        if server_url is not None:
+            state.server_url = server_url.rstrip("/")
+        device = cls(sealed, state)
+        await device.start(connect=connect)
+        return device
+
+    async def start(self, *, connect: bool = True) -> None:
+        await self.login()
+        await self.refresh_devices()
+        self._tasks.append(asyncio.create_task(self._receive_loop(), name="confidant-receive"))
+        self._tasks.append(asyncio.create_task(self._outbox_loop(), name="confidant-outbox"))
+        if connect:
+            self.realtime.start()
+            await self.realtime.wait_connected()
+        self._outbox_wake.set()
+
+    async def close(self) -> None:
+        """Disconnect and stop background work; everything acknowledged or queued is already on disk."""
+        await self.realtime.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for fut in self._waiters.values():
+            if not fut.done():
+                fut.set_exception(TransportError("device closed"))
+        await self.api.close()
+
+    async def __aenter__(self) -> Device:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- authentication ------
+
+    async def login(self) -> str:
+        """Challenge-response login; keeps the bearer token in memory only."""
+        async with self._login_lock:
+            challenge = await self.api.auth_challenge(self.device_id)
+            signature = self.identity.sign(auth_message(b64d(challenge["nonce"]), self.device_id))
+            token = await self.api.auth_token(self.device_id, challenge["nonce"], b64e(signature))
+            self.api.token = str(token["token"])
+            return self.api.token
+
+    async def _relogin(self) -> str:
+        return await self.login()
+
+    async def _token(self, refresh: bool) -> str:
+        if refresh or self.api.token is None:
+            return await self.login()
+        return self.api.token
+
+    # -- accounts, invitations, consent ------
+
+    async def contacts(self) -> list[Contact]:
+        """Linked accounts with consent state and devices; pins device identity keys (``KeyChanged``)."""
+        listing = (await self.api.contacts())["contacts"]
+        out = []
+        async with self._lock:
+            changed: KeyChanged | None = None
+            for c in listing:
+                devices = [d["device_id"] for d in c.get("devices", [])]
+                self.state.device_sets[c["account_id"]] = devices
+                for d in c.get("devices", []):
+                    try:
+                        self.book.check_pin(d["device_id"], c["account_id"], b64d(d["identity_key"]))
+                    except KeyChanged as exc:
+                        changed = exc
+                consent = c.get("consent") or {}
+                out.append(
+                    Contact(
+                        c["account_id"],
+                        c["role"],
+                        consent.get("accepted_version"),
+                        consent.get("current_version"),
+                        tuple(devices),
+                    )
+                )
+            self._sealed.save(self.state)
+        if changed is not None:
+            self.events.put_nowait(changed)
+        return out
+
+    async def refresh_devices(self) -> None:
+        """Refresh our own device set (for copies to our other devices) and pin their keys."""
+        me = await self.api.me()
+        async with self._lock:
+            self.state.device_sets[self.account_id] = [d["device_id"] for d in me.get("devices", [])]
+            for d in me.get("devices", []):
+                if d["device_id"] != self.device_id:
+                    with contextlib.suppress(KeyChanged):
+                        self.book.check_pin(d["device_id"], self.account_id, b64d(d["identity_key"]))
+            self._sealed.save(self.state)
+
+    async def invite(
+        self, role: str, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
+    ) -> JSON:
+        """Admins invite therapists, therapists invite clients: ``{invitation_id, code, expires_at, url}``."""
+        label = b64e(label_ciphertext) if label_ciphertext is not None else None
+        return await self.api.create_invitation(role, ttl_seconds, label)
+
+    async def invite_client(
+        self, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
+    ) -> JSON:
+        return await self.invite("client", ttl_seconds, label_ciphertext)
+
+    async def invite_therapist(
+        self, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
+    ) -> JSON:
+        return await self.invite("therapist", ttl_seconds, label_ciphertext)
+
+    async def create_link_code(self) -> str:
+        return str((await self.api.create_link_code())["code"])
+
+    async def publish_terms(self, text: str) -> JSON:
+        return await self.api.publish_terms(text)
+
+    async def accept_terms(self, therapist_id: str) -> JSON:
+        """Fetch the therapist's current terms, check their hash, sign and submit the consent."""
+        terms = await self.api.get_terms(therapist_id)
+        digest = terms_hash(terms["text"])
+        if b64e(digest) != terms["terms_hash"] and digest.hex() != terms["terms_hash"]:
+            raise ApiError("invalid_field", "The server's terms hash does not match the terms text.")
+        signed_at = now_ms()
+        version = int(terms["version"])
+        signature = self.identity.sign(
+            consent_message(therapist_id, self.account_id, version, digest, signed_at)
+        )
+        return await self.api.accept_terms(
+            {
+                "therapist_id": therapist_id,
+                "version": version,
+                "terms_hash": terms["terms_hash"],
+                "signed_at": signed_at,
+                "signature": b64e(signature),
+            }
+        )
+
+    # -- prekeys ------
+
+    async def replenish(self, target: int = INITIAL_PREKEYS) -> int:
+        """Upload fresh one-time prekeys up to ``target`` stored on the server; secrets are saved first."""
+        count = await self.api.prekey_count()
+        needed = max(0, target - count)
+        uploaded = 0
+        while needed > 0:
+            batch = min(needed, PREKEY_BATCH_SIZE)
+            async with self._lock:
+                keys = generate_one_time_prekeys(self.state.next_prekey_id, batch)
+                self.state.next_prekey_id += batch
+                for k in keys:
+                    self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
+                self._sealed.save(self.state)
+            await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
+            needed -= batch
+            uploaded += batch
+        return uploaded
+
+    # -- sending ------
+
+    async def send(self, account_id: str, payload: bytes | str, *, timeout: float | None = None) -> str:
+        """Encrypt ``payload`` to every device of ``account_id`` and our other devices; returns the message id
+        once the server acknowledged it. Retries (same id) through disconnects and server restarts."""
+        message_id = self.enqueue(account_id, payload)
+        await asyncio.wait_for(asyncio.shield(self._waiters[message_id]), timeout)
+        return message_id
+
+    def enqueue(self, account_id: str, payload: bytes | str) -> str:
+        """Persist a send in the outbox and return its id at once; the outbox worker delivers it."""
+        entry = OutboxEntry(
+            id=new_id(),
+            to_account=account_id,
+            plaintext=b64e(Payload(payload, now_ms(), account_id).encode()),
+            created_at=now_ms(),
+        )
+        self.state.outbox.append(entry)
+        self._sealed.save(self.state)
+        self._waiters[entry.id] = asyncio.get_running_loop().create_future()
+        self._outbox_idle.clear()
+        self._outbox_wake.set()
+        return entry.id
+
+    async def flush(self, timeout: float = 60.0) -> None:
+        """Wait until the outbox is empty (every queued send acknowledged or refused)."""
+        if self.state.outbox:
+            self._outbox_idle.clear()
+            self._outbox_wake.set()
+            await asyncio.wait_for(self._outbox_idle.wait(), timeout)
+
+    async def _outbox_loop(self) -> None:
+        delay = 0.05
+        while True:
+            if not self.state.outbox:
+                self._outbox_idle.set()
+                await self._outbox_wake.wait()
+                self._outbox_wake.clear()
+                continue
+            entry = self.state.outbox[0]
+            try:
+                result = await self._deliver(entry)
+            except (TransportError, ApiError) as exc:
+                retry_after = None
+                if isinstance(exc, ApiError):
+                    if exc.code not in RETRYABLE:
+                        self._finish(entry, exc)
+                        continue
+                    retry_after = exc.details.get("retry_after_seconds")
+                await self._wait_retry(float(retry_after) if retry_after else delay)
+                delay = min(2.0, delay * 2)
+                continue
+            except KeyChanged as exc:
+                self._finish(entry, exc)
+                continue
+            delay = 0.05
+            self._finish(entry, result)
+
+    def _finish(self, entry: OutboxEntry, outcome: JSON | Exception) -> None:
+        with contextlib.suppress(ValueError):
+            self.state.outbox.remove(entry)
+        self._sealed.save(self.state)
+        fut = self._waiters.pop(entry.id, None)
+        if fut is not None and not fut.done():
+            if isinstance(outcome, Exception):
+                fut.set_exception(outcome)
+            else:
+                fut.set_result(outcome)
+        elif isinstance(outcome, Exception):
+            log.warning("queued send %s refused: %s", entry.id, outcome)
+
+    async def _wait_retry(self, delay: float) -> None:
+        # jittered backoff; while disconnected it ends early when the realtime connection comes back
+        delay *= 0.5 + random.random()
+        if self.realtime.connected.is_set():
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.realtime.connected.wait(), delay)
+
+    async def _deliver(self, entry: OutboxEntry) -> JSON:
+        for _ in range(MAX_DEVICE_SET_ROUNDS):
+            if entry.body is None:
+                async with self._lock:
+                    entry.body = await self._encrypt(entry)
+                    self._sealed.save(self.state)
+            try:
+                return await self._post(entry.body)
+            except ApiError as err:
+                if err.code != "device_set_mismatch":
+                    raise
+                await self._fix_device_sets(entry.to_account, err.details)
+                entry.body = None
+        raise ApiError("device_set_mismatch", "The device set kept changing; giving up this send.")
+
+    async def _post(self, body: JSON) -> JSON:
+        if self.realtime.connected.is_set():
+            try:
+                return await self.realtime.call("send", body)
+            except ApiError as err:
+                if err.code != "unauthenticated":
+                    raise
+            except TransportError:
+                pass
+        return await self.api.send(body)
+
+    async def _encrypt(self, entry: OutboxEntry) -> JSON:
+        """Encrypt for every current device of the recipient and our other devices (lock held)."""
+        if entry.to_account not in self.state.device_sets:
+            self._lock.release()
+            try:
+                await self.contacts()
+            finally:
+                await self._lock.acquire()
+        targets = [(entry.to_account, d) for d in self.state.device_sets.get(entry.to_account, [])]
+        targets += [
+            (self.account_id, d)
+            for d in self.state.device_sets.get(self.account_id, [])
+            if d != self.device_id
+        ]
+        for account, device in targets:
+            if not self.book.has_session(device):
+                bundle = bundle_from_wire(await self.api.device_bundle(device))
+                self.book.start(account, device, bundle)
+        plaintext = b64d(entry.plaintext)
+        envelopes = []
+        for _, device in targets:
+            kind, wire = self.book.encrypt(device, plaintext)
+            envelopes.append({"v": 1, "to_device": device, "type": kind, "ciphertext": b64e(wire)})
+        return {"id": entry.id, "to_account": entry.to_account, "envelopes": envelopes}
+
+    async def _fix_device_sets(self, to_account: str, details: JSON) -> None:
+        async with self._lock:
+            for device in [*details.get("extra", []), *details.get("stale", [])]:
+                self.book.drop(str(device))
+            self._sealed.save(self.state)
+        await self.contacts()
+        await self.refresh_devices()
+        log.info(
+            "device set of a send changed (missing %d, extra %d, stale %d)",
+            len(details.get("missing", [])),
+            len(details.get("extra", [])),
+            len(details.get("stale", [])),
+        )
+
+    # -- receiving ------
+
+    def _on_envelopes(self, envelopes: list[JSON]) -> None:
+        self._incoming.put_nowait(envelopes)
+
+    async def _on_event(self, name: str, data: JSON) -> None:
+        if name == "prekeys_low":
+            try:
+                await self.replenish()
+            except (ApiError, TransportError) as exc:
+                log.warning("replenishing one-time prekeys failed: %s", exc)
+        elif name == "devices_changed":
+            with contextlib.suppress(ApiError, TransportError):
+                await self.contacts()
+                await self.refresh_devices()
+        self.events.put_nowait({"event": name, **data})
+
+    async def _receive_loop(self) -> None:
+        while True:
+            items = await self._incoming.get()
+            up_to = await self._process(items)
+            if up_to is not None:
+                await self._ack(up_to)
+
+    async def _process(self, items: list[JSON]) -> int | None:
+        """Decrypt new items in stream order and save everything in one write; returns the position to ack."""
+        async with self._lock:
+            seen = set(self.state.seen_ids)
+            advanced = False
+            for item in sorted(items, key=lambda i: int(i["pos"])):
+                pos = int(item["pos"])
+                if pos <= self.state.cursor:
+                    continue
+                if item["id"] not in seen:
+                    stored = await self._decrypt_item(item)
+                    if stored is not None:
+                        self.state.inbox.append(stored)
+                    self.state.remember_seen(item["id"])
+                    seen.add(item["id"])
+                self.state.cursor = pos
+                advanced = True
+            if not advanced:
+                return None
+            self._sealed.save(self.state)
+            self._inbox_changed.set()
+            return self.state.cursor
+
+    async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
+        from_account, from_device = str(item["from_account"]), str(item["from_device"])
+        if self.book.pinned(from_device) is None:
+            # a device we have not seen: learn its key from the server's listing before trusting the envelope
+            self._lock.release()
+            try:
+                with contextlib.suppress(ApiError, TransportError):
+                    await (self.refresh_devices() if from_account == self.account_id else self.contacts())
+            finally:
+                await self._lock.acquire()
+        try:
+            plaintext = self.book.decrypt(from_account, from_device, b64d(item["ciphertext"]))
+            payload = Payload.decode(plaintext)
+        except KeyChanged as exc:
+            self.events.put_nowait(exc)
+            return None
+        except (CryptoError, PayloadError, ValueError) as exc:
+            log.warning(
+                "dropped undecryptable envelope %s from device %s: %s",
+                item["id"],
+                from_device,
+                exc.__class__.__name__,
+            )
+            self.events.put_nowait({"event": "undecryptable", "id": item["id"], "from_device": from_device})
+            return None
+        return StoredMessage(
+            id=str(item["id"]),
+            from_account=from_account,
+            from_device=from_device,
+            pos=int(item["pos"]),
+            sent_at=payload.sent_at,
+            plaintext=b64e(Payload(payload.body, payload.sent_at, payload.to).encode()),
+        )
+
+    async def _ack(self, up_to: int) -> None:
+        try:
+            if self.realtime.connected.is_set():
+                await self.realtime.call("ack", {"up_to": up_to})
+            else:
+                await self.api.ack(up_to)
+        except (ApiError, TransportError) as exc:
+            # harmless: the next sync redelivers from the saved cursor and de-duplication drops them
+            log.debug("ack up to %d failed: %s", up_to, exc)
+
+    async def messages(self) -> AsyncIterator[Message]:
+        """Decrypted messages in stream order, each once; removed from the keystore when handed over."""
+        while True:
+            if not self.state.inbox:
+                self._inbox_changed.clear()
+                await self._inbox_changed.wait()
+                continue
+            async with self._lock:
+                stored = self.state.inbox.pop(0)
+                self._sealed.save(self.state)
+            payload = Payload.decode(b64d(stored.plaintext))
+            yield Message(
+                stored.id,
+                stored.from_account,
+                stored.from_device,
+                payload.body,
+                payload.sent_at,
+                payload.to or self.account_id,
+            )
+
+    async def receive(self, count: int, timeout: float = 30.0) -> list[Message]:
+        """Take exactly ``count`` messages, waiting at most ``timeout`` seconds in total."""
+        out: list[Message] = []
+
+        async def take() -> None:
+            async for message in self.messages():
+                out.append(message)
+                if len(out) == count:
+                    return
+
+        if count:
+            try:
+                await asyncio.wait_for(take(), timeout)
+            except TimeoutError:
+                raise TimeoutError(f"received {len(out)} of {count} messages in {timeout}s") from None
+        return out

@@ -1,0 +1,51 @@
+"""The plaintext inside every message ciphertext (documented in docs/SDK.md).
+
+    {"v": 1, "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
+     "sent_at": <client clock, ms>, "to": "<recipient account id>"}
+
+``to`` lets the sender's own other devices file their copy under the right conversation; the server
+never sees it. Compact JSON, UTF-8; unknown keys are ignored so later versions can add fields.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from client._wire import b64d, b64e
+
+__all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError"]
+
+PAYLOAD_VERSION = 1
+
+
+class PayloadError(ValueError):
+    """The decrypted plaintext is not a payload this SDK understands."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    body: str | bytes
+    sent_at: int
+    to: str
+
+    def encode(self) -> bytes:
+        kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
+        doc = {"v": PAYLOAD_VERSION, "type": kind, "body": body, "sent_at": self.sent_at, "to": self.to}
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Payload:
+        try:
+            doc = json.loads(raw.decode())
+            if not isinstance(doc, dict) or doc.get("v") != PAYLOAD_VERSION:
+                raise PayloadError("unsupported payload version")
+            kind, body = doc["type"], doc["body"]
+            value: str | bytes = b64d(body) if kind == "bytes" else str(body)
+            if kind not in ("text", "bytes"):
+                raise PayloadError("unknown payload type")
+            return cls(value, int(doc["sent_at"]), str(doc.get("to", "")))
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            if isinstance(exc, PayloadError):
+                raise
+            raise PayloadError("malformed payload") from None

@@ -1,0 +1,217 @@
+"""The socket.io connection of one device: authenticate, resume, receive pushes, reconnect with backoff.
+
+A supervisor task keeps one connection alive. On every connect it first drains the mailbox with ``sync``
+from the last acknowledged position until ``more`` is false (docs/API.md "Realtime"), handing each page to
+``on_envelopes``, and only then reports itself connected; after that it relies on ``inbox`` pushes.
+Pushes that arrive while the drain runs are held back and handed over after it, so the consumer sees
+items in stream order: anything committed before the connect comes from ``sync``, anything after it is
+pushed (the server joins the device's room before it answers ``sync``). ``on_envelopes`` is synchronous
+on purpose: it runs in the order frames arrived (queue them; do the work elsewhere).
+A refused connect with ``unauthenticated`` (expired or revoked token) makes it log in again before the next
+attempt. Envelopes may arrive twice (a push racing a sync page): the consumer de-duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from client.errors import ApiError, TransportError
+
+__all__ = ["Realtime"]
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+TokenSource = Callable[[bool], Awaitable[str]]  # refresh=True forces a new login
+EnvelopeHandler = Callable[[list[JSON]], None]
+EventHandler = Callable[[str, JSON], Awaitable[None]]
+
+SYNC_PAGE = 200
+PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed")
+
+
+class Realtime:
+    def __init__(
+        self,
+        url: str,
+        token: TokenSource,
+        cursor: Callable[[], int],
+        on_envelopes: EnvelopeHandler,
+        on_event: EventHandler | None = None,
+        *,
+        backoff_initial: float = 0.05,
+        backoff_max: float = 5.0,
+        call_timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self._token = token
+        self._cursor = cursor
+        self._on_envelopes = on_envelopes
+        self._on_event = on_event
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._call_timeout = call_timeout
+        self._sio: socketio.AsyncClient | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.connects = 0
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._live = False
+        self._held: list[JSON] = []
+        self.last_error: ApiError | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._supervisor is None or self._supervisor.done():
+            self._stopping.clear()
+            self._supervisor = asyncio.create_task(self._supervise(), name="confidant-realtime")
+
+    async def wait_connected(self, timeout: float = 30.0) -> None:
+        try:
+            await asyncio.wait_for(self.connected.wait(), timeout)
+        except TimeoutError as exc:
+            raise TransportError(f"not connected after {timeout}s (last error: {self.last_error})") from exc
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        sio = self._sio
+        if sio is not None:
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+        self.connected.clear()
+
+    # -- calls ----------------------------------------------------------------------------------------------
+
+    async def call(self, event: str, data: JSON, timeout: float | None = None) -> JSON:
+        """Emit ``event`` and return the ack's ``result``; ``ApiError`` on ``ok: false``."""
+        sio = self._sio
+        if sio is None or not sio.connected:
+            raise TransportError("not connected")
+        try:
+            reply = await sio.call(event, data, timeout=timeout or self._call_timeout)
+        except (
+            socketio.exceptions.TimeoutError,
+            socketio.exceptions.BadNamespaceError,
+            socketio.exceptions.SocketIOError,
+        ) as exc:
+            raise TransportError(f"{event}: {exc.__class__.__name__}") from exc
+        if not isinstance(reply, dict):
+            raise ApiError("internal", f"unexpected ack for {event}")
+        if not reply.get("ok"):
+            raise ApiError.from_wire(reply)
+        result = reply.get("result")
+        return result if isinstance(result, dict) else {}
+
+    # -- supervisor ----------------------------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        delay = self._backoff_initial
+        refresh = False
+        while not self._stopping.is_set():
+            sio, closed, refused = self._new_client()
+            try:
+                token = await self._token(refresh)
+                refresh = False
+                self._live, self._held, self._sio = False, [], sio
+                await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+                await self._resume()
+                held, self._held, self._live = self._held, [], True
+                if held:
+                    self._on_envelopes(held)
+            except (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError) as exc:
+                err = ApiError.from_wire(refused[-1]) if refused and isinstance(refused[-1], dict) else None
+                if isinstance(exc, ApiError):
+                    err = exc
+                self.last_error = err
+                if err is not None and err.code == "unauthenticated":
+                    refresh = True
+                log.debug(
+                    "realtime connect failed (%s), retrying in %.2fs",
+                    err.code if err else exc.__class__.__name__,
+                    delay,
+                )
+                with contextlib.suppress(Exception):
+                    await sio.disconnect()
+                self._sio = None
+                await self._backoff(delay)
+                delay = min(self._backoff_max, delay * 2)
+                continue
+            delay = self._backoff_initial
+            self.connects += 1
+            self.connected.set()
+            stop_wait = asyncio.ensure_future(self._stopping.wait())
+            closed_wait = asyncio.ensure_future(closed.wait())
+            await asyncio.wait({stop_wait, closed_wait}, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            closed_wait.cancel()
+            self.connected.clear()
+            self._sio = None
+            with contextlib.suppress(Exception):
+                await sio.disconnect()
+
+    async def _backoff(self, delay: float) -> None:
+        # jittered exponential backoff; returns early when stopping
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay * (0.5 + random.random()))
+
+    def _new_client(self) -> tuple[socketio.AsyncClient, asyncio.Event, list[Any]]:
+        sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
+        closed = asyncio.Event()
+        refused: list[Any] = []
+        sio.on("disconnect", lambda *_: closed.set())
+        sio.on("connect_error", lambda data=None: refused.append(data))
+
+        async def inbox(data: Any) -> None:
+            if self._sio is not sio:
+                return
+            envelopes = data.get("envelopes") if isinstance(data, dict) else None
+            if envelopes and self._live:
+                self._on_envelopes(list(envelopes))
+            elif envelopes:
+                self._held.extend(envelopes)
+            elif isinstance(data, dict) and self._live:
+                # a notification without items ("new data up to N"): pull it
+                task = asyncio.ensure_future(self._safe_resume())
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+        sio.on("inbox", inbox)
+        for name in PUSHED_EVENTS:
+            sio.on(name, self._event_forwarder(name))
+        return sio, closed, refused
+
+    def _event_forwarder(self, name: str) -> Callable[[Any], Awaitable[None]]:
+        async def forward(data: Any = None) -> None:
+            if self._on_event is not None:
+                await self._on_event(name, data if isinstance(data, dict) else {})
+
+        return forward
+
+    async def _safe_resume(self) -> None:
+        with contextlib.suppress(TransportError, ApiError):
+            await self._resume()
+
+    async def _resume(self) -> None:
+        after = self._cursor()
+        while True:
+            page = await self.call("sync", {"after": after, "limit": SYNC_PAGE})
+            envelopes: list[JSON] = list(page.get("envelopes") or [])
+            if envelopes:
+                self._on_envelopes(envelopes)
+                after = max(after, *(int(e["pos"]) for e in envelopes))
+            if not page.get("more") or not envelopes:
+                return
