@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from pathlib import Path
 
 import pytest
 from aiortc import RTCIceServer
@@ -80,3 +81,21 @@ async def test_coturn_refuses_expired_or_forged_credentials(coturn: Coturn, prob
         assert caller.stats().connection_state == "new"
     finally:
         await caller.close()
+
+
+def test_the_shipped_coturn_config_uses_the_rest_secret_and_refuses_private_peers() -> None:
+    conf = (Path(__file__).resolve().parents[2] / "infra" / "coturn" / "turnserver.conf").read_text()
+    lines = {line.strip() for line in conf.splitlines() if line.strip() and not line.startswith("#")}
+    assert {"use-auth-secret", "no-cli", "no-loopback-peers", "no-multicast-peers", "fingerprint"} <= lines
+    assert any(line.startswith("static-auth-secret=") for line in lines)
+    denied = {line.split("=", 1)[1] for line in lines if line.startswith("denied-peer-ip=")}
+    for private in (
+        "10.0.0.0-10.255.255.255",
+        "172.16.0.0-172.31.255.255",
+        "192.168.0.0-192.168.255.255",
+        "127.0.0.0-127.255.255.255",
+        "169.254.0.0-169.254.255.255",
+        "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ):
+        assert private in denied
+    assert not any(line.startswith(("user=", "lt-cred-mech", "allow-loopback-peers")) for line in lines)
