@@ -1,0 +1,90 @@
+"""``MongoStorage``: the scale-out backend (MongoDB via PyMongo's asyncio API, ``AsyncMongoClient``).
+
+Selected by ``--mongodb-uri`` / ``CONFIDANT_MONGODB_URI``. Use a replica set in production: it gives
+multi-document transactions and majority write concern (an acknowledged send survives the loss of the
+primary). A standalone server works, with the no-transaction strategy described in ``_engine``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.uri_parser import parse_uri
+
+from storage.mongodb._accounts import MongoAccountStore, MongoInvitationStore, MongoLinkStore
+from storage.mongodb._devices import MongoChallengeStore, MongoDeviceStore, MongoPrekeyStore, MongoTokenStore
+from storage.mongodb._engine import Engine, unavailable_on_driver_errors
+from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
+from storage.mongodb.schema import create_indexes
+
+__all__ = ["DEFAULT_DATABASE", "MongoStorage"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DATABASE = "confidant"
+SERVER_SELECTION_TIMEOUT_MS = (
+    5000  # how long a request waits for a reachable primary before storage_unavailable
+)
+
+
+class MongoStorage:
+    """Open with ``await MongoStorage.open(uri)``; close with ``await storage.close()``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.accounts = MongoAccountStore(engine)
+        self.invitations = MongoInvitationStore(engine)
+        self.links = MongoLinkStore(engine)
+        self.devices = MongoDeviceStore(engine)
+        self.prekeys = MongoPrekeyStore(engine)
+        self.challenges = MongoChallengeStore(engine)
+        self.tokens = MongoTokenStore(engine)
+        self.consent = MongoConsentStore(engine)
+        self.mailbox = MongoMailboxStore(engine)
+
+    @classmethod
+    async def open(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:
+        """Connect, detect whether the deployment has transactions, create the indexes.
+
+        ``client`` replaces ``AsyncMongoClient(uri)`` (tests pass the in-process test double).
+        Raises StorageUnavailable if no server answers within the server selection timeout.
+        """
+        if client is None:
+            database = database or parse_uri(uri).get("database") or DEFAULT_DATABASE
+            client = AsyncMongoClient(
+                uri,
+                serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+                tz_aware=False,
+                retryWrites=True,
+                appname="confidant",
+            )
+        database = database or DEFAULT_DATABASE
+        try:
+            with unavailable_on_driver_errors():
+                hello = await client.admin.command("hello")
+            # Transactions need a replica set member or a mongos.
+            transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+            engine = Engine(client, database, transactions=transactions)
+            with unavailable_on_driver_errors():
+                await create_indexes(engine)
+        except BaseException:
+            await client.close()
+            raise
+        log.info(
+            "mongodb storage ready (database %s, %s)",
+            database,
+            "replica set: transactions, majority writes" if transactions else "standalone: no transactions",
+        )
+        return cls(engine)
+
+    @property
+    def transactions(self) -> bool:
+        return self.engine.transactions
+
+    async def ping(self) -> None:
+        await self.engine.ping()
+
+    async def close(self) -> None:
+        await self.engine.close()
