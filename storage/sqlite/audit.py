@@ -49,11 +49,15 @@ _COLUMNS = "seq, at, event, account_ref, actor_ref, details, prev_hash, hash"
 
 
 def ensure_audit_schema(conn: sqlite3.Connection) -> None:
-    """Create the audit tables if missing (idempotent); run once before the engine starts."""
+    """Create the audit tables if missing (idempotent), on a connection outside any transaction."""
     conn.execute("BEGIN IMMEDIATE")
+    _create_schema(conn)
+    conn.execute("COMMIT")
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
     for statement in _statements(AUDIT_SCHEMA):
         conn.execute(statement)
-    conn.execute("COMMIT")
 
 
 def _statements(script: str) -> list[str]:
@@ -85,6 +89,12 @@ def _row(row: tuple[int, int, str, str, str, str, str, str]) -> AuditRecord:
 class SqliteAuditStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @classmethod
+    async def open(cls, engine: Engine) -> SqliteAuditStore:
+        """The store on a started engine, its tables created in one write if missing."""
+        await engine.write(_create_schema)
+        return cls(engine)
 
     async def append_entry(self, record: NewAuditRecord, seal: Seal) -> AuditRecord:
         def write(conn: sqlite3.Connection) -> AuditRecord:

@@ -1,0 +1,143 @@
+"""The composition root: settings -> storage -> broker -> services -> aiohttp app + socket.io server.
+
+Nothing else in the code base constructs a store, a broker or a service. Features plug in by appending
+a module with ``register(ctx: AppContext)`` to ``FEATURES`` (signaling, metrics and admin do the same).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Protocol
+
+import socketio
+from aiohttp import web
+
+from server import limits, openapi, realtime, sweeper
+from server.clock import Clock, system_clock
+from server.config import Settings
+from server.context import AppContext
+from server.http import accounts, auth, consent, health, keys, messages
+from server.http import web as web_client
+from server.http.middleware import error_middleware
+from server.services import build_services
+from server.services.invitations import CreatedInvitation
+from storage.broker import Broker
+from storage.memory_broker import MemoryBroker
+from storage.protocols import Storage
+from storage.records import Role
+from storage.sqlite import SqliteStorage
+
+__all__ = ["CTX_KEY", "FEATURES", "Feature", "build_app", "open_storage"]
+
+log = logging.getLogger(__name__)
+
+CTX_KEY: web.AppKey[AppContext] = web.AppKey("confidant_context", AppContext)
+
+
+class Feature(Protocol):
+    def register(self, ctx: AppContext) -> None: ...
+
+
+# Order matters only for the web client, whose catch-all file route must come last.
+FEATURES: tuple[ModuleType, ...] = (health, auth, accounts, keys, consent, messages, realtime, sweeper)
+LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
+
+
+def open_storage(settings: Settings) -> Storage:
+    # Issue 4 adds: if settings.mongodb_uri: return MongoStorage.open(settings.mongodb_uri)
+    return SqliteStorage.open(settings.data_dir)
+
+
+def open_broker(settings: Settings) -> Broker:
+    # Issue 4 adds: if settings.redis_url: return RedisBroker(settings.redis_url)
+    return MemoryBroker()
+
+
+def client_manager(settings: Settings) -> socketio.AsyncManager:
+    # Issue 4 adds: if settings.redis_url: return socketio.AsyncRedisManager(settings.redis_url)
+    return socketio.AsyncManager()
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    app: web.Application
+    ctx: AppContext
+
+
+def build_app(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    broker: Broker | None = None,
+    clock: Clock = system_clock,
+    features: Sequence[Feature] = (),
+) -> Built:
+    """Build the whole server. ``storage``/``broker`` default to the configured adapters and are then
+    owned (closed) by the app; passed-in ones stay owned by the caller. ``features`` are extra modules."""
+    owns_storage = storage is None
+    owns_broker = broker is None
+    storage = storage if storage is not None else open_storage(settings)
+    broker = broker if broker is not None else open_broker(settings)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=client_manager(settings),
+        max_http_buffer_size=limits.MAX_SOCKET_MESSAGE_BYTES,
+        logger=False,
+        engineio_logger=False,
+    )
+    services = build_services(settings, storage, broker, realtime.SocketNotifier(sio), clock)
+    ctx = AppContext(settings=settings, storage=storage, broker=broker, clock=clock, services=services,
+                     sio=sio, node_id=secrets.token_hex(8))
+    for feature in (*FEATURES, *features, *LAST_FEATURES):
+        feature.register(ctx)
+    realtime.bind_events(ctx)
+
+    app = web.Application(middlewares=[error_middleware], client_max_size=limits.MAX_HTTP_BODY_BYTES)
+    app[CTX_KEY] = ctx
+    sio.attach(app)
+    document = openapi.build_openapi(ctx)
+
+    async def openapi_json(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    app.router.add_get("/openapi.json", openapi_json)
+    for route in ctx.routes:
+        app.router.add_route(route.method, route.path, route.handler)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        tasks = [asyncio.create_task(_supervised(name, task), name=name) for name, task in ctx.background]
+        yield
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if owns_broker:
+            await broker.close()
+        if owns_storage:
+            await storage.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    return Built(app, ctx)
+
+
+async def _supervised(name: str, task: Any) -> None:
+    try:
+        await task()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("background task crashed", extra={"task": name})
+
+
+async def bootstrap_if_empty(ctx: AppContext) -> CreatedInvitation | None:
+    """On an empty database, a fresh one-time admin invitation (the caller prints it)."""
+    if await ctx.storage.accounts.count_accounts() > 0:
+        return None
+    return await ctx.services.invitations.create_by_operator(Role.ADMIN)

@@ -1,0 +1,134 @@
+"""Settings: command-line flags > environment (``CONFIDANT_*``) > TOML file (``--config``) > defaults.
+
+Validated once at start; every problem is reported in one clear sentence naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(Exception):
+    """A setting is missing, malformed or not supported yet."""
+
+
+def _default_web_root() -> Path | None:
+    dist = _REPO_ROOT / "web-client" / "dist"
+    return dist if dist.is_dir() else None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    log_level: str = "info"
+    public_url: str = ""  # empty: http://<host>:<port>
+    envelope_ttl_seconds: int = 30 * 24 * 3600
+    token_ttl_seconds: int = 3600
+    invitation_ttl_seconds: int = 7 * 24 * 3600
+    redis_url: str | None = None
+    mongodb_uri: str | None = None
+    turn_urls: tuple[str, ...] = ()
+    turn_secret: str | None = field(default=None, repr=False)
+    web_root: Path | None = field(default_factory=_default_web_root)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def invitation_url(self, code: str) -> str:
+        return f"{self.base_url}/#/join/{code}"
+
+
+_INT_FIELDS = {"port", "envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds"}
+_PATH_FIELDS = {"data_dir", "web_root"}
+_NAMES = tuple(f.name for f in fields(Settings))
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    if value is None:
+        return None
+    if name in _INT_FIELDS:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} ({source}) must be an integer, not {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} ({source}) must be an integer, not {value!r}") from None
+    if name in _PATH_FIELDS:
+        return Path(str(value)) if str(value) else None
+    if name == "turn_urls":
+        if isinstance(value, str):
+            return tuple(u.strip() for u in value.split(",") if u.strip())
+        if isinstance(value, list) and all(isinstance(u, str) for u in value):
+            return tuple(value)
+        raise ConfigError(f"turn_urls ({source}) must be a list of URLs or a comma-separated string")
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} ({source}) must be a string, not {value!r}")
+    return value
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge the sources (flags win) and validate. Raises ConfigError with a readable sentence."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from None
+        unknown = sorted(set(data) - set(_NAMES))
+        if unknown:
+            raise ConfigError(f"config file {config_file}: unknown setting(s) {', '.join(unknown)}")
+        for name, value in data.items():
+            values[name] = _coerce(name, value, f"config file {config_file}")
+    for name in _NAMES:
+        raw = env.get(f"CONFIDANT_{name.upper()}")
+        if raw is not None:
+            values[name] = _coerce(name, raw, f"CONFIDANT_{name.upper()}")
+    for name, value in (flags or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if not 0 <= s.port <= 65535:
+        raise ConfigError(f"port must be between 0 and 65535, not {s.port}")
+    if s.log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
+    for name in ("envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be a positive number of seconds")
+    if s.public_url:
+        parts = urlsplit(s.public_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(f"public_url must be an http(s) URL like https://confidant.example, not {s.public_url!r}")
+    if s.mongodb_uri:
+        raise ConfigError("mongodb_uri is not supported yet: this build stores data in SQLite (leave it unset)")
+    if s.redis_url:
+        raise ConfigError("redis_url is not supported yet: this build runs one node with an in-process broker")
+    if s.web_root is not None and not s.web_root.is_dir():
+        raise ConfigError(f"web_root {s.web_root} is not a directory")
+    if s.turn_urls and not s.turn_secret:
+        raise ConfigError("turn_urls are set but turn_secret is not: TURN credentials cannot be minted")

@@ -1,0 +1,180 @@
+"""Timing wrappers applied by the composition root, so that stores, the broker, HTTP views and socket
+handlers report to the :class:`~server.observability.Observer` without containing a line about it.
+
+* ``timed_storage`` / ``timed_broker``: proxies that time every coroutine method of every store.
+  Only ``StorageUnavailable`` (or any broker exception) counts as a failed operation: an application-level
+  refusal such as ``InvitationUnusable`` means the database answered.
+* ``http_metrics_middleware``: route *template* (``/api/v1/devices/{device_id}``), method, final status.
+  Installed outermost, so it sees the status the error middleware chose.
+* ``timed_socket_events``: the outcome of a socket.io event is ``ok`` or the stable error code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+from aiohttp import web
+
+from server.context import SocketEvent
+from server.errors import AppError, to_app_error
+from server.observability import Observer
+from server.services.values import Principal
+from storage.broker import Broker
+from storage.errors import StorageUnavailable
+from storage.protocols import Storage
+
+__all__ = ["http_metrics_middleware", "timed_broker", "timed_socket_events", "timed_storage"]
+
+T = TypeVar("T")
+AGGREGATES = ("accounts", "invitations", "links", "devices", "prekeys", "challenges", "tokens", "consent",
+              "mailbox")
+
+
+class _TimedStore:
+    """Wraps one store: every ``async def`` method is timed under (store, method name)."""
+
+    def __init__(self, inner: object, name: str, observer: Observer) -> None:
+        self._inner = inner
+        self._name = name
+        self._observer = observer
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, attr: str) -> Any:
+        cached = self._cache.get(attr)
+        if cached is not None:
+            return cached
+        target = getattr(self._inner, attr)
+        if not inspect.iscoroutinefunction(target):
+            return target
+        store, observer = self._name, self._observer
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            ok = True
+            try:
+                return await target(*args, **kwargs)
+            except StorageUnavailable:
+                ok = False
+                raise
+            finally:
+                observer.storage_operation(store, attr, time.perf_counter() - start, ok)
+
+        self._cache[attr] = timed
+        return timed
+
+
+class _TimedStorage:
+    def __init__(self, inner: Storage, observer: Observer) -> None:
+        self._inner = inner
+        self._stores = {name: _TimedStore(getattr(inner, name), name, observer) for name in AGGREGATES}
+        self._ping = _TimedStore(inner, "storage", observer)
+
+    def __getattr__(self, attr: str) -> Any:
+        store = self._stores.get(attr)
+        if store is not None:
+            return store
+        if attr == "ping":
+            return self._ping.ping
+        return getattr(self._inner, attr)
+
+
+def timed_storage(storage: Storage, observer: Observer) -> Storage:
+    """The same storage, with every store operation timed."""
+    return cast(Storage, _TimedStorage(storage, observer))
+
+
+class _TimedBroker:
+    def __init__(self, inner: Broker, observer: Observer) -> None:
+        self._inner = inner
+        self._observer = observer
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, attr: str) -> Any:
+        cached = self._cache.get(attr)
+        if cached is not None:
+            return cached
+        target = getattr(self._inner, attr)
+        if not inspect.iscoroutinefunction(target) or attr == "close":
+            return target
+        observer = self._observer
+
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            ok = True
+            try:
+                return await target(*args, **kwargs)
+            except Exception:
+                ok = False
+                raise
+            finally:
+                observer.broker_operation(attr, time.perf_counter() - start, ok)
+
+        self._cache[attr] = timed
+        return timed
+
+
+def timed_broker(broker: Broker, observer: Observer) -> Broker:
+    """The same broker, with every operation timed."""
+    return cast(Broker, _TimedBroker(broker, observer))
+
+
+def _route_template(request: web.Request) -> str:
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    if resource is None or isinstance(request.match_info.http_exception, web.HTTPException):
+        return "unmatched"
+    canonical = resource.canonical
+    # The static web client is one "route" for metrics: file names are not interesting and unbounded.
+    if not canonical.startswith(("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/socket.io")):
+        return "/static"
+    return canonical
+
+
+def http_metrics_middleware(observer: Observer) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def metrics(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:
+            status = exc.status
+            raise
+        except AppError as exc:
+            status = exc.status
+            raise
+        finally:
+            observer.http_request(_route_template(request), request.method, status, time.perf_counter() - start)
+
+    return metrics
+
+
+def _timed_handler(event: SocketEvent, observer: Observer) -> SocketEvent:
+    inner = event.handler
+    name = event.name
+
+    async def handler(principal: Principal, payload: Any) -> Any:
+        start = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await inner(principal, payload)
+        except Exception as exc:
+            outcome = to_app_error(exc).code.value
+            raise
+        finally:
+            observer.socket_event(name, outcome, time.perf_counter() - start)
+
+    return dataclasses.replace(event, handler=handler)
+
+
+def timed_socket_events(events: dict[str, SocketEvent], observer: Observer) -> None:
+    """Wrap every registered socket event handler in place (call once, after all features registered)."""
+    for name, event in list(events.items()):
+        events[name] = _timed_handler(event, observer)

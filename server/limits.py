@@ -1,0 +1,52 @@
+"""Every limit the server enforces, each with its reason.
+
+TODO(crypto): import the protocol sizes (key/signature lengths, envelope version and size) from
+``crypto.limits`` once it lands, so that the server and the clients can never disagree.
+"""
+
+from __future__ import annotations
+
+# --- protocol sizes (owned by crypto/, mirrored here until crypto.limits exists) ---
+PUBLIC_KEY_BYTES = 32  # Ed25519 and X25519 public keys
+SIGNATURE_BYTES = 64  # Ed25519
+NONCE_BYTES = 32  # login challenge: enough entropy that guessing is hopeless
+ENVELOPE_VERSION = 1  # the only envelope version this server relays
+MAX_ENVELOPE_CIPHERTEXT_BYTES = 64 * 1024  # a text message plus headers; attachments travel as blobs
+ENVELOPE_TYPES = ("prekey", "message")
+
+# --- request sizes ---
+MAX_HTTP_BODY_BYTES = 2 * 1024 * 1024  # one full send (20 envelopes of 64 KiB, base64) fits with room
+MAX_SOCKET_MESSAGE_BYTES = 2 * 1024 * 1024  # same bound for a socket.io `send`
+MAX_ENVELOPES_PER_SEND = 2 * 10  # every recipient device plus every other own device (2 x max devices)
+MAX_LABEL_CIPHERTEXT_BYTES = 1024  # an encrypted display name, never a document
+MAX_TERMS_TEXT_BYTES = 64 * 1024  # several pages of terms; larger would be a document store
+
+# --- accounts, devices, keys ---
+MAX_DEVICES_PER_ACCOUNT = 10  # bounds fan-out per send and per bundle fetch
+MAX_PREKEYS_PER_UPLOAD = 100  # one request stays small
+MAX_PREKEYS_STORED = 1000  # bounds storage per device; clients top up on `prekeys_low`
+PREKEYS_LOW_THRESHOLD = 10  # below this the device is told to upload more
+MAX_PREKEY_ID = 2**32 - 1  # prekey ids are u32 on the wire (docs/PROTOCOL.md)
+
+# --- lifetimes ---
+CHALLENGE_TTL_SECONDS = 60  # a login round trip, with slack for slow links
+LINK_CODE_TTL_SECONDS = 10 * 60  # long enough to type the code on the new device
+MIN_INVITATION_TTL_SECONDS = 60  # shorter cannot be delivered to a person
+MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600  # invitations are not standing credentials
+CONSENT_CLOCK_SKEW_MS = 5 * 60 * 1000  # a consent signed in the future beyond device clock skew is refused
+
+# --- mailbox ---
+DEFAULT_SYNC_LIMIT = 100  # one sync page
+MAX_SYNC_LIMIT = 500  # bounds one reply's size (500 x 64 KiB worst case)
+SWEEP_INTERVAL_SECONDS = 60.0  # expiry is coarse-grained; reads also filter expired items
+
+# --- rate limits: (events, window seconds) ---
+RATE_CHALLENGE_PER_IP = (30, 60.0)  # logins are rare; this stops nonce flooding
+RATE_CHALLENGE_PER_DEVICE = (10, 60.0)
+RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bounds CPU
+RATE_TOKEN_PER_DEVICE = (10, 60.0)
+RATE_REDEEM_PER_IP = (10, 60.0)  # invitation / link-code guessing
+RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
+
+# --- presence ---
+PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies

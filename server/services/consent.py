@@ -1,0 +1,112 @@
+"""Consent: therapists publish versioned terms; clients sign their acceptance with the identity key.
+
+Signed message: ``b"confidant-consent-v1" || therapist_id (16) || client_id (16) || version (u32 BE)
+|| terms_hash (32) || signed_at (u64 BE)``. Messaging needs a consent for the therapist's current version.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from server import limits
+from server._verify import verify
+from server.clock import Clock
+from server.errors import Conflict, Forbidden, InvalidField, NotFound, PayloadTooLarge, SignatureInvalid
+from server.services._secrets import sha256
+from server.services.links import LinkService
+from server.services.notify import Notifier
+from server.services.values import ConsentSignature, Principal
+from server.wire.responses import ConsentChangedEvent
+from storage.errors import TermsVersionConflict
+from storage.protocols import Storage
+from storage.records import Consent, Role, Terms
+
+__all__ = ["CONSENT_CONTEXT", "ConsentService", "consent_message"]
+
+CONSENT_CONTEXT = b"confidant-consent-v1"
+
+
+def consent_message(therapist_id: str, client_id: str, version: int, terms_hash: bytes, signed_at: int) -> bytes:
+    return (
+        CONSENT_CONTEXT
+        + bytes.fromhex(therapist_id)
+        + bytes.fromhex(client_id)
+        + struct.pack(">I", version)
+        + terms_hash
+        + struct.pack(">Q", signed_at)
+    )
+
+
+class ConsentService:
+    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier, clock: Clock) -> None:
+        self._storage = storage
+        self._links = links
+        self._notifier = notifier
+        self._clock = clock
+
+    async def publish_terms(self, caller: Principal, text: str) -> Terms:
+        if caller.role is not Role.THERAPIST:
+            raise Forbidden("Only therapists publish confidentiality terms.")
+        encoded = text.encode("utf-8")
+        if len(encoded) > limits.MAX_TERMS_TEXT_BYTES:
+            raise PayloadTooLarge(
+                f"Terms are at most {limits.MAX_TERMS_TEXT_BYTES} bytes of UTF-8.",
+                {"limit": limits.MAX_TERMS_TEXT_BYTES, "field": "text"},
+            )
+        try:
+            terms = await self._storage.consent.add_terms(caller.account_id, text, sha256(encoded), self._clock())
+        except TermsVersionConflict:
+            raise Conflict("Another version of your terms was published at the same time; retry.") from None
+        event = ConsentChangedEvent(caller.account_id, terms.version)
+        await self._notifier.to_account(caller.account_id, "consent_changed", event)
+        for link in await self._storage.links.get_links_of(caller.account_id):
+            await self._notifier.to_account(link.client_id, "consent_changed", event)
+        return terms
+
+    async def get_terms(self, caller: Principal, therapist_id: str) -> Terms:
+        if therapist_id != caller.account_id:
+            if caller.role is not Role.CLIENT:
+                raise NotFound("No terms visible to you for this account.")
+            link = await self._storage.links.get_link(therapist_id, caller.account_id)
+            if link is None:
+                raise NotFound("No terms visible to you for this account.")
+        terms = await self._storage.consent.get_terms(therapist_id)
+        if terms is None:
+            raise NotFound("This therapist has not published terms yet.")
+        return terms
+
+    async def accept(self, caller: Principal, sig: ConsentSignature) -> int:
+        if caller.role is not Role.CLIENT:
+            raise Forbidden("Only clients accept a therapist's terms.")
+        await self._links.require_link(caller, sig.therapist_id)
+        terms = await self._storage.consent.get_terms(sig.therapist_id)
+        if terms is None or terms.version != sig.version:
+            current = 0 if terms is None else terms.version
+            raise Conflict(
+                "Only the therapist's current terms version can be accepted.",
+                {"field": "version", "current_version": current},
+            )
+        if sig.terms_hash != terms.terms_hash:
+            raise InvalidField("terms_hash is not the hash of this version's text.", {"field": "terms_hash"})
+        now = self._clock()
+        if sig.signed_at > now + limits.CONSENT_CLOCK_SKEW_MS:
+            raise InvalidField("signed_at is in the future.", {"field": "signed_at"})
+        device = await self._storage.devices.get_device(caller.device_id)
+        assert device is not None  # the caller's token references it
+        message = consent_message(sig.therapist_id, caller.account_id, sig.version, sig.terms_hash, sig.signed_at)
+        if not verify(device.identity_key, message, sig.signature):
+            raise SignatureInvalid("The consent signature does not verify with this device's identity key.",
+                                   {"field": "signature"})
+        await self._storage.consent.add_consent(
+            Consent(sig.therapist_id, caller.account_id, sig.version, sig.terms_hash, sig.signed_at,
+                    sig.signature, caller.device_id, now)
+        )
+        event = ConsentChangedEvent(sig.therapist_id, sig.version)
+        await self._notifier.to_account(sig.therapist_id, "consent_changed", event)
+        await self._notifier.to_account(caller.account_id, "consent_changed", event)
+        return now
+
+    async def list(self, caller: Principal) -> list[Consent]:
+        if caller.role is Role.ADMIN:
+            raise Forbidden("Administrators cannot see consents.")
+        return await self._storage.consent.get_consents_of(caller.account_id)

@@ -1,0 +1,46 @@
+"""Who may reach whom: an account reaches itself, its linked therapist/clients, and no one else.
+
+Admins are never linked to anyone: they cannot fetch keys of, or send to, any other account.
+"""
+
+from __future__ import annotations
+
+from server.errors import ConsentRequired, Forbidden, NotLinked
+from server.services.values import Principal
+from storage.protocols import Storage
+from storage.records import Link, Role
+
+__all__ = ["LinkService"]
+
+
+class LinkService:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def pair(self, caller: Principal, other_id: str) -> tuple[str, str]:
+        """The (therapist_id, client_id) of a link between caller and other, by the caller's role."""
+        if caller.role is Role.THERAPIST:
+            return caller.account_id, other_id
+        if caller.role is Role.CLIENT:
+            return other_id, caller.account_id
+        raise NotLinked("Administrators are not linked to any account.")
+
+    async def require_link(self, caller: Principal, other_id: str) -> Link:
+        therapist_id, client_id = self.pair(caller, other_id)
+        link = await self._storage.links.get_link(therapist_id, client_id)
+        if link is None:
+            raise NotLinked("You are not therapist and client of each other.")
+        return link
+
+    async def require_reachable(self, other_id: str) -> None:
+        account = await self._storage.accounts.get_account(other_id)
+        if account is None or account.disabled:
+            raise Forbidden("This account is disabled.")
+
+    async def require_consent(self, therapist_id: str, client_id: str) -> None:
+        state = await self._storage.consent.get_consent_state(therapist_id, client_id)
+        if state.current_version == 0 or state.accepted_version < state.current_version:
+            raise ConsentRequired(
+                "The client has not accepted the therapist's current confidentiality terms.",
+                {"therapist_id": therapist_id, "version": state.current_version},
+            )

@@ -1,0 +1,87 @@
+"""Prekeys: signed-prekey rotation, one-time prekey upload, and bundle fetch (atomic claim)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from server import limits
+from server._verify import verify
+from server.errors import Conflict, Forbidden, NotFound, NotLinked, SignatureInvalid
+from server.services.links import LinkService
+from server.services.notify import Notifier
+from server.services.values import Principal
+from server.wire.responses import PrekeysLowEvent
+from storage.errors import PrekeyIdConflict, PrekeyLimitReached
+from storage.protocols import Storage
+from storage.records import Bundle, OneTimePrekey, SignedPrekey
+
+__all__ = ["PrekeyService"]
+
+
+class PrekeyService:
+    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier) -> None:
+        self._storage = storage
+        self._links = links
+        self._notifier = notifier
+
+    async def rotate_signed_prekey(self, caller: Principal, prekey: SignedPrekey) -> None:
+        device = await self._storage.devices.get_device(caller.device_id)
+        assert device is not None  # the caller's token references it
+        if not verify(device.identity_key, prekey.public, prekey.signature):
+            raise SignatureInvalid(
+                "The signed prekey's signature does not verify with your identity key.", {"field": "signature"}
+            )
+        await self._storage.devices.set_signed_prekey(caller.device_id, prekey)
+
+    async def add_one_time_prekeys(self, caller: Principal, prekeys: Sequence[OneTimePrekey]) -> int:
+        try:
+            return await self._storage.prekeys.add_one_time_prekeys(
+                caller.device_id, prekeys, limits.MAX_PREKEYS_STORED
+            )
+        except PrekeyIdConflict:
+            raise Conflict("A prekey id in this upload is already stored for this device.") from None
+        except PrekeyLimitReached:
+            raise Conflict(
+                f"A device stores at most {limits.MAX_PREKEYS_STORED} one-time prekeys.",
+                {"limit": limits.MAX_PREKEYS_STORED},
+            ) from None
+
+    async def count(self, caller: Principal) -> int:
+        return await self._storage.prekeys.count_one_time_prekeys(caller.device_id)
+
+    async def _authorize(self, caller: Principal, account_id: str) -> None:
+        if account_id != caller.account_id:
+            await self._links.require_link(caller, account_id)
+            await self._links.require_reachable(account_id)
+
+    async def bundles_for_account(self, caller: Principal, account_id: str) -> list[Bundle]:
+        await self._authorize(caller, account_id)
+        devices = await self._storage.devices.get_devices([account_id])
+        ids = [d.device_id for d in devices if d.active and d.device_id != caller.device_id]
+        return await self._claim(ids)
+
+    async def bundle_for_device(self, caller: Principal, device_id: str) -> Bundle:
+        device = await self._storage.devices.get_device(device_id)
+        if device is None or not device.active:
+            raise NotFound("No active device has this id.")
+        try:
+            await self._authorize(caller, device.account_id)
+        except (NotLinked, Forbidden):
+            raise NotFound("No active device has this id.") from None  # not visible to you
+        bundles = await self._claim([device_id])
+        if not bundles:
+            raise NotFound("No active device has this id.")
+        return bundles[0]
+
+    async def _claim(self, device_ids: list[str]) -> list[Bundle]:
+        bundles = await self._storage.prekeys.claim_bundles(device_ids)
+        for bundle in bundles:
+            if bundle.remaining < limits.PREKEYS_LOW_THRESHOLD:
+                await self._notifier.to_device(bundle.device_id, "prekeys_low", PrekeysLowEvent(bundle.remaining))
+        return bundles
+
+    async def notify_if_low(self, caller: Principal) -> None:
+        """On connect: a device that ran low while offline is told at once."""
+        count = await self.count(caller)
+        if count < limits.PREKEYS_LOW_THRESHOLD:
+            await self._notifier.to_device(caller.device_id, "prekeys_low", PrekeysLowEvent(count))

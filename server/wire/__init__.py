@@ -1,0 +1,1 @@
+"""The wire: request/response schemas (msgspec) and edge validation."""

@@ -1,0 +1,46 @@
+"""Errors raised by every storage adapter. The server maps them to wire codes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "DeviceLimitReached",
+    "InvitationUnusable",
+    "LinkCodeUnusable",
+    "PrekeyIdConflict",
+    "PrekeyLimitReached",
+    "StorageError",
+    "StorageUnavailable",
+    "TermsVersionConflict",
+]
+
+
+class StorageError(Exception):
+    """Base of every storage error."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or written; nothing was stored."""
+
+
+class InvitationUnusable(StorageError):
+    """The invitation is unknown, used, revoked or expired (one error: nothing to enumerate)."""
+
+
+class LinkCodeUnusable(StorageError):
+    """The device link code is unknown, used or expired, or its account is disabled."""
+
+
+class DeviceLimitReached(StorageError):
+    """The account already has the maximum number of active devices."""
+
+
+class PrekeyIdConflict(StorageError):
+    """A one-time prekey id is already stored for this device."""
+
+
+class PrekeyLimitReached(StorageError):
+    """Storing these one-time prekeys would exceed the per-device maximum."""
+
+
+class TermsVersionConflict(StorageError):
+    """Two publications of the same therapist's terms raced for one version."""

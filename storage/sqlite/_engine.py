@@ -1,0 +1,203 @@
+"""The SQLite engine: one writer thread with group commit, a small pool of reader threads.
+
+Why group commit: with ``synchronous=FULL`` every COMMIT is an fsync. Acknowledging a send only after its
+commit would cap throughput at one fsync per send. Instead the writer takes every write function that is
+queued, runs them all in ONE transaction (each inside its own SAVEPOINT, so a failing function is rolled
+back alone and never poisons the batch), commits once, then resolves each waiting future.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from storage.errors import StorageUnavailable
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+WriteFn = Callable[[sqlite3.Connection], Any]
+
+MAX_BATCH = 512  # bounds one transaction's latency; a queue longer than this commits in several batches
+READERS = 4  # reads are short indexed lookups; more threads only add GIL contention
+
+
+class _Job:
+    __slots__ = ("fn", "future", "loop")
+
+    def __init__(self, fn: WriteFn, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop) -> None:
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def _settle(results: list[tuple[_Job, bool, Any]]) -> None:
+    for job, ok, value in results:
+        if job.future.done():  # the awaiting task was cancelled; the write still happened
+            continue
+        if ok:
+            job.future.set_result(value)
+        else:
+            job.future.set_exception(value)
+
+
+class Engine:
+    """Owns every connection to one database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._writer_conn = _connect(path)
+        self._writer_conn.execute("PRAGMA journal_mode=WAL")
+        self._closed = False
+        self._thread = threading.Thread(target=self._run_writer, name="sqlite-writer", daemon=True)
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sqlite-reader")
+
+    @property
+    def writer_connection(self) -> sqlite3.Connection:
+        """For migrations only, before ``start()``."""
+        return self._writer_conn
+
+    def start(self) -> None:
+        self._thread.start()
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the next group-committed transaction; return once it is durable."""
+        if self._closed:
+            raise StorageUnavailable("the database is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Job(fn, future, loop))
+        return await future
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._closed:
+            raise StorageUnavailable("the database is closed")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._readers, self._read, fn)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"database read failed: {exc.__class__.__name__}") from exc
+        except RuntimeError as exc:  # executor shut down under us
+            raise StorageUnavailable("the database is closed") from exc
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        return fn(conn)
+
+    def _run_writer(self) -> None:
+        conn = self._writer_conn
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                batch.append(job)
+            self._run_batch(conn, batch)
+        # Anything queued after close() was requested fails instead of hanging forever.
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                exc = StorageUnavailable("the database is closed")
+                job.loop.call_soon_threadsafe(_settle, [(job, False, exc)])
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        results: list[tuple[_Job, bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = job.fn(conn)
+                except sqlite3.OperationalError as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((job, False, StorageUnavailable(f"database write failed: {exc}")))
+                except Exception as exc:  # an application-level refusal: roll back this job only
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((job, False, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    results.append((job, True, value))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.error("sqlite write batch failed: %s", exc.__class__.__name__)
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            failure = StorageUnavailable("the database could not commit; nothing was stored")
+            results = [(job, False, failure) for job in batch]
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}
+        for item in results:
+            by_loop.setdefault(item[0].loop, []).append(item)
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError:  # that event loop is closed; nobody is waiting any more
+                pass
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        self._readers.shutdown(wait=True)
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+        self._writer_conn.close()
+
+    def close_sync(self) -> None:
+        """For synchronous callers (the CLI) that never started an event loop around this engine."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        if self._thread.is_alive():
+            self._thread.join()
+        self._readers.shutdown(wait=True)
+        for conn in self._reader_conns:
+            conn.close()
+        self._writer_conn.close()

@@ -1,0 +1,58 @@
+"""``SqliteStorage``: the embedded default backend (one file, WAL, group commit)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from storage.errors import StorageUnavailable
+from storage.sqlite._accounts import SqliteAccountStore, SqliteInvitationStore, SqliteLinkStore
+from storage.sqlite._devices import (
+    SqliteChallengeStore,
+    SqliteDeviceStore,
+    SqlitePrekeyStore,
+    SqliteTokenStore,
+)
+from storage.sqlite._engine import Engine
+from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
+from storage.sqlite.schema import migrate
+
+__all__ = ["DATABASE_FILE", "SqliteStorage"]
+
+DATABASE_FILE = "confidant.sqlite3"
+
+
+class SqliteStorage:
+    """Open with ``SqliteStorage.open(data_dir)``; close with ``await storage.close()``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.accounts = SqliteAccountStore(engine)
+        self.invitations = SqliteInvitationStore(engine)
+        self.links = SqliteLinkStore(engine)
+        self.devices = SqliteDeviceStore(engine)
+        self.prekeys = SqlitePrekeyStore(engine)
+        self.challenges = SqliteChallengeStore(engine)
+        self.tokens = SqliteTokenStore(engine)
+        self.consent = SqliteConsentStore(engine)
+        self.mailbox = SqliteMailboxStore(engine)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> SqliteStorage:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            engine = Engine(data_dir / DATABASE_FILE)
+            migrate(engine.writer_connection)
+        except sqlite3.Error as exc:
+            raise StorageUnavailable(f"cannot open the database in {data_dir}: {exc}") from exc
+        engine.start()
+        return cls(engine)
+
+    async def ping(self) -> None:
+        def read(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT 1").fetchone()
+
+        await self.engine.read(read)
+
+    async def close(self) -> None:
+        await self.engine.close()
