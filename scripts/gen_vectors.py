@@ -17,11 +17,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crypto import primitives as p  # noqa: E402
-from crypto import x3dh  # noqa: E402
-from crypto.envelope import encode_initial_message, parse  # noqa: E402
-from crypto.errors import CryptoError  # noqa: E402
-from crypto.keys import (  # noqa: E402
+from crypto import primitives as p
+from crypto import x3dh
+from crypto.envelope import encode_initial_message, parse
+from crypto.errors import CryptoError
+from crypto.keys import (
     IdentityKeyPair,
     OneTimePreKeyPair,
     PreKeyBundle,
@@ -29,7 +29,7 @@ from crypto.keys import (  # noqa: E402
     X25519KeyPair,
     signed_prekey_message,
 )
-from crypto.session import Session  # noqa: E402
+from crypto.session import Session
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors"
 Json = dict[str, Any]
@@ -125,8 +125,12 @@ class _Transcript:
         self.bundle = bundle
         self.sessions: dict[str, Session] = {
             "alice": Session.initiate(
-                self.identity["alice"], self.device["alice"], self.device["bob"], bundle,
-                ephemeral=self.ephemeral, ratchet_key=self.alice_ratchet,
+                self.identity["alice"],
+                self.device["alice"],
+                self.device["bob"],
+                bundle,
+                ephemeral=self.ephemeral,
+                ratchet_key=self.alice_ratchet,
             )
         }
         self.sent: dict[str, bytes] = {}
@@ -138,12 +142,19 @@ class _Transcript:
         wire = self.sessions[who].encrypt(plaintext)
         env = parse(wire)
         self.sent[label], self.plain[label] = wire, plaintext
-        self.steps.append({
-            "op": "encrypt", "party": who, "label": label, "plaintext": plaintext.hex(),
-            "type": env.type.wire_name, "header": env.header.to_bytes().hex(),
-            "ciphertext": env.ciphertext.hex(), "envelope": wire.hex(),
-            "state_sha256": p.sha256(self.sessions[who].to_bytes()).hex(),
-        })
+        self.steps.append(
+            {
+                "op": "encrypt",
+                "party": who,
+                "label": label,
+                "plaintext": plaintext.hex(),
+                "type": env.type.wire_name,
+                "header": env.header.to_bytes().hex(),
+                "ciphertext": env.ciphertext.hex(),
+                "envelope": wire.hex(),
+                "state_sha256": p.sha256(self.sessions[who].to_bytes()).hex(),
+            }
+        )
 
     def receive(self, who: str, label: str, expect_error: str | None = None) -> None:
         self.key_counter += 1
@@ -224,12 +235,17 @@ def gen_ratchet() -> Json:
     t.send("alice", "a10", text(next(sizes)))
     t.receive("bob", "a10")
     return {
-        "description": "Session transcript: Alice initiates from Bob's bundle; every encrypt and decrypt in order.",
+        "description": "Session transcript: Alice initiates from Bob's bundle; "
+        "every encrypt and decrypt in order.",
         "alice": {"identity": _identity_json(t.identity["alice"]), "device_id": t.device["alice"].hex()},
         "bob": {
             "identity": _identity_json(t.identity["bob"]),
             "device_id": t.device["bob"].hex(),
-            "signed_prekey": {"id": t.spk.key_id, **_x25519_json(t.spk.key_pair), "signature": t.spk.signature.hex()},
+            "signed_prekey": {
+                "id": t.spk.key_id,
+                **_x25519_json(t.spk.key_pair),
+                "signature": t.spk.signature.hex(),
+            },
             "one_time_prekey": {"id": t.otpk.key_id, **_x25519_json(t.otpk.key_pair)},
         },
         "bundle": t.bundle.to_bytes().hex(),
@@ -252,7 +268,9 @@ def _envelope_json(wire: bytes) -> Json:
         "type": env.type.wire_name,
         "sender_device": env.sender_device.hex(),
         "recipient_device": env.recipient_device.hex(),
-        "initial_message": None if im is None else {
+        "initial_message": None
+        if im is None
+        else {
             "identity_key": im.identity_key.to_bytes().hex(),
             "ephemeral_key": im.ephemeral_key.to_bytes().hex(),
             "signed_prekey_id": im.signed_prekey_id,
@@ -270,11 +288,23 @@ def gen_envelope() -> Json:
     for with_otpk in (True, False):
         otpk = OneTimePreKeyPair(9, _x("envelope/otpk")).public_part() if with_otpk else None
         bundle = PreKeyBundle(bob.public, spk.public_part(), otpk)
-        s = Session.initiate(alice, _dev("e-alice"), _dev("e-bob"), bundle,
-                             ephemeral=_x("envelope/ek"), ratchet_key=_x("envelope/rk"))
+        s = Session.initiate(
+            alice,
+            _dev("e-alice"),
+            _dev("e-bob"),
+            bundle,
+            ephemeral=_x("envelope/ek"),
+            ratchet_key=_x("envelope/rk"),
+        )
         valid.append(_envelope_json(s.encrypt(b"envelope vector")))
-    bob_s, _, _ = Session.accept(bob, _dev("e-bob"), {3: spk}.get, lambda _i: None,
-                                 bytes.fromhex(valid[1]["envelope"]), ratchet_key=_x("envelope/bob-rk"))
+    bob_s, _, _ = Session.accept(
+        bob,
+        _dev("e-bob"),
+        {3: spk}.get,
+        lambda _i: None,
+        bytes.fromhex(valid[1]["envelope"]),
+        ratchet_key=_x("envelope/bob-rk"),
+    )
     valid.append(_envelope_json(bob_s.encrypt(b"a normal message")))
     prekey, normal = bytes.fromhex(valid[0]["envelope"]), bytes.fromhex(valid[2]["envelope"])
     bad_otpk_flag = bytearray(bytes.fromhex(valid[1]["envelope"]))
@@ -296,8 +326,8 @@ def gen_envelope() -> Json:
         ("over MAX_ENVELOPE_BYTES", normal + bytes(65536), "TooLarge"),
     ]
     return {
-        "description": "Envelope v1 encodings: valid envelopes with their parsed fields, and invalid ones with the "
-        "typed error parse() must raise.",
+        "description": "Envelope v1 encodings: valid envelopes with their parsed fields, "
+        "and invalid ones with the typed error parse() must raise.",
         "valid": valid,
         "invalid": [{"name": n, "envelope": raw.hex(), "error": e} for n, raw, e in invalid],
     }

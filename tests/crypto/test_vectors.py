@@ -93,13 +93,19 @@ def test_ratchet_transcript_replays_exactly() -> None:
     a, b = RATCHET["alice"], RATCHET["bob"]
     ids = {"alice": _identity(a["identity"]), "bob": _identity(b["identity"])}
     devices = {"alice": _h(a["device_id"]), "bob": _h(b["device_id"])}
-    spk = SignedPreKeyPair(b["signed_prekey"]["id"], _x25519(b["signed_prekey"]), _h(b["signed_prekey"]["signature"]))
+    spk = SignedPreKeyPair(
+        b["signed_prekey"]["id"], _x25519(b["signed_prekey"]), _h(b["signed_prekey"]["signature"])
+    )
     otpk = OneTimePreKeyPair(b["one_time_prekey"]["id"], _x25519(b["one_time_prekey"]))
     bundle = PreKeyBundle.from_bytes(_h(RATCHET["bundle"]))
     sessions = {
         "alice": Session.initiate(
-            ids["alice"], devices["alice"], devices["bob"], bundle,
-            ephemeral=_x25519(RATCHET["alice_ephemeral"]), ratchet_key=_x25519(RATCHET["alice_initial_ratchet_key"]),
+            ids["alice"],
+            devices["alice"],
+            devices["bob"],
+            bundle,
+            ephemeral=_x25519(RATCHET["alice_ephemeral"]),
+            ratchet_key=_x25519(RATCHET["alice_initial_ratchet_key"]),
         )
     }
     sent: dict[str, bytes] = {}
@@ -117,8 +123,12 @@ def test_ratchet_transcript_replays_exactly() -> None:
             rk = _x25519(step["ratchet_key"])
             if who not in sessions:
                 sessions[who], plaintext, used = Session.accept(
-                    ids[who], devices[who], {spk.key_id: spk}.get, {otpk.key_id: otpk}.get,
-                    sent[step["label"]], ratchet_key=rk,
+                    ids[who],
+                    devices[who],
+                    {spk.key_id: spk}.get,
+                    {otpk.key_id: otpk}.get,
+                    sent[step["label"]],
+                    ratchet_key=rk,
                 )
                 assert used == step["used_one_time_prekey_id"]
                 assert plaintext.hex() == step["plaintext"]
@@ -142,8 +152,14 @@ def test_envelope_vector_parses(case: dict[str, Any]) -> None:
     env = parse(raw)
     info = peek(raw)
     assert (info.version, info.type.wire_name) == (case["version"], case["type"])
-    assert (info.sender_device.hex(), info.recipient_device.hex()) == (case["sender_device"], case["recipient_device"])
-    assert env.header.to_bytes().hex() == case["header"]["dh"] + f"{case['header']['pn']:08x}{case['header']['n']:08x}"
+    assert (info.sender_device.hex(), info.recipient_device.hex()) == (
+        case["sender_device"],
+        case["recipient_device"],
+    )
+    assert (
+        env.header.to_bytes().hex()
+        == case["header"]["dh"] + f"{case['header']['pn']:08x}{case['header']['n']:08x}"
+    )
     assert env.ciphertext.hex() == case["ciphertext"]
     im = case["initial_message"]
     if im is None:
