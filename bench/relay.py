@@ -137,8 +137,8 @@ def run_target(target: str, args: argparse.Namespace, workdir: Path) -> list[Mod
     if target == "confidant":
         server = ConfidantServer(workdir / "confidant-data", log_level=args.server_log_level,
                                  extra_args=args.server_arg)
-        admin_code = server.bootstrap_admin()
         server.start()
+        admin_code = server.admin_code()
         from bench._provision import provision_pairs
 
         pairs = asyncio.run(provision_pairs(server.url, admin_code, args.pairs))
