@@ -17,17 +17,26 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast
 
+import socketio
 from aiohttp import web
 
+from server.clock import Clock
 from server.context import SocketEvent
 from server.errors import AppError, to_app_error
-from server.observability import Observer
+from server.observability import DeliveryPath, Observer
 from server.services.values import Principal
 from storage.broker import Broker
 from storage.errors import StorageUnavailable
 from storage.protocols import Storage
 
-__all__ = ["http_metrics_middleware", "timed_broker", "timed_socket_events", "timed_storage"]
+__all__ = [
+    "http_metrics_middleware",
+    "observe_connections",
+    "observe_live_pushes",
+    "timed_broker",
+    "timed_socket_events",
+    "timed_storage",
+]
 
 T = TypeVar("T")
 AGGREGATES = ("accounts", "invitations", "links", "devices", "prekeys", "challenges", "tokens", "consent",
@@ -151,7 +160,8 @@ def http_metrics_middleware(observer: Observer) -> Callable[..., Awaitable[web.S
             status = exc.status
             raise
         finally:
-            observer.http_request(_route_template(request), request.method, status, time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            observer.http_request(_route_template(request), request.method, status, elapsed)
 
     return metrics
 
@@ -178,3 +188,80 @@ def timed_socket_events(events: dict[str, SocketEvent], observer: Observer) -> N
     """Wrap every registered socket event handler in place (call once, after all features registered)."""
     for name, event in list(events.items()):
         events[name] = _timed_handler(event, observer)
+
+
+def _local_devices(sio: socketio.AsyncServer, namespace: str, room: str) -> int:
+    return 1 if any(True for _ in sio.manager.get_participants(namespace, room)) else 0
+
+
+def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Clock) -> None:
+    """Count ``inbox`` pushes where they reach a connected device: on the node holding the connection.
+
+    With the in-process manager that is the emitting node; with a pub/sub manager (Redis) every node handles
+    every emit in ``_handle_emit`` and only the one with the device in its room counts it. Envelopes pushed to
+    an offline device are not counted here: they count when the device drains its mailbox (``sync``).
+    """
+    manager: Any = sio.manager
+
+    def count(event: object, data: object, namespace: object, room: object) -> None:
+        if event != "inbox" or not isinstance(room, str) or not room.startswith("device:"):
+            return
+        if isinstance(data, list | tuple) and len(data) == 1:
+            data = data[0]
+        envelopes = data.get("envelopes") if isinstance(data, dict) else None
+        if not isinstance(envelopes, list) or not _local_devices(sio, str(namespace or "/"), room):
+            return
+        sent_at = [e["sent_at"] for e in envelopes
+                   if isinstance(e, dict) and isinstance(e.get("sent_at"), int)]
+        observer.envelopes_delivered(DeliveryPath.LIVE, sent_at, clock())
+
+    if hasattr(manager, "_handle_emit"):  # socketio.AsyncPubSubManager and its Redis subclass
+        handle_emit = manager._handle_emit
+
+        async def observed_handle_emit(message: dict[str, Any]) -> None:
+            count(message.get("event"), message.get("data"), message.get("namespace"), message.get("room"))
+            await handle_emit(message)
+
+        manager._handle_emit = observed_handle_emit
+    else:
+        emit = manager.emit
+
+        async def observed_emit(event: str, data: Any, namespace: str, room: Any = None,
+                                **kwargs: Any) -> Any:
+            count(event, data, namespace, kwargs.get("to") or room)
+            return await emit(event, data, namespace, room=room, **kwargs)
+
+        manager.emit = observed_emit
+
+
+def observe_connections(sio: socketio.AsyncServer, observer: Observer, namespace: str = "/") -> None:
+    """Wrap the registered connect/disconnect handlers: connected-device gauge and refusals by code."""
+    handlers = sio.handlers.get(namespace, {})
+    connect, disconnect = handlers.get("connect"), handlers.get("disconnect")
+    if connect is None or disconnect is None:
+        raise RuntimeError("register the socket connect/disconnect handlers before observing them")
+    counted: set[str] = set()  # connection ids (per socket, not per person) that incremented the gauge
+
+    async def observed_connect(sid: str, *args: Any) -> Any:
+        try:
+            result = await connect(sid, *args)
+        except socketio.exceptions.ConnectionRefusedError as exc:
+            data = exc.error_args.get("data") if isinstance(exc.error_args, dict) else None
+            code = data.get("code") if isinstance(data, dict) else None
+            observer.socket_connect_refused(code if isinstance(code, str) else "other")
+            raise
+        if result is not False:
+            counted.add(sid)
+            observer.device_connected()
+        return result
+
+    async def observed_disconnect(sid: str, *args: Any) -> Any:
+        try:
+            return await disconnect(sid, *args)
+        finally:
+            if sid in counted:
+                counted.discard(sid)
+                observer.device_disconnected()
+
+    handlers["connect"] = observed_connect
+    handlers["disconnect"] = observed_disconnect
