@@ -9,7 +9,7 @@ from pymongo import ReturnDocument
 
 from storage.errors import InvitationUnusable
 from storage.mongodb import _docs
-from storage.mongodb._engine import Engine, Session, unavailable_on_driver_errors
+from storage.mongodb._engine import Engine, Session
 from storage.records import Account, Invitation, Link, NewDevice, Role
 
 __all__ = ["MongoAccountStore", "MongoInvitationStore", "MongoLinkStore"]
@@ -20,17 +20,17 @@ class MongoAccountStore:
         self._engine = engine
 
     async def get_account(self, account_id: str) -> Account | None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             doc = await self._engine["accounts"].find_one({"_id": account_id})
         return None if doc is None else _docs.account(doc)
 
     async def count_accounts(self) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             count: int = await self._engine["accounts"].count_documents({})
         return count
 
     async def set_account_disabled(self, account_id: str, disabled: bool) -> bool:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["accounts"].update_one(
                 {"_id": account_id}, {"$set": {"disabled": disabled}}
             )
@@ -109,17 +109,17 @@ class MongoInvitationStore:
         self._engine = engine
 
     async def add_invitation(self, invitation: Invitation) -> None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             await self._engine["invitations"].insert_one(_docs.invitation_doc(invitation))
 
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             cursor = self._engine["invitations"].find({"inviter_id": inviter_id})
             docs = await cursor.sort([("created_at", 1), ("_id", 1)]).to_list(None)
         return [_docs.invitation(d) for d in docs]
 
     async def revoke_invitation(self, invitation_id: str, inviter_id: str, now: int) -> bool:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["invitations"].update_one(
                 {"_id": invitation_id, "inviter_id": inviter_id, "used_at": None, "revoked_at": None},
                 {"$set": {"revoked_at": now}},
@@ -127,7 +127,7 @@ class MongoInvitationStore:
         return bool(result.modified_count == 1)
 
     async def revoke_operator_invitations(self, role: Role, now: int) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["invitations"].update_many(
                 {"inviter_id": None, "role": role.value, "used_at": None, "revoked_at": None},
                 {"$set": {"revoked_at": now}},
@@ -135,7 +135,7 @@ class MongoInvitationStore:
         return int(result.modified_count)
 
     async def delete_expired_invitations(self, now: int) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["invitations"].delete_many(
                 {"used_at": None, "expires_at": {"$lte": now}}
             )
@@ -147,12 +147,12 @@ class MongoLinkStore:
         self._engine = engine
 
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             doc = await self._engine["links"].find_one({"therapist_id": therapist_id, "client_id": client_id})
         return None if doc is None else _link(doc)
 
     async def get_links_of(self, account_id: str) -> list[Link]:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             cursor = self._engine["links"].find(
                 {"$or": [{"therapist_id": account_id}, {"client_id": account_id}]}
             )

@@ -9,7 +9,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from storage.errors import DeviceLimitReached, LinkCodeUnusable, PrekeyIdConflict, PrekeyLimitReached
 from storage.mongodb import _docs
-from storage.mongodb._engine import Engine, Session, expire_on, unavailable_on_driver_errors
+from storage.mongodb._engine import Engine, Session, expire_on
 from storage.records import Bundle, Device, NewDevice, OneTimePrekey, SignedPrekey, TokenRecord
 
 __all__ = ["MongoChallengeStore", "MongoDeviceStore", "MongoPrekeyStore", "MongoTokenStore"]
@@ -20,7 +20,7 @@ class MongoDeviceStore:
         self._engine = engine
 
     async def get_device(self, device_id: str) -> Device | None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             doc = await self._engine["devices"].find_one({"_id": device_id})
         return None if doc is None else _docs.device(doc)
 
@@ -28,13 +28,13 @@ class MongoDeviceStore:
         ids = list(dict.fromkeys(account_ids))
         if not ids:
             return []
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             cursor = self._engine["devices"].find({"account_id": {"$in": ids}})
             docs = await cursor.sort([("created_at", ASCENDING), ("_id", ASCENDING)]).to_list(None)
         return [_docs.device(d) for d in docs]
 
     async def add_link_code(self, code_hash: bytes, account_id: str, expires_at: int) -> None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             await self._engine["link_codes"].insert_one(
                 {
                     "_id": code_hash,
@@ -93,7 +93,7 @@ class MongoDeviceStore:
         return await engine.run(revoke)
 
     async def set_signed_prekey(self, device_id: str, prekey: SignedPrekey) -> None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             await self._engine["devices"].update_one(
                 {"_id": device_id},
                 {
@@ -106,7 +106,7 @@ class MongoDeviceStore:
             )
 
     async def delete_expired_link_codes(self, now: int) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["link_codes"].delete_many({"expires_at": {"$lte": now}})
         return int(result.deleted_count)
 
@@ -160,7 +160,7 @@ class MongoPrekeyStore:
         return await engine.run(add_prekeys)
 
     async def count_one_time_prekeys(self, device_id: str) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             count: int = await self._engine["one_time_prekeys"].count_documents({"device_id": device_id})
         return count
 
@@ -168,7 +168,7 @@ class MongoPrekeyStore:
         ids = list(dict.fromkeys(device_ids))
         engine = self._engine
         bundles = []
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             for device_id in ids:
                 doc = await engine["devices"].find_one({"_id": device_id, "revoked_at": None})
                 if doc is None:
@@ -199,7 +199,7 @@ class MongoChallengeStore:
         self._engine = engine
 
     async def add_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             await self._engine["challenges"].insert_one(
                 {
                     "_id": nonce,
@@ -210,13 +210,13 @@ class MongoChallengeStore:
             )
 
     async def take_challenge(self, nonce: bytes, device_id: str, now: int) -> bool:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             # Deleted whatever the outcome: a nonce is never usable twice.
             doc = await self._engine["challenges"].find_one_and_delete({"_id": nonce})
         return doc is not None and doc["device_id"] == device_id and doc["expires_at"] > now
 
     async def delete_expired_challenges(self, now: int) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["challenges"].delete_many({"expires_at": {"$lte": now}})
         return int(result.deleted_count)
 
@@ -226,7 +226,7 @@ class MongoTokenStore:
         self._engine = engine
 
     async def add_token(self, token_hash: bytes, record: TokenRecord) -> None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             await self._engine["tokens"].insert_one(
                 {
                     "_id": token_hash,
@@ -238,16 +238,16 @@ class MongoTokenStore:
             )
 
     async def get_token(self, token_hash: bytes) -> TokenRecord | None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             doc = await self._engine["tokens"].find_one({"_id": token_hash})
         return None if doc is None else TokenRecord(doc["device_id"], doc["account_id"], doc["expires_at"])
 
     async def delete_token(self, token_hash: bytes) -> bool:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["tokens"].delete_one({"_id": token_hash})
         return bool(result.deleted_count == 1)
 
     async def delete_expired_tokens(self, now: int) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["tokens"].delete_many({"expires_at": {"$lte": now}})
         return int(result.deleted_count)

@@ -10,10 +10,11 @@ store orders its steps so that constraints close the races and a retry completes
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -67,27 +68,54 @@ def unavailable_on_driver_errors() -> Iterator[None]:
 class Engine:
     """Owns the client. ``db[name]`` gives a collection with majority write concern on a replica set."""
 
-    def __init__(self, client: Any, database: str, *, transactions: bool) -> None:
+    def __init__(self, client: Any, database: str, *, on_start: Callable[[Engine], Awaitable[None]]) -> None:
         self.client = client
         self.database_name = database
-        self.transactions = transactions
+        self.transactions = False  # known after start()
         self._db = client.get_database(database)
         self._collections: dict[str, Any] = {}
+        self._on_start = on_start
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
 
     def __getitem__(self, name: str) -> Any:
         coll = self._collections.get(name)
         if coll is None:
-            if self.transactions:
-                coll = self._db.get_collection(
-                    name, write_concern=WriteConcern("majority"), read_concern=ReadConcern("majority")
-                )
-            else:
-                coll = self._db.get_collection(name)
+            # Majority writes: an acknowledged send survives the loss of the primary. A standalone server
+            # accepts w=majority as w=1.
+            coll = self._db.get_collection(
+                name, write_concern=WriteConcern("majority"), read_concern=ReadConcern("majority")
+            )
             self._collections[name] = coll
         return coll
 
+    async def start(self) -> None:
+        """Once: ask the server what it is (transactions?) and create the indexes. Every operation waits
+        for this, so a server that is down at boot is retried on the next request instead of failing it."""
+        if self._started:
+            return
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._started:
+                return
+            with unavailable_on_driver_errors():
+                hello = await self.client.admin.command("hello")
+                # Transactions need a replica set member or a mongos.
+                self.transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
+                await self._on_start(self)
+            self._started = True
+
+    @asynccontextmanager
+    async def op(self) -> AsyncIterator[None]:
+        """Around every store operation: wait for start(), map driver errors to StorageUnavailable."""
+        await self.start()
+        with unavailable_on_driver_errors():
+            yield
+
     async def run(self, step: Callable[[Session], Awaitable[T]]) -> T:
         """Run a multi-step write: in one transaction when the deployment has them, else step by step."""
+        await self.start()
         with unavailable_on_driver_errors():
             if not self.transactions:
                 return await step(None)
@@ -105,7 +133,7 @@ class Engine:
             return await op()
 
     async def ping(self) -> None:
-        with unavailable_on_driver_errors():
+        async with self.op():
             await self._db.command("ping")
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.errors import TermsVersionConflict
 from storage.mongodb._docs import Doc
-from storage.mongodb._engine import Engine, Session, expire_on, unavailable_on_driver_errors
+from storage.mongodb._engine import Engine, Session, expire_on
 from storage.records import Consent, ConsentState, MailboxItem, NewEnvelope, NewSend, SendOutcome, Terms
 
 __all__ = ["MongoConsentStore", "MongoMailboxStore"]
@@ -54,7 +54,7 @@ class MongoConsentStore:
         self._engine = engine
 
     async def add_terms(self, therapist_id: str, text: str, terms_hash: bytes, now: int) -> Terms:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             current = await self._engine["terms"].find_one(
                 {"therapist_id": therapist_id}, sort=[("version", DESCENDING)], projection={"version": 1}
             )
@@ -74,7 +74,7 @@ class MongoConsentStore:
         return Terms(therapist_id, version, text, terms_hash, now)
 
     async def get_terms(self, therapist_id: str) -> Terms | None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             doc = await self._engine["terms"].find_one(
                 {"therapist_id": therapist_id}, sort=[("version", DESCENDING)]
             )
@@ -83,22 +83,23 @@ class MongoConsentStore:
     async def add_consent(self, consent: Consent) -> None:
         c = consent
         # Re-accepting the same version keeps the first proof: the duplicate insert is ignored.
-        with unavailable_on_driver_errors(), contextlib.suppress(DuplicateKeyError):
-            await self._engine["consents"].insert_one(
-                {
-                    "therapist_id": c.therapist_id,
-                    "client_id": c.client_id,
-                    "version": c.version,
-                    "terms_hash": c.terms_hash,
-                    "signed_at": c.signed_at,
-                    "signature": c.signature,
-                    "device_id": c.device_id,
-                    "accepted_at": c.accepted_at,
-                }
-            )
+        async with self._engine.op():
+            with contextlib.suppress(DuplicateKeyError):
+                await self._engine["consents"].insert_one(
+                    {
+                        "therapist_id": c.therapist_id,
+                        "client_id": c.client_id,
+                        "version": c.version,
+                        "terms_hash": c.terms_hash,
+                        "signed_at": c.signed_at,
+                        "signature": c.signature,
+                        "device_id": c.device_id,
+                        "accepted_at": c.accepted_at,
+                    }
+                )
 
     async def get_consent_state(self, therapist_id: str, client_id: str) -> ConsentState:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             terms = await self._engine["terms"].find_one(
                 {"therapist_id": therapist_id}, sort=[("version", DESCENDING)], projection={"version": 1}
             )
@@ -113,7 +114,7 @@ class MongoConsentStore:
         )
 
     async def get_consents_of(self, account_id: str) -> list[Consent]:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             cursor = self._engine["consents"].find(
                 {"$or": [{"therapist_id": account_id}, {"client_id": account_id}]}
             )
@@ -218,7 +219,7 @@ class MongoMailboxStore:
         raise RuntimeError(f"no mailbox position after {MAX_POSITION_ATTEMPTS} attempts")
 
     async def get_send(self, from_device: str, message_id: str) -> SendOutcome | None:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             doc = await self._engine["sends"].find_one(
                 {"from_device": from_device, "message_id": message_id, "state": "stored"}
             )
@@ -227,7 +228,7 @@ class MongoMailboxStore:
         )
 
     async def get_items(self, device_id: str, after: int, limit: int, now: int) -> list[MailboxItem]:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             cursor = self._engine["mailbox"].find(
                 {"device_id": device_id, "pos": {"$gt": after}, "expires_at": {"$gt": now}}
             )
@@ -247,7 +248,7 @@ class MongoMailboxStore:
 
     async def delete_items(self, device_id: str, up_to: int) -> int:
         mailbox = self._engine["mailbox"]
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             # Raise the counter to the highest position being deleted BEFORE deleting, so that the
             # optimistic allocator (no transactions) never hands out a position a client has seen.
             top = await mailbox.find_one(
@@ -264,7 +265,7 @@ class MongoMailboxStore:
         return int(result.deleted_count)
 
     async def delete_expired_items(self, now: int) -> int:
-        with unavailable_on_driver_errors():
+        async with self._engine.op():
             result = await self._engine["mailbox"].delete_many({"expires_at": {"$lte": now}})
             await self._engine["sends"].delete_many({"expires_at": {"$lte": now}})
         return int(result.deleted_count)

@@ -15,7 +15,7 @@ from pymongo.uri_parser import parse_uri
 
 from storage.mongodb._accounts import MongoAccountStore, MongoInvitationStore, MongoLinkStore
 from storage.mongodb._devices import MongoChallengeStore, MongoDeviceStore, MongoPrekeyStore, MongoTokenStore
-from storage.mongodb._engine import Engine, unavailable_on_driver_errors
+from storage.mongodb._engine import Engine
 from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
 from storage.mongodb.schema import create_indexes
 
@@ -27,6 +27,15 @@ DEFAULT_DATABASE = "confidant"
 SERVER_SELECTION_TIMEOUT_MS = (
     5000  # how long a request waits for a reachable primary before storage_unavailable
 )
+
+
+async def _on_start(engine: Engine) -> None:
+    await create_indexes(engine)
+    log.info(
+        "mongodb storage ready (database %s, %s)",
+        engine.database_name,
+        "transactions, majority writes" if engine.transactions else "standalone: no transactions",
+    )
 
 
 class MongoStorage:
@@ -45,11 +54,11 @@ class MongoStorage:
         self.mailbox = MongoMailboxStore(engine)
 
     @classmethod
-    async def open(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:
-        """Connect, detect whether the deployment has transactions, create the indexes.
+    def connect(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:
+        """Build without I/O (the composition root is synchronous). The first operation asks the server
+        whether it has transactions and creates the indexes; StorageUnavailable until a server answers.
 
         ``client`` replaces ``AsyncMongoClient(uri)`` (tests pass the in-process test double).
-        Raises StorageUnavailable if no server answers within the server selection timeout.
         """
         if client is None:
             database = database or parse_uri(uri).get("database") or DEFAULT_DATABASE
@@ -60,24 +69,18 @@ class MongoStorage:
                 retryWrites=True,
                 appname="confidant",
             )
-        database = database or DEFAULT_DATABASE
+        return cls(Engine(client, database or DEFAULT_DATABASE, on_start=_on_start))
+
+    @classmethod
+    async def open(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:
+        """``connect`` and start now: raises StorageUnavailable if no server answers."""
+        storage = cls.connect(uri, client=client, database=database)
         try:
-            with unavailable_on_driver_errors():
-                hello = await client.admin.command("hello")
-            # Transactions need a replica set member or a mongos.
-            transactions = "setName" in hello or hello.get("msg") == "isdbgrid"
-            engine = Engine(client, database, transactions=transactions)
-            with unavailable_on_driver_errors():
-                await create_indexes(engine)
+            await storage.engine.start()
         except BaseException:
-            await client.close()
+            await storage.close()
             raise
-        log.info(
-            "mongodb storage ready (database %s, %s)",
-            database,
-            "replica set: transactions, majority writes" if transactions else "standalone: no transactions",
-        )
-        return cls(engine)
+        return storage
 
     @property
     def transactions(self) -> bool:
