@@ -1,0 +1,261 @@
+// This browser's device: account lifecycle (join, unlock, lock), authentication, contacts and consent.
+// Messaging lives in messenger.js; it shares this object's api, realtime connection and vault.
+import { ready } from "../crypto/primitives.js";
+
+import { Api, ApiError } from "./api.js";
+import { Realtime } from "./realtime.js";
+import { Vault } from "./vault.js";
+import { DeviceKeys } from "./identity.js";
+import { Messenger } from "./messenger.js";
+import { PREKEY_BATCH_SIZE, PREKEY_LOW_WATER_MARK } from "../crypto/limits.js";
+
+export class Device extends EventTarget {
+  constructor() {
+    super();
+    this.api = new Api();
+    this.rt = new Realtime();
+    this.vault = new Vault();
+    this.keys = null;
+    this.status = "loading"; // loading | none | locked | ready
+    this.me = null; // {account_id, device_id, role, linked_account_id}
+    this.devices = []; // my account's devices from GET /me
+    this.contacts = new Map(); // account_id -> contact (see _mergeContacts)
+    this.state = null; // persisted, encrypted: {lastPos, contacts: {id: {known, verified, keyChanged, lastRead}}}
+    this.messenger = new Messenger(this);
+    this.api.onUnauthenticated = () => this._tokenExpired();
+    this.rt.addEventListener("connected", () => this._onConnected());
+    this.rt.addEventListener("connect_error", (e) => this._onConnectError(e.detail));
+    this.rt.addEventListener("state", () => this.emit("connection"));
+    this.rt.on("devices_changed", () => this.refreshContacts().catch(() => {}));
+    this.rt.on("consent_changed", () => this.refreshContacts().catch(() => {}));
+    this.rt.on("prekeys_low", () => this.replenishPrekeys().catch(() => {}));
+  }
+
+  emit(what, detail) {
+    this.dispatchEvent(new CustomEvent("change", { detail: { what, ...detail } }));
+  }
+
+  get role() {
+    return this.me && this.me.role;
+  }
+
+  async load() {
+    await ready();
+    const meta = await this.vault.loadMeta();
+    this.status = meta ? "locked" : "none";
+    if (meta) this.me = meta.account;
+    this.emit("status");
+  }
+
+  /** Accept an invitation: keys are made here, only public keys leave the browser. */
+  async join(code, passphrase) {
+    const keys = DeviceKeys.generate();
+    const account = await this.api.post("/accounts", { invitation_code: code, device: keys.devicePayload() }, { auth: false });
+    await this.vault.create(passphrase, { account });
+    this.keys = keys;
+    this.me = account;
+    this.state = { lastPos: 0, contacts: {} };
+    await this.vault.put("keys", keys.data);
+    await this.vault.put("state", this.state);
+    await this._start();
+  }
+
+  async unlock(passphrase) {
+    await this.vault.unlock(passphrase);
+    this.keys = new DeviceKeys(await this.vault.get("keys"));
+    this.state = (await this.vault.get("state")) || { lastPos: 0, contacts: {} };
+    this.me = this.vault.meta.account;
+    await this._start();
+  }
+
+  lock() {
+    this.rt.close();
+    this.api.token = null;
+    this.vault.lock();
+    this.keys = null;
+    this.state = null;
+    this.contacts.clear();
+    this.messenger.reset();
+    this.status = "locked";
+    this.emit("status");
+  }
+
+  async forget() {
+    this.lock();
+    await this.vault.wipe();
+    this.status = "none";
+    this.me = null;
+    this.emit("status");
+  }
+
+  async _start() {
+    await this.messenger.load();
+    this.status = "ready";
+    try {
+      await this.login();
+      await this.refreshContacts();
+    } catch (e) {
+      if (!(e instanceof ApiError && e.code === "network")) throw e;
+    }
+    this.emit("status");
+    this.rt.connect(() => this.api.token);
+  }
+
+  async login() {
+    const { nonce } = await this.api.post("/auth/challenge", { device_id: this.me.device_id }, { auth: false });
+    const signature = this.keys.authSignature(nonce, this.me.device_id);
+    const { token } = await this.api.post("/auth/token", { device_id: this.me.device_id, nonce, signature }, { auth: false });
+    this.api.token = token;
+  }
+
+  async _tokenExpired() {
+    if (this._relogin || this.status !== "ready") return;
+    this._relogin = this.login().finally(() => (this._relogin = null));
+  }
+
+  async _onConnectError(err) {
+    if (this.status !== "ready") return;
+    if (err && err.code === "unauthenticated") {
+      try {
+        await this.login();
+      } catch {
+        /* offline: socket.io keeps retrying */
+      }
+      if (this.rt.socket && !this.rt.socket.active) this.rt.socket.connect();
+    }
+  }
+
+  async _onConnected() {
+    try {
+      await this.refreshContacts();
+    } catch {
+      /* shown as offline */
+    }
+    await this.messenger.onConnected();
+  }
+
+  async saveState() {
+    if (this.state) await this.vault.put("state", this.state);
+  }
+
+  // ---- contacts -------------------------------------------------------------------------------------
+
+  async refreshContacts() {
+    const [me, { contacts }] = await Promise.all([this.api.get("/me"), this.api.get("/contacts")]);
+    this.devices = me.devices || [];
+    const seen = new Set();
+    let changed = false;
+    for (const c of contacts) {
+      seen.add(c.account_id);
+      changed = this._mergeContact(c) || changed;
+    }
+    for (const id of [...this.contacts.keys()]) if (!seen.has(id)) this.contacts.delete(id);
+    if (changed) await this.saveState();
+    this.emit("contacts");
+  }
+
+  /** Record the contact's device keys; a key we have not seen before for a known contact is a key change. */
+  _mergeContact(c) {
+    const st = (this.state.contacts[c.account_id] ||= { known: {}, verified: false, keyChanged: false, lastRead: 0 });
+    let changed = false;
+    const hadKeys = Object.keys(st.known).length > 0;
+    const current = {};
+    for (const d of c.devices) current[d.device_id] = d.identity_key;
+    const newKeys = Object.entries(current).filter(([id, k]) => st.known[id] !== k);
+    const removed = Object.keys(st.known).filter((id) => !(id in current));
+    if (hadKeys && (newKeys.length || removed.length)) {
+      st.keyChanged = true;
+      st.verified = false;
+      changed = true;
+    }
+    if (newKeys.length || removed.length) {
+      st.known = current;
+      changed = true;
+    }
+    let label = null;
+    if (c.label_ciphertext) label = this.keys.openFromSelf(c.label_ciphertext);
+    this.contacts.set(c.account_id, { ...c, label, st });
+    return changed;
+  }
+
+  contactName(accountId) {
+    const c = this.contacts.get(accountId);
+    if (!c) return "Unknown";
+    if (c.label) return c.label;
+    return c.role === "therapist" ? "Your therapist" : `Client ${accountId.slice(0, 6)}`;
+  }
+
+  async acknowledgeKeyChange(accountId, verified = false) {
+    const st = this.state.contacts[accountId];
+    if (!st) return;
+    st.keyChanged = false;
+    if (verified) st.verified = true;
+    await this.saveState();
+    this.emit("contacts");
+  }
+
+  async replenishPrekeys() {
+    const { one_time_prekeys: count } = await this.api.get("/keys/count");
+    if (count >= PREKEY_LOW_WATER_MARK * 5) return;
+    const prekeys = this.keys.newOneTimePrekeys(PREKEY_BATCH_SIZE);
+    await this.vault.put("keys", this.keys.data);
+    await this.api.post("/keys/one-time-prekeys", { prekeys });
+  }
+
+  // ---- consent ---------------------------------------------------------------------------------------
+
+  async therapistTerms(therapistId) {
+    return this.api.get(`/therapists/${therapistId}/terms`);
+  }
+
+  async acceptTerms(terms) {
+    const signedAt = Date.now();
+    const signature = this.keys.consentSignature({
+      therapistId: terms.therapist_id,
+      clientId: this.me.account_id,
+      version: terms.version,
+      termsHash: terms.terms_hash,
+      signedAt,
+    });
+    const r = await this.api.post("/consent", {
+      therapist_id: terms.therapist_id,
+      version: terms.version,
+      terms_hash: terms.terms_hash,
+      signed_at: signedAt,
+      signature,
+    });
+    await this.refreshContacts();
+    return r;
+  }
+
+  /** For a client: the therapist's terms if they still need accepting, else null. */
+  async pendingTerms() {
+    if (this.role !== "client" || !this.me.linked_account_id) return null;
+    const t = this.contacts.get(this.me.linked_account_id);
+    if (t && t.consent && t.consent.current_version && t.consent.accepted_version === t.consent.current_version) return null;
+    try {
+      const terms = await this.therapistTerms(this.me.linked_account_id);
+      if (t && t.consent && t.consent.accepted_version === terms.version) return null;
+      return terms;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === "not_found") return null;
+      throw e;
+    }
+  }
+
+  async publishTerms(text) {
+    return this.api.put("/consent/terms", { text });
+  }
+
+  async invite(label) {
+    const body = { role: this.role === "admin" ? "therapist" : "client" };
+    if (label) body.label_ciphertext = this.keys.sealToSelf(label);
+    return this.api.post("/invitations", body);
+  }
+
+  async invitations() {
+    const { invitations } = await this.api.get("/invitations");
+    return invitations.map((i) => ({ ...i, label: i.label_ciphertext ? this.keys.openFromSelf(i.label_ciphertext) : null }));
+  }
+}
+

@@ -1,0 +1,351 @@
+// End-to-end encrypted messaging for this device: pairwise sessions (crypto/session.js), an offline-safe
+// outbox, mailbox sync from the last acknowledged position, de-duplication and delivery receipts.
+//
+// Message plaintext (inside the ratchet; the server never sees it), UTF-8 JSON:
+//   {"v": 1, "kind": "text", "id": "<32 hex>", "to": "<account_id>", "body": "...", "sent_at": ms}
+//   {"v": 1, "kind": "receipt", "ids": ["<32 hex>", ...]}          (delivered: decrypted and stored)
+// A plaintext that is not such JSON is shown as text (interop with minimal senders).
+import { equalBytes, fromB64, fromUtf8, randomHex, toB64, utf8 } from "../lib/bytes.js";
+import { Session } from "../crypto/session.js";
+import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
+import { DuplicateMessage } from "../crypto/errors.js";
+import { ApiError } from "./api.js";
+
+const SEEN_LIMIT = 2000;
+const SYNC_PAGE = 200;
+
+export class Messenger {
+  constructor(device) {
+    this.d = device;
+    this.reset();
+    this.d.rt.on("inbox", (payload) => payload && this.receive(payload.envelopes || []));
+  }
+
+  reset() {
+    this.sessions = new Map();
+    this.convs = new Map();
+    this.outbox = [];
+    this.seen = new Set();
+    this._chain = Promise.resolve();
+    this._flushing = null;
+  }
+
+  async load() {
+    const v = this.d.vault;
+    const sessions = (await v.get("sessions")) || {};
+    for (const [dev, b64] of Object.entries(sessions)) this.sessions.set(dev, Session.fromBytes(fromB64(b64)));
+    this.outbox = (await v.get("outbox")) || [];
+    this.seen = new Set((await v.get("seen")) || []);
+    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, "queued", false);
+  }
+
+  async saveSessions() {
+    const out = {};
+    for (const [dev, s] of this.sessions) out[dev] = toB64(s.toBytes());
+    await this.d.vault.put("sessions", out);
+  }
+
+  saveOutbox() {
+    return this.d.vault.put("outbox", this.outbox);
+  }
+
+  async conversation(accountId) {
+    if (!this.convs.has(accountId)) this.convs.set(accountId, (await this.d.vault.get(`conv:${accountId}`)) || []);
+    return this.convs.get(accountId);
+  }
+
+  saveConv(accountId) {
+    return this.d.vault.put(`conv:${accountId}`, this.convs.get(accountId) || []);
+  }
+
+  unread(accountId) {
+    const st = this.d.state && this.d.state.contacts[accountId];
+    return (st && st.unread) || 0;
+  }
+
+  async markRead(accountId) {
+    const st = this.d.state.contacts[accountId];
+    if (st && st.unread) {
+      st.unread = 0;
+      await this.d.saveState();
+      this.d.emit("contacts");
+    }
+  }
+
+  // ---- sending -------------------------------------------------------------------------------------
+
+  async send(to, body) {
+    const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
+    (await this.conversation(to)).push(msg);
+    await this.saveConv(to);
+    this.outbox.push({ kind: "text", id: msg.id, to, payload: { v: 1, kind: "text", id: msg.id, to, body, sent_at: msg.at } });
+    await this.saveOutbox();
+    this.d.emit("messages", { accountId: to });
+    this.flush();
+    return msg;
+  }
+
+  async retry(to, id) {
+    const conv = await this.conversation(to);
+    const msg = conv.find((m) => m.id === id);
+    if (!msg || msg.state !== "failed") return;
+    msg.state = "sending";
+    await this.saveConv(to);
+    this.outbox.push({ kind: "text", id, to, payload: { v: 1, kind: "text", id, to, body: msg.body, sent_at: msg.at } });
+    await this.saveOutbox();
+    this.d.emit("messages", { accountId: to });
+    this.flush();
+  }
+
+  /** Send everything queued, in order. Stops (keeping the queue) when the server cannot be reached. */
+  flush() {
+    if (this._flushing) {
+      this._flushAgain = true;
+      return this._flushing;
+    }
+    this._flushing = (async () => {
+      do {
+        this._flushAgain = false;
+        while (this.outbox.length && this.d.status === "ready") {
+          const item = this.outbox[0];
+          const done = await this._sendItem(item);
+          if (!done) return;
+          this.outbox.shift();
+          await this.saveOutbox();
+        }
+      } while (this._flushAgain);
+    })().finally(() => (this._flushing = null));
+    return this._flushing;
+  }
+
+  async _sendItem(item) {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
+        const body = { id: item.id, to_account: item.to, envelopes };
+        if (this.d.rt.connected) await this.d.rt.request("send", body);
+        else await this.d.api.post("/messages", body);
+        if (item.kind === "text") this._setState(item.to, item.id, "sent");
+        return true;
+      } catch (e) {
+        if (e instanceof ApiError && e.code === "network") {
+          if (item.kind === "text") this._setState(item.to, item.id, "queued");
+          return false;
+        }
+        if (e instanceof ApiError && e.code === "device_set_mismatch") {
+          for (const id of [...(e.details.stale || []), ...(e.details.extra || [])]) this.sessions.delete(id);
+          await this.d.refreshContacts();
+          continue;
+        }
+        if (e instanceof ApiError && e.code === "unauthenticated") {
+          await this.d.login().catch(() => {});
+          continue;
+        }
+        if (e instanceof ApiError && e.code === "rate_limited") return false;
+        if (item.kind === "text") this._setState(item.to, item.id, "failed", true, e.message);
+        return true;
+      }
+    }
+    if (item.kind === "text") this._setState(item.to, item.id, "failed", true, "The message could not be addressed.");
+    return true;
+  }
+
+  /** One envelope per current device of the recipient and per other device of ours. */
+  async _encryptFor(to, plaintext) {
+    let contact = this.d.contacts.get(to);
+    if (!contact) {
+      await this.d.refreshContacts();
+      contact = this.d.contacts.get(to);
+      if (!contact) throw new ApiError(404, "not_found", "This person is no longer one of your contacts.");
+    }
+    const targets = [
+      ...contact.devices,
+      ...this.d.devices.filter((x) => x.device_id !== this.d.me.device_id),
+    ];
+    const envelopes = [];
+    for (const t of targets) {
+      let s = this.sessions.get(t.device_id);
+      const ik = fromB64(t.identity_key);
+      if (!s || !equalBytes(s.peerIdentityKey, ik)) {
+        const raw = await this.d.api.get(`/devices/${t.device_id}/bundle`);
+        const b = raw.bundle || raw;
+        if (b.identity_key !== t.identity_key) throw new ApiError(409, "device_set_mismatch", "Keys changed while sending.", { stale: [t.device_id] });
+        const bundle = {
+          identityKey: fromB64(b.identity_key),
+          signedPrekey: { id: b.signed_prekey.id, public: fromB64(b.signed_prekey.public), signature: fromB64(b.signed_prekey.signature) },
+          oneTimePrekey: b.one_time_prekey ? { id: b.one_time_prekey.id, public: fromB64(b.one_time_prekey.public) } : null,
+        };
+        s = Session.initiate(this.d.keys.identity, hexBytes(this.d.me.device_id), hexBytes(t.device_id), bundle);
+        this.sessions.set(t.device_id, s);
+      }
+      const { type, bytes } = s.encrypt(plaintext);
+      envelopes.push({ v: 1, to_device: t.device_id, type: wireName(type), ciphertext: toB64(bytes) });
+    }
+    await this.saveSessions();
+    return envelopes;
+  }
+
+  _setState(to, id, state, save = true, error = null) {
+    const conv = this.convs.get(to);
+    const msg = conv && conv.find((m) => m.id === id);
+    if (!msg) {
+      if (!this.convs.has(to)) this.conversation(to).then(() => this._setState(to, id, state, save, error));
+      return;
+    }
+    if (msg.state === "delivered" && state !== "failed") return;
+    msg.state = state;
+    msg.error = error || undefined;
+    if (save) this.saveConv(to);
+    this.d.emit("messages", { accountId: to, id });
+  }
+
+  // ---- receiving -----------------------------------------------------------------------------------
+
+  receive(envelopes) {
+    this._chain = this._chain.then(() => this._process(envelopes)).catch((e) => console.error("inbox", e));
+    return this._chain;
+  }
+
+  async onConnected() {
+    await this.sync();
+    this.flush();
+  }
+
+  async sync() {
+    for (;;) {
+      let r;
+      try {
+        r = await this.d.rt.request("sync", { after: this.d.state.lastPos, limit: SYNC_PAGE });
+      } catch {
+        return;
+      }
+      await this.receive(r.envelopes || []);
+      if (!r.more || !(r.envelopes || []).length) return;
+    }
+  }
+
+  async _process(envelopes) {
+    const st = this.d.state;
+    if (!st || !envelopes.length) return;
+    const touched = new Set();
+    let keysChanged = false;
+    let advanced = false;
+    for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
+      if (e.pos <= st.lastPos) continue;
+      try {
+        const { plaintext, usedOtpk } = await this._decrypt(e);
+        if (usedOtpk !== null && usedOtpk !== undefined) {
+          this.d.keys.deleteOneTimePrekey(usedOtpk);
+          keysChanged = true;
+        }
+        await this._apply(e, plaintext, touched);
+      } catch (err) {
+        if (!(err instanceof DuplicateMessage)) {
+          console.warn("undecryptable envelope", err && err.name);
+          await this._notice(e.from_account, "A message could not be decrypted. Ask them to send it again.", e, touched);
+        }
+      }
+      st.lastPos = e.pos;
+      advanced = true;
+    }
+    if (!advanced) return;
+    // Persist everything before acknowledging: once acked, the server deletes the envelopes.
+    await this.saveSessions();
+    if (keysChanged) await this.d.vault.put("keys", this.d.keys.data);
+    for (const id of touched) await this.saveConv(id);
+    await this.d.vault.put("seen", [...this.seen].slice(-SEEN_LIMIT));
+    await this.d.saveState();
+    try {
+      if (this.d.rt.connected) await this.d.rt.request("ack", { up_to: st.lastPos });
+      else await this.d.api.post("/messages/ack", { up_to: st.lastPos });
+    } catch {
+      /* acked on the next sync */
+    }
+    for (const id of touched) this.d.emit("messages", { accountId: id, incoming: true });
+    this.flush();
+  }
+
+  async _decrypt(e) {
+    const bytes = fromB64(e.ciphertext);
+    let s = this.sessions.get(e.from_device);
+    const expected = await this._expectedIdentity(e.from_account, e.from_device);
+    if (e.type === "prekey") {
+      const env = parseEnvelope(bytes);
+      if (env.type !== TYPE_PREKEY) throw new Error("type mismatch");
+      const sameSession = s && s.remoteBase && equalBytes(env.initialMessage.ephemeralKey, s.remoteBase);
+      if (!sameSession) {
+        if (expected && !equalBytes(expected, env.initialMessage.identityKey)) throw new Error("identity key mismatch");
+        const keys = this.d.keys;
+        const r = Session.accept(keys.identity, hexBytes(this.d.me.device_id), (id) => keys.signedPrekey(id), (id) => keys.oneTimePrekey(id), bytes);
+        this.sessions.set(e.from_device, r.session);
+        return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId };
+      }
+    }
+    if (!s) throw new Error("no session with this device");
+    return { plaintext: s.decrypt(bytes), usedOtpk: null };
+  }
+
+  async _expectedIdentity(accountId, deviceId) {
+    const find = () => {
+      const list = accountId === this.d.me.account_id ? this.d.devices : (this.d.contacts.get(accountId) || {}).devices || [];
+      const dev = list.find((x) => x.device_id === deviceId);
+      return dev ? fromB64(dev.identity_key) : null;
+    };
+    let k = find();
+    if (!k) {
+      await this.d.refreshContacts().catch(() => {});
+      k = find();
+    }
+    return k;
+  }
+
+  async _apply(e, plaintext, touched) {
+    let payload;
+    try {
+      payload = JSON.parse(fromUtf8(plaintext));
+      if (!payload || typeof payload !== "object" || !payload.kind) throw new Error();
+    } catch {
+      payload = { kind: "text", id: e.id, body: new TextDecoder().decode(plaintext), sent_at: e.sent_at };
+    }
+    const mine = e.from_account === this.d.me.account_id;
+    if (payload.kind === "text") {
+      const key = `${payload.id || e.id}`;
+      if (this.seen.has(key)) return;
+      this.seen.add(key);
+      if (mine) {
+        if (!payload.to) return;
+        (await this.conversation(payload.to)).push({ id: key, dir: "out", body: String(payload.body), at: payload.sent_at || e.sent_at, state: "sent" });
+        touched.add(payload.to);
+        return;
+      }
+      const conv = await this.conversation(e.from_account);
+      conv.push({ id: key, dir: "in", body: String(payload.body ?? ""), at: Number(payload.sent_at) || e.sent_at, receivedAt: Date.now() });
+      touched.add(e.from_account);
+      const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
+      cst.unread = (cst.unread || 0) + 1;
+      this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, kind: "receipt", ids: [key] } });
+      await this.saveOutbox();
+    } else if (payload.kind === "receipt" && !mine && Array.isArray(payload.ids)) {
+      const conv = await this.conversation(e.from_account);
+      for (const id of payload.ids) {
+        const m = conv.find((x) => x.id === id && x.dir === "out");
+        if (m) m.state = "delivered";
+      }
+      touched.add(e.from_account);
+    } else if (payload.kind === "signal") {
+      this.d.emit("signal", { from_account: e.from_account, from_device: e.from_device, payload });
+    }
+  }
+
+  async _notice(accountId, text, e, touched) {
+    if (!accountId || accountId === this.d.me.account_id) return;
+    (await this.conversation(accountId)).push({ id: `notice-${e.pos}`, dir: "notice", body: text, at: e.sent_at || Date.now() });
+    touched.add(accountId);
+  }
+}
+
+function hexBytes(hex) {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

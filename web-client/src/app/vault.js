@@ -1,0 +1,81 @@
+// On-device storage of secrets. One random 32-byte storage key encrypts every record in IndexedDB
+// (XChaCha20-Poly1305, the record's name as associated data, so records cannot be swapped); the storage
+// key itself is wrapped with the passphrase (Argon2id, keywrap format of docs/PROTOCOL.md).
+// Nothing secret goes to localStorage or cookies.
+import * as p from "../crypto/primitives.js";
+import { utf8, fromUtf8 } from "../lib/bytes.js";
+import { wrapKey, unwrapKey } from "../crypto/keywrap.js";
+import { idbGet, idbPut, idbDel, idbClear } from "../store/idb.js";
+
+export class WrongPassphrase extends Error {}
+
+export class Vault {
+  constructor() {
+    this.key = null;
+    this.meta = null;
+    this._writes = Promise.resolve();
+  }
+
+  async loadMeta() {
+    this.meta = (await idbGet("meta", "device")) || null;
+    return this.meta;
+  }
+
+  /** First run: a fresh storage key wrapped with `passphrase`. */
+  async create(passphrase, meta) {
+    this.key = p.randomBytes(32);
+    const wrapped = await wrapKey(passphrase, this.key);
+    this.meta = { ...meta, wrapped };
+    await idbPut("meta", "device", this.meta);
+  }
+
+  async updateMeta(patch) {
+    this.meta = { ...this.meta, ...patch };
+    await idbPut("meta", "device", this.meta);
+  }
+
+  async unlock(passphrase) {
+    if (!this.meta) throw new Error("no device on this browser");
+    try {
+      this.key = await unwrapKey(passphrase, this.meta.wrapped);
+    } catch {
+      throw new WrongPassphrase("That passphrase does not unlock this device.");
+    }
+  }
+
+  lock() {
+    if (this.key) this.key.fill(0);
+    this.key = null;
+  }
+
+  get unlocked() {
+    return !!this.key;
+  }
+
+  async get(name) {
+    const rec = await idbGet("records", name);
+    if (!rec) return undefined;
+    const plain = p.aeadDecrypt(this.key, rec.n, rec.c, utf8(name));
+    return JSON.parse(fromUtf8(plain));
+  }
+
+  /** Writes are serialised so a later write of the same record can never be overtaken by an earlier one. */
+  put(name, value) {
+    const n = p.randomBytes(24);
+    const c = p.aeadEncrypt(this.key, n, utf8(JSON.stringify(value)), utf8(name));
+    this._writes = this._writes.then(() => idbPut("records", name, { n, c }));
+    return this._writes;
+  }
+
+  del(name) {
+    this._writes = this._writes.then(() => idbDel("records", name));
+    return this._writes;
+  }
+
+  async wipe() {
+    this.lock();
+    await idbClear("records");
+    await idbClear("meta");
+    this.meta = null;
+  }
+}

@@ -1,0 +1,40 @@
+// Safety numbers (docs/PROTOCOL.md §10), in the style of Signal's NumericFingerprintGenerator:
+//   h = SHA-512(0x0000 || Encode(IK) || account_id); 5200 x h = SHA-512(h || Encode(IK))
+//   30 digits per party; both sorted and concatenated (60); QR payload = 0x01 || h_first[0:32] || h_second[0:32]
+import * as p from "./primitives.js";
+import { concat, equalBytes } from "../lib/bytes.js";
+import { encodeIdentity } from "./keys.js";
+
+export const ITERATIONS = 5200;
+
+export function fingerprintHash(identityKey, accountId) {
+  const ik = encodeIdentity(identityKey);
+  let h = p.sha512(concat(Uint8Array.of(0, 0), ik, accountId));
+  for (let i = 0; i < ITERATIONS; i++) h = p.sha512(concat(h, ik));
+  return h;
+}
+
+export function digits(h) {
+  let s = "";
+  for (let i = 0; i < 6; i++) {
+    let v = 0;
+    for (let j = 0; j < 5; j++) v = v * 256 + h[5 * i + j];
+    s += String(v % 100000).padStart(5, "0");
+  }
+  return s;
+}
+
+/** {number: 60 digits, groups: 12 x 5 digits, qr: 65-byte payload} for two (identity key, account id) pairs. */
+export function safetyNumber(ownKey, ownAccount, peerKey, peerAccount) {
+  const a = fingerprintHash(ownKey, ownAccount), b = fingerprintHash(peerKey, peerAccount);
+  const da = digits(a), db = digits(b);
+  const [first, second] = da <= db ? [[da, a], [db, b]] : [[db, b], [da, a]];
+  const number = first[0] + second[0];
+  return {
+    number,
+    groups: number.match(/.{5}/g),
+    qr: concat(Uint8Array.of(1), first[1].slice(0, 32), second[1].slice(0, 32)),
+  };
+}
+
+export const qrMatches = (a, b) => a.length === b.length && equalBytes(a, b);

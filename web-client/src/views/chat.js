@@ -1,0 +1,150 @@
+// One conversation: messages with sending / sent / delivered / queued / failed states, retry,
+// a key-change warning, and a composer. New incoming messages are announced politely.
+import { h, announce, formatTime, formatDay } from "../lib/dom.js";
+
+const STATE_TEXT = {
+  sending: "Sending…",
+  queued: "Waiting for connection",
+  sent: "Sent",
+  delivered: "Delivered",
+  failed: "Not sent",
+};
+
+export function chatView(device, accountId) {
+  const m = device.messenger;
+  const name = () => device.contactName(accountId);
+  const list = h("ol", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
+  const banner = h("div");
+  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
+  const send = h("button", { type: "submit" }, "Send");
+  const title = h("h2", { id: "chat-title" }, name());
+  const rendered = new Map();
+  let lastDay = null;
+
+  const renderBanner = () => {
+    const c = device.contacts.get(accountId);
+    const items = [];
+    if (c && c.st.keyChanged)
+      items.push(
+        h(
+          "div",
+          { class: "notice warn", role: "alert" },
+          h("strong", null, `${name()}'s security key has changed. `),
+          "This happens when they use a new device or reinstall. If you did not expect it, compare safety numbers before sharing anything sensitive.",
+          h(
+            "div",
+            { class: "row" },
+            h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Compare safety numbers"),
+            h("button", { class: "ghost small", type: "button", onclick: () => device.acknowledgeKeyChange(accountId) }, "Dismiss"),
+          ),
+        ),
+      );
+    const consent = c && c.consent;
+    if (device.role === "therapist" && c && consent && consent.accepted_version !== consent.current_version)
+      items.push(h("div", { class: "notice info", role: "status" }, `${name()} has not accepted your current confidentiality terms yet. You can write once they have.`));
+    banner.replaceChildren(...items);
+  };
+
+  const renderMessage = (msg) => {
+    let li = rendered.get(msg.id);
+    if (!li) {
+      const day = formatDay(msg.at);
+      if (day !== lastDay) {
+        list.appendChild(h("li", { class: "day-sep", "aria-hidden": "true" }, day));
+        lastDay = day;
+      }
+      li = h("li");
+      rendered.set(msg.id, li);
+      list.appendChild(li);
+    }
+    if (msg.dir === "notice") {
+      li.className = "msg notice";
+      li.replaceChildren(h("div", { class: "notice warn small" }, msg.body));
+      return li;
+    }
+    li.className = `msg ${msg.dir}${msg.state === "failed" ? " failed" : ""}`;
+    li.dataset.id = msg.id;
+    li.dataset.state = msg.state || "received";
+    const who = msg.dir === "out" ? "You" : name();
+    const meta = [h("span", { class: "visually-hidden" }, `${who}, `), h("time", { datetime: new Date(msg.at).toISOString() }, formatTime(msg.at))];
+    if (msg.dir === "out") {
+      meta.push(h("span", { class: "msg-state" }, STATE_TEXT[msg.state] || ""));
+      if (msg.state === "failed")
+        meta.push(h("button", { class: "ghost small", type: "button", onclick: () => m.retry(accountId, msg.id) }, "Retry"));
+    }
+    li.replaceChildren(h("div", { class: "bubble" }, msg.body), h("div", { class: "meta" }, meta));
+    return li;
+  };
+
+  let firstLoad = true;
+  const refresh = async (incoming) => {
+    const conv = await m.conversation(accountId);
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+    const before = rendered.size;
+    for (const msg of conv) renderMessage(msg);
+    if (incoming && !firstLoad) {
+      const fresh = conv.slice(before).filter((x) => x.dir === "in");
+      if (fresh.length) announce(`New message from ${name()}: ${fresh[fresh.length - 1].body}`);
+    }
+    if (firstLoad || nearBottom || rendered.size !== before) list.scrollTop = list.scrollHeight;
+    if (firstLoad && !conv.length)
+      list.appendChild(h("li", { class: "empty", id: "chat-empty" }, "No messages yet. Messages here are end-to-end encrypted."));
+    else if (conv.length) list.querySelector("#chat-empty")?.remove();
+    firstLoad = false;
+    if (document.visibilityState === "visible") m.markRead(accountId);
+  };
+
+  const submit = async (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    autosize();
+    await m.send(accountId, text);
+    input.focus();
+  };
+  const autosize = () => {
+    input.classList.toggle("multi", input.value.includes("\n"));
+  };
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
+  });
+  input.addEventListener("input", autosize);
+
+  const onChange = (e) => {
+    const d = e.detail;
+    if (d.what === "messages" && d.accountId === accountId) refresh(d.incoming);
+    if (d.what === "contacts") {
+      title.textContent = name();
+      renderBanner();
+    }
+  };
+  device.addEventListener("change", onChange);
+  renderBanner();
+  refresh(false);
+
+  const c = device.contacts.get(accountId);
+  const verified = c && c.st.verified;
+  const node = h(
+    "section",
+    { class: "chat", "aria-labelledby": "chat-title" },
+    h(
+      "div",
+      { class: "chat-head" },
+      h("div", { class: "avatar", "aria-hidden": "true" }, initials(name())),
+      h("div", null, title, h("span", { class: "lock-note" }, verified ? "End-to-end encrypted · verified" : "End-to-end encrypted")),
+      h("span", { class: "spacer" }),
+      h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
+    ),
+    banner,
+    list,
+    h("form", { class: "composer", onsubmit: submit }, input, send),
+  );
+  queueMicrotask(() => input.focus());
+  return { node, cleanup: () => device.removeEventListener("change", onChange) };
+}
+
+export function initials(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return ((parts[0] || "?")[0] + (parts.length > 1 ? parts[parts.length - 1][0] : "")).toUpperCase();
+}

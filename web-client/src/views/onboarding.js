@@ -1,0 +1,118 @@
+// Screens before a device is unlocked: welcome, join with an invitation, unlock.
+import { h, announce } from "../lib/dom.js";
+import { brand } from "./shell.js";
+import { WrongPassphrase } from "../app/vault.js";
+
+const MIN_PASSPHRASE = 8;
+
+function frame(...content) {
+  return [
+    h("header", { class: "topbar" }, brand()),
+    h("main", { id: "main", tabindex: "-1" }, h("div", { class: "page narrow" }, ...content)),
+  ];
+}
+
+function errorBox() {
+  return h("div", { class: "notice error", role: "alert", hidden: true });
+}
+
+function showError(box, text) {
+  box.textContent = text;
+  box.hidden = false;
+}
+
+export function welcomeView() {
+  return frame(
+    h(
+      "div",
+      { class: "card" },
+      h("h1", null, "Welcome to Confidant"),
+      h("p", null, "A private space to talk with your therapist. Messages and video are end-to-end encrypted: they are readable only on your devices and theirs, never by the server."),
+      h("p", { class: "muted" }, "To begin, open the invitation link your therapist sent you."),
+    ),
+  );
+}
+
+export function joinView(device, code, { onDone }) {
+  const err = errorBox();
+  const pass = h("input", { id: "pass", type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSPHRASE, "aria-describedby": "pass-hint" });
+  const pass2 = h("input", { id: "pass2", type: "password", autocomplete: "new-password", required: true });
+  const submit = h("button", { type: "submit" }, "Create my secure space");
+  const form = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        err.hidden = true;
+        if (pass.value.length < MIN_PASSPHRASE) return showError(err, `Choose a passphrase of at least ${MIN_PASSPHRASE} characters.`);
+        if (pass.value !== pass2.value) return showError(err, "The two passphrases do not match.");
+        submit.disabled = true;
+        submit.textContent = "Creating your keys…";
+        announce("Creating your keys");
+        try {
+          await device.join(code, pass.value);
+          onDone();
+        } catch (e2) {
+          submit.disabled = false;
+          submit.textContent = "Create my secure space";
+          showError(err, e2.code === "invitation_invalid" ? "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
+        }
+      },
+    },
+    h("h1", null, "You have been invited to Confidant"),
+    h("p", null, "Your encryption keys are created here, in this browser. Choose a passphrase to protect them on this device. It never leaves this browser and cannot be recovered, so keep it somewhere safe."),
+    err,
+    h("div", { class: "field" }, h("label", { for: "pass" }, "Passphrase"), pass, h("span", { class: "hint", id: "pass-hint" }, `At least ${MIN_PASSPHRASE} characters. A short sentence works well.`)),
+    h("div", { class: "field" }, h("label", { for: "pass2" }, "Repeat the passphrase"), pass2),
+    h("div", { class: "row end" }, submit),
+  );
+  queueMicrotask(() => pass.focus());
+  return frame(form);
+}
+
+export function existingDeviceView(device) {
+  return frame(
+    h(
+      "div",
+      { class: "card" },
+      h("h1", null, "This browser already has a Confidant account"),
+      h("p", null, "Unlock it to continue. To use this invitation instead, remove the account stored in this browser first."),
+      h("div", { class: "row" }, h("a", { class: "button", href: "#/" }, "Unlock")),
+    ),
+  );
+}
+
+export function unlockView(device, { onDone }) {
+  const err = errorBox();
+  const pass = h("input", { id: "unlock-pass", type: "password", autocomplete: "current-password", required: true });
+  const submit = h("button", { type: "submit" }, "Unlock");
+  const form = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        err.hidden = true;
+        submit.disabled = true;
+        submit.textContent = "Unlocking…";
+        try {
+          await device.unlock(pass.value);
+          onDone();
+        } catch (e2) {
+          submit.disabled = false;
+          submit.textContent = "Unlock";
+          showError(err, e2 instanceof WrongPassphrase ? "That passphrase does not unlock this device. Try again." : e2.message);
+          pass.select();
+        }
+      },
+    },
+    h("h1", null, "Unlock Confidant"),
+    h("p", { class: "muted" }, "Your keys and conversations on this device are encrypted with your passphrase."),
+    err,
+    h("div", { class: "field" }, h("label", { for: "unlock-pass" }, "Passphrase"), pass),
+    h("div", { class: "row end" }, submit),
+  );
+  queueMicrotask(() => pass.focus());
+  return frame(form);
+}

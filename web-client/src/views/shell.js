@@ -1,0 +1,56 @@
+// The frame around every signed-in screen: brand, navigation for the role, connection state, lock.
+import { h } from "../lib/dom.js";
+
+const NAV = {
+  client: [
+    ["#/", "Messages"],
+    ["#/sessions", "Sessions"],
+  ],
+  therapist: [
+    ["#/", "Clients"],
+    ["#/sessions", "Sessions"],
+    ["#/invite", "Invite"],
+    ["#/terms", "Terms"],
+  ],
+  admin: [
+    ["#/admin", "Dashboard"],
+    ["#/invite", "Invite a therapist"],
+  ],
+};
+
+const CONN_TEXT = { online: "Connected", connecting: "Reconnecting…", offline: "Offline" };
+
+export function brand() {
+  return h("a", { class: "brand", href: "#/" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "C"), "Confidant");
+}
+
+export function shell(device, route, content) {
+  const conn = h("span", { class: "conn", "data-state": device.rt.state, role: "status" }, CONN_TEXT[device.rt.state]);
+  const onConn = (e) => {
+    if (e.detail.what !== "connection") return;
+    conn.dataset.state = device.rt.state;
+    conn.textContent = CONN_TEXT[device.rt.state];
+  };
+  device.addEventListener("change", onConn);
+  const current = navCurrent(route);
+  const links = (NAV[device.role] || []).map(([href, text]) =>
+    h("a", { href, "aria-current": href === current ? "page" : null }, text),
+  );
+  const header = h(
+    "header",
+    { class: "topbar" },
+    brand(),
+    h("nav", { class: "topnav", "aria-label": "Main" }, links),
+    h("span", { class: "spacer" }),
+    conn,
+    h("button", { class: "secondary small", type: "button", onclick: () => device.lock(), title: "Lock this device: your passphrase is needed to open it again" }, "Lock"),
+  );
+  const main = h("main", { id: "main", tabindex: "-1" }, content);
+  return { nodes: [header, main], cleanup: () => device.removeEventListener("change", onConn) };
+}
+
+function navCurrent(route) {
+  const first = route.parts[0] || "";
+  if (first === "" || first === "chat" || first === "verify") return "#/";
+  return `#/${first}`;
+}

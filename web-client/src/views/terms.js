@@ -1,0 +1,90 @@
+// Consent: the client reads the therapist's confidentiality terms in full and signs them; the therapist publishes them.
+import { h, announce, formatDateTime } from "../lib/dom.js";
+
+export function acceptTermsView(device, terms, { onDone }) {
+  const err = h("div", { class: "notice error", role: "alert", hidden: true });
+  const check = h("input", { type: "checkbox", id: "terms-read" });
+  const accept = h("button", { type: "button", disabled: true }, "I accept these terms");
+  check.addEventListener("change", () => (accept.disabled = !check.checked));
+  accept.addEventListener("click", async () => {
+    accept.disabled = true;
+    err.hidden = true;
+    try {
+      await device.acceptTerms(terms);
+      announce("Terms accepted");
+      onDone();
+    } catch (e) {
+      accept.disabled = false;
+      err.textContent = e.message;
+      err.hidden = false;
+    }
+  });
+  const heading = h("h1", { id: "terms-title", tabindex: "-1" }, "Confidentiality terms");
+  queueMicrotask(() => heading.focus());
+  return h(
+    "div",
+    { class: "page" },
+    h(
+      "section",
+      { class: "card", "aria-labelledby": "terms-title" },
+      heading,
+      h("p", { class: "muted" }, `Before you can write to your therapist, please read their terms: what stays private, and the limits of confidentiality. Version ${terms.version}, published ${formatDateTime(terms.published_at)}.`),
+      h("div", { class: "terms-text", tabindex: "0", role: "document", "aria-label": "Terms text" }, terms.text),
+      err,
+      h("div", { class: "field row" }, check, h("label", { for: "terms-read" }, "I have read these terms in full.")),
+      h("p", { class: "small muted" }, "Accepting signs the terms with your device key; your therapist and the server can check the signature."),
+      h("div", { class: "row end" }, accept),
+    ),
+  );
+}
+
+export function waitingTermsView() {
+  return h(
+    "div",
+    { class: "page" },
+    h("div", { class: "card" }, h("h1", null, "Almost there"), h("p", null, "Your therapist has not published their confidentiality terms yet. You will be able to write to them once they have. This page updates by itself.")),
+  );
+}
+
+export function publishTermsView(device) {
+  const text = h("textarea", { id: "terms-text", rows: 14, required: true });
+  const status = h("p", { class: "muted", role: "status" });
+  const err = h("div", { class: "notice error", role: "alert", hidden: true });
+  const submit = h("button", { type: "submit" }, "Publish terms");
+  device.api
+    .get(`/therapists/${device.me.account_id}/terms`)
+    .then((t) => {
+      if (!text.value) text.value = t.text;
+      status.textContent = `Current version ${t.version}, published ${formatDateTime(t.published_at)}.`;
+    })
+    .catch(() => (status.textContent = "You have not published terms yet. Clients cannot write to you until you do."));
+  const form = h(
+    "form",
+    {
+      class: "card",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        err.hidden = true;
+        if (!text.value.trim()) return;
+        submit.disabled = true;
+        try {
+          const r = await device.publishTerms(text.value);
+          status.textContent = `Published version ${r.version}. Your clients will be asked to accept it.`;
+          announce(`Terms version ${r.version} published`);
+        } catch (e2) {
+          err.textContent = e2.message;
+          err.hidden = false;
+        } finally {
+          submit.disabled = false;
+        }
+      },
+    },
+    h("h1", null, "Confidentiality terms"),
+    h("p", null, "Clients read and sign these before they can message you or join a session. Say what stays private and the exceptions (risk of harm, suspected abuse, legal orders). Publishing a new version asks every client to accept it again."),
+    status,
+    err,
+    h("div", { class: "field" }, h("label", { for: "terms-text" }, "Terms"), text),
+    h("div", { class: "row end" }, submit),
+  );
+  return h("div", { class: "page" }, form);
+}
