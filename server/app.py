@@ -29,8 +29,11 @@ from server.services import build_services
 from server.services.invitations import CreatedInvitation
 from storage.broker import Broker
 from storage.memory_broker import MemoryBroker
+from storage.mongodb import MongoStorage
 from storage.protocols import Storage
 from storage.records import Role
+from storage.redis_broker import RedisBroker
+from storage.redis_broker import socketio_manager as redis_socketio_manager
 from storage.sqlite import SqliteStorage
 
 __all__ = ["CTX_KEY", "FEATURES", "Feature", "build_app", "open_storage"]
@@ -50,17 +53,22 @@ LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 
 
 def open_storage(settings: Settings) -> Storage:
-    # Issue 4 adds: if settings.mongodb_uri: return MongoStorage.open(settings.mongodb_uri)
+    if settings.mongodb_uri:
+        return MongoStorage.connect(settings.mongodb_uri)
     return SqliteStorage.open(settings.data_dir)
 
 
 def open_broker(settings: Settings) -> Broker:
-    # Issue 4 adds: if settings.redis_url: return RedisBroker(settings.redis_url)
+    if settings.redis_url:
+        # Presence is re-published well within its TTL, so a dead node's entries expire and a
+        # restarted (empty) Redis learns this node's devices again.
+        return RedisBroker(settings.redis_url, heartbeat_seconds=limits.PRESENCE_TTL_SECONDS / 3)
     return MemoryBroker()
 
 
 def client_manager(settings: Settings) -> socketio.AsyncManager:
-    # Issue 4 adds: if settings.redis_url: return socketio.AsyncRedisManager(settings.redis_url)
+    if settings.redis_url:
+        return redis_socketio_manager(settings.redis_url)
     return socketio.AsyncManager()
 
 

@@ -124,10 +124,10 @@ def _validate(s: Settings) -> None:
         parts = urlsplit(s.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(f"public_url must be an http(s) URL like https://confidant.example, not {s.public_url!r}")
-    if s.mongodb_uri:
-        raise ConfigError("mongodb_uri is not supported yet: this build stores data in SQLite (leave it unset)")
-    if s.redis_url:
-        raise ConfigError("redis_url is not supported yet: this build runs one node with an in-process broker")
+    if s.mongodb_uri and urlsplit(s.mongodb_uri).scheme not in ("mongodb", "mongodb+srv"):
+        raise ConfigError("mongodb_uri must be a MongoDB connection string like mongodb://host:27017/confidant")
+    if s.redis_url and urlsplit(s.redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("redis_url must be a Redis URL like redis://host:6379/0")
     if s.web_root is not None and not s.web_root.is_dir():
         raise ConfigError(f"web_root {s.web_root} is not a directory")
     if s.turn_urls and not s.turn_secret:

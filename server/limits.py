@@ -1,17 +1,18 @@
 """Every limit the server enforces, each with its reason.
 
-TODO(crypto): import the protocol sizes (key/signature lengths, envelope version and size) from
-``crypto.limits`` once it lands, so that the server and the clients can never disagree.
+Protocol sizes come from ``crypto.limits`` so that the server and the clients can never disagree.
 """
 
 from __future__ import annotations
 
-# --- protocol sizes (owned by crypto/, mirrored here until crypto.limits exists) ---
+from crypto import limits as _crypto
+
+# --- protocol sizes ---
 PUBLIC_KEY_BYTES = 32  # Ed25519 and X25519 public keys
 SIGNATURE_BYTES = 64  # Ed25519
 NONCE_BYTES = 32  # login challenge: enough entropy that guessing is hopeless
-ENVELOPE_VERSION = 1  # the only envelope version this server relays
-MAX_ENVELOPE_CIPHERTEXT_BYTES = 64 * 1024  # a text message plus headers; attachments travel as blobs
+ENVELOPE_VERSION = 1  # the only envelope version this server relays (docs/PROTOCOL.md section 5)
+MAX_ENVELOPE_CIPHERTEXT_BYTES = _crypto.MAX_ENVELOPE_BYTES  # one encoded envelope; big files are attachments
 ENVELOPE_TYPES = ("prekey", "message")
 
 # --- request sizes ---
@@ -23,9 +24,9 @@ MAX_TERMS_TEXT_BYTES = 64 * 1024  # several pages of terms; larger would be a do
 
 # --- accounts, devices, keys ---
 MAX_DEVICES_PER_ACCOUNT = 10  # bounds fan-out per send and per bundle fetch
-MAX_PREKEYS_PER_UPLOAD = 100  # one request stays small
-MAX_PREKEYS_STORED = 1000  # bounds storage per device; clients top up on `prekeys_low`
-PREKEYS_LOW_THRESHOLD = 10  # below this the device is told to upload more
+MAX_PREKEYS_PER_UPLOAD = _crypto.PREKEY_BATCH_SIZE  # one request stays small
+MAX_PREKEYS_STORED = _crypto.MAX_STORED_ONE_TIME_PREKEYS  # bounds storage per device; clients top up
+PREKEYS_LOW_THRESHOLD = _crypto.PREKEY_LOW_WATER_MARK  # below this the device is told to upload more
 MAX_PREKEY_ID = 2**32 - 1  # prekey ids are u32 on the wire (docs/PROTOCOL.md)
 
 # --- lifetimes ---

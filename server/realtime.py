@@ -130,7 +130,7 @@ def register(ctx: AppContext) -> None:
 
     async def on_send(principal: Principal, data: Any) -> rs.SendOut:
         body = from_data(data, rq.SendIn)
-        outcome = await services.mailbox.send(principal, send_request(body))
+        outcome = await services.mailbox.send(principal, send_request(body, principal.device_id))
         return rs.SendOut(body.id, outcome.accepted_at, outcome.duplicate)
 
     async def on_sync(principal: Principal, data: Any) -> rs.SyncOut:

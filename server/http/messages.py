@@ -30,7 +30,7 @@ def register(ctx: AppContext) -> None:
     async def send(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
         body = await read_body(request, rq.SendIn)
-        outcome = await s.mailbox.send(caller, send_request(body))
+        outcome = await s.mailbox.send(caller, send_request(body, caller.device_id))
         return reply(rs.SendOut(body.id, outcome.accepted_at, outcome.duplicate))
 
     async def sync(request: web.Request) -> web.Response:

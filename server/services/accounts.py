@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from server import limits
-from server._verify import verify
+from server._verify import verify_prekey
 from server.clock import Clock
 from server.errors import Conflict, Forbidden, InvitationInvalid, NotFound, SignatureInvalid
 from server.services._secrets import new_code, new_id, sha256
@@ -38,7 +38,7 @@ class Contact:
 
 def verify_device_keys(keys: DeviceKeys, field: str = "device") -> None:
     spk = keys.signed_prekey
-    if not verify(keys.identity_key, spk.public, spk.signature):
+    if not verify_prekey(keys.identity_key, spk.id, spk.public, spk.signature):
         raise SignatureInvalid(
             "The signed prekey's signature does not verify with the identity key.",
             {"field": f"{field}.signed_prekey.signature"},

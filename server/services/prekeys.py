@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from server import limits
-from server._verify import verify
+from server._verify import verify_prekey
 from server.errors import Conflict, Forbidden, NotFound, NotLinked, SignatureInvalid
 from server.services.links import LinkService
 from server.services.notify import Notifier
@@ -27,7 +27,7 @@ class PrekeyService:
     async def rotate_signed_prekey(self, caller: Principal, prekey: SignedPrekey) -> None:
         device = await self._storage.devices.get_device(caller.device_id)
         assert device is not None  # the caller's token references it
-        if not verify(device.identity_key, prekey.public, prekey.signature):
+        if not verify_prekey(device.identity_key, prekey.id, prekey.public, prekey.signature):
             raise SignatureInvalid(
                 "The signed prekey's signature does not verify with your identity key.", {"field": "signature"}
             )

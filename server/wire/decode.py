@@ -14,7 +14,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from crypto.errors import CryptoError
+from crypto.errors import TooLarge as CryptoTooLarge
+from crypto.errors import UnsupportedVersion as CryptoUnsupportedVersion
 from server import limits
+from server._verify import peek_envelope
 from server.errors import BadRequest, InvalidField, PayloadTooLarge, UnsupportedVersion
 from server.services.values import ConsentSignature, DeviceKeys, Envelope, SendRequest
 from server.wire.requests import ConsentIn, DeviceIn, SendIn
@@ -132,10 +136,31 @@ def consent_signature(body: ConsentIn) -> ConsentSignature:
     )
 
 
+def _check_addressing(raw: bytes, kind: str, to_device: str, sender_device: str, field: str) -> None:
+    """The envelope must be well formed (docs/PROTOCOL.md section 5) and say what the JSON says:
+    the same type, this recipient, and the calling device as sender. Content stays opaque."""
+    try:
+        info = peek_envelope(raw)
+    except CryptoUnsupportedVersion:
+        raise UnsupportedVersion("The envelope's version is not supported.",
+                                 {"field": field, "supported": [limits.ENVELOPE_VERSION]}) from None
+    except CryptoTooLarge:
+        raise PayloadTooLarge(f"An envelope is at most {limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes.",
+                              {"limit": limits.MAX_ENVELOPE_CIPHERTEXT_BYTES, "field": field}) from None
+    except CryptoError:
+        raise InvalidField("The ciphertext is not a well-formed envelope.", {"field": field}) from None
+    if info.type.wire_name != kind:
+        raise InvalidField("The envelope's type differs from `type`.", {"field": field})
+    if info.recipient_device.hex() != to_device:
+        raise InvalidField("The envelope is addressed to another device than `to_device`.", {"field": field})
+    if info.sender_device.hex() != sender_device:
+        raise InvalidField("The envelope's sender is not the sending device.", {"field": field})
+
+
 _MAX_CIPHERTEXT_B64 = 4 * ((limits.MAX_ENVELOPE_CIPHERTEXT_BYTES + 2) // 3)
 
 
-def send_request(body: SendIn) -> SendRequest:
+def send_request(body: SendIn, sender_device: str) -> SendRequest:
     if len(body.envelopes) > limits.MAX_ENVELOPES_PER_SEND:
         raise PayloadTooLarge(
             f"A send carries at most {limits.MAX_ENVELOPES_PER_SEND} envelopes.",
@@ -159,13 +184,7 @@ def send_request(body: SendIn) -> SendRequest:
                 {"limit": limits.MAX_ENVELOPE_CIPHERTEXT_BYTES, "field": f"{field}.ciphertext"},
             )
         raw = b64(env.ciphertext, f"{field}.ciphertext")
-        if not raw:
-            raise InvalidField("Ciphertext must not be empty.", {"field": f"{field}.ciphertext"})
-        if len(raw) > limits.MAX_ENVELOPE_CIPHERTEXT_BYTES:
-            raise PayloadTooLarge(
-                f"An envelope's ciphertext is at most {limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes.",
-                {"limit": limits.MAX_ENVELOPE_CIPHERTEXT_BYTES, "field": f"{field}.ciphertext"},
-            )
+        _check_addressing(raw, env.type, env.to_device, sender_device, f"{field}.ciphertext")
         if env.to_device in seen:
             raise InvalidField("Each device gets exactly one envelope.", {"field": f"{field}.to_device"})
         seen.add(env.to_device)
