@@ -96,6 +96,15 @@ class _Receiver:
         await fut
 
 
+def opaque_envelope(pair: Pair, size: int) -> bytes:
+    """Random bytes shaped like a v1 "message" envelope (docs/PROTOCOL.md): the relay checks the version,
+    the addressing and the padded length, never the content. ``size`` is rounded to the nearest valid
+    length (34-byte binding + 40-byte ratchet header + 16-byte tag + a multiple of 160)."""
+    blocks = max(1, round((size - 34 - 40 - 16) / 160))
+    binding = bytes([1, 2]) + bytes.fromhex(pair.sender.device_id) + bytes.fromhex(pair.receiver.device_id)
+    return binding + os.urandom(40 + 16 + 160 * blocks)
+
+
 async def _connect(session: aiohttp.ClientSession, url: str, ep: Endpoint,
                    on_event: Any = None) -> RawSioClient:
     client = RawSioClient(session, url, on_event)
@@ -104,7 +113,7 @@ async def _connect(session: aiohttp.ClientSession, url: str, ep: Endpoint,
 
 
 async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: WorkerResult, t0: float) -> None:
-    ciphertext = base64.b64encode(os.urandom(spec.envelope_bytes)).decode()
+    ciphertext = base64.b64encode(opaque_envelope(pair, spec.envelope_bytes)).decode()
     window = asyncio.Semaphore(spec.window)
     pending: set[asyncio.Future[Any]] = set()
     counter = 0

@@ -5,7 +5,7 @@ socket.io websockets. Two modes: ``throughput`` keeps a 64-envelope in-flight wi
 ``paced`` sends 1,000 envelopes/s in total and measures send->receive latency. The same workload then
 runs against bench/_baseline.py (aiohttp + python-socketio, forwards to a room, no storage, no auth).
 
-    python bench/relay.py                   # 16 pairs, 10 s per mode
+    python bench/relay.py                   # 32 pairs, 10 s per mode
     python bench/relay.py --pairs 64 --duration 20 --procs 1
     python bench/relay.py --smoke           # tiny run for CI
 
@@ -113,9 +113,12 @@ def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec
 
 
 def baseline_pairs(n: int) -> list[Pair]:
-    return [Pair(sender=Endpoint({"device": f"s{i:04d}", "account": f"a{i:04d}"}, f"s{i:04d}"),
-                 receiver=Endpoint({"device": f"r{i:04d}", "account": f"b{i:04d}"}, f"r{i:04d}"),
-                 to_account=f"b{i:04d}") for i in range(n)]
+    def dev(kind: int, i: int) -> str:
+        return f"{kind:02x}{i:030x}"
+
+    return [Pair(sender=Endpoint({"device": dev(1, i), "account": dev(3, i)}, dev(1, i)),
+                 receiver=Endpoint({"device": dev(2, i), "account": dev(4, i)}, dev(2, i)),
+                 to_account=dev(4, i)) for i in range(n)]
 
 
 def specs(args: argparse.Namespace) -> list[LoadSpec]:
@@ -168,7 +171,7 @@ def report(results: list[ModeResult]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=16, help="sender/receiver device pairs")
+    parser.add_argument("--pairs", type=int, default=32, help="sender/receiver device pairs")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per mode")
     parser.add_argument("--window", type=int, default=64, help="in-flight sends per sender")
     parser.add_argument("--rate", type=float, default=1000.0, help="paced mode: envelopes/s in total")

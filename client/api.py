@@ -30,6 +30,7 @@ class ApiClient:
         token: str | None = None,
         reauth: Callable[[], Awaitable[str]] | None = None,
         timeout: float = 30.0,
+        source_host: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
@@ -37,6 +38,7 @@ class ApiClient:
         self._session = session
         self._own_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._source_host = source_host  # local address to connect from (multi-homed hosts, load tests)
 
     async def close(self) -> None:
         if self._own_session and self._session is not None:
@@ -53,7 +55,10 @@ class ApiClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            connector = None
+            if self._source_host is not None:
+                connector = aiohttp.TCPConnector(local_addr=(self._source_host, 0))
+            self._session = aiohttp.ClientSession(timeout=self._timeout, connector=connector)
         return self._session
 
     async def request(

@@ -80,12 +80,12 @@ class Contact:
 
 
 class Device:
-    def __init__(self, sealed: SealedFile, state: KeystoreState) -> None:
+    def __init__(self, sealed: SealedFile, state: KeystoreState, *, source_host: str | None = None) -> None:
         self._sealed = sealed
         self.state = state
         self.identity = IdentityKeyPair.from_bytes(b64d(state.identity_seed))
         self.book = SessionBook(state, self.identity)
-        self.api = ApiClient(state.server_url, reauth=self._relogin)
+        self.api = ApiClient(state.server_url, reauth=self._relogin, source_host=source_host)
         self.realtime = Realtime(
             state.server_url, self._token, lambda: self.state.cursor, self._on_envelopes, self._on_event
         )
@@ -141,6 +141,7 @@ class Device:
         *,
         kdf: str = "interactive",
         connect: bool = True,
+        source_host: str | None = None,
     ) -> Device:
         path = Path(keystore_path)
         sealed = SealedFile.create(path, passphrase, kdf=kdf)
@@ -148,7 +149,7 @@ class Device:
         spk = SignedPreKeyPair.generate(identity, 1)
         otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
         payload = device_payload(identity, spk, otks)
-        async with ApiClient(server_url) as api:
+        async with ApiClient(server_url, source_host=source_host) as api:
             if kind == "invitation":
                 created = await api.create_account(code, payload)
             else:
@@ -165,7 +166,7 @@ class Device:
             next_prekey_id=INITIAL_PREKEYS + 1,
         )
         sealed.save(state)
-        device = cls(sealed, state)
+        device = cls(sealed, state, source_host=source_host)
         await device.start(connect=connect)
         return device
 
