@@ -95,7 +95,8 @@ export class Device extends EventTarget {
       await this.login();
       await this.refreshContacts();
     } catch (e) {
-      if (!(e instanceof ApiError && e.code === "network")) throw e;
+      // The account exists and the keys are stored: a failure here is shown as offline, never lost.
+      console.warn("start", e && e.code);
     }
     this.emit("status");
     this.rt.connect(() => this.api.token);
@@ -141,7 +142,11 @@ export class Device extends EventTarget {
   // ---- contacts -------------------------------------------------------------------------------------
 
   async refreshContacts() {
-    const [me, { contacts }] = await Promise.all([this.api.get("/me"), this.api.get("/contacts")]);
+    const hasContacts = this.role === "client" || this.role === "therapist";
+    const [me, { contacts }] = await Promise.all([
+      this.api.get("/me"),
+      hasContacts ? this.api.get("/contacts") : Promise.resolve({ contacts: [] }),
+    ]);
     this.devices = me.devices || [];
     const seen = new Set();
     let changed = false;
