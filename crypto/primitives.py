@@ -36,6 +36,7 @@ __all__ = [
     "SECRETSTREAM_TAG_MESSAGE",
     "X25519_PUBLIC_SIZE",
     "X25519_SECRET_SIZE",
+    "Blake2b",
     "PullStream",
     "PushStream",
     "aead_decrypt",
@@ -109,6 +110,19 @@ def sha512(data: bytes) -> bytes:
 def blake2b(data: bytes, size: int = 32, key: bytes = b"") -> bytes:
     """BLAKE2b (libsodium `crypto_generichash`) with an optional key."""
     return bytes(_sodium.crypto_generichash_blake2b_salt_personal(data, digest_size=size, key=key))
+
+
+class Blake2b:
+    """Incremental unkeyed BLAKE2b (= libsodium `crypto_generichash_init/update/final`)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._h = hashlib.blake2b(digest_size=size)
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+
+    def digest(self) -> bytes:
+        return self._h.digest()
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:

@@ -17,8 +17,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from crypto import attachments, boxed, fingerprint, keywrap, x3dh
 from crypto import primitives as p
-from crypto import x3dh
 from crypto.envelope import encode_initial_message, parse
 from crypto.errors import CryptoError
 from crypto.keys import (
@@ -29,6 +29,7 @@ from crypto.keys import (
     X25519KeyPair,
     signed_prekey_message,
 )
+from crypto.limits import ATTACHMENT_CHUNK_BYTES
 from crypto.session import Session
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors"
@@ -281,6 +282,15 @@ def _envelope_json(wire: bytes) -> Json:
     }
 
 
+def _invalid_json(name: str, raw: bytes, error: str) -> Json:
+    """Long zero tails are given as a count (`append_zeros`) to keep the file small."""
+    body = raw.rstrip(b"\x00") if len(raw) > 4096 else raw
+    out: Json = {"name": name, "envelope": body.hex(), "error": error}
+    if len(body) != len(raw):
+        out["append_zeros"] = len(raw) - len(body)
+    return out
+
+
 def gen_envelope() -> Json:
     alice, bob = _id("envelope/alice"), _id("envelope/bob")
     spk = SignedPreKeyPair.generate(bob, 3, _x("envelope/spk"))
@@ -323,13 +333,235 @@ def gen_envelope() -> Json:
         ("absent one-time prekey with a non-zero id", bytes(bad_otpk_flag), "MalformedEnvelope"),
         ("one-time prekey flag 2", prekey[:102] + b"\x02" + prekey[103:], "MalformedEnvelope"),
         ("identity key not a curve point", prekey[:34] + bytes(32) + prekey[66:], "MalformedEnvelope"),
-        ("over MAX_ENVELOPE_BYTES", normal + bytes(65536), "TooLarge"),
+        ("over MAX_ENVELOPE_BYTES", normal + bytes(65536 - len(normal) + 1), "TooLarge"),
     ]
     return {
         "description": "Envelope v1 encodings: valid envelopes with their parsed fields, "
         "and invalid ones with the typed error parse() must raise.",
         "valid": valid,
-        "invalid": [{"name": n, "envelope": raw.hex(), "error": e} for n, raw, e in invalid],
+        "invalid": [_invalid_json(n, raw, e) for n, raw, e in invalid],
+    }
+
+
+# --- Boxed signaling ----------------------------------------------------------------------------------
+
+
+def gen_boxed() -> Json:
+    caller, callee = _id("boxed/caller"), _id("boxed/callee")
+    ctx = boxed.SignalContext(_seed("boxed/call", 16), _dev("caller"), _dev("callee"))
+    cases = []
+    for seq, payload in (
+        (1, b'{"type":"offer","sdp":"v=0..."}'),
+        (2, b""),
+        (3, b"a=candidate:1 1 udp 1 ::1"),
+    ):
+        nonce = _seed(f"boxed/nonce/{seq}", 24)
+        sealed = boxed.seal(caller, callee.public, ctx, seq, payload, nonce=nonce)
+        assert boxed.open(callee, caller.public, ctx, sealed, seq - 1).payload == payload
+        cases.append(
+            {
+                "seq": seq,
+                "payload": payload.hex(),
+                "nonce": nonce.hex(),
+                "box_plaintext": (ctx.encode(seq) + payload).hex(),
+                "boxed": sealed.hex(),
+            }
+        )
+    first = bytes.fromhex(cases[0]["boxed"])
+    other_call = boxed.SignalContext(_seed("boxed/other-call", 16), ctx.from_device, ctx.to_device)
+    reflected = boxed.SignalContext(ctx.call_id, ctx.to_device, ctx.from_device)
+    return {
+        "description": "Boxed signaling: crypto_box between the X25519 forms of two identity keys over "
+        "version || call_id || from || to || seq || payload.",
+        "sender": _identity_json(caller),
+        "recipient": _identity_json(callee),
+        "context": {
+            "call_id": ctx.call_id.hex(),
+            "from_device": ctx.from_device.hex(),
+            "to_device": ctx.to_device.hex(),
+        },
+        "cases": cases,
+        "rejections": [
+            {
+                "name": "replayed (last_seq = 1)",
+                "boxed": first.hex(),
+                "last_seq": 1,
+                "error": "ReplayedSignal",
+            },
+            {
+                "name": "opened for another call",
+                "boxed": first.hex(),
+                "last_seq": 0,
+                "error": "WrongContext",
+                "context": {
+                    "call_id": other_call.call_id.hex(),
+                    "from_device": other_call.from_device.hex(),
+                    "to_device": other_call.to_device.hex(),
+                },
+            },
+            {
+                "name": "reflected to its sender",
+                "boxed": first.hex(),
+                "last_seq": 0,
+                "error": "WrongContext",
+                "swap_parties": True,
+                "context": {
+                    "call_id": reflected.call_id.hex(),
+                    "from_device": reflected.from_device.hex(),
+                    "to_device": reflected.to_device.hex(),
+                },
+            },
+            {
+                "name": "tampered box",
+                "boxed": (first[:-1] + bytes([first[-1] ^ 1])).hex(),
+                "last_seq": 0,
+                "error": "DecryptionFailed",
+            },
+            {
+                "name": "version 2",
+                "boxed": (b"\x02" + first[1:]).hex(),
+                "last_seq": 0,
+                "error": "UnsupportedVersion",
+            },
+        ],
+    }
+
+
+# --- Keywrap ------------------------------------------------------------------------------------------
+
+
+def gen_keywrap() -> Json:
+    cases = []
+    for name, passphrase, ops, mem in (
+        ("ascii", "correct horse battery staple", 1, 8192),
+        ("utf8", "pässwörd - 🔑", 2, 65536),
+    ):
+        salt, nonce = _seed(f"keywrap/{name}/salt", 16), _seed(f"keywrap/{name}/nonce", 24)
+        keystore = _seed(f"keywrap/{name}/keystore", 64) + b"keystore"
+        wrapped = keywrap.wrap(passphrase, keystore, opslimit=ops, memlimit=mem, salt=salt, nonce=nonce)
+        cases.append(
+            {
+                "name": name,
+                "passphrase": passphrase,
+                "passphrase_utf8": passphrase.encode().hex(),
+                "opslimit": ops,
+                "memlimit": mem,
+                "salt": salt.hex(),
+                "nonce": nonce.hex(),
+                "key": p.argon2id(passphrase.encode(), salt, ops, mem).hex(),
+                "keystore": keystore.hex(),
+                "wrapped": wrapped.hex(),
+            }
+        )
+    return {
+        "description": "Keystore wrapping with low Argon2id costs (recorded per case; the defaults are "
+        "opslimit 3, memlimit 67108864). key = crypto_pwhash(32, passphrase_utf8, salt, opslimit, memlimit, "
+        "ALG_ARGON2ID13).",
+        "cases": cases,
+        "wrong_passphrase": {"case": "ascii", "passphrase": "wrong horse", "error": "DecryptionFailed"},
+    }
+
+
+# --- Fingerprint --------------------------------------------------------------------------------------
+
+
+def gen_fingerprint() -> Json:
+    a, b = _id("fingerprint/alice").public, _id("fingerprint/bob").public
+    a_acct, b_acct = _seed("fingerprint/alice/account", 16), _seed("fingerprint/bob/account", 16)
+    return {
+        "description": "Safety number and QR payload for a pair of identity keys (order-independent).",
+        "iterations": fingerprint.FINGERPRINT_ITERATIONS,
+        "alice": {
+            "identity_key": a.to_bytes().hex(),
+            "account_id": a_acct.hex(),
+            "hash": fingerprint.party_fingerprint(a, a_acct).hex(),
+        },
+        "bob": {
+            "identity_key": b.to_bytes().hex(),
+            "account_id": b_acct.hex(),
+            "hash": fingerprint.party_fingerprint(b, b_acct).hex(),
+        },
+        "safety_number": fingerprint.safety_number(a, a_acct, b, b_acct),
+        "display": fingerprint.format_safety_number(fingerprint.safety_number(a, a_acct, b, b_acct)),
+        "qr_payload": fingerprint.qr_payload(a, a_acct, b, b_acct).hex(),
+    }
+
+
+# --- Attachments --------------------------------------------------------------------------------------
+
+
+def _pattern(size: int) -> bytes:
+    return bytes(i % 251 for i in range(size))
+
+
+def gen_attachment() -> Json:
+    cases = []
+    for name, size in (
+        ("empty", 0),
+        ("small", 1000),
+        ("exact-chunk", ATTACHMENT_CHUNK_BYTES),
+        ("multi-chunk", 2 * ATTACHMENT_CHUNK_BYTES + 1000),
+    ):
+        key, header = _seed(f"attachment/{name}/key"), _seed(f"attachment/{name}/header", 24)
+        sink = io.BytesIO()
+        pointer = attachments.encrypt_file(io.BytesIO(_pattern(size)), sink, key=key, header=header)
+        blob = sink.getvalue()
+        chunks = [
+            blob[24 + i : 24 + i + ATTACHMENT_CHUNK_BYTES + 17]
+            for i in range(0, len(blob) - 24, ATTACHMENT_CHUNK_BYTES + 17)
+        ]
+        case: Json = {
+            "name": name,
+            "size": size,
+            "key": key.hex(),
+            "header": header.hex(),
+            "blob_length": len(blob),
+            "pointer": pointer.to_bytes().hex(),
+            "digest": pointer.digest.hex(),
+            "chunk_blake2b": [p.blake2b(c).hex() for c in chunks],
+        }
+        if len(chunks[-1]) <= 2048:
+            case["final_chunk"] = chunks[-1].hex()
+        if len(blob) <= 2048:
+            case["blob"] = blob.hex()
+        cases.append(case)
+    return {
+        "description": "Attachments: plaintext byte i = i mod 251; secretstream with ATTACHMENT_CHUNK_BYTES "
+        "chunks; blobs above 2 KiB are given by length, per-chunk BLAKE2b-256, final chunk and digest.",
+        "chunk_bytes": ATTACHMENT_CHUNK_BYTES,
+        "cases": cases,
+        "rejections": [
+            {
+                "case": "multi-chunk",
+                "name": "truncated after the first chunk",
+                "operation": {"truncate_to": 24 + ATTACHMENT_CHUNK_BYTES + 17},
+                "error": "StreamTruncated",
+            },
+            {
+                "case": "multi-chunk",
+                "name": "truncated inside the final chunk",
+                "operation": {"truncate_to": 24 + 2 * (ATTACHMENT_CHUNK_BYTES + 17) + 500},
+                "error": "StreamTruncated",
+            },
+            {
+                "case": "multi-chunk",
+                "name": "first two chunks swapped",
+                "operation": {"swap_chunks": [0, 1]},
+                "error": "DecryptionFailed",
+            },
+            {
+                "case": "multi-chunk",
+                "name": "byte flipped in the second chunk",
+                "operation": {"flip_byte": 24 + ATTACHMENT_CHUNK_BYTES + 17 + 100},
+                "error": "DecryptionFailed",
+            },
+            {
+                "case": "small",
+                "name": "extra bytes after the final chunk",
+                "operation": {"append": "00"},
+                "error": "StreamTruncated",
+            },
+        ],
     }
 
 
@@ -337,6 +569,10 @@ GENERATORS: dict[str, Callable[[], Json]] = {
     "x3dh.json": gen_x3dh,
     "ratchet.json": gen_ratchet,
     "envelope.json": gen_envelope,
+    "boxed.json": gen_boxed,
+    "keywrap.json": gen_keywrap,
+    "fingerprint.json": gen_fingerprint,
+    "attachment.json": gen_attachment,
 }
 
 

@@ -5,6 +5,7 @@ Each vector is recomputed from its recorded inputs with the public API and compa
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -12,17 +13,19 @@ from typing import Any
 import pytest
 
 import crypto.errors
+from crypto import attachments, boxed, fingerprint, keywrap, x3dh
 from crypto import primitives as p
-from crypto import x3dh
 from crypto.envelope import decode_initial_message, encode_initial_message, parse, peek
 from crypto.keys import (
     IdentityKeyPair,
+    IdentityPublicKey,
     OneTimePreKeyPair,
     PreKeyBundle,
     SignedPreKeyPair,
     X25519KeyPair,
     signed_prekey_message,
 )
+from crypto.limits import ATTACHMENT_CHUNK_BYTES
 from crypto.session import Session
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
@@ -173,6 +176,136 @@ def test_envelope_vector_parses(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", ENVELOPE["invalid"], ids=lambda c: c["name"])
 def test_envelope_vector_is_rejected(case: dict[str, Any]) -> None:
-    with pytest.raises(getattr(crypto.errors, case["error"])) as info:
-        parse(_h(case["envelope"]))
-    assert type(info.value).__name__ == case["error"]
+    raw = _h(case["envelope"]) + bytes(case.get("append_zeros", 0))
+    for fn in (parse, peek):
+        with pytest.raises(getattr(crypto.errors, case["error"])) as info:
+            fn(raw)
+        assert type(info.value).__name__ == case["error"]
+
+
+BOXED = _load("boxed.json")
+
+
+def _ctx(j: dict[str, Any]) -> boxed.SignalContext:
+    return boxed.SignalContext(_h(j["call_id"]), _h(j["from_device"]), _h(j["to_device"]))
+
+
+@pytest.mark.parametrize("case", BOXED["cases"], ids=lambda c: f"seq{c['seq']}")
+def test_boxed_vector(case: dict[str, Any]) -> None:
+    sender, recipient = _identity(BOXED["sender"]), _identity(BOXED["recipient"])
+    ctx = _ctx(BOXED["context"])
+    assert ctx.encode(case["seq"]) + _h(case["payload"]) == _h(case["box_plaintext"])
+    sealed = boxed.seal(
+        sender, recipient.public, ctx, case["seq"], _h(case["payload"]), nonce=_h(case["nonce"])
+    )
+    assert sealed.hex() == case["boxed"]
+    opened = boxed.open(recipient, sender.public, ctx, sealed, case["seq"] - 1)
+    assert (opened.seq, opened.payload.hex()) == (case["seq"], case["payload"])
+
+
+@pytest.mark.parametrize("case", BOXED["rejections"], ids=lambda c: c["name"])
+def test_boxed_vector_rejection(case: dict[str, Any]) -> None:
+    sender, recipient = _identity(BOXED["sender"]), _identity(BOXED["recipient"])
+    if case.get("swap_parties"):
+        sender, recipient = recipient, sender
+    ctx = _ctx(case.get("context", BOXED["context"]))
+    with pytest.raises(getattr(crypto.errors, case["error"])):
+        boxed.open(recipient, sender.public, ctx, _h(case["boxed"]), case["last_seq"])
+
+
+KEYWRAP = _load("keywrap.json")
+
+
+@pytest.mark.parametrize("case", KEYWRAP["cases"], ids=lambda c: c["name"])
+def test_keywrap_vector(case: dict[str, Any]) -> None:
+    assert case["passphrase"].encode().hex() == case["passphrase_utf8"]
+    key = p.argon2id(_h(case["passphrase_utf8"]), _h(case["salt"]), case["opslimit"], case["memlimit"])
+    assert key.hex() == case["key"]
+    wrapped = keywrap.wrap(
+        case["passphrase"],
+        _h(case["keystore"]),
+        opslimit=case["opslimit"],
+        memlimit=case["memlimit"],
+        salt=_h(case["salt"]),
+        nonce=_h(case["nonce"]),
+    )
+    assert wrapped.hex() == case["wrapped"]
+    assert keywrap.unwrap(case["passphrase"], wrapped).hex() == case["keystore"]
+
+
+def test_keywrap_vector_wrong_passphrase() -> None:
+    bad = KEYWRAP["wrong_passphrase"]
+    case = next(c for c in KEYWRAP["cases"] if c["name"] == bad["case"])
+    with pytest.raises(getattr(crypto.errors, bad["error"])):
+        keywrap.unwrap(bad["passphrase"], _h(case["wrapped"]))
+
+
+FINGERPRINT = _load("fingerprint.json")
+
+
+def test_fingerprint_vector() -> None:
+    a, b = FINGERPRINT["alice"], FINGERPRINT["bob"]
+    ka, kb = IdentityPublicKey(_h(a["identity_key"])), IdentityPublicKey(_h(b["identity_key"]))
+    ida, idb = _h(a["account_id"]), _h(b["account_id"])
+    assert fingerprint.party_fingerprint(ka, ida).hex() == a["hash"]
+    assert fingerprint.safety_number(ka, ida, kb, idb) == FINGERPRINT["safety_number"]
+    assert fingerprint.safety_number(kb, idb, ka, ida) == FINGERPRINT["safety_number"]
+    assert fingerprint.format_safety_number(FINGERPRINT["safety_number"]) == FINGERPRINT["display"]
+    assert fingerprint.qr_payload(kb, idb, ka, ida).hex() == FINGERPRINT["qr_payload"]
+    assert fingerprint.verify_qr_payload(_h(FINGERPRINT["qr_payload"]), ka, ida, kb, idb)
+
+
+ATTACHMENT = _load("attachment.json")
+
+
+def _pattern(size: int) -> bytes:
+    return bytes(i % 251 for i in range(size))
+
+
+def _attachment_blob(case: dict[str, Any]) -> tuple[bytes, attachments.AttachmentPointer]:
+    sink = io.BytesIO()
+    pointer = attachments.encrypt_file(
+        io.BytesIO(_pattern(case["size"])), sink, key=_h(case["key"]), header=_h(case["header"])
+    )
+    return sink.getvalue(), pointer
+
+
+@pytest.mark.parametrize("case", ATTACHMENT["cases"], ids=lambda c: c["name"])
+def test_attachment_vector(case: dict[str, Any]) -> None:
+    assert ATTACHMENT["chunk_bytes"] == ATTACHMENT_CHUNK_BYTES
+    blob, pointer = _attachment_blob(case)
+    assert pointer.to_bytes().hex() == case["pointer"]
+    assert p.blake2b(blob).hex() == case["digest"]
+    assert len(blob) == case["blob_length"] == attachments.encrypted_size(case["size"])
+    step = ATTACHMENT_CHUNK_BYTES + 17
+    chunks = [blob[24 + i : 24 + i + step] for i in range(0, len(blob) - 24, step)]
+    assert [p.blake2b(c).hex() for c in chunks] == case["chunk_blake2b"]
+    if "final_chunk" in case:
+        assert chunks[-1].hex() == case["final_chunk"]
+    if "blob" in case:
+        assert blob.hex() == case["blob"]
+    out = io.BytesIO()
+    attachments.decrypt_file(
+        io.BytesIO(blob), out, attachments.AttachmentPointer.from_bytes(_h(case["pointer"]))
+    )
+    assert out.getvalue() == _pattern(case["size"])
+
+
+@pytest.mark.parametrize("case", ATTACHMENT["rejections"], ids=lambda c: c["name"])
+def test_attachment_vector_rejection(case: dict[str, Any]) -> None:
+    base = next(c for c in ATTACHMENT["cases"] if c["name"] == case["case"])
+    blob, pointer = _attachment_blob(base)
+    op, step = case["operation"], ATTACHMENT_CHUNK_BYTES + 17
+    if "truncate_to" in op:
+        blob = blob[: op["truncate_to"]]
+    elif "swap_chunks" in op:
+        i, j = op["swap_chunks"]
+        c = [blob[24 + k * step : 24 + (k + 1) * step] for k in range(-(-(len(blob) - 24) // step))]
+        c[i], c[j] = c[j], c[i]
+        blob = blob[:24] + b"".join(c)
+    elif "flip_byte" in op:
+        blob = blob[: op["flip_byte"]] + bytes([blob[op["flip_byte"]] ^ 1]) + blob[op["flip_byte"] + 1 :]
+    elif "append" in op:
+        blob += _h(op["append"])
+    with pytest.raises(getattr(crypto.errors, case["error"])):
+        attachments.decrypt_file(io.BytesIO(blob), io.BytesIO(), pointer)
