@@ -4,3 +4,19 @@ from tests.fixtures.coturn_proc import coturn
 from tests.fixtures.webrtc import loopback_ice
 
 __all__ = ["coturn", "loopback_ice"]
+
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.coturn_proc import Coturn
+from tests.signaling._kit import CallServer, serve
+
+
+@pytest.fixture
+async def call_server(tmp_path: Path, coturn: Coturn, loopback_ice: None) -> AsyncIterator[CallServer]:
+    """The real app in-process on a loopback port, with TURN credentials for the test coturn."""
+    async for srv in serve(tmp_path, coturn):
+        yield srv
