@@ -92,7 +92,8 @@ def _dispatcher(ctx: AppContext, event: SocketEvent) -> Any:
             result = await event.handler(principal, data)
         except AppError as exc:
             if exc.code is ErrorCode.UNAUTHENTICATED:
-                await sio.disconnect(sid)
+                # After this ack is queued: the client learns why before the connection closes.
+                sio.start_background_task(sio.disconnect, sid)
             return {"ok": False, "error": exc.to_wire()}
         except Exception as exc:
             return {"ok": False, "error": _wire_error(exc)}
@@ -112,7 +113,9 @@ def register(ctx: AppContext) -> None:
         try:
             principal = await services.auth.authenticate(token if isinstance(token, str) else None)
         except Exception as exc:
-            raise socketio.exceptions.ConnectionRefusedError(_wire_error(exc)) from None
+            # The client's connect_error carries {"message": ..., "data": <error object>}.
+            error = _wire_error(exc)
+            raise socketio.exceptions.ConnectionRefusedError(error["message"], error) from None
         await sio.save_session(sid, {_SESSION_KEY: principal})
         await sio.enter_room(sid, device_room(principal.device_id))
         await sio.enter_room(sid, account_room(principal.account_id))

@@ -42,9 +42,16 @@ class SqliteStorage:
         data_dir.mkdir(parents=True, exist_ok=True)
         try:
             engine = Engine(data_dir / DATABASE_FILE)
-            migrate(engine.writer_connection)
         except sqlite3.Error as exc:
             raise StorageUnavailable(f"cannot open the database in {data_dir}: {exc}") from exc
+        try:
+            migrate(engine.writer_connection)
+        except sqlite3.Error as exc:
+            engine.close_sync()
+            raise StorageUnavailable(f"cannot migrate the database in {data_dir}: {exc}") from exc
+        except BaseException:
+            engine.close_sync()
+            raise
         engine.start()
         return cls(engine)
 
