@@ -23,8 +23,11 @@ from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
 from server.http import accounts, auth, consent, health, keys, messages
+from server.http import admin as ops_admin
 from server.http import web as web_client
 from server.http.middleware import error_middleware
+from server.instrument import http_metrics_middleware
+from server.operations import build_operations, instrument_socketio
 from server.services import build_services
 from server.services.invitations import CreatedInvitation
 from storage.broker import Broker
@@ -48,7 +51,9 @@ class Feature(Protocol):
 
 
 # Order matters only for the web client, whose catch-all file route must come last.
-FEATURES: tuple[ModuleType, ...] = (health, auth, accounts, keys, consent, messages, realtime, sweeper)
+FEATURES: tuple[ModuleType, ...] = (
+    health, auth, accounts, keys, consent, messages, realtime, sweeper, ops_admin
+)
 LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 
 
@@ -92,6 +97,7 @@ def build_app(
     owns_broker = broker is None
     storage = storage if storage is not None else open_storage(settings)
     broker = broker if broker is not None else open_broker(settings)
+    ops, storage, broker = build_operations(settings, storage, broker)  # timed storage and broker
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager(settings),
@@ -99,14 +105,18 @@ def build_app(
         logger=False,
         engineio_logger=False,
     )
-    services = build_services(settings, storage, broker, realtime.SocketNotifier(sio), clock)
+    services = build_services(settings, storage, broker, realtime.SocketNotifier(sio), clock,
+                              observer=ops.metrics, audit=ops.audit)
     ctx = AppContext(settings=settings, storage=storage, broker=broker, clock=clock, services=services,
-                     sio=sio, node_id=secrets.token_hex(8))
+                     sio=sio, node_id=secrets.token_hex(8), ops=ops)
     for feature in (*FEATURES, *features, *LAST_FEATURES):
         feature.register(ctx)
+    instrument_socketio(ctx, ops)
     realtime.bind_events(ctx)
 
-    app = web.Application(middlewares=[error_middleware], client_max_size=limits.MAX_HTTP_BODY_BYTES)
+    # Metrics outermost: they record the status the error middleware finally chose.
+    middlewares = [http_metrics_middleware(ops.metrics), error_middleware]
+    app = web.Application(middlewares=middlewares, client_max_size=limits.MAX_HTTP_BODY_BYTES)
     app[CTX_KEY] = ctx
     sio.attach(app)
     document = openapi.build_openapi(ctx)

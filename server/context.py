@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import socketio
@@ -20,6 +20,9 @@ from server.services import Services
 from server.services.values import Principal
 from storage.broker import Broker
 from storage.protocols import Storage
+
+if TYPE_CHECKING:
+    from server.operations import Operations
 
 __all__ = ["AppContext", "BackgroundTask", "ConnectHook", "Route", "SocketEvent", "SocketHandler"]
 
@@ -61,6 +64,7 @@ class AppContext:
     services: Services
     sio: socketio.AsyncServer
     node_id: str
+    ops: Operations  # metrics, audit log, aggregate reads, readiness (server.operations)
     routes: list[Route] = field(default_factory=list)
     socket_events: dict[str, SocketEvent] = field(default_factory=dict)
     background: list[tuple[str, BackgroundTask]] = field(default_factory=list)

@@ -28,7 +28,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from server.observability import DeliveryPath, Dependency, Transport
+from server.observability import DeliveryPath, Dependency
 
 __all__ = [
     "CONTENT_TYPE",
@@ -77,7 +77,6 @@ _ID_LIKE = re.compile(r"[0-9a-f]{16,}")
 
 # label name -> allowed values; None means "from a fixed set defined in code" (checked by shape above).
 LABEL_VALUES: dict[str, frozenset[str] | None] = {
-    "transport": frozenset(t.value for t in Transport),
     "path": frozenset(p.value for p in DeliveryPath),
     "code": ERROR_CODES,
     "outcome": ERROR_CODES | {"ok"},
@@ -139,8 +138,7 @@ def _families(registry: CollectorRegistry) -> _Families:
         connected=Gauge("confidant_connected_devices",
                         "Devices with an open realtime connection to this node.", registry=r),
         accepted=Counter("confidant_envelopes_accepted",
-                         "Envelopes durably stored for delivery (one per recipient device).",
-                         ["transport"], registry=r),
+                         "Envelopes durably stored for delivery (one per recipient device).", registry=r),
         rejected=Counter("confidant_sends_rejected",
                          "Sends refused before anything was stored, by error code.", ["code"], registry=r),
         delivered=Counter("confidant_envelopes_delivered",
@@ -213,14 +211,12 @@ class PrometheusObserver:
         for path in DeliveryPath:  # series exist from the start: rate() and the dashboard see zeros
             self._m.delivered.labels(path=path.value)
             self._m.latency.labels(path=path.value)
-        for transport in Transport:
-            self._m.accepted.labels(transport=transport.value)
         for state in sorted(SESSION_STATES):
             self._m.sessions.labels(state=state).set(0)
 
     # --- Observer ---------------------------------------------------------------------------------
-    def envelopes_accepted(self, transport: Transport, count: int) -> None:
-        self._m.accepted.labels(transport=Transport(transport).value).inc(count)
+    def envelopes_accepted(self, count: int) -> None:
+        self._m.accepted.inc(count)
 
     def send_rejected(self, code: str) -> None:
         self._m.rejected.labels(code=_code(code)).inc()

@@ -18,13 +18,7 @@ __all__ = [
     "Dependency",
     "NullObserver",
     "Observer",
-    "Transport",
 ]
-
-
-class Transport(StrEnum):
-    HTTP = "http"
-    SOCKET = "socket"
 
 
 class DeliveryPath(StrEnum):
@@ -41,7 +35,7 @@ class Dependency(StrEnum):
 class Observer(Protocol):
     # Messaging. ``sent_at`` values are the envelopes' acceptance times (ms): the observer turns
     # them into send -> deliver latencies without learning who sent what to whom.
-    def envelopes_accepted(self, transport: Transport, count: int) -> None: ...
+    def envelopes_accepted(self, count: int) -> None: ...
 
     def send_rejected(self, code: str) -> None: ...
 
@@ -82,7 +76,7 @@ class Observer(Protocol):
 class NullObserver:
     """Reports nothing: for tests of services and for one-shot CLI commands."""
 
-    def envelopes_accepted(self, transport: Transport, count: int) -> None:
+    def envelopes_accepted(self, count: int) -> None:
         pass
 
     def send_rejected(self, code: str) -> None:

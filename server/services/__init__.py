@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.audit import AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.config import Settings
 from server.services.accounts import AccountService
@@ -15,6 +16,7 @@ from server.services.links import LinkService
 from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
+from server.observability import NullObserver, Observer
 from server.services.ratelimit import RateLimiter
 from storage.broker import Broker
 from storage.protocols import Storage
@@ -35,17 +37,21 @@ class Services:
     limiter: RateLimiter
 
 
-def build_services(settings: Settings, storage: Storage, broker: Broker, notifier: Notifier, clock: Clock) -> Services:
+def build_services(settings: Settings, storage: Storage, broker: Broker, notifier: Notifier, clock: Clock,
+                   *, observer: Observer | None = None, audit: AuditRecorder | None = None) -> Services:
+    observer = observer or NullObserver()
+    audit = audit or NullAuditRecorder()
     limiter = RateLimiter(broker)
     links = LinkService(storage)
     return Services(
-        auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds),
-        invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds),
-        accounts=AccountService(storage, notifier, limiter, clock),
+        auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, audit=audit),
+        invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
+        accounts=AccountService(storage, notifier, limiter, clock, audit=audit),
         links=links,
-        prekeys=PrekeyService(storage, links, notifier),
-        consent=ConsentService(storage, links, notifier, clock),
-        mailbox=MailboxService(storage, links, notifier, limiter, clock, settings.envelope_ttl_seconds),
-        expiry=ExpiryService(storage, clock),
+        prekeys=PrekeyService(storage, links, notifier, audit=audit),
+        consent=ConsentService(storage, links, notifier, clock, audit=audit),
+        mailbox=MailboxService(storage, links, notifier, limiter, clock, settings.envelope_ttl_seconds,
+                               observer=observer),
+        expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
     )

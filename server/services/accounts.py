@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from server import limits
 from server._verify import verify_prekey
+from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import Conflict, Forbidden, InvitationInvalid, NotFound, SignatureInvalid
 from server.services._secrets import new_code, new_id, sha256
@@ -59,7 +60,9 @@ def therapist_and_client(a: Account | Principal, other_id: str) -> tuple[str, st
 
 
 class AccountService:
-    def __init__(self, storage: Storage, notifier: Notifier, limiter: RateLimiter, clock: Clock) -> None:
+    def __init__(self, storage: Storage, notifier: Notifier, limiter: RateLimiter, clock: Clock,
+                 *, audit: AuditRecorder | None = None) -> None:
+        self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._notifier = notifier
         self._limiter = limiter
@@ -75,6 +78,8 @@ class AccountService:
             )
         except InvitationUnusable:
             raise InvitationInvalid("This invitation is unknown, already used, revoked or expired.") from None
+        await self._audit.record(AuditEvent.ACCOUNT_REGISTERED, account_id=account.account_id,
+                                 device_id=device.device_id, role=account.role.value)
         linked = invitation.inviter_id if account.role is Role.CLIENT else None
         if linked is not None:
             await self._notifier.to_account(linked, "devices_changed", DevicesChangedEvent(account.account_id))
@@ -109,6 +114,7 @@ class AccountService:
             ) from None
         account = await self._storage.accounts.get_account(device.account_id)
         assert account is not None  # the device row references it
+        await self._audit.record(AuditEvent.DEVICE_ADDED, account_id=account.account_id, device_id=device.device_id)
         await self._announce_devices_changed(account.account_id)
         return account, device
 
@@ -117,6 +123,7 @@ class AccountService:
         if device is None or device.account_id != caller.account_id or not device.active:
             raise NotFound("You have no active device with this id.")
         await self._storage.devices.revoke_device(device_id, self._clock())
+        await self._audit.record(AuditEvent.DEVICE_REVOKED, account_id=caller.account_id, device_id=device_id)
         await self._notifier.disconnect_device(device_id)
         await self._announce_devices_changed(caller.account_id)
 

@@ -12,6 +12,7 @@ import secrets
 
 from server import limits
 from server._verify import verify
+from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import ChallengeInvalid, Forbidden, NotFound, SignatureInvalid, Unauthenticated
 from server.services._secrets import sha256
@@ -27,7 +28,9 @@ _MAX_TOKEN_CHARS = 64  # 32 bytes in base64url are 43 characters; anything longe
 
 
 class AuthService:
-    def __init__(self, storage: Storage, limiter: RateLimiter, clock: Clock, token_ttl_seconds: int) -> None:
+    def __init__(self, storage: Storage, limiter: RateLimiter, clock: Clock, token_ttl_seconds: int,
+                 *, audit: AuditRecorder | None = None) -> None:
+        self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._limiter = limiter
         self._clock = clock
@@ -61,11 +64,14 @@ class AuthService:
             raise ChallengeInvalid("This login challenge is unknown, already used or expired.")
         message = AUTH_CONTEXT + nonce + bytes.fromhex(device_id)
         if not verify(device.identity_key, message, signature):
+            await self._audit.record(AuditEvent.LOGIN_FAILED, account_id=device.account_id, device_id=device_id,
+                                     reason="signature_invalid")
             raise SignatureInvalid("The login signature does not verify; request a new challenge.")
         account_id = await self._active_device_account(device_id)
         token = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
         expires_at = self._clock() + self._token_ttl_ms
         await self._storage.tokens.add_token(sha256(token), TokenRecord(device_id, account_id, expires_at))
+        await self._audit.record(AuditEvent.LOGIN, account_id=account_id, device_id=device_id)
         return token, expires_at
 
     async def authenticate(self, token: str | None) -> Principal:

@@ -10,6 +10,7 @@ import struct
 
 from server import limits
 from server._verify import verify
+from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import Conflict, Forbidden, InvalidField, NotFound, PayloadTooLarge, SignatureInvalid
 from server.services._secrets import sha256
@@ -38,7 +39,9 @@ def consent_message(therapist_id: str, client_id: str, version: int, terms_hash:
 
 
 class ConsentService:
-    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier, clock: Clock) -> None:
+    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier, clock: Clock,
+                 *, audit: AuditRecorder | None = None) -> None:
+        self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._links = links
         self._notifier = notifier
@@ -101,6 +104,9 @@ class ConsentService:
             Consent(sig.therapist_id, caller.account_id, sig.version, sig.terms_hash, sig.signed_at,
                     sig.signature, caller.device_id, now)
         )
+        # The entry names the client only: the audit log never records who is whose therapist.
+        await self._audit.record(AuditEvent.CONSENT_ACCEPTED, account_id=caller.account_id,
+                                 device_id=caller.device_id, version=sig.version)
         event = ConsentChangedEvent(sig.therapist_id, sig.version)
         await self._notifier.to_account(sig.therapist_id, "consent_changed", event)
         await self._notifier.to_account(caller.account_id, "consent_changed", event)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from server.clock import Clock
+from server.observability import NullObserver, Observer
 from storage.protocols import Storage
 
 __all__ = ["ExpiryService"]
@@ -13,9 +14,10 @@ log = logging.getLogger(__name__)
 
 
 class ExpiryService:
-    def __init__(self, storage: Storage, clock: Clock) -> None:
+    def __init__(self, storage: Storage, clock: Clock, *, observer: Observer | None = None) -> None:
         self._storage = storage
         self._clock = clock
+        self._observer = observer or NullObserver()
 
     async def sweep(self) -> dict[str, int]:
         now = self._clock()
@@ -26,6 +28,7 @@ class ExpiryService:
             "invitations": await self._storage.invitations.delete_expired_invitations(now),
             "link_codes": await self._storage.devices.delete_expired_link_codes(now),
         }
+        self._observer.envelopes_expired(counts["envelopes"])
         if any(counts.values()):
             log.info("expired items deleted", extra={"deleted": counts})
         return counts

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import Forbidden, NotFound
 from server.services._secrets import new_code, new_id, sha256
@@ -28,7 +29,9 @@ class CreatedInvitation:
 
 
 class InvitationService:
-    def __init__(self, storage: Storage, clock: Clock, default_ttl_seconds: int) -> None:
+    def __init__(self, storage: Storage, clock: Clock, default_ttl_seconds: int,
+                 *, audit: AuditRecorder | None = None) -> None:
+        self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._clock = clock
         self._default_ttl_seconds = default_ttl_seconds
@@ -38,7 +41,11 @@ class InvitationService:
     ) -> CreatedInvitation:
         if _MAY_INVITE.get(caller.role) is not role:
             raise Forbidden(f"A {caller.role.value} cannot invite a {role.value}.")
-        return await self._add(caller.account_id, role, ttl_seconds, label_ciphertext)
+        created = await self._add(caller.account_id, role, ttl_seconds, label_ciphertext)
+        if caller.role is Role.ADMIN:
+            await self._audit.record(AuditEvent.ADMIN_INVITATION_CREATED, account_id=caller.account_id,
+                                     role=role.value)
+        return created
 
     async def create_by_operator(self, role: Role, ttl_seconds: int | None = None) -> CreatedInvitation:
         """From the CLI (no account): admin bootstrap or a therapist invitation."""
@@ -74,3 +81,5 @@ class InvitationService:
             raise Forbidden("Clients do not issue invitations.")
         if not await self._storage.invitations.revoke_invitation(invitation_id, caller.account_id, self._clock()):
             raise NotFound("No unused invitation of yours has this id.")
+        if caller.role is Role.ADMIN:
+            await self._audit.record(AuditEvent.ADMIN_INVITATION_REVOKED, account_id=caller.account_id)

@@ -11,7 +11,8 @@ import base64
 
 from server import limits
 from server.clock import Clock
-from server.errors import AppError, DeviceSetMismatch, Unauthenticated
+from server.errors import AppError, DeviceSetMismatch, Unauthenticated, to_app_error
+from server.observability import DeliveryPath, NullObserver, Observer
 from server.services.links import LinkService
 from server.services.notify import Notifier
 from server.services.ratelimit import RateLimiter
@@ -58,7 +59,10 @@ class MailboxService:
         limiter: RateLimiter,
         clock: Clock,
         envelope_ttl_seconds: int,
+        *,
+        observer: Observer | None = None,
     ) -> None:
+        self._observer = observer or NullObserver()
         self._storage = storage
         self._links = links
         self._notifier = notifier
@@ -67,6 +71,16 @@ class MailboxService:
         self._ttl_ms = 1000 * envelope_ttl_seconds
 
     async def send(self, caller: Principal, req: SendRequest) -> SendOutcome:
+        try:
+            outcome = await self._send(caller, req)
+        except Exception as exc:
+            self._observer.send_rejected(to_app_error(exc).code.value)
+            raise
+        if not outcome.duplicate:
+            self._observer.envelopes_accepted(len(req.envelopes))
+        return outcome
+
+    async def _send(self, caller: Principal, req: SendRequest) -> SendOutcome:
         await self._limiter.check(f"send:device:{caller.device_id}", limits.RATE_SEND_PER_DEVICE)
         try:
             await self._authorize(caller, req)
@@ -122,8 +136,12 @@ class MailboxService:
         _check_device_set(caller, to, devices, {e.to_device for e in req.envelopes})
 
     async def sync(self, caller: Principal, after: int, limit: int) -> tuple[list[MailboxItem], bool]:
-        items = await self._storage.mailbox.get_items(caller.device_id, after, limit + 1, self._clock())
+        now = self._clock()
+        items = await self._storage.mailbox.get_items(caller.device_id, after, limit + 1, now)
+        self._observer.envelopes_delivered(DeliveryPath.SYNC, [i.sent_at for i in items[:limit]], now)
         return items[:limit], len(items) > limit
 
     async def ack(self, caller: Principal, up_to: int) -> int:
-        return await self._storage.mailbox.delete_items(caller.device_id, up_to)
+        deleted = await self._storage.mailbox.delete_items(caller.device_id, up_to)
+        self._observer.envelopes_acknowledged(deleted)
+        return deleted

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from server import limits
 from server._verify import verify_prekey
+from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.errors import Conflict, Forbidden, NotFound, NotLinked, SignatureInvalid
 from server.services.links import LinkService
 from server.services.notify import Notifier
@@ -19,7 +20,9 @@ __all__ = ["PrekeyService"]
 
 
 class PrekeyService:
-    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier) -> None:
+    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier,
+                 *, audit: AuditRecorder | None = None) -> None:
+        self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._links = links
         self._notifier = notifier
@@ -32,6 +35,7 @@ class PrekeyService:
                 "The signed prekey's signature does not verify with your identity key.", {"field": "signature"}
             )
         await self._storage.devices.set_signed_prekey(caller.device_id, prekey)
+        await self._audit.record(AuditEvent.KEY_CHANGED, account_id=caller.account_id, device_id=caller.device_id)
 
     async def add_one_time_prekeys(self, caller: Principal, prekeys: Sequence[OneTimePrekey]) -> int:
         try:

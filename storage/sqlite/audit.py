@@ -89,14 +89,18 @@ def _row(row: tuple[int, int, str, str, str, str, str, str]) -> AuditRecord:
 class SqliteAuditStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._schema_ready = False
 
-    @classmethod
-    async def open(cls, engine: Engine) -> SqliteAuditStore:
-        """The store on a started engine, its tables created in one write if missing."""
-        await engine.write(_create_schema)
-        return cls(engine)
+    async def _ready(self) -> None:
+        # The relay's engine is already started when the composition root builds this store: the tables
+        # are created by the first operation, in one write of the engine's own writer thread.
+        if not self._schema_ready:
+            await self._engine.write(_create_schema)
+            self._schema_ready = True
 
     async def append_entry(self, record: NewAuditRecord, seal: Seal) -> AuditRecord:
+        await self._ready()
+
         def write(conn: sqlite3.Connection) -> AuditRecord:
             head = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
@@ -118,6 +122,8 @@ class SqliteAuditStore:
         return await self._engine.write(write)
 
     async def get_entries(self, after_seq: int, limit: int) -> list[AuditRecord]:
+        await self._ready()
+
         def read(conn: sqlite3.Connection) -> list[AuditRecord]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
@@ -129,6 +135,7 @@ class SqliteAuditStore:
     async def get_entries_of(
         self, refs: tuple[str, ...], before_seq: int | None, limit: int
     ) -> list[AuditRecord]:
+        await self._ready()
         if not refs:
             return []
         marks = ",".join("?" * len(refs))
@@ -145,6 +152,8 @@ class SqliteAuditStore:
         return await self._engine.read(read)
 
     async def get_head(self) -> AuditHead | None:
+        await self._ready()
+
         def read(conn: sqlite3.Connection) -> AuditHead | None:
             row = conn.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
             return AuditHead(seq=row[0], hash=row[1]) if row else None
@@ -152,6 +161,8 @@ class SqliteAuditStore:
         return await self._engine.read(read)
 
     async def count_entries_by_event(self) -> dict[str, int]:
+        await self._ready()
+
         def read(conn: sqlite3.Connection) -> dict[str, int]:
             rows = conn.execute("SELECT event, COUNT(*) FROM audit_log GROUP BY event").fetchall()
             return {str(event): int(count) for event, count in rows}
@@ -159,6 +170,8 @@ class SqliteAuditStore:
         return await self._engine.read(read)
 
     async def get_or_add_secret(self, name: str, candidate: bytes) -> bytes:
+        await self._ready()
+
         def write(conn: sqlite3.Connection) -> bytes:
             conn.execute("INSERT OR IGNORE INTO audit_secrets (name, value) VALUES (?, ?)", (name, candidate))
             (value,) = conn.execute("SELECT value FROM audit_secrets WHERE name = ?", (name,)).fetchone()

@@ -10,8 +10,6 @@ from storage.sqlite._engine import Engine
 
 __all__ = ["SqliteOpsStore"]
 
-_SESSION_TABLES = ("video_sessions", "sessions")  # whichever the signaling schema names (if any)
-
 
 class SqliteOpsStore:
     def __init__(self, engine: Engine) -> None:
@@ -63,14 +61,19 @@ class SqliteOpsStore:
         return await self._engine.read(read)
 
     async def count_sessions_by_state(self) -> dict[str, int]:
+        # The durable appointment row says scheduled / ended / cancelled; a scheduled one whose first
+        # admission happened (started_at) is in progress. Whether a waiting room is open lives in the
+        # broker only, so "open" is not counted here.
         def read(conn: sqlite3.Connection) -> dict[str, int]:
-            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            for table in _SESSION_TABLES:
-                if table in tables:
-                    columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                    if "state" in columns:
-                        rows = conn.execute(f"SELECT state, COUNT(*) FROM {table} GROUP BY state").fetchall()
-                        return {str(state): int(count) for state, count in rows}
-            return {}
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'appointments'"
+            ).fetchone()
+            if exists is None:
+                return {}
+            rows = conn.execute(
+                "SELECT CASE WHEN state = 'scheduled' AND started_at IS NOT NULL THEN 'in_progress' "
+                "ELSE state END, COUNT(*) FROM appointments GROUP BY 1"
+            ).fetchall()
+            return {str(state): int(count) for state, count in rows}
 
         return await self._engine.read(read)
