@@ -87,7 +87,7 @@ class SessionService:
         self._turn = turn
         self._locks: dict[str, asyncio.Lock] = {}
 
-    # -- scheduling (HTTP) ------------------------------------------------------------------------------------
+    # -- scheduling (HTTP) ----------------------------------------------------------------------------------
     async def create(self, caller: Caller, body: w.CreateSessionIn) -> w.SessionOut:
         self._require_therapist(caller)
         now = self._clock()

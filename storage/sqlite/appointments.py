@@ -147,7 +147,8 @@ class SqliteAppointmentStore:
         def read(conn: sqlite3.Connection) -> list[Appointment]:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM appointments WHERE ends_at > ? "
-                "AND (therapist_id = ? OR session_id IN (SELECT session_id FROM appointment_participants WHERE account_id = ?)) "
+                "AND (therapist_id = ? OR session_id IN "
+                "(SELECT session_id FROM appointment_participants WHERE account_id = ?)) "
                 "ORDER BY starts_at, session_id LIMIT ?",
                 (ends_after, account_id, account_id, limit),
             ).fetchall()
