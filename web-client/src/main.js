@@ -11,6 +11,7 @@ import { chatView } from "./views/chat.js";
 import { verifyView } from "./views/verify.js";
 import { sessionsView } from "./views/sessions.js";
 import { callView } from "./views/call.js";
+import { devicesView } from "./views/devices.js";
 
 const root = document.getElementById("app");
 const device = new Device();
@@ -45,8 +46,8 @@ async function render() {
   const [first, arg] = route.parts;
   if (device.status === "loading") return;
 
-  if (first === "join" && arg) {
-    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/") }));
+  if ((first === "join" || first === "link") && arg) {
+    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: first === "link" }));
     if (device.status === "locked") return mount(existingDeviceView(device));
     return go("#/");
   }
@@ -89,6 +90,9 @@ async function render() {
       break;
     case "call":
       view = callView(device, arg);
+      break;
+    case "devices":
+      view = devicesView(device);
       break;
     case "admin":
       view = adminView();

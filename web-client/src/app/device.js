@@ -1,7 +1,7 @@
 // This browser's device: account lifecycle (join, unlock, lock), authentication, contacts and consent.
 // Messaging lives in messenger.js; it shares this object's api, realtime connection and vault.
-import { ready } from "../crypto/primitives.js";
-
+import { ready, sha256 } from "../crypto/primitives.js";
+import { toB64, utf8 } from "../lib/bytes.js";
 import { Api, ApiError } from "./api.js";
 import { Realtime } from "./realtime.js";
 import { Vault } from "./vault.js";
@@ -51,6 +51,17 @@ export class Device extends EventTarget {
   async join(code, passphrase) {
     const keys = DeviceKeys.generate();
     const account = await this.api.post("/accounts", { invitation_code: code, device: keys.devicePayload() }, { auth: false });
+    await this._created(keys, account, passphrase);
+  }
+
+  /** Add this browser as a new device of an existing account, with a link code from one of its devices. */
+  async link(code, passphrase) {
+    const keys = DeviceKeys.generate();
+    const account = await this.api.post("/devices", { link_code: code, device: keys.devicePayload() }, { auth: false });
+    await this._created(keys, { linked_account_id: null, ...account }, passphrase);
+  }
+
+  async _created(keys, account, passphrase) {
     await this.vault.create(passphrase, { account });
     this.keys = keys;
     this.me = account;
@@ -155,6 +166,13 @@ export class Device extends EventTarget {
       changed = this._mergeContact(c) || changed;
     }
     for (const id of [...this.contacts.keys()]) if (!seen.has(id)) this.contacts.delete(id);
+    if (this.role === "client" && !this.me.linked_account_id) {
+      const t = contacts.find((c) => c.role === "therapist");
+      if (t) {
+        this.me = { ...this.me, linked_account_id: t.account_id };
+        await this.vault.updateMeta({ account: this.me });
+      }
+    }
     if (changed) await this.saveState();
     this.emit("contacts");
   }
@@ -207,6 +225,15 @@ export class Device extends EventTarget {
     await this.api.post("/keys/one-time-prekeys", { prekeys });
   }
 
+  async createLinkCode() {
+    return this.api.post("/devices/link-codes", {});
+  }
+
+  async revokeDevice(deviceId) {
+    await this.api.del(`/devices/${deviceId}`);
+    await this.refreshContacts();
+  }
+
   // ---- consent ---------------------------------------------------------------------------------------
 
   async therapistTerms(therapistId) {
@@ -214,6 +241,8 @@ export class Device extends EventTarget {
   }
 
   async acceptTerms(terms) {
+    // Sign only what we were shown: the hash must be the SHA-256 of the text on screen.
+    if (toB64(sha256(utf8(terms.text))) !== terms.terms_hash) throw new Error("These terms do not match their fingerprint. Please reload.");
     const signedAt = Date.now();
     const signature = this.keys.consentSignature({
       therapistId: terms.therapist_id,

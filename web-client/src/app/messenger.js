@@ -1,9 +1,10 @@
 // End-to-end encrypted messaging for this device: pairwise sessions (crypto/session.js), an offline-safe
 // outbox, mailbox sync from the last acknowledged position, de-duplication and delivery receipts.
 //
-// Message plaintext (inside the ratchet; the server never sees it), UTF-8 JSON:
-//   {"v": 1, "kind": "text", "id": "<32 hex>", "to": "<account_id>", "body": "...", "sent_at": ms}
-//   {"v": 1, "kind": "receipt", "ids": ["<32 hex>", ...]}          (delivered: decrypted and stored)
+// Message plaintext (inside the ratchet; the server never sees it), UTF-8 JSON, as the Python SDK's payload
+// (client/payload.py); the message id is the send's client-chosen id:
+//   {"v": 1, "type": "text", "body": "...", "sent_at": ms, "to": "<recipient account_id>"}
+//   {"v": 1, "type": "receipt", "ids": ["<message id>", ...], "sent_at": ms, "to": "..."}   (delivered)
 // A plaintext that is not such JSON is shown as text (interop with minimal senders).
 import { equalBytes, fromB64, fromUtf8, randomHex, toB64, utf8 } from "../lib/bytes.js";
 import { Session } from "../crypto/session.js";
@@ -12,6 +13,7 @@ import { DuplicateMessage } from "../crypto/errors.js";
 import { ApiError } from "./api.js";
 
 const SEEN_LIMIT = 2000;
+const MAX_PREVIOUS_SESSIONS = 4;
 const SYNC_PAGE = 200;
 
 export class Messenger {
@@ -33,7 +35,7 @@ export class Messenger {
   async load() {
     const v = this.d.vault;
     const sessions = (await v.get("sessions")) || {};
-    for (const [dev, b64] of Object.entries(sessions)) this.sessions.set(dev, Session.fromBytes(fromB64(b64)));
+    for (const [dev, list] of Object.entries(sessions)) this.sessions.set(dev, list.map((b64) => Session.fromBytes(fromB64(b64))));
     this.outbox = (await v.get("outbox")) || [];
     this.seen = new Set((await v.get("seen")) || []);
     for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, "queued", false);
@@ -41,7 +43,7 @@ export class Messenger {
 
   async saveSessions() {
     const out = {};
-    for (const [dev, s] of this.sessions) out[dev] = toB64(s.toBytes());
+    for (const [dev, list] of this.sessions) out[dev] = list.map((s) => toB64(s.toBytes()));
     await this.d.vault.put("sessions", out);
   }
 
@@ -78,7 +80,7 @@ export class Messenger {
     const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
     await this.saveConv(to);
-    this.outbox.push({ kind: "text", id: msg.id, to, payload: { v: 1, kind: "text", id: msg.id, to, body, sent_at: msg.at } });
+    this.outbox.push({ kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
     this.flush();
@@ -91,7 +93,7 @@ export class Messenger {
     if (!msg || msg.state !== "failed") return;
     msg.state = "sending";
     await this.saveConv(to);
-    this.outbox.push({ kind: "text", id, to, payload: { v: 1, kind: "text", id, to, body: msg.body, sent_at: msg.at } });
+    this.outbox.push({ kind: "text", id, to, payload: textPayload(to, msg.body, msg.at) });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
     this.flush();
@@ -134,6 +136,7 @@ export class Messenger {
         }
         if (e instanceof ApiError && e.code === "device_set_mismatch") {
           for (const id of [...(e.details.stale || []), ...(e.details.extra || [])]) this.sessions.delete(id);
+          await this.saveSessions();
           await this.d.refreshContacts();
           continue;
         }
@@ -164,7 +167,7 @@ export class Messenger {
     ];
     const envelopes = [];
     for (const t of targets) {
-      let s = this.sessions.get(t.device_id);
+      let s = (this.sessions.get(t.device_id) || [])[0];
       const ik = fromB64(t.identity_key);
       if (!s || !equalBytes(s.peerIdentityKey, ik)) {
         const raw = await this.d.api.get(`/devices/${t.device_id}/bundle`);
@@ -176,7 +179,7 @@ export class Messenger {
           oneTimePrekey: b.one_time_prekey ? { id: b.one_time_prekey.id, public: fromB64(b.one_time_prekey.public) } : null,
         };
         s = Session.initiate(this.d.keys.identity, hexBytes(this.d.me.device_id), hexBytes(t.device_id), bundle);
-        this.sessions.set(t.device_id, s);
+        this._push(t.device_id, s);
       }
       const { type, bytes } = s.encrypt(plaintext);
       envelopes.push({ v: 1, to_device: t.device_id, type: wireName(type), ciphertext: toB64(bytes) });
@@ -265,24 +268,39 @@ export class Messenger {
     this.flush();
   }
 
+  /**
+   * Each peer device has a short list of sessions, the active one first. Both sides may start a session at
+   * the same moment; like Signal (and the Python SDK) we try each, and the one that decrypts becomes active,
+   * so the two sides converge without losing a message.
+   */
   async _decrypt(e) {
     const bytes = fromB64(e.ciphertext);
-    let s = this.sessions.get(e.from_device);
-    const expected = await this._expectedIdentity(e.from_account, e.from_device);
-    if (e.type === "prekey") {
-      const env = parseEnvelope(bytes);
-      if (env.type !== TYPE_PREKEY) throw new Error("type mismatch");
-      const sameSession = s && s.remoteBase && equalBytes(env.initialMessage.ephemeralKey, s.remoteBase);
-      if (!sameSession) {
-        if (expected && !equalBytes(expected, env.initialMessage.identityKey)) throw new Error("identity key mismatch");
-        const keys = this.d.keys;
-        const r = Session.accept(keys.identity, hexBytes(this.d.me.device_id), (id) => keys.signedPrekey(id), (id) => keys.oneTimePrekey(id), bytes);
-        this.sessions.set(e.from_device, r.session);
-        return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId };
+    const list = this.sessions.get(e.from_device) || [];
+    let duplicate = null;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        const plaintext = list[i].decrypt(bytes);
+        list.unshift(...list.splice(i, 1));
+        return { plaintext, usedOtpk: null };
+      } catch (err) {
+        if (err instanceof DuplicateMessage) duplicate = err;
       }
     }
-    if (!s) throw new Error("no session with this device");
-    return { plaintext: s.decrypt(bytes), usedOtpk: null };
+    if (duplicate) throw duplicate;
+    const env = parseEnvelope(bytes);
+    if (env.type !== TYPE_PREKEY) throw new Error("no session decrypts this message");
+    const expected = await this._expectedIdentity(e.from_account, e.from_device);
+    if (!expected || !equalBytes(expected, env.initialMessage.identityKey)) throw new Error("identity key mismatch");
+    const keys = this.d.keys;
+    const r = Session.accept(keys.identity, hexBytes(this.d.me.device_id), (id) => keys.signedPrekey(id), (id) => keys.oneTimePrekey(id), bytes);
+    this._push(e.from_device, r.session);
+    return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId };
+  }
+
+  _push(deviceId, session) {
+    const list = this.sessions.get(deviceId) || [];
+    list.unshift(session);
+    this.sessions.set(deviceId, list.slice(0, 1 + MAX_PREVIOUS_SESSIONS));
   }
 
   async _expectedIdentity(accountId, deviceId) {
@@ -303,13 +321,13 @@ export class Messenger {
     let payload;
     try {
       payload = JSON.parse(fromUtf8(plaintext));
-      if (!payload || typeof payload !== "object" || !payload.kind) throw new Error();
+      if (!payload || typeof payload !== "object" || !payload.type) throw new Error();
     } catch {
-      payload = { kind: "text", id: e.id, body: new TextDecoder().decode(plaintext), sent_at: e.sent_at };
+      payload = { type: "text", body: new TextDecoder().decode(plaintext), sent_at: e.sent_at };
     }
     const mine = e.from_account === this.d.me.account_id;
-    if (payload.kind === "text") {
-      const key = `${payload.id || e.id}`;
+    if (payload.type === "text") {
+      const key = e.id;
       if (this.seen.has(key)) return;
       this.seen.add(key);
       if (mine) {
@@ -323,16 +341,16 @@ export class Messenger {
       touched.add(e.from_account);
       const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
       cst.unread = (cst.unread || 0) + 1;
-      this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, kind: "receipt", ids: [key] } });
+      this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, type: "receipt", ids: [key], sent_at: Date.now(), to: e.from_account } });
       await this.saveOutbox();
-    } else if (payload.kind === "receipt" && !mine && Array.isArray(payload.ids)) {
+    } else if (payload.type === "receipt" && !mine && Array.isArray(payload.ids)) {
       const conv = await this.conversation(e.from_account);
       for (const id of payload.ids) {
         const m = conv.find((x) => x.id === id && x.dir === "out");
         if (m) m.state = "delivered";
       }
       touched.add(e.from_account);
-    } else if (payload.kind === "signal") {
+    } else if (payload.type === "signal") {
       this.d.emit("signal", { from_account: e.from_account, from_device: e.from_device, payload });
     }
   }
@@ -343,6 +361,8 @@ export class Messenger {
     touched.add(accountId);
   }
 }
+
+const textPayload = (to, body, sentAt) => ({ v: 1, type: "text", body, sent_at: sentAt, to });
 
 function hexBytes(hex) {
   const out = new Uint8Array(hex.length / 2);

@@ -33,7 +33,7 @@ export function welcomeView() {
   );
 }
 
-export function joinView(device, code, { onDone }) {
+export function joinView(device, code, { onDone, link = false }) {
   const err = errorBox();
   const pass = h("input", { id: "pass", type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSPHRASE, "aria-describedby": "pass-hint" });
   const pass2 = h("input", { id: "pass2", type: "password", autocomplete: "new-password", required: true });
@@ -51,16 +51,16 @@ export function joinView(device, code, { onDone }) {
         submit.textContent = "Creating your keys…";
         announce("Creating your keys");
         try {
-          await device.join(code, pass.value);
+          await (link ? device.link(code, pass.value) : device.join(code, pass.value));
           onDone();
         } catch (e2) {
           submit.disabled = false;
           submit.textContent = "Create my secure space";
-          showError(err, e2.code === "invitation_invalid" ? "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
+          showError(err, e2.code === "invitation_invalid" ? link ? "This link code is no longer valid. Create a new one on your other device." : "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
         }
       },
     },
-    h("h1", null, "You have been invited to Confidant"),
+    h("h1", null, link ? "Add this browser to your account" : "You have been invited to Confidant"),
     h("p", null, "Your encryption keys are created here, in this browser. Choose a passphrase to protect them on this device. It never leaves this browser and cannot be recovered, so keep it somewhere safe."),
     err,
     h("div", { class: "field" }, h("label", { for: "pass" }, "Passphrase"), pass, h("span", { class: "hint", id: "pass-hint" }, `At least ${MIN_PASSPHRASE} characters. A short sentence works well.`)),

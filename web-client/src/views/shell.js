@@ -5,16 +5,19 @@ const NAV = {
   client: [
     ["#/", "Messages"],
     ["#/sessions", "Sessions"],
+    ["#/devices", "Devices"],
   ],
   therapist: [
     ["#/", "Clients"],
     ["#/sessions", "Sessions"],
     ["#/invite", "Invite"],
     ["#/terms", "Terms"],
+    ["#/devices", "Devices"],
   ],
   admin: [
     ["#/admin", "Dashboard"],
     ["#/invite", "Invite a therapist"],
+    ["#/devices", "Devices"],
   ],
 };
 

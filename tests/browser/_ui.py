@@ -1,0 +1,114 @@
+"""What a person does in the web client, as Playwright steps (shared by the browser tests)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from tests.fixtures.server_proc import ConfidantServer
+
+PASSPHRASE = "quiet river at dawn"
+TERMS = (
+    "What you share with me stays between us.\n\n"
+    "Exceptions: a serious risk of harm to you or to someone else, suspected abuse of a child "
+    "or a vulnerable adult, or an order from a court."
+)
+UI_TIMEOUT = 15_000
+
+
+@dataclass
+class User:
+    context: BrowserContext
+    page: Page
+    errors: list[str]
+
+
+async def open_user(browser: Browser, server: ConfidantServer, path: str = "/") -> User:
+    context = await browser.new_context(viewport={"width": 1180, "height": 760}, base_url=server.url)
+    page = await context.new_page()
+    page.set_default_timeout(UI_TIMEOUT)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    await page.goto(path)
+    return User(context, page, errors)
+
+
+async def join(page: Page, link: str, passphrase: str = PASSPHRASE) -> None:
+    await page.goto(link)
+    await page.get_by_label("Passphrase", exact=True).fill(passphrase)
+    await page.get_by_label("Repeat the passphrase").fill(passphrase)
+    await page.get_by_role("button", name="Create my secure space").click()
+
+
+async def unlock(page: Page, passphrase: str = PASSPHRASE) -> None:
+    await page.get_by_label("Passphrase").fill(passphrase)
+    await page.get_by_role("button", name="Unlock").click()
+
+
+async def create_invitation(page: Page, name: str) -> str:
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("^Invite")).click()
+    await page.get_by_label(re.compile("name$")).fill(name)
+    await page.get_by_role("button", name="Create invitation link").click()
+    link = await page.get_by_test_id("invite-link").text_content()
+    assert link and "#/join/" in link
+    return link
+
+
+@dataclass
+class Practice:
+    admin: User
+    therapist: User
+    client: User
+    client_name: str
+
+
+async def practice(browser: Browser, server: ConfidantServer, client_name: str = "Sam Rivera") -> Practice:
+    """Admin joins from the bootstrap link, invites a therapist, who publishes terms and invites a client,
+    who reads and accepts the terms: what a new practice does on day one, all through the browser."""
+    admin = await open_user(browser, server)
+    await join(admin.page, f"/#/join/{server.admin_code()}")
+    await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
+    therapist_link = await create_invitation(admin.page, "Dr. Maya Lind")
+
+    therapist = await open_user(browser, server)
+    await join(therapist.page, therapist_link)
+    await expect(therapist.page.get_by_role("heading", name="Your clients")).to_be_visible()
+    await therapist.page.get_by_role("link", name="Terms").click()
+    await therapist.page.get_by_label("Terms", exact=True).fill(TERMS)
+    await therapist.page.get_by_role("button", name="Publish terms").click()
+    await expect(therapist.page.get_by_text("Published version 1")).to_be_visible()
+    client_link = await create_invitation(therapist.page, client_name)
+
+    client = await open_user(browser, server)
+    await join(client.page, client_link)
+    # Consent before contact: the terms, in full, are the first thing the client sees.
+    await expect(client.page.get_by_role("heading", name="Confidentiality terms")).to_be_visible()
+    await expect(client.page.get_by_role("document", name="Terms text")).to_have_text(TERMS)
+    await client.page.get_by_label("I have read these terms in full.").check()
+    await client.page.get_by_role("button", name="I accept these terms").click()
+    await expect(client.page.get_by_label("Message to Your therapist")).to_be_visible()
+    return Practice(admin, therapist, client, client_name)
+
+
+async def open_chat(therapist: Page, client_name: str) -> None:
+    await therapist.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
+    await therapist.get_by_role("list", name="Clients").get_by_role("link", name=re.compile(client_name)).click()
+    await expect(therapist.get_by_label(f"Message to {client_name}")).to_be_visible()
+
+
+async def send(page: Page, to_name: str, text: str) -> None:
+    box = page.get_by_label(f"Message to {to_name}")
+    await box.fill(text)
+    await box.press("Enter")
+
+
+def bubble(page: Page, text: str):  # noqa: ANN201 - a Locator
+    return page.locator(".messages .bubble").filter(has_text=re.compile(f"^{re.escape(text)}$"))
+
+
+async def shot(page: Page, artifacts: Path, name: str) -> None:
+    await page.screenshot(path=str(artifacts / f"{name}.png"))

@@ -1,0 +1,107 @@
+"""Therapist and client in two browsers through a real server: invitation, consent, 20 messages each way,
+delivery states, reload + unlock with history intact, key-change warning, and nothing readable on the server."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser._ui import PASSPHRASE, bubble, join, open_chat, open_user, practice, send, shot, unlock
+from tests.fixtures.server_proc import ConfidantServer
+
+pytestmark = pytest.mark.browser
+
+N = 20
+
+
+async def test_conversation_survives_reload_and_warns_on_key_change(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
+    p = await practice(browser, server)
+    await shot(p.client.page, artifacts, "client-terms-accepted")
+    t, c = p.therapist.page, p.client.page
+    await open_chat(t, p.client_name)
+
+    typed: list[str] = []
+    for i in range(N):
+        from_client = f"client note {i}: sleeping better since Tuesday ✓"
+        from_therapist = f"therapist reply {i}: that is good to hear"
+        typed += [from_client, from_therapist]
+        await send(c, "Your therapist", from_client)
+        await send(t, p.client_name, from_therapist)
+
+    for text in typed:
+        await expect(bubble(c, text)).to_have_count(1)
+        await expect(bubble(t, text)).to_have_count(1)
+    # Every one of the client's messages reaches "Delivered" (the therapist's device decrypted and stored it).
+    await expect(c.locator(".msg.out[data-state=delivered]")).to_have_count(N, timeout=30_000)
+    await expect(t.locator(".msg.out[data-state=delivered]")).to_have_count(N, timeout=30_000)
+    await shot(t, artifacts, "therapist-conversation")
+    await shot(c, artifacts, "client-conversation")
+
+    # Reload: the device is locked, the passphrase opens it, history is read back from this browser only.
+    await c.reload()
+    await expect(c.get_by_role("heading", name="Unlock Confidant")).to_be_visible()
+    await shot(c, artifacts, "unlock")
+    await c.get_by_label("Passphrase").fill("not my passphrase")
+    await c.get_by_role("button", name="Unlock").click()
+    await expect(c.get_by_role("alert")).to_contain_text("does not unlock")
+    await unlock(c)
+    for text in typed:
+        await expect(bubble(c, text)).to_have_count(1)
+    await send(c, "Your therapist", "after reload: still here")
+    await expect(bubble(t, "after reload: still here")).to_be_visible()
+    typed.append("after reload: still here")
+
+    # Nothing secret outside IndexedDB: no localStorage, no cookies.
+    assert await c.evaluate("() => localStorage.length + sessionStorage.length") == 0
+    assert await p.client.context.cookies() == []
+
+    # The client adds a new device (new identity key): the therapist is warned.
+    await c.get_by_role("link", name="Devices").click()
+    await c.get_by_role("button", name="Link a new device").click()
+    link = await c.get_by_test_id("link-device-url").text_content()
+    assert link and "#/link/" in link
+    phone = await open_user(browser, server)
+    await phone.page.goto(link)
+    await phone.page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    await phone.page.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
+    await phone.page.get_by_role("button", name="Create my secure space").click()
+    await expect(phone.page.get_by_label("Message to Your therapist")).to_be_visible()
+
+    warning = t.get_by_role("alert").filter(has_text="security key has changed")
+    await expect(warning).to_be_visible()
+    await expect(t.get_by_role("list", name="Clients").get_by_role("link", name=re.compile("security key changed"))).to_be_visible()
+    await shot(t, artifacts, "key-change-warning")
+
+    # Messages now reach both of the client's devices.
+    await send(t, p.client_name, "welcome to your new device")
+    await expect(bubble(phone.page, "welcome to your new device")).to_be_visible()
+    await c.get_by_role("link", name="Messages").click()
+    await expect(bubble(c, "welcome to your new device")).to_be_visible()
+    typed.append("welcome to your new device")
+
+    # Safety number: both sides see the same 60 digits.
+    await t.get_by_role("link", name="Safety number", exact=True).click()
+    number_t = await t.get_by_test_id("safety-number").first.get_attribute("aria-label")
+    await shot(t, artifacts, "safety-number")
+    await c.get_by_role("link", name="Safety number", exact=True).click()
+    number_c = await c.get_by_test_id("safety-number").get_attribute("aria-label")
+    assert number_c in {await loc.get_attribute("aria-label") for loc in await t.get_by_test_id("safety-number").all()}
+    assert number_t and re.fullmatch(r"Safety number: (\d{5} ){11}\d{5}", number_t)
+    await t.get_by_role("button", name="The numbers match").click()
+    await expect(t.get_by_role("status").filter(has_text="marked as verified")).to_be_visible()
+
+    for user in (p.admin, p.therapist, p.client, phone):
+        assert user.errors == []
+
+    # The relay cannot read: none of the typed texts (or the client's name) is in its files or logs.
+    server.stop()
+    blobs = [f.read_bytes() for f in server.storage_files()]
+    blobs.append(server.log_path.read_bytes())
+    for text in [*typed, p.client_name, "Dr. Maya Lind"]:
+        needle = text.encode()
+        assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"
