@@ -43,6 +43,7 @@ class Settings:
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = field(default=None, repr=False)
     web_root: Path | None = field(default_factory=_default_web_root)
+    metrics_interval_seconds: int = 10  # backlog / session counts / dependency checks for /metrics
 
     @property
     def base_url(self) -> str:
@@ -52,7 +53,8 @@ class Settings:
         return f"{self.base_url}/#/join/{code}"
 
 
-_INT_FIELDS = {"port", "envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds"}
+_INT_FIELDS = {"port", "envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds",
+               "metrics_interval_seconds"}
 _PATH_FIELDS = {"data_dir", "web_root"}
 _NAMES = tuple(f.name for f in fields(Settings))
 
@@ -117,7 +119,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"port must be between 0 and 65535, not {s.port}")
     if s.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
-    for name in ("envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds"):
+    for name in ("envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds",
+                 "metrics_interval_seconds"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
     if s.public_url:
