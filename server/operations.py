@@ -39,8 +39,6 @@ __all__ = ["Operations", "build_operations", "instrument_socketio", "sample_fore
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SAMPLE_SECONDS = 10.0  # backlog / session counts / dependency checks; a full mailbox scan each time
-
 
 @dataclass(frozen=True, slots=True)
 class Operations:
@@ -77,8 +75,9 @@ def _adapters(storage: Storage) -> tuple[AuditStore, OpsStore]:
     raise TypeError(f"no audit/ops adapter for {type(storage).__name__}")
 
 
-def build_operations(settings: Settings, storage: Storage, broker: Broker,
-                     sample_seconds: float | None = None) -> tuple[Operations, Storage, Broker]:
+def build_operations(
+    settings: Settings, storage: Storage, broker: Broker
+) -> tuple[Operations, Storage, Broker]:
     """The node's operations bundle, plus the timed storage and broker to hand to the services."""
     metrics = PrometheusObserver(_version())
     audit_store, ops_store = _adapters(storage)
@@ -86,7 +85,7 @@ def build_operations(settings: Settings, storage: Storage, broker: Broker,
     timed = timed_storage(storage, metrics)
     brokered = timed_broker(broker, metrics)
     readiness = ReadinessChecker.for_deployment(timed.ping, brokered.ping, settings.turn_urls, metrics)
-    interval = sample_seconds if sample_seconds is not None else DEFAULT_SAMPLE_SECONDS
+    interval = float(settings.metrics_interval_seconds)
     ops = Operations(metrics, AuditService(timed_audit, metrics), ops_store, readiness, interval)
     return ops, timed, brokered
 
