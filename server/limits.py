@@ -41,7 +41,7 @@ DEFAULT_SYNC_LIMIT = 100  # one sync page
 MAX_SYNC_LIMIT = 500  # bounds one reply's size (500 x 64 KiB worst case)
 SWEEP_INTERVAL_SECONDS = 60.0  # expiry is coarse-grained; reads also filter expired items
 
-# --- rate limits: (events, window seconds) ---
+# --- rate limits: (events, window seconds); keyed by rule name in RATE_RULES ---
 RATE_CHALLENGE_PER_IP = (30, 60.0)  # logins are rare; this stops nonce flooding
 RATE_CHALLENGE_PER_DEVICE = (10, 60.0)
 RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bounds CPU
@@ -51,3 +51,12 @@ RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runawa
 
 # --- presence ---
 PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies
+
+RATE_RULES: dict[str, tuple[int, float]] = {
+    "challenge_per_ip": RATE_CHALLENGE_PER_IP,
+    "challenge_per_device": RATE_CHALLENGE_PER_DEVICE,
+    "token_per_ip": RATE_TOKEN_PER_IP,
+    "token_per_device": RATE_TOKEN_PER_DEVICE,
+    "redeem_per_ip": RATE_REDEEM_PER_IP,
+    "send_per_device": RATE_SEND_PER_DEVICE,
+}

@@ -69,7 +69,7 @@ class AccountService:
         self._clock = clock
 
     async def create_account(self, invitation_code: str, keys: DeviceKeys, ip: str) -> CreatedAccount:
-        await self._limiter.check(f"redeem:ip:{ip}", limits.RATE_REDEEM_PER_IP)
+        await self._limiter.check("redeem_per_ip", ip)
         verify_device_keys(keys)  # before the invitation is consumed: a bad device changes nothing
         device = _new_device(keys)
         try:
@@ -98,7 +98,7 @@ class AccountService:
         return code, expires_at
 
     async def add_device(self, link_code: str, keys: DeviceKeys, ip: str) -> tuple[Account, Device]:
-        await self._limiter.check(f"redeem:ip:{ip}", limits.RATE_REDEEM_PER_IP)
+        await self._limiter.check("redeem_per_ip", ip)
         verify_device_keys(keys)
         try:
             device = await self._storage.devices.add_device_with_link_code(

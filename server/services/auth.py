@@ -46,8 +46,8 @@ class AuthService:
         return device.account_id
 
     async def challenge(self, device_id: str, ip: str) -> tuple[bytes, int]:
-        await self._limiter.check(f"challenge:ip:{ip}", limits.RATE_CHALLENGE_PER_IP)
-        await self._limiter.check(f"challenge:device:{device_id}", limits.RATE_CHALLENGE_PER_DEVICE)
+        await self._limiter.check("challenge_per_ip", ip)
+        await self._limiter.check("challenge_per_device", device_id)
         await self._active_device_account(device_id)
         nonce = secrets.token_bytes(limits.NONCE_BYTES)
         expires_at = self._clock() + 1000 * limits.CHALLENGE_TTL_SECONDS
@@ -55,8 +55,8 @@ class AuthService:
         return nonce, expires_at
 
     async def issue_token(self, device_id: str, nonce: bytes, signature: bytes, ip: str) -> tuple[str, int]:
-        await self._limiter.check(f"token:ip:{ip}", limits.RATE_TOKEN_PER_IP)
-        await self._limiter.check(f"token:device:{device_id}", limits.RATE_TOKEN_PER_DEVICE)
+        await self._limiter.check("token_per_ip", ip)
+        await self._limiter.check("token_per_device", device_id)
         if not await self._storage.challenges.take_challenge(nonce, device_id, self._clock()):
             raise ChallengeInvalid("This login challenge is unknown, already used or expired.")
         device = await self._storage.devices.get_device(device_id)

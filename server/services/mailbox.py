@@ -81,7 +81,7 @@ class MailboxService:
         return outcome
 
     async def _send(self, caller: Principal, req: SendRequest) -> SendOutcome:
-        await self._limiter.check(f"send:device:{caller.device_id}", limits.RATE_SEND_PER_DEVICE)
+        await self._limiter.check("send_per_device", caller.device_id)
         try:
             await self._authorize(caller, req)
         except AppError:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from server import limits
 from server.errors import RateLimited
 from storage.broker import Broker
 
@@ -9,12 +12,15 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    def __init__(self, broker: Broker) -> None:
-        self._broker = broker
+    """``rules`` maps a rule name to (events, window seconds); defaults to ``limits.RATE_RULES``."""
 
-    async def check(self, key: str, rule: tuple[int, float]) -> None:
-        """Count one event; raise RateLimited (with Retry-After) when over ``rule = (events, window)``."""
-        limit, window = rule
-        retry_after = await self._broker.hit(key, limit, window)
+    def __init__(self, broker: Broker, rules: Mapping[str, tuple[int, float]] | None = None) -> None:
+        self._broker = broker
+        self.rules = dict(limits.RATE_RULES if rules is None else rules)
+
+    async def check(self, rule: str, subject: str) -> None:
+        """Count one event of ``subject`` (an IP, a device id) under ``rule``; raise RateLimited when over."""
+        limit, window = self.rules[rule]
+        retry_after = await self._broker.hit(f"{rule}:{subject}", limit, window)
         if retry_after is not None:
             raise RateLimited(retry_after)

@@ -130,6 +130,9 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Server]:
     settings = Settings(host="127.0.0.1", port=port, data_dir=tmp_path / "data", web_root=None)
     built = build_app(settings, clock=clock)
     built.ctx.background.clear()  # the sweeper is driven by tests through the clock, never by time
+    # Every test client shares 127.0.0.1: per-IP limits would trip on fixtures. Per-device limits stay real.
+    for rule in ("redeem_per_ip", "challenge_per_ip", "token_per_ip"):
+        built.ctx.services.limiter.rules[rule] = (100_000, 60.0)
     runner = web.AppRunner(built.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
