@@ -5,6 +5,7 @@ The wire formats and every constant are specified in docs/PROTOCOL.md.
 
 from __future__ import annotations
 
+from crypto import attachments, boxed, encoding, fingerprint, keywrap, limits
 from crypto.envelope import EnvelopeInfo, EnvelopeType, parse, peek
 from crypto.errors import (
     BadSignature,
@@ -72,7 +73,13 @@ __all__ = [
     "WrongSender",
     "X25519KeyPair",
     "X25519PublicKey",
+    "attachments",
+    "boxed",
+    "encoding",
+    "fingerprint",
     "generate_one_time_prekeys",
+    "keywrap",
+    "limits",
     "parse",
     "peek",
     "peek_envelope",

@@ -129,3 +129,18 @@ def test_hkdf_matches_rfc5869_test_case_1() -> None:
     assert okm.hex() == (
         "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
     )
+
+
+def test_wire_encodings_are_strict() -> None:
+    from crypto import encoding
+
+    data = os.urandom(33)
+    assert encoding.b64decode(encoding.b64encode(data)) == data
+    for bad in ("abc", "ab=c", "YQ", "YR==", "a b="):
+        with pytest.raises(MalformedEnvelope):
+            encoding.b64decode(bad)
+    device = os.urandom(16)
+    assert encoding.device_id_from_hex(encoding.device_id_to_hex(device)) == device
+    for bad in (device.hex().upper(), device.hex()[:-2], "zz" * 16):
+        with pytest.raises(MalformedEnvelope):
+            encoding.device_id_from_hex(bad)

@@ -38,7 +38,7 @@ def envelopes(draw: st.DrawFn) -> Envelope:
     )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(envelopes())
 def test_envelope_codec_round_trips(env: Envelope) -> None:
     raw = env.to_bytes()
@@ -51,7 +51,7 @@ def test_envelope_codec_round_trips(env: Envelope) -> None:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.binary(max_size=400))
 def test_parse_of_arbitrary_bytes_is_typed_and_canonical(raw: bytes) -> None:
     try:
@@ -61,7 +61,7 @@ def test_parse_of_arbitrary_bytes_is_typed_and_canonical(raw: bytes) -> None:
     assert env.to_bytes() == raw
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(envelopes(), st.data())
 def test_single_byte_mutations_never_crash(env: Envelope, data: st.DataObject) -> None:
     raw = bytearray(env.to_bytes())
@@ -77,7 +77,7 @@ def template() -> tuple[bytes, bytes]:
     return a.to_bytes(), b.to_bytes()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, database=None)
 @given(st.data())
 def test_any_delivery_order_with_losses_and_duplicates(
     template: tuple[bytes, bytes], data: st.DataObject

@@ -5,6 +5,7 @@ Each vector is recomputed from its recorded inputs with the public API and compa
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 from pathlib import Path
@@ -52,6 +53,20 @@ def _x25519(j: dict[str, Any]) -> X25519KeyPair:
     kp = X25519KeyPair(_h(j["secret"]))
     assert kp.public.to_bytes().hex() == j["public"]
     return kp
+
+
+def test_vector_files_are_exactly_what_the_generator_writes() -> None:
+    """The files are up to date and the generator is deterministic (it runs twice here)."""
+    spec = importlib.util.spec_from_file_location(
+        "gen_vectors", VECTORS.parent.parent / "scripts" / "gen_vectors.py"
+    )
+    assert spec is not None and spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    for name, generate in gen.GENERATORS.items():
+        first = gen._dump(generate())
+        assert first == gen._dump(generate()), name
+        assert first == (VECTORS / name).read_text(), f"{name} is stale: run scripts/gen_vectors.py"
 
 
 X3DH = _load("x3dh.json")
