@@ -8,7 +8,12 @@ import { dirname, join } from "node:path";
 
 import { ready, sha256 } from "../src/crypto/primitives.js";
 import * as errors from "../src/crypto/errors.js";
-import { fromHex, toHex } from "../src/lib/bytes.js";
+import { concat, fromHex, toHex, utf8 } from "../src/lib/bytes.js";
+import * as keywrap from "../src/crypto/keywrap.js";
+import * as boxed from "../src/crypto/signaling.js";
+import * as attachments from "../src/crypto/attachments.js";
+import { safetyNumber, fingerprintHash } from "../src/crypto/fingerprint.js";
+import { argon2id, blake2b } from "../src/crypto/primitives.js";
 import { IdentityKeyPair, X25519KeyPair, bundleFromBytes, bundleToBytes, signedPrekeyMessage } from "../src/crypto/keys.js";
 import * as x3dh from "../src/crypto/x3dh.js";
 import { encodeInitialMessage, parseEnvelope, wireName } from "../src/crypto/envelope.js";
@@ -79,7 +84,8 @@ test("envelope vectors", () => {
     } else assert.equal(env.initialMessage, null);
   }
   for (const v of data.invalid) {
-    assert.throws(() => parseEnvelope(H(v.envelope)), (e) => e instanceof errors[v.error] && e.name === v.error, v.name);
+    const raw = v.append_zeros ? concat(H(v.envelope), new Uint8Array(v.append_zeros)) : H(v.envelope);
+    assert.throws(() => parseEnvelope(raw), (e) => e instanceof errors[v.error] && e.name === v.error, v.name);
   }
 });
 
@@ -136,7 +142,97 @@ test("ratchet session transcript", () => {
   assert.equal(toHex(Session.fromBytes(sessions.bob.toBytes()).toBytes()), d.final_state.bob);
 });
 
-const COVERED = ["x3dh.json", "envelope.json", "ratchet.json"];
+const COVERED = ["x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json"];
+
+test("keywrap vectors", () => {
+  const d = load("keywrap.json");
+  for (const c of d.cases) {
+    assert.equal(toHex(utf8(c.passphrase)), c.passphrase_utf8, c.name);
+    assert.equal(toHex(argon2id(utf8(c.passphrase), H(c.salt), c.opslimit, c.memlimit)), c.key, c.name);
+    const wrapped = keywrap.wrap(c.passphrase, H(c.keystore), { opslimit: c.opslimit, memlimit: c.memlimit, salt: H(c.salt), nonce: H(c.nonce) });
+    assert.equal(toHex(wrapped), c.wrapped, c.name);
+    assert.equal(toHex(keywrap.unwrap(c.passphrase, H(c.wrapped))), c.keystore, c.name);
+  }
+  const w = d.wrong_passphrase;
+  const c = d.cases.find((x) => x.name === w.case);
+  assert.throws(() => keywrap.unwrap(w.passphrase, H(c.wrapped)), (e) => e.name === w.error);
+  for (const r of d.rejections || []) {
+    assert.throws(() => keywrap.unwrap(r.passphrase ?? c.passphrase, H(r.wrapped)), (e) => e.name === r.error, r.name);
+  }
+});
+
+test("boxed signaling vectors", () => {
+  const d = load("boxed.json");
+  const sender = identity(d.sender), recipient = identity(d.recipient);
+  const ctx = (c) => ({ callId: H(c.call_id), fromDevice: H(c.from_device), toDevice: H(c.to_device) });
+  const base = ctx(d.context);
+  for (const c of d.cases) {
+    const out = boxed.seal(sender, recipient.public, { ...base, seq: c.seq, payload: H(c.payload), nonce: H(c.nonce) });
+    assert.equal(toHex(out), c.boxed, `seq ${c.seq}`);
+    const r = boxed.open(recipient, sender.public, out, { ...base, lastSeq: c.seq - 1 });
+    assert.equal(r.seq, c.seq);
+    assert.equal(toHex(r.payload), c.payload);
+  }
+  assert.ok(d.rejections.length > 0);
+  for (const r of d.rejections) {
+    const context = r.context ? ctx(r.context) : base;
+    const [me, them] = r.swap_parties ? [sender, recipient] : [recipient, sender];
+    assert.throws(() => boxed.open(me, them.public, H(r.boxed), { ...context, lastSeq: r.last_seq }), (e) => e.name === r.error, r.name);
+  }
+});
+
+test("fingerprint vectors", () => {
+  const d = load("fingerprint.json");
+  const a = d.alice, b = d.bob;
+  assert.equal(toHex(fingerprintHash(H(a.identity_key), H(a.account_id))), a.hash);
+  assert.equal(toHex(fingerprintHash(H(b.identity_key), H(b.account_id))), b.hash);
+  for (const [x, y] of [[a, b], [b, a]]) {
+    const sn = safetyNumber(H(x.identity_key), H(x.account_id), H(y.identity_key), H(y.account_id));
+    assert.equal(sn.number, d.safety_number);
+    assert.equal(sn.groups.join(" "), d.display);
+    assert.equal(toHex(sn.qr), d.qr_payload);
+  }
+});
+
+test("attachment vectors", () => {
+  const d = load("attachment.json");
+  assert.equal(d.chunk_bytes, attachments.CHUNK);
+  const blobs = {};
+  for (const c of d.cases) {
+    const data = new Uint8Array(c.size);
+    for (let i = 0; i < c.size; i++) data[i] = i % 251;
+    const { blob, pointer } = attachments.encrypt(data, { key: H(c.key), header: H(c.header) });
+    assert.equal(blob.length, c.blob_length, c.name);
+    assert.equal(toHex(pointer), c.pointer, c.name);
+    assert.equal(toHex(blake2b(blob, 32)), c.digest, c.name);
+    const chunks = [];
+    for (let off = 24; off < blob.length; off += attachments.CHUNK + 17) chunks.push(blob.slice(off, off + attachments.CHUNK + 17));
+    assert.deepEqual(chunks.map((x) => toHex(blake2b(x, 32))), c.chunk_blake2b, c.name);
+    if (c.final_chunk) assert.equal(toHex(chunks[chunks.length - 1]), c.final_chunk, c.name);
+    if (c.blob) assert.equal(toHex(blob), c.blob, c.name);
+    assert.deepEqual(attachments.decrypt(blob, pointer), data, c.name);
+    blobs[c.name] = { blob, pointer };
+  }
+  for (const r of d.rejections) {
+    const { blob, pointer } = blobs[r.case];
+    let bad = blob;
+    const op = r.operation;
+    if ("truncate_to" in op) bad = blob.slice(0, op.truncate_to);
+    else if ("flip_byte" in op) {
+      bad = blob.slice();
+      bad[op.flip_byte] ^= 1;
+    } else if ("append" in op) bad = concat(blob, H(op.append));
+    else if ("swap_chunks" in op) {
+      const C = attachments.CHUNK + 17;
+      const parts = [blob.slice(0, 24)];
+      for (let off = 24; off < blob.length; off += C) parts.push(blob.slice(off, off + C));
+      const [i, j] = op.swap_chunks;
+      [parts[i + 1], parts[j + 1]] = [parts[j + 1], parts[i + 1]];
+      bad = concat(...parts);
+    } else assert.fail(`unknown operation ${JSON.stringify(op)}`);
+    assert.throws(() => attachments.decrypt(bad, pointer), (e) => e.name === r.error, `${r.case}: ${r.name}`);
+  }
+});
 
 test("every vector file has a JS check", () => {
   const covered = new Set(COVERED);

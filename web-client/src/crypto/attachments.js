@@ -23,25 +23,30 @@ export function parsePointer(ptr) {
   return { key: ptr.slice(0, 32), digest: ptr.slice(32, 64), size: readU64be(ptr, 64) };
 }
 
+export const encryptedSize = (size) => 24 + size + 17 * Math.max(1, Math.ceil(size / CHUNK));
+
+/** Mirrors crypto/attachments.py decrypt_stream: structure first (StreamTruncated), then digest and size. */
 export function decrypt(blob, pointer) {
   const { key, digest, size } = parsePointer(pointer);
-  if (blob.length < 24) throw new StreamTruncated("stream shorter than its header");
-  if (!equalBytes(p.blake2b(blob, 32), digest)) throw new DecryptionFailed("attachment digest mismatch");
+  if (size > MAX_ATTACHMENT_BYTES) throw new TooLarge("attachment too large");
+  const expected = encryptedSize(size);
+  if (blob.length < 24) throw new StreamTruncated("blob shorter than its header");
   const st = p.secretstreamPull(key, blob.slice(0, 24));
   const out = [];
   let off = 24;
-  let done = false;
-  while (off < blob.length) {
-    if (done) throw new StreamTruncated("data after the final chunk");
-    const len = Math.min(CHUNK + 17, blob.length - off);
-    if (len < 17) throw new StreamTruncated("chunk shorter than its overhead");
-    const [plain, final] = st.pull(blob.slice(off, off + len));
+  for (;;) {
+    const piece = blob.slice(off, off + CHUNK + 17);
+    if (!piece.length) throw new StreamTruncated("blob ends without a final chunk");
+    off += piece.length;
+    if (off > expected) throw new StreamTruncated("blob is longer than the pointer says");
+    if (off < expected && off >= blob.length) throw new StreamTruncated("blob is shorter than the pointer says");
+    if (piece.length < 17) throw new StreamTruncated("chunk shorter than its overhead");
+    const [plain, final] = st.pull(piece);
     out.push(plain);
-    off += len;
-    done = final;
+    if (final) break;
   }
-  if (!done) throw new StreamTruncated("stream has no final chunk");
+  if (off < blob.length) throw new StreamTruncated("data after the final chunk");
   const data = concat(...out);
-  if (data.length !== size) throw new DecryptionFailed("attachment size mismatch");
+  if (data.length !== size || !equalBytes(p.blake2b(blob, 32), digest)) throw new DecryptionFailed("attachment does not match its pointer");
   return data;
 }
