@@ -16,6 +16,8 @@ from aiohttp import web
 from server.app import bootstrap_if_empty, build_app
 from server.config import ConfigError, Settings, load_settings
 from server.logging import configure_logging
+from server.operations import run_verify_audit
+from server.probe import add_probe_parser, run_probe
 from storage.errors import StorageUnavailable
 from storage.records import Role
 
@@ -63,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(invite)
     invite.add_argument("--role", choices=["therapist"], default="therapist", help="role of the invitee")
     invite.add_argument("--ttl-seconds", type=int, help="lifetime of the invitation (default: 7 days)")
+    verify_audit = admin_commands.add_parser(
+        "verify-audit", help="verify the audit log's hash chain; exit 1 naming the first broken entry"
+    )
+    _common(verify_audit)
+    add_probe_parser(commands)
     return parser
 
 
@@ -109,6 +116,8 @@ async def _operator_invite(settings: Settings, role: Role, ttl_seconds: int | No
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "probe":  # a client of a running relay: no server settings
+        return run_probe(args)
     try:
         settings = _settings(args)
     except ConfigError as exc:
@@ -118,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             asyncio.run(_serve(settings))
+        elif args.admin_command == "verify-audit":
+            return run_verify_audit(settings)
         elif args.admin_command == "bootstrap":
             print(asyncio.run(_operator_invite(settings, Role.ADMIN, None)))
         else:

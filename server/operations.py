@@ -114,3 +114,19 @@ async def sample_forever(ctx: AppContext, ops: Operations) -> None:
     while True:
         await sample_once(ctx, ops)
         await asyncio.sleep(ops.sample_seconds)  # the sampling period, not a synchronisation
+
+
+def run_verify_audit(settings: Settings) -> int:
+    """``confidant admin verify-audit``: walk the local audit chain, print one line, exit 1 if broken."""
+    from server.app import build_app  # the composition root imports this module
+
+    async def verify() -> int:
+        built = build_app(settings)
+        try:
+            report = await built.ctx.ops.audit.verify()
+        finally:
+            await built.ctx.storage.close()
+        print(report.verdict())
+        return 0 if report.ok else 1
+
+    return asyncio.run(verify())
