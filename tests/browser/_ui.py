@@ -66,9 +66,9 @@ class Practice:
     client_name: str
 
 
-async def practice(browser: Browser, server: ConfidantServer, client_name: str = "Sam Rivera") -> Practice:
-    """Admin joins from the bootstrap link, invites a therapist, who publishes terms and invites a client,
-    who reads and accepts the terms: what a new practice does on day one, all through the browser."""
+async def therapist_with_terms(browser: Browser, server: ConfidantServer, client_name: str) -> tuple[User, User, str]:
+    """Admin joins from the bootstrap link and invites a therapist, who publishes terms and invites a client:
+    returns (admin, therapist, the client's invitation link)."""
     admin = await open_user(browser, server)
     await join(admin.page, f"/#/join/{server.admin_code()}")
     await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
@@ -82,7 +82,13 @@ async def practice(browser: Browser, server: ConfidantServer, client_name: str =
     await therapist.page.get_by_role("button", name="Publish terms").click()
     await expect(therapist.page.get_by_text("Published version 1")).to_be_visible()
     client_link = await create_invitation(therapist.page, client_name)
+    return admin, therapist, client_link
 
+
+async def practice(browser: Browser, server: ConfidantServer, client_name: str = "Sam Rivera") -> Practice:
+    """A new practice's first day, all in the browser: admin, therapist with terms, and a client who reads
+    and accepts the terms."""
+    admin, therapist, client_link = await therapist_with_terms(browser, server, client_name)
     client = await open_user(browser, server)
     await join(client.page, client_link)
     # Consent before contact: the terms, in full, are the first thing the client sees.
@@ -96,7 +102,7 @@ async def practice(browser: Browser, server: ConfidantServer, client_name: str =
 
 async def open_chat(therapist: Page, client_name: str) -> None:
     await therapist.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
-    await therapist.get_by_role("list", name="Clients").get_by_role("link", name=re.compile(client_name)).click()
+    await therapist.get_by_role("list", name="Clients").get_by_role("link", name=re.compile(re.escape(client_name))).click()
     await expect(therapist.get_by_label(f"Message to {client_name}")).to_be_visible()
 
 
