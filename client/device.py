@@ -98,6 +98,9 @@ class Device:
         self._waiters: dict[str, asyncio.Future[JSON]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
+        self._ack_wanted = 0
+        self._ack_sent = 0
+        self._ack_task: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Device(account={self.account_id}, device={self.device_id})"
@@ -200,6 +203,8 @@ class Device:
     async def close(self) -> None:
         """Disconnect and stop background work; everything acknowledged or queued is already on disk."""
         await self.realtime.stop()
+        if self._ack_task is not None:
+            self._tasks.append(self._ack_task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -509,7 +514,19 @@ class Device:
             items = await self._incoming.get()
             up_to = await self._process(items)
             if up_to is not None:
-                await self._ack(up_to)
+                self._ack_soon(up_to)
+
+    def _ack_soon(self, up_to: int) -> None:
+        # acks never hold up decryption; at most one in flight, later positions coalesce into the next one
+        self._ack_wanted = max(self._ack_wanted, up_to)
+        if self._ack_task is None or self._ack_task.done():
+            self._ack_task = asyncio.create_task(self._ack_loop())
+
+    async def _ack_loop(self) -> None:
+        while self._ack_wanted > self._ack_sent:
+            up_to = self._ack_wanted
+            await self._ack(up_to)
+            self._ack_sent = up_to
 
     async def _process(self, items: list[JSON]) -> int | None:
         """Decrypt new items in stream order and save everything in one write; returns the position to ack."""

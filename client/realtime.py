@@ -66,6 +66,7 @@ class Realtime:
         self._tasks: set[asyncio.Future[None]] = set()
         self._live = False
         self._held: list[JSON] = []
+        self._closed: asyncio.Event | None = None
         self.last_error: ApiError | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------
@@ -97,17 +98,23 @@ class Realtime:
     # -- calls ----------------------------------------------------------------------------------------------
 
     async def call(self, event: str, data: JSON, timeout: float | None = None) -> JSON:
-        """Emit ``event`` and return the ack's ``result``; ``ApiError`` on ``ok: false``."""
-        sio = self._sio
-        if sio is None or not sio.connected:
+        """Emit ``event`` and return the ack's ``result``; ``ApiError`` on ``ok: false``, ``TransportError``
+        when the connection drops before the ack (python-socketio would wait out the timeout)."""
+        sio, closed = self._sio, self._closed
+        if sio is None or closed is None or not sio.connected:
             raise TransportError("not connected")
+        call = asyncio.ensure_future(sio.call(event, data, timeout=timeout or self._call_timeout))
+        dropped = asyncio.ensure_future(closed.wait())
         try:
-            reply = await sio.call(event, data, timeout=timeout or self._call_timeout)
-        except (
-            socketio.exceptions.TimeoutError,
-            socketio.exceptions.BadNamespaceError,
-            socketio.exceptions.SocketIOError,
-        ) as exc:
+            await asyncio.wait({call, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            dropped.cancel()
+        if not call.done():
+            call.cancel()
+            raise TransportError(f"{event}: connection lost")
+        try:
+            reply = call.result()
+        except (socketio.exceptions.TimeoutError, socketio.exceptions.SocketIOError) as exc:
             raise TransportError(f"{event}: {exc.__class__.__name__}") from exc
         if not isinstance(reply, dict):
             raise ApiError("internal", f"unexpected ack for {event}")
@@ -126,7 +133,7 @@ class Realtime:
             try:
                 token = await self._token(refresh)
                 refresh = False
-                self._live, self._held, self._sio = False, [], sio
+                self._live, self._held, self._sio, self._closed = False, [], sio, closed
                 await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
                 await self._resume()
                 held, self._held, self._live = self._held, [], True
