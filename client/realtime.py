@@ -2,10 +2,12 @@
 
 A supervisor task keeps one connection alive. On every connect it first drains the mailbox with ``sync``
 from the last acknowledged position until ``more`` is false (docs/API.md "Realtime"), handing each page to
-``on_envelopes``, and only then reports itself connected; after that it relies on ``inbox`` pushes.
-Pushes that arrive while the drain runs are held back and handed over after it, so the consumer sees
-items in stream order: anything committed before the connect comes from ``sync``, anything after it is
-pushed (the server joins the device's room before it answers ``sync``). ``on_envelopes`` is synchronous
+``on_envelopes``, and only then reports itself connected. After that an ``inbox`` push is a wake-up: it
+makes the device pull (``sync`` from its cursor) instead of trusting the pushed items, because pushes relayed
+by other nodes can arrive out of order or be lost while Redis is away, and acknowledging a pushed position
+would delete an earlier envelope this device never saw. A pull returns everything committed in stream order
+(the pushed items were committed before they were pushed, and every earlier position before them). Pulls
+are coalesced: pushes arriving during a pull cause one more pull after it. ``on_envelopes`` is synchronous
 on purpose: it runs in the order frames arrived (queue them; do the work elsewhere).
 A refused connect with ``unauthenticated`` (expired or revoked token) makes it log in again before the next
 attempt. Envelopes may arrive twice (a push racing a sync page): the consumer de-duplicates.
@@ -65,7 +67,9 @@ class Realtime:
         self.connects = 0
         self._tasks: set[asyncio.Future[None]] = set()
         self._live = False
-        self._held: list[JSON] = []
+        self._pull_pending = False
+        self._pulling: asyncio.Future[None] | None = None
+        self._pulled = 0  # highest position handed over on this connection
         self._closed: asyncio.Event | None = None
         self.last_error: ApiError | None = None
 
@@ -133,12 +137,13 @@ class Realtime:
             try:
                 token = await self._token(refresh)
                 refresh = False
-                self._live, self._held, self._sio, self._closed = False, [], sio, closed
+                self._live, self._pull_pending, self._pulled = False, False, 0
+                self._sio, self._closed = sio, closed
                 await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
                 await self._resume()
-                held, self._held, self._live = self._held, [], True
-                if held:
-                    self._on_envelopes(held)
+                self._live = True
+                if self._pull_pending:  # pushed while the drain ran
+                    self._pull_soon()
             except (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError) as exc:
                 err = ApiError.from_wire(refused[-1]) if refused and isinstance(refused[-1], dict) else None
                 if isinstance(exc, ApiError):
@@ -183,18 +188,12 @@ class Realtime:
         sio.on("connect_error", lambda data=None: refused.append(data))
 
         async def inbox(data: Any) -> None:
-            if self._sio is not sio:
+            if self._sio is not sio or not isinstance(data, dict):
                 return
-            envelopes = data.get("envelopes") if isinstance(data, dict) else None
-            if envelopes and self._live:
-                self._on_envelopes(list(envelopes))
-            elif envelopes:
-                self._held.extend(envelopes)
-            elif isinstance(data, dict) and self._live:
-                # a notification without items ("new data up to N"): pull it
-                task = asyncio.ensure_future(self._safe_resume())
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            if self._live:
+                self._pull_soon()
+            else:
+                self._pull_pending = True
 
         sio.on("inbox", inbox)
         for name in PUSHED_EVENTS:
@@ -208,17 +207,31 @@ class Realtime:
 
         return forward
 
-    async def _safe_resume(self) -> None:
-        with contextlib.suppress(TransportError, ApiError):
-            await self._resume()
+    def _pull_soon(self) -> None:
+        if self._pulling is not None and not self._pulling.done():
+            self._pull_pending = True
+            return
+        self._pulling = asyncio.ensure_future(self._pull())
+        self._tasks.add(self._pulling)
+        self._pulling.add_done_callback(self._tasks.discard)
+
+    async def _pull(self) -> None:
+        while True:
+            self._pull_pending = False
+            with contextlib.suppress(TransportError, ApiError):
+                await self._resume()
+            if not self._pull_pending:
+                return
 
     async def _resume(self) -> None:
-        after = self._cursor()
+        # The consumer advances the cursor asynchronously: also skip what this connection already handed over.
+        after = max(self._cursor(), self._pulled)
         while True:
             page = await self.call("sync", {"after": after, "limit": SYNC_PAGE})
             envelopes: list[JSON] = list(page.get("envelopes") or [])
             if envelopes:
                 self._on_envelopes(envelopes)
                 after = max(after, *(int(e["pos"]) for e in envelopes))
+                self._pulled = max(self._pulled, after)
             if not page.get("more") or not envelopes:
                 return
