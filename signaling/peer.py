@@ -206,7 +206,10 @@ class CallPeer:
         await self._wait_for(lambda s: s.ended, timeout, "call ended")
 
     async def wait_rejected(self, timeout: float = 10.0) -> None:
-        await self._wait_for(lambda s: s.rejected_signals > 0, timeout, "a rejected signal")
+        await self.wait_for_rejections(1, timeout)
+
+    async def wait_for_rejections(self, count: int, timeout: float = 10.0) -> None:
+        await self._wait_for(lambda s: s.rejected_signals >= count, timeout, f"{count} rejected signals")
 
     async def _wait_for(self, cond: Callable[[PeerStats], bool], timeout: float, what: str) -> None:
         try:
@@ -257,11 +260,24 @@ class CallPeer:
             return SyntheticAudioTrack()
         return SyntheticVideoTrack(*self._video_size)
 
-    def _ensure_tracks(self) -> None:
+    def _ensure_tracks(self, *, reuse_only: bool = False) -> bool:
+        """Send every live track; ``reuse_only`` (answering) uses only m-lines the offer has.
+
+        Returns True if some track could not be placed (the caller then offers it itself)."""
         present = {id(s.track) for s in self._pc.getSenders()}
+        unsent = False
         for track in self._tracks:
-            if id(track) not in present and track.readyState == "live":
-                self._pc.addTrack(track)
+            if id(track) in present or track.readyState != "live":
+                continue
+            free = any(
+                t.kind == track.kind and t.sender.track is None and not t.stopped
+                for t in self._pc.getTransceivers()
+            )
+            if reuse_only and not free:
+                unsent = True
+                continue
+            self._pc.addTrack(track)
+        return unsent
 
     def _video_sender(self) -> RTCRtpSender:
         for sender in self._pc.getSenders():
@@ -308,10 +324,12 @@ class CallPeer:
             if self._pc.remoteDescription is None and not self._c.restarts:
                 self._c.started = time.perf_counter()
             await self._apply_remote(RTCSessionDescription(sdp=msg.sdp, type="offer"))
-            self._ensure_tracks()
+            unsent = self._ensure_tracks(reuse_only=True)
             await self._pc.setLocalDescription(await self._pc.createAnswer())
             self._check_candidates()
             await self._channel.send(SignalMessage(SignalKind.ANSWER, sdp=self._pc.localDescription.sdp))
+            if unsent:  # e.g. our screen share after the other side restarted ICE: offer it ourselves
+                await self._send_offer(ice_restart=False)
         elif msg.kind is SignalKind.ANSWER:
             assert msg.sdp is not None
             if self._pc.signalingState != "have-local-offer":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class CallServer:
         return client
 
 
+@contextlib.asynccontextmanager
 async def serve(
     tmp: Path, coturn: Coturn, clock: Callable[[], int] | None = None
 ) -> AsyncIterator[CallServer]:

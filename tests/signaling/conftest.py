@@ -18,5 +18,5 @@ from tests.signaling._kit import CallServer, serve
 @pytest.fixture
 async def call_server(tmp_path: Path, coturn: Coturn, loopback_ice: None) -> AsyncIterator[CallServer]:
     """The real app in-process on a loopback port, with TURN credentials for the test coturn."""
-    async for srv in serve(tmp_path, coturn):
+    async with serve(tmp_path, coturn) as srv:
         yield srv
