@@ -19,9 +19,18 @@ def encodings(secret: bytes) -> set[bytes]:
     return {n for n in out if len(n) >= 8}
 
 
-def find_leaks(files: Iterable[Path], secrets: dict[str, list[bytes]]) -> list[str]:
-    """``"<label> in <file>"`` for every secret found; ``secrets`` maps a label to raw secret values."""
-    needles = [(label, enc) for label, values in secrets.items() for v in values for enc in encodings(v)]
+def find_leaks(
+    files: Iterable[Path], secrets: dict[str, list[bytes]], *, verbatim: Iterable[str] = ()
+) -> list[str]:
+    """``"<label> in <file>"`` for every secret found; ``secrets`` maps a label to raw secret values.
+    Labels in ``verbatim`` (texts such as plaintexts) are searched as they are, keys in every encoding."""
+    as_is = set(verbatim)
+    needles = [
+        (label, enc)
+        for label, values in secrets.items()
+        for v in values
+        for enc in ({v} if label in as_is else encodings(v))
+    ]
     leaks = []
     for path in files:
         try:

@@ -105,8 +105,9 @@ async def test_hundred_messages_each_way_with_offline_periods_leave_nothing_read
     }
     files = [*p.server.storage_files(), p.server.log_path]
     assert any(f.name.endswith("-wal") for f in files), "the scan covers the live WAL file"
-    assert find_leaks(files, secrets) == []
-    await therapist.close()
-    await client.close()
-    p.server.stop()
-    assert find_leaks([*p.server.storage_files(), p.server.log_path], secrets) == []
+    verbatim = ("plaintext", "invitation code")
+    assert find_leaks(files, secrets, verbatim=verbatim) == []
+    for device in p.devices:
+        await device.close()
+    assert p.server.stop() == 0, "clean shutdown on SIGTERM"
+    assert find_leaks([*p.server.storage_files(), p.server.log_path], secrets, verbatim=verbatim) == []
