@@ -6,6 +6,7 @@ No mocks of our own code: every call goes through the running app on a loopback 
 from __future__ import annotations
 
 import base64
+import io
 import os
 import secrets
 import struct
@@ -92,7 +93,7 @@ class Http:
             "/healthz", "/readyz", "/openapi.json", "/") else path)
         kwargs: dict[str, Any] = {"headers": hdrs}
         if raw is not None:
-            kwargs["data"] = raw
+            kwargs["data"] = io.BytesIO(raw)
             hdrs.setdefault("Content-Type", "application/json")
         elif json is not None:
             kwargs["json"] = json

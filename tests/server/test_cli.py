@@ -1,0 +1,70 @@
+"""The `confidant` command: help, operator invitations, and `serve` printing the first admin link."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.fixtures.ports import free_port
+
+CONFIDANT = str(Path(sys.executable).parent / "confidant")
+LINK = re.compile(r"^http://127\.0\.0\.1:\d+/#/join/([A-Za-z0-9_-]{20,})$", re.M)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CONFIDANT, *args], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONWARNINGS": "error"})
+
+
+def test_help_documents_commands_and_flags() -> None:
+    top = _run("--help")
+    assert top.returncode == 0 and "serve" in top.stdout and "admin" in top.stdout
+    serve = _run("serve", "--help").stdout
+    for flag in ("--host", "--port", "--data-dir", "--log-level", "--config", "--public-url", "--web-root"):
+        assert flag in serve
+    assert "--role" in _run("admin", "invite", "--help").stdout
+
+
+def test_bootstrap_and_invite_print_links_never_log_them(tmp_path: Path) -> None:
+    first = _run("admin", "bootstrap", "--data-dir", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    code = LINK.search(first.stdout)
+    assert code is not None and code.group(1) not in first.stderr
+    invite = _run("admin", "invite", "--role", "therapist", "--data-dir", str(tmp_path))
+    assert invite.returncode == 0 and LINK.search(invite.stdout)
+
+
+def test_configuration_errors_exit_2() -> None:
+    bad = _run("serve", "--port", "99999")
+    assert bad.returncode == 2 and "port must be between" in bad.stderr
+
+
+async def test_serve_prints_admin_link_on_empty_database(tmp_path: Path) -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        CONFIDANT, "serve", "--port", str(port), "--data-dir", str(tmp_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while "#/join/" not in line:
+            raw = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert raw, "serve exited before printing the admin link"
+            line = raw.decode()
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/readyz") as r:
+            assert r.status == 200
+    finally:
+        proc.terminate()
+        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0
+    code = line.strip().rsplit("/", 1)[1]
+    assert code.encode() not in stderr  # the log never carries the code
+    for log_line in stderr.decode().splitlines():
+        assert log_line.startswith("{"), log_line  # structured JSON, one object per line
