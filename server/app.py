@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import socketio
 from aiohttp import web
 
-from server import limits, openapi, realtime, sweeper
+from server import limits, openapi, realtime, realtime_sessions, sweeper
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
@@ -52,7 +52,7 @@ class Feature(Protocol):
 
 # Order matters only for the web client, whose catch-all file route must come last.
 FEATURES: tuple[ModuleType, ...] = (
-    health, auth, accounts, keys, consent, messages, realtime, sweeper, ops_admin
+    health, auth, accounts, keys, consent, messages, realtime, sweeper, ops_admin, realtime_sessions
 )
 LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 
