@@ -9,6 +9,7 @@ import pytest
 
 from storage.protocols import Storage
 from storage.sqlite import SqliteStorage
+from tests.storage import _mongo
 
 
 async def _sqlite(tmp_path: Path) -> Storage:
@@ -17,10 +18,12 @@ async def _sqlite(tmp_path: Path) -> Storage:
 
 ADAPTERS: dict[str, Callable[[Path], Awaitable[Storage]]] = {
     "sqlite": _sqlite,
+    "mongo-double": _mongo.mongo_double,  # in-process test double of AsyncMongoClient, not MongoDB
+    "mongodb": _mongo.mongodb,  # a real MongoDB, only when CONFIDANT_TEST_MONGODB_URI is set
 }
 
 
-@pytest.fixture(params=sorted(ADAPTERS))
+@pytest.fixture(params=[name if name != "mongodb" else _mongo.mongodb_param() for name in sorted(ADAPTERS)])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
     storage = await ADAPTERS[request.param](tmp_path)
     try:
