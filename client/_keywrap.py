@@ -1,54 +1,32 @@
-"""Passphrase wrapping of the keystore's storage key (Argon2id -> XChaCha20-Poly1305).
+"""Passphrase wrapping of the keystore's storage key with crypto.keywrap (Argon2id + XChaCha20-Poly1305).
 
-Interim implementation on crypto.primitives until crypto/keywrap.py lands; the blob is self-describing
-(JSON with the KDF parameters) so files written now stay readable.
+The blob is crypto.keywrap's self-describing format (costs and salt in its header), base64 in the file.
 """
 
 from __future__ import annotations
 
-import json
-
 from client._wire import b64d, b64e
 from client.errors import KeystoreError
-from crypto import primitives
+from crypto import keywrap
 from crypto.errors import CryptoError
 
-__all__ = ["unwrap", "wrap"]
+__all__ = ["KDF_PRESETS", "unwrap", "wrap"]
 
-_AD = b"confidant-keystore-key-v1"
-# (opslimit, memlimit): libsodium's interactive and moderate presets; "fast" is for tests and benchmarks
+# (opslimit, memlimit in bytes). "interactive" is crypto.keywrap's default (RFC 9106's second option, about
+# a quarter second); "fast" is libsodium's minimum, for throwaway test and benchmark identities only.
 KDF_PRESETS = {
     "fast": (1, 8 * 1024 * 1024),
-    "interactive": (2, 64 * 1024 * 1024),
-    "moderate": (3, 256 * 1024 * 1024),
+    "interactive": (keywrap.DEFAULT_OPSLIMIT, keywrap.DEFAULT_MEMLIMIT),
 }
 
 
 def wrap(passphrase: str, key: bytes, kdf: str = "interactive") -> str:
-    ops, mem = KDF_PRESETS[kdf]
-    salt = primitives.random_bytes(primitives.PWHASH_SALT_SIZE)
-    nonce = primitives.random_bytes(primitives.AEAD_NONCE_SIZE)
-    kek = primitives.argon2id(passphrase.encode(), salt, ops, mem)
-    blob = primitives.aead_encrypt(kek, nonce, key, _AD)
-    return json.dumps(
-        {
-            "kdf": "argon2id13",
-            "ops": ops,
-            "mem": mem,
-            "salt": b64e(salt),
-            "nonce": b64e(nonce),
-            "ct": b64e(blob),
-        },
-        separators=(",", ":"),
-    )
+    opslimit, memlimit = KDF_PRESETS[kdf]
+    return b64e(keywrap.wrap(passphrase, key, opslimit=opslimit, memlimit=memlimit))
 
 
 def unwrap(passphrase: str, wrapped: str) -> bytes:
     try:
-        doc = json.loads(wrapped)
-        kek = primitives.argon2id(passphrase.encode(), b64d(doc["salt"]), int(doc["ops"]), int(doc["mem"]))
-        return primitives.aead_decrypt(kek, b64d(doc["nonce"]), b64d(doc["ct"]), _AD)
-    except CryptoError:
+        return keywrap.unwrap(passphrase, b64d(wrapped))
+    except (CryptoError, ValueError):
         raise KeystoreError("wrong passphrase or corrupt keystore") from None
-    except (ValueError, KeyError, TypeError):
-        raise KeystoreError("the keystore file is corrupt") from None

@@ -3,7 +3,7 @@
 File layout (JSON, UTF-8):
 
     {"format": "confidant-keystore", "v": 1,
-     "wrapped_key": "<b64 crypto.keywrap blob of the 32-byte storage key, Argon2id from the passphrase>",
+     "wrapped_key": "<b64 crypto.keywrap blob (Argon2id from the passphrase) of the 32-byte storage key>",
      "nonce": "<b64 24 bytes>", "body": "<b64 XChaCha20-Poly1305(storage key, nonce, state JSON,
                                             ad = b'confidant-keystore-v1')>"}
 
