@@ -29,7 +29,7 @@ TERMS = "Confidential, except risk of serious harm, suspected abuse, or a court 
 async def eventually(
     check: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0, what: str = "condition"
 ) -> None:
-    """Poll ``check`` until it holds or the deadline passes (polling, not sleeping, is the synchronisation)."""
+    """Poll ``check`` until it holds or the deadline passes (polling is the synchronisation)."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()
@@ -61,10 +61,11 @@ class Cluster:
     def url(self, node: int) -> str:
         return self.nodes[node].url
 
-    async def _register(self, node: int, code: str) -> Device:
+    async def _register(self, node: int | str, code: str) -> Device:
         self._count += 1
+        url = node if isinstance(node, str) else self.url(node)
         device = await Device.register(
-            self.url(node), code, self.tmp / f"device-{self._count}.keystore", PASSPHRASE, kdf="fast"
+            url, code, self.tmp / f"device-{self._count}.keystore", PASSPHRASE, kdf="fast"
         )
         self.devices.append(device)
         return device
@@ -74,13 +75,15 @@ class Cluster:
             self._admin = await self._register(0, self.nodes[0].admin_code())
         return self._admin
 
-    async def therapist(self, node: int) -> Device:
+    async def therapist(self, node: int | str) -> Device:
+        """A therapist with published terms, registered (and connected) at node index or URL ``node``."""
         admin = await self.admin()
         therapist = await self._register(node, (await admin.invite_therapist())["code"])
         await therapist.publish_terms(TERMS)
         return therapist
 
-    async def client(self, node: int, therapist: Device) -> Device:
+    async def client(self, node: int | str, therapist: Device) -> Device:
+        """A client of ``therapist`` that accepted the terms, connected at node index or URL ``node``."""
         client = await self._register(node, (await therapist.invite_client())["code"])
         await client.accept_terms(therapist.account_id)
         return client
@@ -110,7 +113,9 @@ def make_cluster(tmp: Path, nodes: int, extra_args: tuple[str, ...] = ()) -> Clu
     data = tmp / "data"
     servers = [
         ConfidantServer(
-            data, log_path=tmp / f"node-{i}.log", extra_args=["--redis-url", redis.url, *extra_args],
+            data,
+            log_path=tmp / f"node-{i}.log",
+            extra_args=["--redis-url", redis.url, *extra_args],
             log_level="info",
         )
         for i in range(nodes)

@@ -47,6 +47,6 @@ def mongodb_param() -> object:
         "mongodb",
         marks=pytest.mark.skipif(
             not MONGODB_URI,
-            reason="no real MongoDB: set CONFIDANT_TEST_MONGODB_URI (docs/SCALE.md; none can be installed here)",
+            reason="no real MongoDB: set CONFIDANT_TEST_MONGODB_URI (docs/SCALE.md; none installable here)",
         ),
     )
