@@ -46,6 +46,7 @@ T = TypeVar("T")
 SOCKET_TIMEOUT_S = 1.0  # a healthy loopback/LAN Redis answers in well under a millisecond
 RETRY_AFTER_S = 1.0  # circuit-breaker pause after a failure
 SOCKETIO_CHANNEL = "confidant-socketio"
+SUBSCRIPTION_WATCH_S = 0.2  # how soon after Redis returns connected devices are told to pull
 
 # One fixed window per key: the first hit creates the counter with the window as expiry. Returns -1 when
 # within the limit, else the milliseconds left in the window. A counter that lost its expiry gets it back.
@@ -78,17 +79,60 @@ class BrokerUnavailable(StorageUnavailable):
     """Redis cannot be reached; live push, presence and cluster-wide limits are degraded."""
 
 
-def socketio_manager(redis_url: str) -> socketio.AsyncRedisManager:
+def socketio_manager(
+    redis_url: str, on_resubscribed: Callable[[socketio.AsyncServer], Awaitable[None]] | None = None
+) -> socketio.AsyncRedisManager:
     """The python-socketio client manager that carries cross-node emits over Redis pub/sub.
 
     While Redis is down its publishes are dropped (logged by python-socketio) and its listener reconnects
-    with back-off; clients then get their envelopes from the mailbox when they sync.
+    with back-off, so live pushes are lost in that window; the envelopes are in the mailbox. Once the listener
+    has subscribed again, ``on_resubscribed(server)`` runs: the server tells its connected devices to pull.
     """
-    return socketio.AsyncRedisManager(
+    return _RedisManager(
         redis_url,
         channel=SOCKETIO_CHANNEL,
         redis_options={"socket_connect_timeout": SOCKET_TIMEOUT_S, "socket_timeout": None},
+        on_resubscribed=on_resubscribed,
     )
+
+
+class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """``AsyncRedisManager`` unchanged, plus a watcher that notices when its listener subscribed again.
+
+    The listener builds a new pub/sub connection after every failure (``_redis_connect``); a new connection
+    that holds the subscription means the node hears cross-node emits again.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_resubscribed: Callable[[socketio.AsyncServer], Awaitable[None]] | None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(url, **kwargs)
+        self._on_resubscribed = on_resubscribed
+
+    def initialize(self) -> None:
+        super().initialize()
+        if not self.write_only and self._on_resubscribed is not None:
+            self.server.start_background_task(self._watch_subscription)
+
+    async def _watch_subscription(self) -> None:
+        held: Any = None  # the pub/sub connection last seen subscribed
+        while True:
+            await asyncio.sleep(SUBSCRIPTION_WATCH_S)
+            pubsub = self.pubsub
+            if pubsub is None or pubsub is held or not pubsub.subscribed:
+                continue
+            lost_one = held is not None
+            held = pubsub
+            if lost_one and self._on_resubscribed is not None:
+                log.warning("redis pub/sub subscribed again: asking connected devices to pull")
+                try:
+                    await self._on_resubscribed(self.server)
+                except Exception:
+                    log.exception("on_resubscribed failed")
 
 
 class RedisBroker:
