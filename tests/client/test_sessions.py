@@ -1,0 +1,73 @@
+"""Sessions between two devices without a server: simultaneous starts converge, changed keys are refused."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from client._wire import b64e
+from client.errors import KeyChanged
+from client.keystore import KeystoreState
+from client.sessions import SessionBook
+from crypto import IdentityKeyPair, PreKeyBundle, SignedPreKeyPair, generate_one_time_prekeys
+
+
+class Peer:
+    def __init__(self, account: str | None = None, device: str | None = None) -> None:
+        self.account = account or os.urandom(16).hex()
+        self.device = device or os.urandom(16).hex()
+        self.identity = IdentityKeyPair.generate()
+        spk = SignedPreKeyPair.generate(self.identity, 1)
+        self.otks = generate_one_time_prekeys(1, 5)
+        state = KeystoreState(
+            server_url="http://relay.test",
+            account_id=self.account,
+            device_id=self.device,
+            role="client",
+            identity_seed=b64e(self.identity.to_bytes()),
+            signed_prekeys={"1": b64e(spk.to_bytes())},
+            one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in self.otks},
+        )
+        self.spk = spk
+        self.book = SessionBook(state, self.identity)
+
+    def bundle(self) -> PreKeyBundle:
+        otk = self.otks.pop(0)
+        return PreKeyBundle(self.identity.public, self.spk.public_part(), otk.public_part())
+
+    def send_to(self, other: Peer, text: str) -> bytes:
+        if not self.book.has_session(other.device):
+            self.book.start(other.account, other.device, other.bundle())
+        return self.book.encrypt(other.device, text.encode())[1]
+
+    def read(self, sender: Peer, wire: bytes) -> str:
+        return self.book.decrypt(sender.account, sender.device, wire).decode()
+
+
+def test_both_sides_starting_at_once_still_read_everything() -> None:
+    alice, bob = Peer(), Peer()
+    a1 = alice.send_to(bob, "a1")  # both start a session before reading the other's first message
+    b1 = bob.send_to(alice, "b1")
+    assert bob.read(alice, a1) == "a1"
+    assert alice.read(bob, b1) == "b1"
+    for i in range(5):
+        assert bob.read(alice, alice.send_to(bob, f"a{i + 2}")) == f"a{i + 2}"
+        assert alice.read(bob, bob.send_to(alice, f"b{i + 2}")) == f"b{i + 2}"
+
+
+def test_used_one_time_prekey_is_deleted_after_accepting() -> None:
+    alice, bob = Peer(), Peer()
+    before = set(bob.book.state.one_time_prekeys)
+    bob.read(alice, alice.send_to(bob, "hello"))
+    assert len(before - set(bob.book.state.one_time_prekeys)) == 1
+
+
+def test_a_device_presenting_another_identity_key_is_refused() -> None:
+    alice, bob = Peer(), Peer()
+    bob.read(alice, alice.send_to(bob, "hello"))
+    mallory = Peer(account=alice.account, device=alice.device)  # same device id, another identity key
+    with pytest.raises(KeyChanged):
+        bob.read(mallory, mallory.send_to(bob, "it is me, really"))
+    assert bob.book.state.key_changes == [{"account_id": alice.account, "device_id": alice.device}]
+    assert bob.read(alice, alice.send_to(bob, "still me")) == "still me"
