@@ -13,6 +13,10 @@ credentials minted by the server, or by signaling.turn for the baseline).
     python bench/calls.py --pairs 1,16 --targets inproc
     python bench/calls.py --smoke             # tiny run for CI
 
+Columns: "connected" = offer sent -> ICE + DTLS connected (caller); "first video" = offer received -> first
+decoded video frame (callee); "both see video" = inproc: offer sent -> both decode video; server: POST
+/sessions -> both decode video (schedule, join, waiting room, admit, sealed offer/answer, media).
+
 Run inside a network namespace with only loopback (``make bench`` does): nothing leaves the machine.
 """
 
@@ -35,7 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import aioice.ice
 from aiortc import RTCIceServer
 
-from bench._common import Table, cpu_count, percentile
+from bench._common import ConfidantServer, Table, cpu_count, percentile
+from client.calls import run_call
+from client.device import Device
 from signaling.loopback import channel_pair
 from signaling.peer import CallPeer
 from signaling.turn import mint_turn_credentials
@@ -46,7 +52,7 @@ from tests.fixtures.coturn_proc import Coturn
 class CallTiming:
     connected_s: float  # caller: offer created -> ICE + DTLS connected
     first_video_s: float  # callee: offer received -> first decoded video frame from the caller
-    setup_s: float  # wall clock from "place the call" to both sides seeing video
+    setup_s: float  # inproc: offer -> both see video; server: POST /sessions -> both see video
 
 
 @dataclass
@@ -137,23 +143,33 @@ async def main_async(args: argparse.Namespace) -> int:
     targets = args.targets.split(",")
     paths = args.paths.split(",")
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory(prefix="confidant-bench-turn-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="confidant-bench-calls-") as tmp:
         coturn = Coturn(Path(tmp))
         coturn.start()
+        server: ConfidantServer | None = None
+        pairs: list[tuple[Device, Device]] = []
         try:
+            if "server" in targets:
+                env = {"CONFIDANT_TURN_URLS": coturn.url, "CONFIDANT_TURN_SECRET": coturn.secret}
+                server = ConfidantServer(Path(tmp) / "data", env=env, log_level="warning")
+                await server.start_async()
+                pairs = await provision(server, max(pair_counts), Path(tmp))
             for target in targets:
                 for path in paths:
-                    for pairs in pair_counts:
-                        call = await make_call(target, path, coturn, args)
-                        rows.append(await run_row(target, path, pairs, call))
+                    for count in pair_counts:
+                        call = make_call(target, path, coturn, pairs, args)
+                        rows.append(await run_row(target, path, count, call))
                         print(render(rows[-1:]).splitlines()[-1], flush=True)
         finally:
+            for therapist, client in pairs:
+                await therapist.close()
+                await client.close()
+            if server is not None:
+                server.stop()
             coturn.stop()
     print()
-    print(
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {cpu_count()} cores, "
-        f"{platform.processor() or platform.platform()}, Python {platform.python_version()}"
-    )
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, {cpu_count()} cores, "
+          f"{_cpu_model()}, Python {platform.python_version()}")
     print(render(rows))
     for r in rows:
         for err in r.errors[:3]:
@@ -161,26 +177,65 @@ async def main_async(args: argparse.Namespace) -> int:
     return 0 if all(r.ok == r.pairs for r in rows) else 1
 
 
-async def make_call(target: str, path: str, coturn: Coturn, args: argparse.Namespace) -> CallFn:
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.platform()
+
+
+async def provision(server: ConfidantServer, count: int, root: Path) -> list[tuple[Device, Device]]:
+    """``count`` therapist + consenting client pairs, each device registering from its own loopback address
+    (the server rate-limits registrations per IP; 127.0.0.0/8 is all loopback)."""
+
+    def source(i: int) -> str:
+        return f"127.0.{1 + i // 250}.{1 + i % 250}"
+
+    admin = await Device.register(server.url, server.admin_code(), root / "admin.ks", "bench", kdf="fast",
+                                  connect=False, source_host=source(0))
+    out = []
+    try:
+        for i in range(count):
+            code = (await admin.invite_therapist())["code"]
+            therapist = await Device.register(server.url, code, root / f"t{i}.ks", "bench", kdf="fast",
+                                              connect=False, source_host=source(2 * i + 1))
+            await therapist.publish_terms("Bench terms: confidential, except a serious risk of harm.")
+            code = (await therapist.invite_client())["code"]
+            client = await Device.register(server.url, code, root / f"c{i}.ks", "bench", kdf="fast",
+                                           connect=False, source_host=source(2 * i + 2))
+            await client.accept_terms(therapist.account_id)
+            out.append((therapist, client))
+    finally:
+        await admin.close()
+    return out
+
+
+def make_call(
+    target: str, path: str, coturn: Coturn, pairs: list[tuple[Device, Device]], args: argparse.Namespace
+) -> CallFn:
     relay = path == "turn"
     if target == "inproc":
         creds = mint_turn_credentials(
             secret=coturn.secret, account_id=secrets.token_hex(16), urls=(coturn.url,), ttl_seconds=600
         )
-        ice = (
-            [RTCIceServer(urls=coturn.url, username=creds.username, credential=creds.credential)]
-            if relay
-            else []
-        )
+        server = RTCIceServer(urls=coturn.url, username=creds.username, credential=creds.credential)
+        ice = [server] if relay else []
 
         async def call(_: int) -> CallTiming:
             return await inproc_call(ice, relay, args.timeout)
 
         return call
     if target == "server":
-        from bench._calls_server import server_call_factory
 
-        return await server_call_factory(coturn, relay, args)
+        async def server_call(i: int) -> CallTiming:
+            therapist, client = pairs[i]
+            t = await run_call(therapist, client, relay_only=relay, hold_s=0, timeout=args.timeout)
+            return CallTiming(t.connected_s, t.client.first_frame_after["video"], t.total_s)
+
+        return server_call
     raise SystemExit(f"unknown target {target!r}")
 
 
