@@ -1,4 +1,101 @@
-import { h } from "../lib/dom.js";
-export function sessionsView() {
-  return h("div", { class: "page" }, h("div", { class: "card" }, h("h1", null, "Sessions"), h("p", { class: "muted" }, "No sessions scheduled.")));
+// Upcoming video sessions. Therapists schedule them for a client; both sides join from here.
+import { h, announce, formatDateTime } from "../lib/dom.js";
+
+const STATE_TEXT = { scheduled: "Scheduled", open: "Waiting room open", in_progress: "In progress", ended: "Ended", cancelled: "Cancelled" };
+const JOIN_EARLY_MS = 15 * 60 * 1000;
+
+function localInputValue(ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 16);
+}
+
+export function sessionsView(device) {
+  const list = h("ul", { class: "session-list", "aria-label": "Sessions" });
+  const err = h("div", { class: "notice error", role: "alert", hidden: true });
+  const therapist = device.role === "therapist";
+
+  const refresh = async () => {
+    let sessions = [];
+    try {
+      ({ sessions } = await device.api.get("/sessions"));
+    } catch (e) {
+      err.textContent = e.message;
+      err.hidden = false;
+      return;
+    }
+    const now = Date.now();
+    const upcoming = sessions.filter((s) => !["ended", "cancelled"].includes(s.state) && s.ends_at > now).sort((a, b) => a.starts_at - b.starts_at);
+    if (!upcoming.length) {
+      list.replaceChildren(h("li", { class: "muted" }, therapist ? "No upcoming sessions. Schedule one below." : "No upcoming sessions. Your therapist will schedule one with you."));
+      return;
+    }
+    list.replaceChildren(
+      ...upcoming.map((s) => {
+        const who = therapist ? s.participants.map((id) => device.contactName(id)).join(", ") : device.contactName(s.therapist_id);
+        const joinable = now >= s.starts_at - JOIN_EARLY_MS;
+        return h(
+          "li",
+          { class: "session-item" },
+          h(
+            "div",
+            { class: "client-name" },
+            h("span", { class: "session-when" }, formatDateTime(s.starts_at)),
+            h("span", { class: "client-sub" }, `${Math.round((s.ends_at - s.starts_at) / 60000)} minutes with ${who}`),
+          ),
+          h("span", { class: ["pill", s.state !== "scheduled" ? "live" : ""] }, STATE_TEXT[s.state] || s.state),
+          joinable
+            ? h("a", { class: "button", href: `#/call/${s.session_id}` }, therapist ? "Open waiting room" : "Join")
+            : h("span", { class: "small muted" }, "Opens 15 minutes before"),
+        );
+      }),
+    );
+  };
+  refresh();
+  const timer = setInterval(refresh, 30000);
+
+  let form = null;
+  if (therapist) {
+    const clients = [...device.contacts.values()].filter((c) => c.role === "client");
+    const who = h("select", { id: "session-client", required: true }, clients.map((c) => h("option", { value: c.account_id }, device.contactName(c.account_id))));
+    const when = h("input", { id: "session-start", type: "datetime-local", required: true, value: localInputValue(Date.now()) });
+    const length = h("select", { id: "session-length" }, [30, 45, 50, 60, 90].map((m) => h("option", { value: m, selected: m === 50 }, `${m} minutes`)));
+    const submit = h("button", { type: "submit", disabled: !clients.length }, "Schedule session");
+    form = h(
+      "form",
+      {
+        class: "card",
+        onsubmit: async (e) => {
+          e.preventDefault();
+          err.hidden = true;
+          const startsAt = new Date(when.value).getTime();
+          submit.disabled = true;
+          try {
+            await device.api.post("/sessions", { participants: [who.value], starts_at: startsAt, ends_at: startsAt + Number(length.value) * 60000 });
+            announce("Session scheduled");
+            await refresh();
+          } catch (e2) {
+            err.textContent = e2.message;
+            err.hidden = false;
+          } finally {
+            submit.disabled = false;
+          }
+        },
+      },
+      h("h2", null, "Schedule a session"),
+      clients.length ? null : h("p", { class: "muted" }, "Invite a client first."),
+      h("div", { class: "field" }, h("label", { for: "session-client" }, "Client"), who),
+      h("div", { class: "row" }, h("div", { class: "field grow" }, h("label", { for: "session-start" }, "Starts"), when), h("div", { class: "field" }, h("label", { for: "session-length" }, "Length"), length)),
+      h("div", { class: "row end" }, submit),
+    );
+  }
+  const node = h(
+    "div",
+    { class: "page" },
+    h("h1", null, "Video sessions"),
+    h("p", { class: "muted" }, "Video is end-to-end encrypted between your browsers. The server only knows when a session starts and ends."),
+    err,
+    h("section", { class: "card", "aria-labelledby": "upcoming" }, h("h2", { id: "upcoming" }, "Upcoming"), list),
+    form,
+  );
+  return { node, cleanup: () => clearInterval(timer) };
 }

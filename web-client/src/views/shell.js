@@ -21,7 +21,7 @@ const NAV = {
   ],
 };
 
-const CONN_TEXT = { online: "Connected", connecting: "Reconnecting…", offline: "Offline" };
+const CONN_TEXT = { online: "Online", connecting: "Reconnecting…", offline: "Offline" };
 
 export function brand() {
   return h("a", { class: "brand", href: "#/" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "C"), "Confidant");
