@@ -52,7 +52,16 @@ class Feature(Protocol):
 
 # Order matters only for the web client, whose catch-all file route must come last.
 FEATURES: tuple[ModuleType, ...] = (
-    health, auth, accounts, keys, consent, messages, realtime, sweeper, ops_admin, realtime_sessions
+    health,
+    auth,
+    accounts,
+    keys,
+    consent,
+    messages,
+    realtime,
+    sweeper,
+    ops_admin,
+    realtime_sessions,
 )
 LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 
@@ -111,10 +120,19 @@ def build_app(
         logger=False,
         engineio_logger=False,
     )
-    services = build_services(settings, storage, broker, realtime.SocketNotifier(sio), clock,
-                              observer=ops.metrics, audit=ops.audit)
-    ctx = AppContext(settings=settings, storage=storage, broker=broker, clock=clock, services=services,
-                     sio=sio, node_id=secrets.token_hex(8), ops=ops)
+    services = build_services(
+        settings, storage, broker, realtime.SocketNotifier(sio), clock, observer=ops.metrics, audit=ops.audit
+    )
+    ctx = AppContext(
+        settings=settings,
+        storage=storage,
+        broker=broker,
+        clock=clock,
+        services=services,
+        sio=sio,
+        node_id=secrets.token_hex(8),
+        ops=ops,
+    )
     for feature in (*FEATURES, *features, *LAST_FEATURES):
         feature.register(ctx)
     instrument_socketio(ctx, ops)

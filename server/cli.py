@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="TOML file with settings (flags and CONFIDANT_* env win)")
     parser.add_argument("--data-dir", help="directory of the SQLite database (default: ./data)")
-    parser.add_argument("--public-url", help="URL users reach, used in invitation links (default: http://HOST:PORT)")
+    parser.add_argument(
+        "--public-url", help="URL users reach, used in invitation links (default: http://HOST:PORT)"
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: info")
     parser.add_argument("--mongodb-uri", help="store data in MongoDB (a replica set) instead of SQLite")
 
@@ -43,14 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="run the relay (HTTP API, socket.io, web client)",
-                                description="Run the relay. On an empty database, prints a one-time admin "
-                                "invitation link to stdout.")
+    serve = commands.add_parser(
+        "serve",
+        help="run the relay (HTTP API, socket.io, web client)",
+        description="Run the relay. On an empty database, prints a one-time admin invitation link to stdout.",
+    )
     _common(serve)
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default: 8080; 0 picks a free one)")
     serve.add_argument("--redis-url", help="share presence, limits and live push with other nodes (Redis)")
-    serve.add_argument("--web-root", help="built web client to serve at / (default: web-client/dist if present)")
+    serve.add_argument(
+        "--web-root", help="built web client to serve at / (default: web-client/dist if present)"
+    )
     serve.add_argument("--envelope-ttl-seconds", type=int, help="undelivered envelopes expire after this")
     serve.add_argument("--token-ttl-seconds", type=int, help="bearer token lifetime (default: 3600)")
     serve.add_argument("--invitation-ttl-seconds", type=int, help="default invitation lifetime (7 days)")
@@ -76,9 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     flags: dict[str, Any] = {
         name: getattr(args, name, None)
-        for name in ("host", "port", "data_dir", "log_level", "public_url", "web_root",
-                     "envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds",
-                     "mongodb_uri", "redis_url")
+        for name in (
+            "host",
+            "port",
+            "data_dir",
+            "log_level",
+            "public_url",
+            "web_root",
+            "envelope_ttl_seconds",
+            "token_ttl_seconds",
+            "invitation_ttl_seconds",
+            "mongodb_uri",
+            "redis_url",
+        )
     }
     return load_settings(flags, config_file=args.config)
 

@@ -53,8 +53,13 @@ class Settings:
         return f"{self.base_url}/#/join/{code}"
 
 
-_INT_FIELDS = {"port", "envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds",
-               "metrics_interval_seconds"}
+_INT_FIELDS = {
+    "port",
+    "envelope_ttl_seconds",
+    "token_ttl_seconds",
+    "invitation_ttl_seconds",
+    "metrics_interval_seconds",
+}
 _PATH_FIELDS = {"data_dir", "web_root"}
 _NAMES = tuple(f.name for f in fields(Settings))
 
@@ -119,16 +124,24 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"port must be between 0 and 65535, not {s.port}")
     if s.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
-    for name in ("envelope_ttl_seconds", "token_ttl_seconds", "invitation_ttl_seconds",
-                 "metrics_interval_seconds"):
+    for name in (
+        "envelope_ttl_seconds",
+        "token_ttl_seconds",
+        "invitation_ttl_seconds",
+        "metrics_interval_seconds",
+    ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
     if s.public_url:
         parts = urlsplit(s.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"public_url must be an http(s) URL like https://confidant.example, not {s.public_url!r}")
+            raise ConfigError(
+                f"public_url must be an http(s) URL like https://confidant.example, not {s.public_url!r}"
+            )
     if s.mongodb_uri and urlsplit(s.mongodb_uri).scheme not in ("mongodb", "mongodb+srv"):
-        raise ConfigError("mongodb_uri must be a MongoDB connection string like mongodb://host:27017/confidant")
+        raise ConfigError(
+            "mongodb_uri must be a MongoDB connection string like mongodb://host:27017/confidant"
+        )
     if s.redis_url and urlsplit(s.redis_url).scheme not in ("redis", "rediss", "unix"):
         raise ConfigError("redis_url must be a Redis URL like redis://host:6379/0")
     if s.web_root is not None and not s.web_root.is_dir():

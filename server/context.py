@@ -24,7 +24,7 @@ from storage.protocols import Storage
 if TYPE_CHECKING:
     from server.operations import Operations
 
-__all__ = ["AppContext", "BackgroundTask", "ConnectHook", "Route", "SocketEvent", "SocketHandler"]
+__all__ = ["AppContext", "BackgroundTask", "ConnectHook", "Handler", "Route", "SocketEvent", "SocketHandler"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SocketHandler = Callable[[Principal, Any], Awaitable[msgspec.Struct | None]]

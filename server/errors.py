@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(str, Enum):  # noqa: UP042 (str mixin: codes compare equal to their wire strings)
     BAD_REQUEST = "bad_request"
     INVALID_FIELD = "invalid_field"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -168,11 +168,7 @@ class RateLimited(AppError):
 
     def __init__(self, retry_after_seconds: float):
         self.retry_after_seconds = max(1, int(retry_after_seconds + 0.999))
-        super().__init__(
-            "Too many requests; retry later.", {"retry_after_seconds": self.retry_after_seconds}
-        )
-
-
+        super().__init__("Too many requests; retry later.", {"retry_after_seconds": self.retry_after_seconds})
 
 
 def to_app_error(exc: BaseException) -> AppError:

@@ -30,12 +30,20 @@ def _error_response(description: str) -> dict[str, Any]:
 
 
 def _operation(route: Route) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": route.summary, "tags": [route.tag],
-                          "operationId": f"{route.method.lower()}_{route.handler.__name__}"}
+    op: dict[str, Any] = {
+        "summary": route.summary,
+        "tags": [route.tag],
+        "operationId": f"{route.method.lower()}_{route.handler.__name__}",
+    }
     params = re.findall(r"\{(\w+)", route.path)
     if params:
         op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+            {
+                "name": p,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            }
             for p in params
         ]
     if route.body is not None:
@@ -72,8 +80,8 @@ def build_openapi(ctx: AppContext) -> dict[str, Any]:
         "info": {
             "title": "Confidant",
             "version": "1",
-            "description": "End-to-end encrypted messaging relay. Realtime events (socket.io) are described in "
-            "x-socketio-events; the flows are explained in docs/API.md.",
+            "description": "End-to-end encrypted messaging relay. Realtime events (socket.io) are "
+            "described in x-socketio-events; the flows are explained in docs/API.md.",
         },
         "servers": [{"url": ctx.settings.base_url}],
         "paths": paths,

@@ -106,7 +106,6 @@ def register(ctx: AppContext) -> None:
     sio = ctx.sio
     services = ctx.services
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         request_id_var.set(secrets.token_hex(8))
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -124,12 +123,14 @@ def register(ctx: AppContext) -> None:
         # After the connect completes, so that the client is ready to receive what hooks emit.
         sio.start_background_task(_run_connect_hooks, ctx, principal)
 
-    @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
         session = await sio.get_session(sid)
         principal = session.get(_SESSION_KEY)
         if isinstance(principal, Principal):
             await ctx.broker.clear_presence(principal.device_id, ctx.node_id)
+
+    sio.on("connect", handler=connect)
+    sio.on("disconnect", handler=disconnect)
 
     async def on_send(principal: Principal, data: Any) -> rs.SendOut:
         body = from_data(data, rq.SendIn)

@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-class Role(str, Enum):
+class Role(str, Enum):  # noqa: UP042 (str mixin: roles compare equal to their wire strings)
     CLIENT = "client"
     THERAPIST = "therapist"
     ADMIN = "admin"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from server import limits
 from server.context import AppContext, Route
 from server.errors import InvalidField
 from server.http._base import API, b64, bearer_principal, client_ip, read_body, reply
@@ -12,7 +13,6 @@ from server.wire import requests as rq
 from server.wire import responses as rs
 from server.wire.decode import b64 as decode_b64
 from server.wire.decode import device_keys
-from server import limits
 from storage.records import Invitation, Role
 
 __all__ = ["register"]
@@ -22,8 +22,12 @@ _HEX_ID = r"{%s:[0-9a-f]{32}}"
 
 def _invitation_out(i: Invitation) -> rs.InvitationOut:
     return rs.InvitationOut(
-        invitation_id=i.invitation_id, role=i.role.value, expires_at=i.expires_at, used_at=i.used_at,
-        account_id=i.account_id, label_ciphertext=None if i.label_ciphertext is None else b64(i.label_ciphertext),
+        invitation_id=i.invitation_id,
+        role=i.role.value,
+        expires_at=i.expires_at,
+        used_at=i.used_at,
+        account_id=i.account_id,
+        label_ciphertext=None if i.label_ciphertext is None else b64(i.label_ciphertext),
     )
 
 
@@ -50,11 +54,14 @@ def register(ctx: AppContext) -> None:
             raise InvalidField("role must be 'therapist' or 'client'.", {"field": "role"}) from None
         label = None
         if body.label_ciphertext is not None:
-            label = decode_b64(body.label_ciphertext, "label_ciphertext", max_size=limits.MAX_LABEL_CIPHERTEXT_BYTES)
+            label = decode_b64(
+                body.label_ciphertext, "label_ciphertext", max_size=limits.MAX_LABEL_CIPHERTEXT_BYTES
+            )
         created = await s.invitations.create(caller, role, body.ttl_seconds, label)
         inv = created.invitation
-        out = rs.InvitationCreatedOut(inv.invitation_id, created.code, inv.expires_at,
-                                      settings.invitation_url(created.code))
+        out = rs.InvitationCreatedOut(
+            inv.invitation_id, created.code, inv.expires_at, settings.invitation_url(created.code)
+        )
         return reply(out, 201)
 
     async def list_invitations(request: web.Request) -> web.Response:
@@ -69,16 +76,26 @@ def register(ctx: AppContext) -> None:
 
     async def create_account(request: web.Request) -> web.Response:
         body = await read_body(request, rq.CreateAccountIn)
-        created = await s.accounts.create_account(body.invitation_code, device_keys(body.device), client_ip(request))
-        out = rs.AccountCreatedOut(created.account.account_id, created.device.device_id,
-                                   created.account.role.value, created.linked_account_id)
+        created = await s.accounts.create_account(
+            body.invitation_code, device_keys(body.device), client_ip(request)
+        )
+        out = rs.AccountCreatedOut(
+            created.account.account_id,
+            created.device.device_id,
+            created.account.role.value,
+            created.linked_account_id,
+        )
         return reply(out, 201)
 
     async def me(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
         devices = await s.accounts.get_devices(caller)
-        out = rs.MeOut(caller.account_id, caller.role.value, caller.device_id,
-                       [rs.DeviceOut(d.device_id, b64(d.identity_key), d.created_at) for d in devices])
+        out = rs.MeOut(
+            caller.account_id,
+            caller.role.value,
+            caller.device_id,
+            [rs.DeviceOut(d.device_id, b64(d.identity_key), d.created_at) for d in devices],
+        )
         return reply(out)
 
     async def create_link_code(request: web.Request) -> web.Response:
@@ -88,7 +105,9 @@ def register(ctx: AppContext) -> None:
 
     async def add_device(request: web.Request) -> web.Response:
         body = await read_body(request, rq.AddDeviceIn)
-        account, device = await s.accounts.add_device(body.link_code, device_keys(body.device), client_ip(request))
+        account, device = await s.accounts.add_device(
+            body.link_code, device_keys(body.device), client_ip(request)
+        )
         return reply(rs.DeviceAddedOut(account.account_id, device.device_id, account.role.value), 201)
 
     async def revoke_device(request: web.Request) -> web.Response:
@@ -102,21 +121,79 @@ def register(ctx: AppContext) -> None:
 
     tag = "accounts"
     for route in (
-        Route("POST", f"{API}/invitations", create_invitation, "Invite a therapist (admin) or a client (therapist)",
-              tag, rq.CreateInvitationIn, rs.InvitationCreatedOut, status=201),
-        Route("GET", f"{API}/invitations", list_invitations, "Invitations you issued", tag,
-              response=rs.InvitationsOut),
-        Route("DELETE", f"{API}/invitations/{_HEX_ID % 'invitation_id'}", revoke_invitation,
-              "Revoke an unused invitation", tag, status=204),
-        Route("POST", f"{API}/accounts", create_account, "Redeem an invitation: create account and first device",
-              tag, rq.CreateAccountIn, rs.AccountCreatedOut, auth=False, status=201),
+        Route(
+            "POST",
+            f"{API}/invitations",
+            create_invitation,
+            "Invite a therapist (admin) or a client (therapist)",
+            tag,
+            rq.CreateInvitationIn,
+            rs.InvitationCreatedOut,
+            status=201,
+        ),
+        Route(
+            "GET",
+            f"{API}/invitations",
+            list_invitations,
+            "Invitations you issued",
+            tag,
+            response=rs.InvitationsOut,
+        ),
+        Route(
+            "DELETE",
+            f"{API}/invitations/{_HEX_ID % 'invitation_id'}",
+            revoke_invitation,
+            "Revoke an unused invitation",
+            tag,
+            status=204,
+        ),
+        Route(
+            "POST",
+            f"{API}/accounts",
+            create_account,
+            "Redeem an invitation: create account and first device",
+            tag,
+            rq.CreateAccountIn,
+            rs.AccountCreatedOut,
+            auth=False,
+            status=201,
+        ),
         Route("GET", f"{API}/me", me, "Your account and its devices", tag, response=rs.MeOut),
-        Route("POST", f"{API}/devices/link-codes", create_link_code, "A one-time code to add a device", tag,
-              response=rs.LinkCodeOut, status=201),
-        Route("POST", f"{API}/devices", add_device, "Add a device with a link code", tag, rq.AddDeviceIn,
-              rs.DeviceAddedOut, auth=False, status=201),
-        Route("DELETE", f"{API}/devices/{_HEX_ID % 'device_id'}", revoke_device, "Revoke one of your devices",
-              tag, status=204),
-        Route("GET", f"{API}/contacts", contacts, "Your linked therapist or clients", tag, response=rs.ContactsOut),
+        Route(
+            "POST",
+            f"{API}/devices/link-codes",
+            create_link_code,
+            "A one-time code to add a device",
+            tag,
+            response=rs.LinkCodeOut,
+            status=201,
+        ),
+        Route(
+            "POST",
+            f"{API}/devices",
+            add_device,
+            "Add a device with a link code",
+            tag,
+            rq.AddDeviceIn,
+            rs.DeviceAddedOut,
+            auth=False,
+            status=201,
+        ),
+        Route(
+            "DELETE",
+            f"{API}/devices/{_HEX_ID % 'device_id'}",
+            revoke_device,
+            "Revoke one of your devices",
+            tag,
+            status=204,
+        ),
+        Route(
+            "GET",
+            f"{API}/contacts",
+            contacts,
+            "Your linked therapist or clients",
+            tag,
+            response=rs.ContactsOut,
+        ),
     ):
         ctx.add_route(route)

@@ -34,9 +34,30 @@ def register(ctx: AppContext) -> None:
         return reply()
 
     tag = "auth"
-    ctx.add_route(Route("POST", f"{API}/auth/challenge", challenge, "A single-use login nonce for a device", tag,
-                        rq.ChallengeIn, rs.ChallengeOut, auth=False))
-    ctx.add_route(Route("POST", f"{API}/auth/token", token, "Exchange a signed nonce for a bearer token", tag,
-                        rq.TokenIn, rs.TokenOut, auth=False))
-    ctx.add_route(Route("DELETE", f"{API}/auth/token", revoke, "Revoke the token used for this call", tag,
-                        status=204))
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{API}/auth/challenge",
+            challenge,
+            "A single-use login nonce for a device",
+            tag,
+            rq.ChallengeIn,
+            rs.ChallengeOut,
+            auth=False,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{API}/auth/token",
+            token,
+            "Exchange a signed nonce for a bearer token",
+            tag,
+            rq.TokenIn,
+            rs.TokenOut,
+            auth=False,
+        )
+    )
+    ctx.add_route(
+        Route("DELETE", f"{API}/auth/token", revoke, "Revoke the token used for this call", tag, status=204)
+    )

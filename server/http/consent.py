@@ -36,16 +36,52 @@ def register(ctx: AppContext) -> None:
     async def list_consents(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
         consents = await s.consent.list(caller)
-        return reply(rs.ConsentsOut([
-            rs.ConsentItemOut(c.therapist_id, c.client_id, c.version, c.accepted_at) for c in consents
-        ]))
+        return reply(
+            rs.ConsentsOut(
+                [rs.ConsentItemOut(c.therapist_id, c.client_id, c.version, c.accepted_at) for c in consents]
+            )
+        )
 
     tag = "consent"
-    ctx.add_route(Route("PUT", f"{API}/consent/terms", publish, "Publish a new version of your terms", tag,
-                        rq.TermsIn, rs.TermsPublishedOut))
-    ctx.add_route(Route("GET", f"{API}/therapists/{{account_id:[0-9a-f]{{32}}}}/terms", get_terms,
-                        "A therapist's current terms", tag, response=rs.TermsOut))
-    ctx.add_route(Route("POST", f"{API}/consent", accept, "Accept a therapist's current terms (signed)", tag,
-                        rq.ConsentIn, rs.ConsentAcceptedOut))
-    ctx.add_route(Route("GET", f"{API}/consent", list_consents, "Consents you gave or received", tag,
-                        response=rs.ConsentsOut))
+    ctx.add_route(
+        Route(
+            "PUT",
+            f"{API}/consent/terms",
+            publish,
+            "Publish a new version of your terms",
+            tag,
+            rq.TermsIn,
+            rs.TermsPublishedOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{API}/therapists/{{account_id:[0-9a-f]{{32}}}}/terms",
+            get_terms,
+            "A therapist's current terms",
+            tag,
+            response=rs.TermsOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{API}/consent",
+            accept,
+            "Accept a therapist's current terms (signed)",
+            tag,
+            rq.ConsentIn,
+            rs.ConsentAcceptedOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{API}/consent",
+            list_consents,
+            "Consents you gave or received",
+            tag,
+            response=rs.ConsentsOut,
+        )
+    )

@@ -36,7 +36,17 @@ def register(ctx: AppContext) -> None:
             return reply(rs.ReadyOut("unavailable", checks), 503)
         return reply(rs.ReadyOut("ok" if checks["broker"] == "ok" else "degraded", checks), 200)
 
-    ctx.add_route(Route("GET", "/healthz", healthz, "The process is alive", "health", response=rs.HealthOut,
-                        auth=False))
-    ctx.add_route(Route("GET", "/readyz", readyz, "Storage reachable; broker ok or degraded", "health",
-                        response=rs.ReadyOut, auth=False))
+    ctx.add_route(
+        Route("GET", "/healthz", healthz, "The process is alive", "health", response=rs.HealthOut, auth=False)
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            "/readyz",
+            readyz,
+            "Storage reachable; broker ok or degraded",
+            "health",
+            response=rs.ReadyOut,
+            auth=False,
+        )
+    )

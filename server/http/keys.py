@@ -63,16 +63,47 @@ def register(ctx: AppContext) -> None:
     tag = "keys"
     hex_id = "{%s:[0-9a-f]{32}}"
     for route in (
-        Route("PUT", f"{API}/keys/signed-prekey", rotate_signed_prekey, "Rotate your signed prekey", tag,
-              rq.SignedPrekeyIn, status=204),
-        Route("POST", f"{API}/keys/one-time-prekeys", upload, "Upload one-time prekeys", tag,
-              rq.OneTimePrekeysIn, rs.CountOut),
-        Route("GET", f"{API}/keys/count", count, "How many one-time prekeys you have left", tag,
-              response=rs.OneTimePrekeysCountOut),
-        Route("GET", f"{API}/accounts/{hex_id % 'account_id'}/bundles", account_bundles,
-              "Claim one prekey bundle per device of a linked account (or your own other devices)", tag,
-              response=rs.BundlesOut),
-        Route("GET", f"{API}/devices/{hex_id % 'device_id'}/bundle", device_bundle,
-              "Claim the prekey bundle of one device", tag, response=rs.BundleOut),
+        Route(
+            "PUT",
+            f"{API}/keys/signed-prekey",
+            rotate_signed_prekey,
+            "Rotate your signed prekey",
+            tag,
+            rq.SignedPrekeyIn,
+            status=204,
+        ),
+        Route(
+            "POST",
+            f"{API}/keys/one-time-prekeys",
+            upload,
+            "Upload one-time prekeys",
+            tag,
+            rq.OneTimePrekeysIn,
+            rs.CountOut,
+        ),
+        Route(
+            "GET",
+            f"{API}/keys/count",
+            count,
+            "How many one-time prekeys you have left",
+            tag,
+            response=rs.OneTimePrekeysCountOut,
+        ),
+        Route(
+            "GET",
+            f"{API}/accounts/{hex_id % 'account_id'}/bundles",
+            account_bundles,
+            "Claim one prekey bundle per device of a linked account (or your own other devices)",
+            tag,
+            response=rs.BundlesOut,
+        ),
+        Route(
+            "GET",
+            f"{API}/devices/{hex_id % 'device_id'}/bundle",
+            device_bundle,
+            "Claim the prekey bundle of one device",
+            tag,
+            response=rs.BundleOut,
+        ),
     ):
         ctx.add_route(route)

@@ -37,7 +37,9 @@ def register(ctx: AppContext) -> None:
         caller = await bearer_principal(request, s.auth)
         unknown = set(request.query) - {"after", "limit"}
         if unknown:
-            raise InvalidField(f"Unknown query parameter {sorted(unknown)[0]!r}.", {"field": sorted(unknown)[0]})
+            raise InvalidField(
+                f"Unknown query parameter {sorted(unknown)[0]!r}.", {"field": sorted(unknown)[0]}
+            )
         params = {k: v for k in ("after", "limit") if (v := _int_query(request, k)) is not None}
         query = from_data(params, rq.SyncIn)
         items, more = await s.mailbox.sync(caller, query.after, query.limit)
@@ -49,9 +51,35 @@ def register(ctx: AppContext) -> None:
         return reply(rs.AckOut(await s.mailbox.ack(caller, body.up_to)))
 
     tag = "messages"
-    ctx.add_route(Route("POST", f"{API}/messages", send, "Send one message (one envelope per device)", tag,
-                        rq.SendIn, rs.SendOut))
-    ctx.add_route(Route("GET", f"{API}/messages", sync, "Envelopes after a position (query: after, limit)", tag,
-                        response=rs.SyncOut))
-    ctx.add_route(Route("POST", f"{API}/messages/ack", ack, "Delete your envelopes up to a position", tag,
-                        rq.AckIn, rs.AckOut))
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{API}/messages",
+            send,
+            "Send one message (one envelope per device)",
+            tag,
+            rq.SendIn,
+            rs.SendOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{API}/messages",
+            sync,
+            "Envelopes after a position (query: after, limit)",
+            tag,
+            response=rs.SyncOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{API}/messages/ack",
+            ack,
+            "Delete your envelopes up to a position",
+            tag,
+            rq.AckIn,
+            rs.AckOut,
+        )
+    )

@@ -10,7 +10,16 @@ import time
 import msgspec
 from aiohttp import web
 
-from server.errors import AppError, BadRequest, ErrorCode, NotFound, PayloadTooLarge, RateLimited, to_app_error
+from server.context import Handler
+from server.errors import (
+    AppError,
+    BadRequest,
+    ErrorCode,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    to_app_error,
+)
 from server.http._base import reply
 from server.logging import request_id_var
 from server.wire.responses import ErrorBody, ErrorOut
@@ -55,7 +64,7 @@ def _from_http_exception(exc: web.HTTPException) -> AppError:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
     token = request_id_var.set(request_id)
@@ -65,7 +74,7 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
     status = 500
     try:
         try:
-            response = await handler(request)
+            response: web.StreamResponse = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
@@ -92,6 +101,9 @@ async def error_middleware(request: web.Request, handler: web.Handler) -> web.St
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         quiet = route in ("/healthz", "/readyz") or route.startswith("/socket.io")
         level = logging.DEBUG if quiet else logging.INFO
-        log.log(level, "request", extra={"method": request.method, "route": route, "status": status,
-                                         "duration_ms": duration_ms})
+        log.log(
+            level,
+            "request",
+            extra={"method": request.method, "route": route, "status": status, "duration_ms": duration_ms},
+        )
         request_id_var.reset(token)

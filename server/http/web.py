@@ -26,5 +26,14 @@ def register(ctx: AppContext) -> None:
         return web.FileResponse(target)
 
     ctx.add_route(Route("GET", "/", serve_index, "Web client", "web", auth=False, documented=False))
-    ctx.add_route(Route("GET", "/{path:(?!api/|socket\\.io/).+}", serve_file, "Web client files", "web",
-                        auth=False, documented=False))
+    ctx.add_route(
+        Route(
+            "GET",
+            "/{path:(?!api/|socket\\.io/).+}",
+            serve_file,
+            "Web client files",
+            "web",
+            auth=False,
+            documented=False,
+        )
+    )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from server.audit import AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.config import Settings
+from server.observability import NullObserver, Observer
 from server.services.accounts import AccountService
 from server.services.auth import AuthService
 from server.services.consent import ConsentService
@@ -16,7 +17,6 @@ from server.services.links import LinkService
 from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
-from server.observability import NullObserver, Observer
 from server.services.ratelimit import RateLimiter
 from storage.broker import Broker
 from storage.protocols import Storage
@@ -37,8 +37,16 @@ class Services:
     limiter: RateLimiter
 
 
-def build_services(settings: Settings, storage: Storage, broker: Broker, notifier: Notifier, clock: Clock,
-                   *, observer: Observer | None = None, audit: AuditRecorder | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    storage: Storage,
+    broker: Broker,
+    notifier: Notifier,
+    clock: Clock,
+    *,
+    observer: Observer | None = None,
+    audit: AuditRecorder | None = None,
+) -> Services:
     observer = observer or NullObserver()
     audit = audit or NullAuditRecorder()
     limiter = RateLimiter(broker)
@@ -50,8 +58,9 @@ def build_services(settings: Settings, storage: Storage, broker: Broker, notifie
         links=links,
         prekeys=PrekeyService(storage, links, notifier, audit=audit),
         consent=ConsentService(storage, links, notifier, clock, audit=audit),
-        mailbox=MailboxService(storage, links, notifier, limiter, clock, settings.envelope_ttl_seconds,
-                               observer=observer),
+        mailbox=MailboxService(
+            storage, links, notifier, limiter, clock, settings.envelope_ttl_seconds, observer=observer
+        ),
         expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
     )

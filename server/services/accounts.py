@@ -60,8 +60,15 @@ def therapist_and_client(a: Account | Principal, other_id: str) -> tuple[str, st
 
 
 class AccountService:
-    def __init__(self, storage: Storage, notifier: Notifier, limiter: RateLimiter, clock: Clock,
-                 *, audit: AuditRecorder | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        notifier: Notifier,
+        limiter: RateLimiter,
+        clock: Clock,
+        *,
+        audit: AuditRecorder | None = None,
+    ) -> None:
         self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._notifier = notifier
@@ -78,13 +85,25 @@ class AccountService:
             )
         except InvitationUnusable:
             raise InvitationInvalid("This invitation is unknown, already used, revoked or expired.") from None
-        await self._audit.record(AuditEvent.ACCOUNT_REGISTERED, account_id=account.account_id,
-                                 device_id=device.device_id, role=account.role.value)
+        await self._audit.record(
+            AuditEvent.ACCOUNT_REGISTERED,
+            account_id=account.account_id,
+            device_id=device.device_id,
+            role=account.role.value,
+        )
         linked = invitation.inviter_id if account.role is Role.CLIENT else None
         if linked is not None:
-            await self._notifier.to_account(linked, "devices_changed", DevicesChangedEvent(account.account_id))
-        stored = Device(device.device_id, account.account_id, keys.identity_key, keys.signed_prekey,
-                        account.created_at, None)
+            await self._notifier.to_account(
+                linked, "devices_changed", DevicesChangedEvent(account.account_id)
+            )
+        stored = Device(
+            device.device_id,
+            account.account_id,
+            keys.identity_key,
+            keys.signed_prekey,
+            account.created_at,
+            None,
+        )
         return CreatedAccount(account, stored, linked)
 
     async def get_devices(self, caller: Principal) -> list[Device]:
@@ -102,8 +121,10 @@ class AccountService:
         verify_device_keys(keys)
         try:
             device = await self._storage.devices.add_device_with_link_code(
-                code_hash=sha256(link_code), device=_new_device(keys),
-                max_devices=limits.MAX_DEVICES_PER_ACCOUNT, now=self._clock(),
+                code_hash=sha256(link_code),
+                device=_new_device(keys),
+                max_devices=limits.MAX_DEVICES_PER_ACCOUNT,
+                now=self._clock(),
             )
         except LinkCodeUnusable:
             raise InvitationInvalid("This link code is unknown, already used or expired.") from None
@@ -114,7 +135,9 @@ class AccountService:
             ) from None
         account = await self._storage.accounts.get_account(device.account_id)
         assert account is not None  # the device row references it
-        await self._audit.record(AuditEvent.DEVICE_ADDED, account_id=account.account_id, device_id=device.device_id)
+        await self._audit.record(
+            AuditEvent.DEVICE_ADDED, account_id=account.account_id, device_id=device.device_id
+        )
         await self._announce_devices_changed(account.account_id)
         return account, device
 

@@ -28,8 +28,15 @@ _MAX_TOKEN_CHARS = 64  # 32 bytes in base64url are 43 characters; anything longe
 
 
 class AuthService:
-    def __init__(self, storage: Storage, limiter: RateLimiter, clock: Clock, token_ttl_seconds: int,
-                 *, audit: AuditRecorder | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        limiter: RateLimiter,
+        clock: Clock,
+        token_ttl_seconds: int,
+        *,
+        audit: AuditRecorder | None = None,
+    ) -> None:
         self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._limiter = limiter
@@ -64,8 +71,12 @@ class AuthService:
             raise ChallengeInvalid("This login challenge is unknown, already used or expired.")
         message = AUTH_CONTEXT + nonce + bytes.fromhex(device_id)
         if not verify(device.identity_key, message, signature):
-            await self._audit.record(AuditEvent.LOGIN_FAILED, account_id=device.account_id, device_id=device_id,
-                                     reason="signature_invalid")
+            await self._audit.record(
+                AuditEvent.LOGIN_FAILED,
+                account_id=device.account_id,
+                device_id=device_id,
+                reason="signature_invalid",
+            )
             raise SignatureInvalid("The login signature does not verify; request a new challenge.")
         account_id = await self._active_device_account(device_id)
         token = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")

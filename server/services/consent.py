@@ -27,7 +27,9 @@ __all__ = ["CONSENT_CONTEXT", "ConsentService", "consent_message"]
 CONSENT_CONTEXT = b"confidant-consent-v1"
 
 
-def consent_message(therapist_id: str, client_id: str, version: int, terms_hash: bytes, signed_at: int) -> bytes:
+def consent_message(
+    therapist_id: str, client_id: str, version: int, terms_hash: bytes, signed_at: int
+) -> bytes:
     return (
         CONSENT_CONTEXT
         + bytes.fromhex(therapist_id)
@@ -39,8 +41,15 @@ def consent_message(therapist_id: str, client_id: str, version: int, terms_hash:
 
 
 class ConsentService:
-    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier, clock: Clock,
-                 *, audit: AuditRecorder | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        links: LinkService,
+        notifier: Notifier,
+        clock: Clock,
+        *,
+        audit: AuditRecorder | None = None,
+    ) -> None:
         self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._links = links
@@ -57,7 +66,9 @@ class ConsentService:
                 {"limit": limits.MAX_TERMS_TEXT_BYTES, "field": "text"},
             )
         try:
-            terms = await self._storage.consent.add_terms(caller.account_id, text, sha256(encoded), self._clock())
+            terms = await self._storage.consent.add_terms(
+                caller.account_id, text, sha256(encoded), self._clock()
+            )
         except TermsVersionConflict:
             raise Conflict("Another version of your terms was published at the same time; retry.") from None
         event = ConsentChangedEvent(caller.account_id, terms.version)
@@ -96,17 +107,33 @@ class ConsentService:
             raise InvalidField("signed_at is in the future.", {"field": "signed_at"})
         device = await self._storage.devices.get_device(caller.device_id)
         assert device is not None  # the caller's token references it
-        message = consent_message(sig.therapist_id, caller.account_id, sig.version, sig.terms_hash, sig.signed_at)
+        message = consent_message(
+            sig.therapist_id, caller.account_id, sig.version, sig.terms_hash, sig.signed_at
+        )
         if not verify(device.identity_key, message, sig.signature):
-            raise SignatureInvalid("The consent signature does not verify with this device's identity key.",
-                                   {"field": "signature"})
+            raise SignatureInvalid(
+                "The consent signature does not verify with this device's identity key.",
+                {"field": "signature"},
+            )
         await self._storage.consent.add_consent(
-            Consent(sig.therapist_id, caller.account_id, sig.version, sig.terms_hash, sig.signed_at,
-                    sig.signature, caller.device_id, now)
+            Consent(
+                sig.therapist_id,
+                caller.account_id,
+                sig.version,
+                sig.terms_hash,
+                sig.signed_at,
+                sig.signature,
+                caller.device_id,
+                now,
+            )
         )
         # The entry names the client only: the audit log never records who is whose therapist.
-        await self._audit.record(AuditEvent.CONSENT_ACCEPTED, account_id=caller.account_id,
-                                 device_id=caller.device_id, version=sig.version)
+        await self._audit.record(
+            AuditEvent.CONSENT_ACCEPTED,
+            account_id=caller.account_id,
+            device_id=caller.device_id,
+            version=sig.version,
+        )
         event = ConsentChangedEvent(sig.therapist_id, sig.version)
         await self._notifier.to_account(sig.therapist_id, "consent_changed", event)
         await self._notifier.to_account(caller.account_id, "consent_changed", event)

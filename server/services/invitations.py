@@ -29,8 +29,9 @@ class CreatedInvitation:
 
 
 class InvitationService:
-    def __init__(self, storage: Storage, clock: Clock, default_ttl_seconds: int,
-                 *, audit: AuditRecorder | None = None) -> None:
+    def __init__(
+        self, storage: Storage, clock: Clock, default_ttl_seconds: int, *, audit: AuditRecorder | None = None
+    ) -> None:
         self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._clock = clock
@@ -43,8 +44,9 @@ class InvitationService:
             raise Forbidden(f"A {caller.role.value} cannot invite a {role.value}.")
         created = await self._add(caller.account_id, role, ttl_seconds, label_ciphertext)
         if caller.role is Role.ADMIN:
-            await self._audit.record(AuditEvent.ADMIN_INVITATION_CREATED, account_id=caller.account_id,
-                                     role=role.value)
+            await self._audit.record(
+                AuditEvent.ADMIN_INVITATION_CREATED, account_id=caller.account_id, role=role.value
+            )
         return created
 
     async def create_by_operator(self, role: Role, ttl_seconds: int | None = None) -> CreatedInvitation:
@@ -79,7 +81,9 @@ class InvitationService:
     async def revoke(self, caller: Principal, invitation_id: str) -> None:
         if caller.role is Role.CLIENT:
             raise Forbidden("Clients do not issue invitations.")
-        if not await self._storage.invitations.revoke_invitation(invitation_id, caller.account_id, self._clock()):
+        if not await self._storage.invitations.revoke_invitation(
+            invitation_id, caller.account_id, self._clock()
+        ):
             raise NotFound("No unused invitation of yours has this id.")
         if caller.role is Role.ADMIN:
             await self._audit.record(AuditEvent.ADMIN_INVITATION_REVOKED, account_id=caller.account_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 
-from server import limits
 from server.clock import Clock
 from server.errors import AppError, DeviceSetMismatch, Unauthenticated, to_app_error
 from server.observability import DeliveryPath, NullObserver, Observer
@@ -26,14 +25,20 @@ __all__ = ["MailboxService", "item_out"]
 
 def item_out(item: MailboxItem) -> MailboxItemOut:
     return MailboxItemOut(
-        pos=item.pos, id=item.message_id, from_account=item.from_account, from_device=item.from_device,
-        type=item.type, ciphertext=base64.b64encode(item.ciphertext).decode("ascii"), sent_at=item.sent_at,
+        pos=item.pos,
+        id=item.message_id,
+        from_account=item.from_account,
+        from_device=item.from_device,
+        type=item.type,
+        ciphertext=base64.b64encode(item.ciphertext).decode("ascii"),
+        sent_at=item.sent_at,
     )
 
 
 def _check_device_set(caller: Principal, to_account: str, devices: list[Device], addressed: set[str]) -> None:
     expected = {
-        d.device_id for d in devices
+        d.device_id
+        for d in devices
         if d.active and d.device_id != caller.device_id and d.account_id in (to_account, caller.account_id)
     }
     revoked = {d.device_id for d in devices if not d.active}
@@ -105,14 +110,20 @@ class MailboxService:
         if not outcome.duplicate:
             for env in req.envelopes:
                 item = MailboxItemOut(
-                    pos=outcome.positions[env.to_device], id=req.message_id, from_account=caller.account_id,
-                    from_device=caller.device_id, type=env.type, ciphertext=env.ciphertext_b64, sent_at=now,
+                    pos=outcome.positions[env.to_device],
+                    id=req.message_id,
+                    from_account=caller.account_id,
+                    from_device=caller.device_id,
+                    type=env.type,
+                    ciphertext=env.ciphertext_b64,
+                    sent_at=now,
                 )
                 await self._notifier.to_device(env.to_device, "inbox", InboxEvent([item]))
         return outcome
 
     async def _authorize(self, caller: Principal, req: SendRequest) -> None:
         to = req.to_account
+        devices: list[Device]
         if to == caller.account_id:
             devices = await self._storage.devices.get_devices([to])
         else:
@@ -129,8 +140,9 @@ class MailboxService:
             for result in results:
                 if isinstance(result, BaseException):
                     raise result
-            devices = results[3]
-            assert isinstance(devices, list)
+            found = results[3]
+            assert isinstance(found, list)
+            devices = found
         if not any(d.device_id == caller.device_id and d.active for d in devices):
             raise Unauthenticated("This device has been revoked.")
         _check_device_set(caller, to, devices, {e.to_device for e in req.envelopes})

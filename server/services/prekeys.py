@@ -20,8 +20,9 @@ __all__ = ["PrekeyService"]
 
 
 class PrekeyService:
-    def __init__(self, storage: Storage, links: LinkService, notifier: Notifier,
-                 *, audit: AuditRecorder | None = None) -> None:
+    def __init__(
+        self, storage: Storage, links: LinkService, notifier: Notifier, *, audit: AuditRecorder | None = None
+    ) -> None:
         self._audit = audit or NullAuditRecorder()
         self._storage = storage
         self._links = links
@@ -32,10 +33,13 @@ class PrekeyService:
         assert device is not None  # the caller's token references it
         if not verify_prekey(device.identity_key, prekey.id, prekey.public, prekey.signature):
             raise SignatureInvalid(
-                "The signed prekey's signature does not verify with your identity key.", {"field": "signature"}
+                "The signed prekey's signature does not verify with your identity key.",
+                {"field": "signature"},
             )
         await self._storage.devices.set_signed_prekey(caller.device_id, prekey)
-        await self._audit.record(AuditEvent.KEY_CHANGED, account_id=caller.account_id, device_id=caller.device_id)
+        await self._audit.record(
+            AuditEvent.KEY_CHANGED, account_id=caller.account_id, device_id=caller.device_id
+        )
 
     async def add_one_time_prekeys(self, caller: Principal, prekeys: Sequence[OneTimePrekey]) -> int:
         try:
@@ -81,7 +85,9 @@ class PrekeyService:
         bundles = await self._storage.prekeys.claim_bundles(device_ids)
         for bundle in bundles:
             if bundle.remaining < limits.PREKEYS_LOW_THRESHOLD:
-                await self._notifier.to_device(bundle.device_id, "prekeys_low", PrekeysLowEvent(bundle.remaining))
+                await self._notifier.to_device(
+                    bundle.device_id, "prekeys_low", PrekeysLowEvent(bundle.remaining)
+                )
         return bundles
 
     async def notify_if_low(self, caller: Principal) -> None:

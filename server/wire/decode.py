@@ -142,11 +142,15 @@ def _check_addressing(raw: bytes, kind: str, to_device: str, sender_device: str,
     try:
         info = peek_envelope(raw)
     except CryptoUnsupportedVersion:
-        raise UnsupportedVersion("The envelope's version is not supported.",
-                                 {"field": field, "supported": [limits.ENVELOPE_VERSION]}) from None
+        raise UnsupportedVersion(
+            "The envelope's version is not supported.",
+            {"field": field, "supported": [limits.ENVELOPE_VERSION]},
+        ) from None
     except CryptoTooLarge:
-        raise PayloadTooLarge(f"An envelope is at most {limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes.",
-                              {"limit": limits.MAX_ENVELOPE_CIPHERTEXT_BYTES, "field": field}) from None
+        raise PayloadTooLarge(
+            f"An envelope is at most {limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes.",
+            {"limit": limits.MAX_ENVELOPE_CIPHERTEXT_BYTES, "field": field},
+        ) from None
     except CryptoError:
         raise InvalidField("The ciphertext is not a well-formed envelope.", {"field": field}) from None
     if info.type.wire_name != kind:
@@ -176,8 +180,10 @@ def send_request(body: SendIn, sender_device: str) -> SendRequest:
                 {"field": f"{field}.v", "supported": [limits.ENVELOPE_VERSION]},
             )
         if env.type not in limits.ENVELOPE_TYPES:
-            raise InvalidField(f"Envelope type must be one of {', '.join(limits.ENVELOPE_TYPES)}.",
-                               {"field": f"{field}.type"})
+            raise InvalidField(
+                f"Envelope type must be one of {', '.join(limits.ENVELOPE_TYPES)}.",
+                {"field": f"{field}.type"},
+            )
         if len(env.ciphertext) > _MAX_CIPHERTEXT_B64:
             raise PayloadTooLarge(
                 f"An envelope's ciphertext is at most {limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes.",

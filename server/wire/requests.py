@@ -42,60 +42,61 @@ class _In(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     pass
 
 
-class SignedPrekeyIn(_In):
+class SignedPrekeyIn(_In, frozen=True):
     id: U32
     public: B64
     signature: B64
 
 
-class OneTimePrekeyIn(_In):
+class OneTimePrekeyIn(_In, frozen=True):
     id: U32
     public: B64
 
 
-class DeviceIn(_In):
+class DeviceIn(_In, frozen=True):
     identity_key: B64
     signed_prekey: SignedPrekeyIn
     one_time_prekeys: Annotated[list[OneTimePrekeyIn], Meta(max_length=limits.MAX_PREKEYS_PER_UPLOAD)] = []
 
 
-class CreateInvitationIn(_In):
+class CreateInvitationIn(_In, frozen=True):
     role: str
     ttl_seconds: (
-        Annotated[int, Meta(ge=limits.MIN_INVITATION_TTL_SECONDS, le=limits.MAX_INVITATION_TTL_SECONDS)] | None
+        Annotated[int, Meta(ge=limits.MIN_INVITATION_TTL_SECONDS, le=limits.MAX_INVITATION_TTL_SECONDS)]
+        | None
     ) = None
     label_ciphertext: Annotated[str, Meta(max_length=2 * limits.MAX_LABEL_CIPHERTEXT_BYTES)] | None = None
 
 
-class CreateAccountIn(_In):
+class CreateAccountIn(_In, frozen=True):
     invitation_code: Code
     device: DeviceIn
 
 
-class AddDeviceIn(_In):
+class AddDeviceIn(_In, frozen=True):
     link_code: Code
     device: DeviceIn
 
 
-class ChallengeIn(_In):
+class ChallengeIn(_In, frozen=True):
     device_id: HexId
 
 
-class TokenIn(_In):
+class TokenIn(_In, frozen=True):
     device_id: HexId
     nonce: B64
     signature: B64
 
 
-class OneTimePrekeysIn(_In):
+class OneTimePrekeysIn(_In, frozen=True):
     prekeys: Annotated[list[OneTimePrekeyIn], Meta(min_length=1, max_length=limits.MAX_PREKEYS_PER_UPLOAD)]
 
 
-class TermsIn(_In):
+class TermsIn(_In, frozen=True):
     text: Annotated[str, Meta(min_length=1)]
 
 
-class ConsentIn(_In):
+class ConsentIn(_In, frozen=True):
     therapist_id: HexId
     version: Annotated[int, Meta(ge=1, le=limits.MAX_PREKEY_ID)]
     terms_hash: B64
@@ -103,23 +104,23 @@ class ConsentIn(_In):
     signature: B64
 
 
-class EnvelopeIn(_In):
+class EnvelopeIn(_In, frozen=True):
     v: int
     to_device: HexId
     type: str
     ciphertext: str
 
 
-class SendIn(_In):
+class SendIn(_In, frozen=True):
     id: HexId
     to_account: HexId
     envelopes: Annotated[list[EnvelopeIn], Meta(min_length=1)]
 
 
-class SyncIn(_In):
+class SyncIn(_In, frozen=True):
     after: Position = 0
     limit: Annotated[int, Meta(ge=1, le=limits.MAX_SYNC_LIMIT)] = limits.DEFAULT_SYNC_LIMIT
 
 
-class AckIn(_In):
+class AckIn(_In, frozen=True):
     up_to: Position

@@ -7,12 +7,43 @@ from typing import Any
 import msgspec
 
 __all__ = [
-    "AccountCreatedOut", "AckOut", "BundleOut", "BundlesOut", "ChallengeOut", "ConsentAcceptedOut",
-    "ConsentItemOut", "ConsentStatusOut", "ConsentsOut", "ContactDeviceOut", "ContactOut", "ContactsOut",
-    "CountOut", "DeviceAddedOut", "DeviceOut", "DevicesChangedEvent", "ConsentChangedEvent", "EmptyOut",
-    "ErrorBody", "ErrorOut", "HealthOut", "InboxEvent", "InvitationCreatedOut", "InvitationOut",
-    "InvitationsOut", "LinkCodeOut", "MailboxItemOut", "MeOut", "OneTimePrekeyOut", "OneTimePrekeysCountOut",
-    "PrekeysLowEvent", "ReadyOut", "SendOut", "SignedPrekeyOut", "SyncOut", "TermsOut", "TermsPublishedOut",
+    "AccountCreatedOut",
+    "AckOut",
+    "BundleOut",
+    "BundlesOut",
+    "ChallengeOut",
+    "ConsentAcceptedOut",
+    "ConsentChangedEvent",
+    "ConsentItemOut",
+    "ConsentStatusOut",
+    "ConsentsOut",
+    "ContactDeviceOut",
+    "ContactOut",
+    "ContactsOut",
+    "CountOut",
+    "DeviceAddedOut",
+    "DeviceOut",
+    "DevicesChangedEvent",
+    "EmptyOut",
+    "ErrorBody",
+    "ErrorOut",
+    "HealthOut",
+    "InboxEvent",
+    "InvitationCreatedOut",
+    "InvitationOut",
+    "InvitationsOut",
+    "LinkCodeOut",
+    "MailboxItemOut",
+    "MeOut",
+    "OneTimePrekeyOut",
+    "OneTimePrekeysCountOut",
+    "PrekeysLowEvent",
+    "ReadyOut",
+    "SendOut",
+    "SignedPrekeyOut",
+    "SyncOut",
+    "TermsOut",
+    "TermsPublishedOut",
     "TokenOut",
 ]
 
@@ -21,28 +52,28 @@ class _Out(msgspec.Struct, frozen=True):
     pass
 
 
-class ErrorBody(_Out, omit_defaults=True):
+class ErrorBody(_Out, frozen=True, omit_defaults=True):
     code: str
     message: str
     details: dict[str, Any] | None = None
 
 
-class ErrorOut(_Out):
+class ErrorOut(_Out, frozen=True):
     error: ErrorBody
 
 
-class EmptyOut(_Out):
+class EmptyOut(_Out, frozen=True):
     pass
 
 
-class InvitationCreatedOut(_Out):
+class InvitationCreatedOut(_Out, frozen=True):
     invitation_id: str
     code: str
     expires_at: int
     url: str
 
 
-class InvitationOut(_Out):
+class InvitationOut(_Out, frozen=True):
     invitation_id: str
     role: str
     expires_at: int
@@ -51,52 +82,52 @@ class InvitationOut(_Out):
     label_ciphertext: str | None
 
 
-class InvitationsOut(_Out):
+class InvitationsOut(_Out, frozen=True):
     invitations: list[InvitationOut]
 
 
-class AccountCreatedOut(_Out):
+class AccountCreatedOut(_Out, frozen=True):
     account_id: str
     device_id: str
     role: str
     linked_account_id: str | None
 
 
-class DeviceOut(_Out):
+class DeviceOut(_Out, frozen=True):
     device_id: str
     identity_key: str
     created_at: int
 
 
-class MeOut(_Out):
+class MeOut(_Out, frozen=True):
     account_id: str
     role: str
     device_id: str
     devices: list[DeviceOut]
 
 
-class LinkCodeOut(_Out):
+class LinkCodeOut(_Out, frozen=True):
     code: str
     expires_at: int
 
 
-class DeviceAddedOut(_Out):
+class DeviceAddedOut(_Out, frozen=True):
     account_id: str
     device_id: str
     role: str
 
 
-class ConsentStatusOut(_Out):
+class ConsentStatusOut(_Out, frozen=True):
     accepted_version: int
     current_version: int
 
 
-class ContactDeviceOut(_Out):
+class ContactDeviceOut(_Out, frozen=True):
     device_id: str
     identity_key: str
 
 
-class ContactOut(_Out):
+class ContactOut(_Out, frozen=True):
     account_id: str
     role: str
     label_ciphertext: str | None
@@ -104,56 +135,56 @@ class ContactOut(_Out):
     devices: list[ContactDeviceOut]
 
 
-class ContactsOut(_Out):
+class ContactsOut(_Out, frozen=True):
     contacts: list[ContactOut]
 
 
-class ChallengeOut(_Out):
+class ChallengeOut(_Out, frozen=True):
     nonce: str
     expires_at: int
 
 
-class TokenOut(_Out):
+class TokenOut(_Out, frozen=True):
     token: str
     expires_at: int
 
 
-class SignedPrekeyOut(_Out):
+class SignedPrekeyOut(_Out, frozen=True):
     id: int
     public: str
     signature: str
 
 
-class OneTimePrekeyOut(_Out):
+class OneTimePrekeyOut(_Out, frozen=True):
     id: int
     public: str
 
 
-class BundleOut(_Out):
+class BundleOut(_Out, frozen=True):
     device_id: str
     identity_key: str
     signed_prekey: SignedPrekeyOut
     one_time_prekey: OneTimePrekeyOut | None
 
 
-class BundlesOut(_Out):
+class BundlesOut(_Out, frozen=True):
     bundles: list[BundleOut]
 
 
-class CountOut(_Out):
+class CountOut(_Out, frozen=True):
     count: int
 
 
-class OneTimePrekeysCountOut(_Out):
+class OneTimePrekeysCountOut(_Out, frozen=True):
     one_time_prekeys: int
 
 
-class TermsPublishedOut(_Out):
+class TermsPublishedOut(_Out, frozen=True):
     version: int
     terms_hash: str
 
 
-class TermsOut(_Out):
+class TermsOut(_Out, frozen=True):
     therapist_id: str
     version: int
     text: str
@@ -161,28 +192,28 @@ class TermsOut(_Out):
     published_at: int
 
 
-class ConsentAcceptedOut(_Out):
+class ConsentAcceptedOut(_Out, frozen=True):
     accepted_at: int
 
 
-class ConsentItemOut(_Out):
+class ConsentItemOut(_Out, frozen=True):
     therapist_id: str
     client_id: str
     version: int
     accepted_at: int
 
 
-class ConsentsOut(_Out):
+class ConsentsOut(_Out, frozen=True):
     consents: list[ConsentItemOut]
 
 
-class SendOut(_Out):
+class SendOut(_Out, frozen=True):
     id: str
     accepted_at: int
     duplicate: bool
 
 
-class MailboxItemOut(_Out):
+class MailboxItemOut(_Out, frozen=True):
     pos: int
     id: str
     from_account: str
@@ -192,36 +223,36 @@ class MailboxItemOut(_Out):
     sent_at: int
 
 
-class SyncOut(_Out):
+class SyncOut(_Out, frozen=True):
     envelopes: list[MailboxItemOut]
     more: bool
 
 
-class AckOut(_Out):
+class AckOut(_Out, frozen=True):
     deleted: int
 
 
-class HealthOut(_Out):
+class HealthOut(_Out, frozen=True):
     status: str
 
 
-class ReadyOut(_Out):
+class ReadyOut(_Out, frozen=True):
     status: str
     checks: dict[str, str]
 
 
-class InboxEvent(_Out):
+class InboxEvent(_Out, frozen=True):
     envelopes: list[MailboxItemOut]
 
 
-class PrekeysLowEvent(_Out):
+class PrekeysLowEvent(_Out, frozen=True):
     count: int
 
 
-class DevicesChangedEvent(_Out):
+class DevicesChangedEvent(_Out, frozen=True):
     account_id: str
 
 
-class ConsentChangedEvent(_Out):
+class ConsentChangedEvent(_Out, frozen=True):
     therapist_id: str
     version: int

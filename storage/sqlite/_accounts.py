@@ -51,7 +51,8 @@ class SqliteAccountStore:
             cur = conn.execute(
                 "UPDATE invitations SET used_at = ? "
                 "WHERE code_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ? "
-                "AND (inviter_id IS NULL OR inviter_id IN (SELECT account_id FROM accounts WHERE disabled = 0))",
+                "AND (inviter_id IS NULL "
+                "OR inviter_id IN (SELECT account_id FROM accounts WHERE disabled = 0))",
                 (now, code_hash, now),
             )
             if cur.rowcount != 1:
@@ -65,9 +66,7 @@ class SqliteAccountStore:
                 (account_id, invitation.role.value, now),
             )
             # The invitation references the account, which exists only now.
-            conn.execute(
-                "UPDATE invitations SET account_id = ? WHERE code_hash = ?", (account_id, code_hash)
-            )
+            conn.execute("UPDATE invitations SET account_id = ? WHERE code_hash = ?", (account_id, code_hash))
             _rows.insert_device(conn, account_id, device, now)
             if invitation.role is Role.CLIENT and invitation.inviter_id is not None:
                 conn.execute(
@@ -142,9 +141,7 @@ class SqliteInvitationStore:
 
     async def delete_expired_invitations(self, now: int) -> int:
         def write(conn: sqlite3.Connection) -> int:
-            cur = conn.execute(
-                "DELETE FROM invitations WHERE used_at IS NULL AND expires_at <= ?", (now,)
-            )
+            cur = conn.execute("DELETE FROM invitations WHERE used_at IS NULL AND expires_at <= ?", (now,))
             return cur.rowcount
 
         return await self._engine.write(write)

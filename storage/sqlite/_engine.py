@@ -9,6 +9,7 @@ back alone and never poisons the batch), commits once, then resolves each waitin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -161,20 +162,17 @@ class Engine:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.error("sqlite write batch failed: %s", exc.__class__.__name__)
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             failure = StorageUnavailable("the database could not commit; nothing was stored")
             results = [(job, False, failure) for job in batch]
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, bool, Any]]] = {}
         for item in results:
             by_loop.setdefault(item[0].loop, []).append(item)
         for loop, items in by_loop.items():
-            try:
+            # RuntimeError: that event loop is closed; nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, items)
-            except RuntimeError:  # that event loop is closed; nobody is waiting any more
-                pass
 
     async def close(self) -> None:
         if self._closed:

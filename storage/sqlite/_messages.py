@@ -58,8 +58,16 @@ class SqliteConsentStore:
             # Re-accepting the same version keeps the first record (the first proof stays valid).
             conn.execute(
                 f"INSERT OR IGNORE INTO consents ({_CONSENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.therapist_id, c.client_id, c.version, c.terms_hash, c.signed_at, c.signature,
-                 c.device_id, c.accepted_at),
+                (
+                    c.therapist_id,
+                    c.client_id,
+                    c.version,
+                    c.terms_hash,
+                    c.signed_at,
+                    c.signature,
+                    c.device_id,
+                    c.accepted_at,
+                ),
             )
 
         await self._engine.write(write)
@@ -114,8 +122,16 @@ class SqliteMailboxStore:
                 cur = conn.execute(
                     "INSERT INTO mailbox (device_id, message_id, from_account, from_device, type, "
                     "ciphertext, sent_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (env.to_device, s.message_id, s.from_account, s.from_device, env.type, env.ciphertext,
-                     s.sent_at, s.expires_at),
+                    (
+                        env.to_device,
+                        s.message_id,
+                        s.from_account,
+                        s.from_device,
+                        env.type,
+                        env.ciphertext,
+                        s.sent_at,
+                        s.expires_at,
+                    ),
                 )
                 assert cur.lastrowid is not None
                 positions[env.to_device] = cur.lastrowid

@@ -48,8 +48,14 @@ class Keys:
         spk = self.spk.public_part()
         return {
             "identity_key": b64(self.identity_public),
-            "signed_prekey": {"id": spk.key_id, "public": b64(spk.public.to_bytes()), "signature": b64(spk.signature)},
-            "one_time_prekeys": [{"id": k.key_id, "public": b64(k.public_part().public.to_bytes())} for k in self.otks],
+            "signed_prekey": {
+                "id": spk.key_id,
+                "public": b64(spk.public.to_bytes()),
+                "signature": b64(spk.signature),
+            },
+            "one_time_prekeys": [
+                {"id": k.key_id, "public": b64(k.public_part().public.to_bytes())} for k in self.otks
+            ],
         }
 
 
@@ -83,14 +89,18 @@ class Http:
         self.session = session
 
     async def call(
-        self, method: str, path: str, json: Any = None, token: str | None = None, raw: bytes | None = None,
+        self,
+        method: str,
+        path: str,
+        json: Any = None,
+        token: str | None = None,
+        raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Response:
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["Authorization"] = f"Bearer {token}"
-        url = self.base_url + (path if path.startswith("/") and not path.startswith(API) and path in (
-            "/healthz", "/readyz", "/openapi.json", "/") else path)
+        url = self.base_url + path
         kwargs: dict[str, Any] = {"headers": hdrs}
         if raw is not None:
             kwargs["data"] = io.BytesIO(raw)
@@ -127,30 +137,54 @@ class Device:
         assert r.status == 200, r.body
         nonce = base64.b64decode(r.body["nonce"])
         sig = self.keys.sign(b"confidant-auth-v1" + nonce + bytes.fromhex(self.device_id))
-        r = await self.http.call("POST", f"{API}/auth/token",
-                                 {"device_id": self.device_id, "nonce": r.body["nonce"], "signature": b64(sig)})
+        r = await self.http.call(
+            "POST",
+            f"{API}/auth/token",
+            {"device_id": self.device_id, "nonce": r.body["nonce"], "signature": b64(sig)},
+        )
         assert r.status == 200, r.body
         self.token = r.body["token"]
         return self.token
 
     def envelope(self, to_device: str, kind: str = "message", size: int = 1) -> dict[str, Any]:
-        return {"v": 1, "to_device": to_device, "type": kind,
-                "ciphertext": b64(envelope_bytes(self.device_id, to_device, kind, size))}
+        return {
+            "v": 1,
+            "to_device": to_device,
+            "type": kind,
+            "ciphertext": b64(envelope_bytes(self.device_id, to_device, kind, size)),
+        }
 
     def send_body(self, to_account: str, devices: list[str], message_id: str | None = None) -> dict[str, Any]:
-        return {"id": message_id or hex_id(), "to_account": to_account,
-                "envelopes": [self.envelope(d) for d in devices]}
+        return {
+            "id": message_id or hex_id(),
+            "to_account": to_account,
+            "envelopes": [self.envelope(d) for d in devices],
+        }
 
-    def consent_body(self, therapist_id: str, version: int, terms_hash: bytes, signed_at: int) -> dict[str, Any]:
-        message = (b"confidant-consent-v1" + bytes.fromhex(therapist_id) + bytes.fromhex(self.account_id)
-                   + struct.pack(">I", version) + terms_hash + struct.pack(">Q", signed_at))
-        return {"therapist_id": therapist_id, "version": version, "terms_hash": b64(terms_hash),
-                "signed_at": signed_at, "signature": b64(self.keys.sign(message))}
+    def consent_body(
+        self, therapist_id: str, version: int, terms_hash: bytes, signed_at: int
+    ) -> dict[str, Any]:
+        message = (
+            b"confidant-consent-v1"
+            + bytes.fromhex(therapist_id)
+            + bytes.fromhex(self.account_id)
+            + struct.pack(">I", version)
+            + terms_hash
+            + struct.pack(">Q", signed_at)
+        )
+        return {
+            "therapist_id": therapist_id,
+            "version": version,
+            "terms_hash": b64(terms_hash),
+            "signed_at": signed_at,
+            "signature": b64(self.keys.sign(message)),
+        }
 
     async def connect(self, token: str | None = None) -> Socket:
         sock = Socket(socketio.AsyncClient(reconnection=False))
-        await sock.client.connect(self.http.base_url, auth={"token": token or self.token},
-                                  transports=["websocket"], wait_timeout=5)
+        await sock.client.connect(
+            self.http.base_url, auth={"token": token or self.token}, transports=["websocket"], wait_timeout=5
+        )
         self.sockets.append(sock.client)
         return sock
 

@@ -48,10 +48,18 @@ class Server:
 
     async def redeem(self, code: str, keys: Keys | None = None) -> Device:
         keys = keys or Keys()
-        r = await self.http.call("POST", f"{API}/accounts", {"invitation_code": code, "device": keys.payload()})
+        r = await self.http.call(
+            "POST", f"{API}/accounts", {"invitation_code": code, "device": keys.payload()}
+        )
         assert r.status == 201, r.body
-        device = Device(self.http, keys, r.body["account_id"], r.body["device_id"], r.body["role"],
-                        linked_account_id=r.body["linked_account_id"])
+        device = Device(
+            self.http,
+            keys,
+            r.body["account_id"],
+            r.body["device_id"],
+            r.body["role"],
+            linked_account_id=r.body["linked_account_id"],
+        )
         await device.login()
         self.devices.append(device)
         return device
@@ -69,7 +77,9 @@ class Server:
     async def client(self, therapist: Device) -> Device:
         return await self.redeem(await self.invite(therapist, "client"))
 
-    async def publish_terms(self, therapist: Device, text: str = "Terms v1: confidential except risk of harm.") -> Any:
+    async def publish_terms(
+        self, therapist: Device, text: str = "Terms v1: confidential except risk of harm."
+    ) -> Any:
         r = await therapist.call("PUT", f"{API}/consent/terms", {"text": text})
         assert r.status == 200, r.body
         return r.body
@@ -79,8 +89,9 @@ class Server:
         assert r.status == 200, r.body
         import base64
 
-        body = client.consent_body(therapist.account_id, r.body["version"], base64.b64decode(r.body["terms_hash"]),
-                                   self.clock())
+        body = client.consent_body(
+            therapist.account_id, r.body["version"], base64.b64decode(r.body["terms_hash"]), self.clock()
+        )
         r = await client.call("POST", f"{API}/consent", body)
         assert r.status == 200, r.body
 
@@ -96,7 +107,9 @@ class Server:
         r = await owner.call("POST", f"{API}/devices/link-codes")
         assert r.status == 201, r.body
         keys = Keys()
-        r = await self.http.call("POST", f"{API}/devices", {"link_code": r.body["code"], "device": keys.payload()})
+        r = await self.http.call(
+            "POST", f"{API}/devices", {"link_code": r.body["code"], "device": keys.payload()}
+        )
         assert r.status == 201, r.body
         device = Device(self.http, keys, owner.account_id, r.body["device_id"], owner.role)
         await device.login()
@@ -114,8 +127,20 @@ class Server:
         return result
 
     async def counts(self) -> dict[str, int]:
-        tables = ("accounts", "invitations", "links", "devices", "one_time_prekeys", "link_codes", "challenges",
-                  "tokens", "terms", "consents", "sends", "mailbox")
+        tables = (
+            "accounts",
+            "invitations",
+            "links",
+            "devices",
+            "one_time_prekeys",
+            "link_codes",
+            "challenges",
+            "tokens",
+            "terms",
+            "consents",
+            "sends",
+            "mailbox",
+        )
         return {t: await self.count(t) for t in tables}
 
 
@@ -138,8 +163,13 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Server]:
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()
     async with aiohttp.ClientSession() as session:
-        srv = Server(f"http://127.0.0.1:{port}", built.ctx, clock, Http(f"http://127.0.0.1:{port}", session),
-                     tmp_path / "data")
+        srv = Server(
+            f"http://127.0.0.1:{port}",
+            built.ctx,
+            clock,
+            Http(f"http://127.0.0.1:{port}", session),
+            tmp_path / "data",
+        )
         try:
             yield srv
         finally:

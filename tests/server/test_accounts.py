@@ -38,9 +38,17 @@ async def test_code_is_stored_only_as_hash(server: Server) -> None:
     assert code.encode() not in raw
 
 
-@pytest.mark.parametrize("inviter_role, role", [("admin", "client"), ("admin", "admin"), ("therapist", "therapist"),
-                                                ("therapist", "admin"), ("client", "client"),
-                                                ("client", "therapist")])
+@pytest.mark.parametrize(
+    "inviter_role, role",
+    [
+        ("admin", "client"),
+        ("admin", "admin"),
+        ("therapist", "therapist"),
+        ("therapist", "admin"),
+        ("client", "client"),
+        ("client", "therapist"),
+    ],
+)
 async def test_who_may_invite_whom(server: Server, inviter_role: str, role: str) -> None:
     admin = await server.admin()
     therapist = await server.therapist(admin)
@@ -56,19 +64,25 @@ async def test_invitation_reuse_expiry_and_revocation(server: Server) -> None:
     code = await server.invite(admin, "therapist")
     await server.redeem(code)
     before = await server.counts()
-    r = await server.http.call("POST", f"{API}/accounts", {"invitation_code": code, "device": Keys().payload()})
+    r = await server.http.call(
+        "POST", f"{API}/accounts", {"invitation_code": code, "device": Keys().payload()}
+    )
     assert (r.status, r.code) == (410, "invitation_invalid")
 
     expiring = await server.invite(admin, "therapist", ttl_seconds=60)
     server.clock.advance(60)
-    r = await server.http.call("POST", f"{API}/accounts", {"invitation_code": expiring, "device": Keys().payload()})
+    r = await server.http.call(
+        "POST", f"{API}/accounts", {"invitation_code": expiring, "device": Keys().payload()}
+    )
     assert (r.status, r.code) == (410, "invitation_invalid")
 
     r = await admin.call("POST", f"{API}/invitations", {"role": "therapist"})
     revoked_id, revoked_code = r.body["invitation_id"], r.body["code"]
     assert (await admin.call("DELETE", f"{API}/invitations/{revoked_id}")).status == 204
     assert (await admin.call("DELETE", f"{API}/invitations/{revoked_id}")).code == "not_found"
-    r = await server.http.call("POST", f"{API}/accounts", {"invitation_code": revoked_code, "device": Keys().payload()})
+    r = await server.http.call(
+        "POST", f"{API}/accounts", {"invitation_code": revoked_code, "device": Keys().payload()}
+    )
     assert (r.status, r.code) == (410, "invitation_invalid")
     after = await server.counts()
     assert after["accounts"] == before["accounts"] and after["devices"] == before["devices"]
@@ -116,7 +130,9 @@ async def test_device_limit(server: Server) -> None:
         await server.add_device(client)
     r = await client.call("POST", f"{API}/devices/link-codes")
     before = await server.count("devices")
-    r = await server.http.call("POST", f"{API}/devices", {"link_code": r.body["code"], "device": Keys().payload()})
+    r = await server.http.call(
+        "POST", f"{API}/devices", {"link_code": r.body["code"], "device": Keys().payload()}
+    )
     assert (r.status, r.code) == (409, "conflict")
     assert await server.count("devices") == before
 
@@ -160,8 +176,12 @@ async def test_contacts_show_labels_only_to_the_therapist(server: Server) -> Non
     r = await client.call("GET", f"{API}/contacts")
     [contact] = r.body["contacts"]
     assert contact["account_id"] == therapist.account_id and contact["label_ciphertext"] is None
-    assert contact["devices"] == [{"device_id": therapist.device_id,
-                                   "identity_key": base64.b64encode(therapist.keys.identity_public).decode()}]
+    assert contact["devices"] == [
+        {
+            "device_id": therapist.device_id,
+            "identity_key": base64.b64encode(therapist.keys.identity_public).decode(),
+        }
+    ]
 
 
 async def test_disabled_account_cannot_log_in_or_be_reached(server: Server) -> None:
@@ -172,7 +192,9 @@ async def test_disabled_account_cannot_log_in_or_be_reached(server: Server) -> N
     r = await server.http.call("POST", f"{API}/auth/challenge", {"device_id": client.device_id})
     assert (r.status, r.code) == (403, "forbidden")
     before = await server.count("mailbox")
-    r = await therapist.call("POST", f"{API}/messages", therapist.send_body(client.account_id, [client.device_id]))
+    r = await therapist.call(
+        "POST", f"{API}/messages", therapist.send_body(client.account_id, [client.device_id])
+    )
     assert (r.status, r.code) == (403, "forbidden")
     assert await server.count("mailbox") == before
     await server.ctx.services.accounts.set_disabled(client.account_id, False)
@@ -182,7 +204,9 @@ async def test_disabled_account_cannot_log_in_or_be_reached(server: Server) -> N
 async def test_bootstrap_replaces_earlier_admin_codes(server: Server) -> None:
     first = await server.ctx.services.invitations.create_by_operator(Role.ADMIN)
     second = await server.ctx.services.invitations.create_by_operator(Role.ADMIN)
-    r = await server.http.call("POST", f"{API}/accounts", {"invitation_code": first.code, "device": Keys().payload()})
+    r = await server.http.call(
+        "POST", f"{API}/accounts", {"invitation_code": first.code, "device": Keys().payload()}
+    )
     assert r.code == "invitation_invalid"
     admin = await server.redeem(second.code)
     assert admin.role == "admin"

@@ -20,7 +20,9 @@ async def _challenge(server: Server, device_id: str) -> str:
 
 
 def _sign(device, nonce: str) -> str:  # type: ignore[no-untyped-def]
-    return b64(device.keys.sign(b"confidant-auth-v1" + base64.b64decode(nonce) + bytes.fromhex(device.device_id)))
+    return b64(
+        device.keys.sign(b"confidant-auth-v1" + base64.b64decode(nonce) + bytes.fromhex(device.device_id))
+    )
 
 
 async def test_forged_signature_consumes_the_nonce(server: Server) -> None:
@@ -29,11 +31,15 @@ async def test_forged_signature_consumes_the_nonce(server: Server) -> None:
     nonce = await _challenge(server, admin.device_id)
     before = await server.count("tokens")
     forged = _sign(other, nonce)  # signed by another device's key
-    r = await server.http.call("POST", f"{API}/auth/token",
-                               {"device_id": admin.device_id, "nonce": nonce, "signature": forged})
+    r = await server.http.call(
+        "POST", f"{API}/auth/token", {"device_id": admin.device_id, "nonce": nonce, "signature": forged}
+    )
     assert (r.status, r.code) == (401, "signature_invalid")
-    r = await server.http.call("POST", f"{API}/auth/token",
-                               {"device_id": admin.device_id, "nonce": nonce, "signature": _sign(admin, nonce)})
+    r = await server.http.call(
+        "POST",
+        f"{API}/auth/token",
+        {"device_id": admin.device_id, "nonce": nonce, "signature": _sign(admin, nonce)},
+    )
     assert (r.status, r.code) == (401, "challenge_invalid")  # a failed attempt burnt the nonce
     assert await server.count("tokens") == before
 
@@ -52,15 +58,24 @@ async def test_expired_and_foreign_nonces(server: Server) -> None:
     therapist = await server.therapist(admin)
     nonce = await _challenge(server, admin.device_id)
     server.clock.advance(limits.CHALLENGE_TTL_SECONDS)
-    r = await server.http.call("POST", f"{API}/auth/token",
-                               {"device_id": admin.device_id, "nonce": nonce, "signature": _sign(admin, nonce)})
+    r = await server.http.call(
+        "POST",
+        f"{API}/auth/token",
+        {"device_id": admin.device_id, "nonce": nonce, "signature": _sign(admin, nonce)},
+    )
     assert r.code == "challenge_invalid"
     nonce = await _challenge(server, admin.device_id)  # issued to admin, used by therapist
-    r = await server.http.call("POST", f"{API}/auth/token",
-                               {"device_id": therapist.device_id, "nonce": nonce, "signature": _sign(therapist, nonce)})
+    r = await server.http.call(
+        "POST",
+        f"{API}/auth/token",
+        {"device_id": therapist.device_id, "nonce": nonce, "signature": _sign(therapist, nonce)},
+    )
     assert r.code == "challenge_invalid"
-    r = await server.http.call("POST", f"{API}/auth/token",
-                               {"device_id": admin.device_id, "nonce": b64(bytes(32)), "signature": b64(bytes(64))})
+    r = await server.http.call(
+        "POST",
+        f"{API}/auth/token",
+        {"device_id": admin.device_id, "nonce": b64(bytes(32)), "signature": b64(bytes(64))},
+    )
     assert r.code == "challenge_invalid"
 
 
@@ -82,7 +97,9 @@ async def test_token_expiry_and_revocation(server: Server) -> None:
     assert (r.status, r.code) == (401, "unauthenticated")
 
 
-@pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic abc", "Bearer " + "x" * 43, "Bearer " + "y" * 500])
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer ", "Basic abc", "Bearer " + "x" * 43, "Bearer " + "y" * 500]
+)
 async def test_bad_authorization_headers(server: Server, header: str) -> None:
     r = await server.http.call("GET", f"{API}/me", headers={"Authorization": header} if header else None)
     assert (r.status, r.code) == (401, "unauthenticated")
@@ -103,7 +120,7 @@ async def test_socket_connect_refused_with_error_object(server: Server) -> None:
 
 
 async def test_socket_events_refused_after_token_expiry(server: Server) -> None:
-    therapist, client = await server.pair()
+    _therapist, client = await server.pair()
     sock = await client.connect()
     server.clock.advance(server.ctx.settings.token_ttl_seconds)
     reply = await sock.call("sync", {"after": 0})

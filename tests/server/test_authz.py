@@ -50,6 +50,7 @@ Prepare = Callable[[World, Device | None], Awaitable[Request]]
 def fixed(method: str, path: str, body: Any = None) -> Prepare:
     async def prepare(w: World, actor: Device | None) -> Request:
         return method, path.format(w=w), body
+
     return prepare
 
 
@@ -66,23 +67,30 @@ async def _revoke_client_device(w: World, actor: Device | None) -> Request:
 async def _rotate(w: World, actor: Device | None) -> Request:
     signer = (actor or w.client).keys.identity
     spk = SignedPreKeyPair.generate(signer, 7).public_part()
-    return "PUT", f"{API}/keys/signed-prekey", {"id": 7, "public": b64(spk.public.to_bytes()),
-                                                "signature": b64(spk.signature)}
+    return (
+        "PUT",
+        f"{API}/keys/signed-prekey",
+        {"id": 7, "public": b64(spk.public.to_bytes()), "signature": b64(spk.signature)},
+    )
 
 
 async def _upload(w: World, actor: Device | None) -> Request:
     from crypto.keys import generate_one_time_prekeys
 
     keys = generate_one_time_prekeys(900, 2)
-    return "POST", f"{API}/keys/one-time-prekeys", {
-        "prekeys": [{"id": k.key_id, "public": b64(k.public_part().public.to_bytes())} for k in keys]}
+    return (
+        "POST",
+        f"{API}/keys/one-time-prekeys",
+        {"prekeys": [{"id": k.key_id, "public": b64(k.public_part().public.to_bytes())} for k in keys]},
+    )
 
 
 async def _consent(w: World, actor: Device | None) -> Request:
     r = await w.therapist.call("GET", f"{API}/therapists/{w.therapist.account_id}/terms")
     signer = actor or w.client
-    body = signer.consent_body(w.therapist.account_id, r.body["version"], base64.b64decode(r.body["terms_hash"]),
-                               w.server.clock())
+    body = signer.consent_body(
+        w.therapist.account_id, r.body["version"], base64.b64decode(r.body["terms_hash"]), w.server.clock()
+    )
     return "POST", f"{API}/consent", body
 
 
@@ -98,7 +106,10 @@ async def _send(w: World, actor: Device | None) -> Request:
 
 # route -> (prepare, expected status per actor in ACTORS order)
 MATRIX: dict[str, tuple[Prepare, tuple[int, ...]]] = {
-    "POST /invitations": (fixed("POST", f"{API}/invitations", {"role": "client"}), (401, 403, 403, 201, 201, 403)),
+    "POST /invitations": (
+        fixed("POST", f"{API}/invitations", {"role": "client"}),
+        (401, 403, 403, 201, 201, 403),
+    ),
     "GET /invitations": (fixed("GET", f"{API}/invitations"), (401, 403, 403, 200, 200, 200)),
     "DELETE /invitations/{id}": (_revoke_invitation, (401, 403, 403, 204, 404, 404)),
     "GET /me": (fixed("GET", f"{API}/me"), (401, 200, 200, 200, 200, 200)),
@@ -108,18 +119,30 @@ MATRIX: dict[str, tuple[Prepare, tuple[int, ...]]] = {
     "PUT /keys/signed-prekey": (_rotate, (401, 204, 204, 204, 204, 204)),
     "POST /keys/one-time-prekeys": (_upload, (401, 200, 200, 200, 200, 200)),
     "GET /keys/count": (fixed("GET", f"{API}/keys/count"), (401, 200, 200, 200, 200, 200)),
-    "GET /accounts/{id}/bundles": (fixed("GET", API + "/accounts/{w.therapist.account_id}/bundles"),
-                                   (401, 200, 403, 200, 403, 403)),
-    "GET /devices/{id}/bundle": (fixed("GET", API + "/devices/{w.therapist.device_id}/bundle"),
-                                 (401, 200, 404, 200, 404, 404)),
-    "PUT /consent/terms": (fixed("PUT", f"{API}/consent/terms", {"text": "t"}), (401, 403, 403, 200, 200, 403)),
-    "GET /therapists/{id}/terms": (fixed("GET", API + "/therapists/{w.therapist.account_id}/terms"),
-                                   (401, 200, 404, 200, 404, 404)),
+    "GET /accounts/{id}/bundles": (
+        fixed("GET", API + "/accounts/{w.therapist.account_id}/bundles"),
+        (401, 200, 403, 200, 403, 403),
+    ),
+    "GET /devices/{id}/bundle": (
+        fixed("GET", API + "/devices/{w.therapist.device_id}/bundle"),
+        (401, 200, 404, 200, 404, 404),
+    ),
+    "PUT /consent/terms": (
+        fixed("PUT", f"{API}/consent/terms", {"text": "t"}),
+        (401, 403, 403, 200, 200, 403),
+    ),
+    "GET /therapists/{id}/terms": (
+        fixed("GET", API + "/therapists/{w.therapist.account_id}/terms"),
+        (401, 200, 404, 200, 404, 404),
+    ),
     "POST /consent": (_consent, (401, 200, 403, 403, 403, 403)),
     "GET /consent": (fixed("GET", f"{API}/consent"), (401, 200, 200, 200, 200, 403)),
     "POST /messages": (_send, (401, 200, 403, 200, 403, 403)),
     "GET /messages": (fixed("GET", f"{API}/messages"), (401, 200, 200, 200, 200, 200)),
-    "POST /messages/ack": (fixed("POST", f"{API}/messages/ack", {"up_to": 0}), (401, 200, 200, 200, 200, 200)),
+    "POST /messages/ack": (
+        fixed("POST", f"{API}/messages/ack", {"up_to": 0}),
+        (401, 200, 200, 200, 200, 200),
+    ),
     "DELETE /auth/token": (fixed("DELETE", f"{API}/auth/token"), (401, 204, 204, 204, 204, 204)),
 }
 
@@ -142,8 +165,9 @@ async def test_http_authorization(server: Server, route: str) -> None:
 
 async def test_admin_sees_no_mailbox_and_no_contacts(server: Server) -> None:
     w = await _world(server)
-    await w.client.call("POST", f"{API}/messages", w.client.send_body(w.therapist.account_id,
-                                                                     [w.therapist.device_id]))
+    await w.client.call(
+        "POST", f"{API}/messages", w.client.send_body(w.therapist.account_id, [w.therapist.device_id])
+    )
     r = await w.admin.call("GET", f"{API}/messages")
     assert r.body == {"envelopes": [], "more": False}  # only the admin's own (empty) mailbox
     assert (await w.admin.call("GET", f"{API}/contacts")).code == "forbidden"
@@ -168,7 +192,12 @@ async def test_socket_authorization(server: Server, event: str) -> None:
             payload = {"after": 0} if event == "sync" else {"up_to": 0}
         reply = await sock.call(event, payload)
         outcomes[name] = "ok" if reply["ok"] else reply["error"]["code"]
-    expected_send = {"client": "ok", "other_client": "not_linked", "therapist": "ok",
-                     "other_therapist": "not_linked", "admin": "not_linked"}
+    expected_send = {
+        "client": "ok",
+        "other_client": "not_linked",
+        "therapist": "ok",
+        "other_therapist": "not_linked",
+        "admin": "not_linked",
+    }
     expected = expected_send if event == "send" else dict.fromkeys(ACTORS[1:], "ok")
     assert outcomes == expected

@@ -16,14 +16,34 @@ BODIES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", f"{API}/accounts", {"invitation_code": "abc", "device": _DEVICE}),
     ("POST", f"{API}/devices", {"link_code": "abc", "device": _DEVICE}),
     ("POST", f"{API}/auth/challenge", {"device_id": "{dev}"}),
-    ("POST", f"{API}/auth/token", {"device_id": "{dev}", "nonce": b64(bytes(32)), "signature": b64(bytes(64))}),
+    (
+        "POST",
+        f"{API}/auth/token",
+        {"device_id": "{dev}", "nonce": b64(bytes(32)), "signature": b64(bytes(64))},
+    ),
     ("PUT", f"{API}/keys/signed-prekey", {"id": 2, "public": b64(bytes(32)), "signature": b64(bytes(64))}),
     ("POST", f"{API}/keys/one-time-prekeys", {"prekeys": [{"id": 500, "public": b64(bytes(32))}]}),
     ("PUT", f"{API}/consent/terms", {"text": "terms"}),
-    ("POST", f"{API}/consent", {"therapist_id": "{other}", "version": 1, "terms_hash": b64(bytes(32)),
-                                "signed_at": 1, "signature": b64(bytes(64))}),
-    ("POST", f"{API}/messages", {"id": "{other}", "to_account": "{other}", "envelopes": [
-        {"v": 1, "to_device": "{dev}", "type": "message", "ciphertext": b64(bytes(100))}]}),
+    (
+        "POST",
+        f"{API}/consent",
+        {
+            "therapist_id": "{other}",
+            "version": 1,
+            "terms_hash": b64(bytes(32)),
+            "signed_at": 1,
+            "signature": b64(bytes(64)),
+        },
+    ),
+    (
+        "POST",
+        f"{API}/messages",
+        {
+            "id": "{other}",
+            "to_account": "{other}",
+            "envelopes": [{"v": 1, "to_device": "{dev}", "type": "message", "ciphertext": b64(bytes(100))}],
+        },
+    ),
     ("POST", f"{API}/messages/ack", {"up_to": 1}),
 ]
 
@@ -48,7 +68,9 @@ async def actor(server: Server):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("method, path, body", BODIES, ids=[f"{m} {p}" for m, p, _ in BODIES])
-async def test_malformed_bodies(server: Server, actor: Any, method: str, path: str, body: dict[str, Any]) -> None:
+async def test_malformed_bodies(
+    server: Server, actor: Any, method: str, path: str, body: dict[str, Any]
+) -> None:
     therapist, client = actor
     base = _fill(body, therapist.account_id, therapist.device_id, client.account_id)
     before = await server.counts()
@@ -73,16 +95,19 @@ async def test_malformed_bodies(server: Server, actor: Any, method: str, path: s
     assert await server.counts() == before
 
 
-@pytest.mark.parametrize("field, value", [
-    ("identity_key", b64(bytes(31))),
-    ("identity_key", "AAAA===="),
-    ("identity_key", b64(bytes(32))[:-1] + "B"),  # non-canonical padding bits
-    ("signed_prekey.public", b64(bytes(33))),
-    ("signed_prekey.signature", b64(bytes(63))),
-    ("signed_prekey.id", 2**32),
-    ("one_time_prekeys", [{"id": 1, "public": b64(bytes(32))}] * 2),
-    ("one_time_prekeys", [{"id": i, "public": b64(bytes(32))} for i in range(101)]),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("identity_key", b64(bytes(31))),
+        ("identity_key", "AAAA===="),
+        ("identity_key", b64(bytes(32))[:-1] + "B"),  # non-canonical padding bits
+        ("signed_prekey.public", b64(bytes(33))),
+        ("signed_prekey.signature", b64(bytes(63))),
+        ("signed_prekey.id", 2**32),
+        ("one_time_prekeys", [{"id": 1, "public": b64(bytes(32))}] * 2),
+        ("one_time_prekeys", [{"id": i, "public": b64(bytes(32))} for i in range(101)]),
+    ],
+)
 async def test_bad_device_payloads(server: Server, field: str, value: Any) -> None:
     admin = await server.admin()
     code = await server.invite(admin, "therapist")
@@ -101,7 +126,7 @@ async def test_bad_device_payloads(server: Server, field: str, value: Any) -> No
 
 
 async def test_oversized_http_body(server: Server) -> None:
-    therapist, client = await server.pair()
+    _therapist, client = await server.pair()
     before = await server.counts()
     r = await client.call("POST", f"{API}/messages", raw=b'{"id": "' + b"a" * (3 * 1024 * 1024) + b'"}')
     assert (r.status, r.code) == (413, "payload_too_large")
@@ -118,17 +143,32 @@ async def test_unknown_routes_and_methods(server: Server) -> None:
     assert r.code == "bad_request"
 
 
-@pytest.mark.parametrize("event, payload", [
-    ("send", None), ("send", "text"), ("send", [1]), ("send", {"id": 1}),
-    ("send", {"id": "{other}", "to_account": "{other}", "envelopes": [], "x": 1}),
-    ("sync", {"after": "1"}), ("sync", {"after": -1}), ("sync", {"limit": 0}), ("sync", {"limit": 10_000}),
-    ("sync", {"cursor": 1}), ("ack", {}), ("ack", {"up_to": "all"}), ("ack", {"up_to": 1.5}), ("ack", [1]),
-])
+@pytest.mark.parametrize(
+    "event, payload",
+    [
+        ("send", None),
+        ("send", "text"),
+        ("send", [1]),
+        ("send", {"id": 1}),
+        ("send", {"id": "{other}", "to_account": "{other}", "envelopes": [], "x": 1}),
+        ("sync", {"after": "1"}),
+        ("sync", {"after": -1}),
+        ("sync", {"limit": 0}),
+        ("sync", {"limit": 10_000}),
+        ("sync", {"cursor": 1}),
+        ("ack", {}),
+        ("ack", {"up_to": "all"}),
+        ("ack", {"up_to": 1.5}),
+        ("ack", [1]),
+    ],
+)
 async def test_bad_socket_payloads(server: Server, actor: Any, event: str, payload: Any) -> None:
     therapist, client = actor
     sock = await client.connect()
     before = await server.counts()
-    reply = await sock.call(event, _fill(payload, therapist.account_id, therapist.device_id, therapist.account_id))
+    reply = await sock.call(
+        event, _fill(payload, therapist.account_id, therapist.device_id, therapist.account_id)
+    )
     assert reply["ok"] is False
     assert reply["error"]["code"] in ("bad_request", "invalid_field")
     assert await server.counts() == before
@@ -136,7 +176,7 @@ async def test_bad_socket_payloads(server: Server, actor: Any, event: str, paylo
 
 
 async def test_unknown_socket_event_is_ignored_and_connection_survives(server: Server, actor: Any) -> None:
-    therapist, client = actor
+    _therapist, client = actor
     sock = await client.connect()
     await sock.client.emit("no_such_event", {"x": 1})
     reply = await sock.call("sync", {})

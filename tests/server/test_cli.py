@@ -18,8 +18,14 @@ LINK = re.compile(r"^http://127\.0\.0\.1:\d+/#/join/([A-Za-z0-9_-]{20,})$", re.M
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CONFIDANT, *args], capture_output=True, text=True, timeout=60, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "error"})
+    return subprocess.run(
+        [CONFIDANT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
 
 
 def test_help_documents_commands_and_flags() -> None:
@@ -48,8 +54,14 @@ def test_configuration_errors_exit_2() -> None:
 async def test_serve_prints_admin_link_on_empty_database(tmp_path: Path) -> None:
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        CONFIDANT, "serve", "--port", str(port), "--data-dir", str(tmp_path),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        CONFIDANT,
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None

@@ -11,27 +11,38 @@ from server.config import ConfigError, load_settings
 
 def test_precedence(tmp_path: Path) -> None:
     toml = tmp_path / "c.toml"
-    toml.write_text('port = 1000\nhost = "0.0.0.0"\nlog_level = "debug"\nturn_urls = ["turn:a"]\nturn_secret = "s"\n')
-    s = load_settings({"port": 3000}, env={"CONFIDANT_PORT": "2000", "CONFIDANT_HOST": "::1"}, config_file=toml)
+    toml.write_text(
+        'port = 1000\nhost = "0.0.0.0"\nlog_level = "debug"\nturn_urls = ["turn:a"]\nturn_secret = "s"\n'
+    )
+    s = load_settings(
+        {"port": 3000}, env={"CONFIDANT_PORT": "2000", "CONFIDANT_HOST": "::1"}, config_file=toml
+    )
     assert (s.port, s.host, s.log_level, s.turn_urls) == (3000, "::1", "debug", ("turn:a",))
     s = load_settings({}, env={"CONFIDANT_PORT": "2000"}, config_file=toml)
     assert s.port == 2000
     s = load_settings({}, env={})
     assert (s.port, s.envelope_ttl_seconds, s.token_ttl_seconds, s.invitation_ttl_seconds) == (
-        8080, 30 * 24 * 3600, 3600, 7 * 24 * 3600)
+        8080,
+        30 * 24 * 3600,
+        3600,
+        7 * 24 * 3600,
+    )
 
 
-@pytest.mark.parametrize("flags, env, message", [
-    ({"port": 70000}, {}, "port must be between"),
-    ({}, {"CONFIDANT_PORT": "eighty"}, "CONFIDANT_PORT"),
-    ({"log_level": "loud"}, {}, "log_level must be one of"),
-    ({}, {"CONFIDANT_TOKEN_TTL_SECONDS": "0"}, "token_ttl_seconds must be a positive"),
-    ({}, {"CONFIDANT_PUBLIC_URL": "ftp://x"}, "public_url"),
-    ({}, {"CONFIDANT_MONGODB_URI": "postgres://localhost"}, "mongodb_uri must be a MongoDB"),
-    ({}, {"CONFIDANT_REDIS_URL": "http://localhost"}, "redis_url must be a Redis URL"),
-    ({}, {"CONFIDANT_TURN_URLS": "turn:x"}, "turn_secret"),
-    ({"web_root": "/nonexistent/dir"}, {}, "web_root"),
-])
+@pytest.mark.parametrize(
+    "flags, env, message",
+    [
+        ({"port": 70000}, {}, "port must be between"),
+        ({}, {"CONFIDANT_PORT": "eighty"}, "CONFIDANT_PORT"),
+        ({"log_level": "loud"}, {}, "log_level must be one of"),
+        ({}, {"CONFIDANT_TOKEN_TTL_SECONDS": "0"}, "token_ttl_seconds must be a positive"),
+        ({}, {"CONFIDANT_PUBLIC_URL": "ftp://x"}, "public_url"),
+        ({}, {"CONFIDANT_MONGODB_URI": "postgres://localhost"}, "mongodb_uri must be a MongoDB"),
+        ({}, {"CONFIDANT_REDIS_URL": "http://localhost"}, "redis_url must be a Redis URL"),
+        ({}, {"CONFIDANT_TURN_URLS": "turn:x"}, "turn_secret"),
+        ({"web_root": "/nonexistent/dir"}, {}, "web_root"),
+    ],
+)
 def test_invalid_settings_are_explained(flags: dict[str, object], env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(flags, env=env)

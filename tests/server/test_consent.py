@@ -17,7 +17,9 @@ async def test_publish_and_read_terms(server: Server) -> None:
     assert published["version"] == 1
     assert base64.b64decode(published["terms_hash"]) == hashlib.sha256(text.encode()).digest()
     r = await client.call("GET", f"{API}/therapists/{therapist.account_id}/terms")
-    assert r.body["text"] == text and r.body["version"] == 1 and r.body["therapist_id"] == therapist.account_id
+    assert (
+        r.body["text"] == text and r.body["version"] == 1 and r.body["therapist_id"] == therapist.account_id
+    )
     assert (await server.publish_terms(therapist, "v2"))["version"] == 2
 
 
@@ -30,7 +32,9 @@ async def test_messages_need_consent_for_the_current_version(server: Server) -> 
     assert r.body["error"]["details"] == {"therapist_id": therapist.account_id, "version": 0}
 
     await server.publish_terms(therapist)
-    r = await therapist.call("POST", f"{API}/messages", therapist.send_body(client.account_id, [client.device_id]))
+    r = await therapist.call(
+        "POST", f"{API}/messages", therapist.send_body(client.account_id, [client.device_id])
+    )
     assert r.body["error"]["details"] == {"therapist_id": therapist.account_id, "version": 1}
     await server.consent(client, therapist)
     assert (await client.call("POST", f"{API}/messages", body)).status == 200
@@ -39,7 +43,9 @@ async def test_messages_need_consent_for_the_current_version(server: Server) -> 
     await server.publish_terms(therapist, "new terms")
     assert await c_sock.next("consent_changed") == {"therapist_id": therapist.account_id, "version": 2}
     before = await server.count("mailbox")
-    r = await client.call("POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id]))
+    r = await client.call(
+        "POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id])
+    )
     assert (r.code, r.body["error"]["details"]["version"]) == ("consent_required", 2)
     assert await server.count("mailbox") == before
     await server.consent(client, therapist)
@@ -47,7 +53,8 @@ async def test_messages_need_consent_for_the_current_version(server: Server) -> 
     assert r.body["contacts"][0]["consent"] == {"accepted_version": 2, "current_version": 2}
     r = await client.call("GET", f"{API}/consent")
     assert [(c["therapist_id"], c["client_id"], c["version"]) for c in r.body["consents"]] == [
-        (therapist.account_id, client.account_id, 2)]
+        (therapist.account_id, client.account_id, 2)
+    ]
 
 
 async def test_bad_consents_change_nothing(server: Server) -> None:
@@ -59,9 +66,17 @@ async def test_bad_consents_change_nothing(server: Server) -> None:
     now = server.clock()
     cases = [
         (client.consent_body(therapist.account_id, 1, hashlib.sha256(b"one").digest(), now), 409, "conflict"),
-        (client.consent_body(therapist.account_id, 2, hashlib.sha256(b"one").digest(), now), 400, "invalid_field"),
+        (
+            client.consent_body(therapist.account_id, 2, hashlib.sha256(b"one").digest(), now),
+            400,
+            "invalid_field",
+        ),
         (client.consent_body(therapist.account_id, 2, h2, now + 3600_000), 400, "invalid_field"),
-        (dict(client.consent_body(therapist.account_id, 2, h2, now), signed_at=now + 1), 401, "signature_invalid"),
+        (
+            dict(client.consent_body(therapist.account_id, 2, h2, now), signed_at=now + 1),
+            401,
+            "signature_invalid",
+        ),
     ]
     other = await server.therapist()
     cases.append((client.consent_body(other.account_id, 1, h2, now), 403, "not_linked"))

@@ -11,8 +11,10 @@ from tests.server.conftest import Server
 
 
 def _prekeys(start: int, count: int) -> list[dict[str, object]]:
-    return [{"id": k.key_id, "public": b64(k.public_part().public.to_bytes())}
-            for k in generate_one_time_prekeys(start, count)]
+    return [
+        {"id": k.key_id, "public": b64(k.public_part().public.to_bytes())}
+        for k in generate_one_time_prekeys(start, count)
+    ]
 
 
 async def test_upload_count_and_conflicts(server: Server) -> None:
@@ -56,8 +58,9 @@ async def test_bundles_claim_oldest_first_and_signal_low(server: Server) -> None
 
 async def test_concurrent_claims_never_share_a_key(server: Server) -> None:
     therapist, client = await server.pair()
-    results = await asyncio.gather(*(client.call("GET", f"{API}/devices/{therapist.device_id}/bundle")
-                                     for _ in range(30)))
+    results = await asyncio.gather(
+        *(client.call("GET", f"{API}/devices/{therapist.device_id}/bundle") for _ in range(30))
+    )
     ids = [r.body["one_time_prekey"]["id"] for r in results if r.body["one_time_prekey"] is not None]
     assert len(ids) == 20 and len(set(ids)) == 20
     assert sum(r.body["one_time_prekey"] is None for r in results) == 10
@@ -74,7 +77,9 @@ async def test_signed_prekey_rotation(server: Server) -> None:
     therapist, client = await server.pair()
     new = SignedPreKeyPair.generate(therapist.keys.identity, 2).public_part()
     body = {"id": 2, "public": b64(new.public.to_bytes()), "signature": b64(new.signature)}
-    bad = dict(body, signature=b64(SignedPreKeyPair.generate(client.keys.identity, 2).public_part().signature))
+    bad = dict(
+        body, signature=b64(SignedPreKeyPair.generate(client.keys.identity, 2).public_part().signature)
+    )
     r = await therapist.call("PUT", f"{API}/keys/signed-prekey", bad)
     assert (r.status, r.code) == (401, "signature_invalid")
     r = await client.call("GET", f"{API}/devices/{therapist.device_id}/bundle")

@@ -36,11 +36,18 @@ async def test_logs_are_json_with_request_ids_and_no_secrets(server: Server) -> 
         root.setLevel(old_level)
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     requests = [line for line in lines if line["msg"] == "request"]
-    assert requests and all({"ts", "level", "logger", "request_id", "route", "status", "duration_ms"} <= set(r)
-                            for r in requests)
+    assert requests and all(
+        {"ts", "level", "logger", "request_id", "route", "status", "duration_ms"} <= set(r) for r in requests
+    )
     assert any(r["request_id"] == "trace-me-123" and r["route"] == "/api/v1/me" for r in requests)
     text = stream.getvalue()
-    secrets = [code, admin.token, therapist.token, client.token, body["envelopes"][0]["ciphertext"][:40],
-               client.keys.payload()["identity_key"]]
+    secrets = [
+        code,
+        admin.token,
+        therapist.token,
+        client.token,
+        body["envelopes"][0]["ciphertext"][:40],
+        client.keys.payload()["identity_key"],
+    ]
     for secret in secrets:
         assert secret not in text

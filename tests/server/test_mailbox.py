@@ -44,9 +44,13 @@ async def test_device_set_mismatch_reports_missing_extra_stale(server: Server) -
     r = await client.call("POST", f"{API}/messages", body)
     assert (r.status, r.code) == (409, "device_set_mismatch")
     assert r.body["error"]["details"] == {
-        "missing": sorted([t2.device_id, c2.device_id]), "extra": [stranger], "stale": [t3.device_id]}
-    own = client.send_body(therapist.account_id, [therapist.device_id, t2.device_id, c2.device_id,
-                                                  client.device_id])
+        "missing": sorted([t2.device_id, c2.device_id]),
+        "extra": [stranger],
+        "stale": [t3.device_id],
+    }
+    own = client.send_body(
+        therapist.account_id, [therapist.device_id, t2.device_id, c2.device_id, client.device_id]
+    )
     r = await client.call("POST", f"{API}/messages", own)
     assert r.body["error"]["details"]["extra"] == [client.device_id]  # never to the sending device itself
     assert await server.counts() == before
@@ -62,11 +66,17 @@ async def test_not_linked_accounts_cannot_message(server: Server) -> None:
     other_client = await server.client(other_therapist)
     before = await server.count("mailbox")
     cases = [
-        (client, other_therapist), (client, other_client), (therapist, other_client),
-        (therapist, other_therapist), (admin, client), (client, admin),
+        (client, other_therapist),
+        (client, other_client),
+        (therapist, other_client),
+        (therapist, other_therapist),
+        (admin, client),
+        (client, admin),
     ]
     for sender, recipient in cases:
-        r = await sender.call("POST", f"{API}/messages", sender.send_body(recipient.account_id, [recipient.device_id]))
+        r = await sender.call(
+            "POST", f"{API}/messages", sender.send_body(recipient.account_id, [recipient.device_id])
+        )
         assert (r.status, r.code) == (403, "not_linked"), (sender.role, recipient.role)
         r = await sender.call("GET", f"{API}/accounts/{recipient.account_id}/bundles")
         assert (r.status, r.code) == (403, "not_linked")
@@ -123,7 +133,9 @@ async def test_http_fallback_sync_and_ack(server: Server) -> None:
 
 async def test_ack_only_deletes_own_mailbox(server: Server) -> None:
     therapist, client = await server.pair()
-    await client.call("POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id]))
+    await client.call(
+        "POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id])
+    )
     r = await client.call("POST", f"{API}/messages/ack", {"up_to": 2**62})
     assert r.body == {"deleted": 0}
     assert await server.count("mailbox") == 1
@@ -160,8 +172,9 @@ async def test_many_concurrent_sends_all_acknowledged_and_stored(server: Server)
     replies = await asyncio.gather(*(sock.call("send", b) for b in bodies))
     assert all(r["ok"] for r in replies)
     r = await therapist.call("GET", f"{API}/messages?limit=100")
-    assert [e["id"] for e in r.body["envelopes"]] == [b["id"] for b in bodies] or \
-        sorted(e["id"] for e in r.body["envelopes"]) == sorted(b["id"] for b in bodies)
+    assert [e["id"] for e in r.body["envelopes"]] == [b["id"] for b in bodies] or sorted(
+        e["id"] for e in r.body["envelopes"]
+    ) == sorted(b["id"] for b in bodies)
 
 
 async def test_nothing_acknowledged_when_storage_is_down(server: Server) -> None:
@@ -174,20 +187,27 @@ async def test_nothing_acknowledged_when_storage_is_down(server: Server) -> None
     assert r.status == 503 and r.body["checks"]["storage"] == "unavailable"
 
 
-@pytest.mark.parametrize("mutate, status, code", [
-    (lambda e, me, to: e.update(v=2), 400, "unsupported_version"),
-    (lambda e, me, to: e.update(type="text"), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext="not base64!"), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext="QQ="), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext=b64(b"\x01\x02garbage")), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext=b64(b"\x02" + bytes(200))), 400, "unsupported_version"),
-    (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(me, hex_id()))), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(hex_id(), to))), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(me, to, "prekey"))), 400, "invalid_field"),
-    (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(me, to, size=410))), 413, "payload_too_large"),
-    (lambda e, me, to: e.update(to_device="ABC"), 400, "invalid_field"),
-    (lambda e, me, to: e.update(extra=1), 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    "mutate, status, code",
+    [
+        (lambda e, me, to: e.update(v=2), 400, "unsupported_version"),
+        (lambda e, me, to: e.update(type="text"), 400, "invalid_field"),
+        (lambda e, me, to: e.update(ciphertext="not base64!"), 400, "invalid_field"),
+        (lambda e, me, to: e.update(ciphertext="QQ="), 400, "invalid_field"),
+        (lambda e, me, to: e.update(ciphertext=b64(b"\x01\x02garbage")), 400, "invalid_field"),
+        (lambda e, me, to: e.update(ciphertext=b64(b"\x02" + bytes(200))), 400, "unsupported_version"),
+        (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(me, hex_id()))), 400, "invalid_field"),
+        (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(hex_id(), to))), 400, "invalid_field"),
+        (lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(me, to, "prekey"))), 400, "invalid_field"),
+        (
+            lambda e, me, to: e.update(ciphertext=b64(envelope_bytes(me, to, size=410))),
+            413,
+            "payload_too_large",
+        ),
+        (lambda e, me, to: e.update(to_device="ABC"), 400, "invalid_field"),
+        (lambda e, me, to: e.update(extra=1), 400, "bad_request"),
+    ],
+)
 async def test_bad_envelopes_change_nothing(server: Server, mutate, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
     therapist, client = await server.pair()
     body = client.send_body(therapist.account_id, [therapist.device_id])
@@ -214,7 +234,9 @@ async def test_send_rate_limit_per_device(server: Server) -> None:
     server.ctx.services.limiter.rules["send_per_device"] = (3, 60.0)
     statuses = []
     for _ in range(4):
-        r = await client.call("POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id]))
+        r = await client.call(
+            "POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id])
+        )
         statuses.append(r.status)
     assert statuses == [200, 200, 200, 429]
     assert await server.count("mailbox") == 3

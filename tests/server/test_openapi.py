@@ -30,4 +30,7 @@ async def test_every_route_is_documented(server: Server) -> None:
 
 
 def test_paths_drop_the_id_regex() -> None:
-    assert openapi_path("/api/v1/devices/{device_id:[0-9a-f]{32}}/bundle") == "/api/v1/devices/{device_id}/bundle"
+    assert (
+        openapi_path("/api/v1/devices/{device_id:[0-9a-f]{32}}/bundle")
+        == "/api/v1/devices/{device_id}/bundle"
+    )

@@ -28,18 +28,39 @@ def new_device(prekeys: int = 3, first_id: int = 1) -> NewDevice:
     )
 
 
-def invitation(code: str, role: Role, inviter_id: str | None = None, expires_in_ms: int = 60_000,
-               label: bytes | None = None) -> Invitation:
+def invitation(
+    code: str,
+    role: Role,
+    inviter_id: str | None = None,
+    expires_in_ms: int = 60_000,
+    label: bytes | None = None,
+) -> Invitation:
     return Invitation(
-        invitation_id=new_id(), code_hash=code_hash(code), inviter_id=inviter_id, role=role,
-        created_at=NOW, expires_at=NOW + expires_in_ms, label_ciphertext=label,
+        invitation_id=new_id(),
+        code_hash=code_hash(code),
+        inviter_id=inviter_id,
+        role=role,
+        created_at=NOW,
+        expires_at=NOW + expires_in_ms,
+        label_ciphertext=label,
     )
 
 
-def send(from_account: str, from_device: str, to_account: str, devices: list[str], message_id: str | None = None,
-         now: int = NOW, ttl_ms: int = 60_000) -> NewSend:
+def send(
+    from_account: str,
+    from_device: str,
+    to_account: str,
+    devices: list[str],
+    message_id: str | None = None,
+    now: int = NOW,
+    ttl_ms: int = 60_000,
+) -> NewSend:
     return NewSend(
-        message_id=message_id or new_id(), from_account=from_account, from_device=from_device,
-        to_account=to_account, envelopes=tuple(NewEnvelope(d, "message", os.urandom(40)) for d in devices),
-        sent_at=now, expires_at=now + ttl_ms,
+        message_id=message_id or new_id(),
+        from_account=from_account,
+        from_device=from_device,
+        to_account=to_account,
+        envelopes=tuple(NewEnvelope(d, "message", os.urandom(40)) for d in devices),
+        sent_at=now,
+        expires_at=now + ttl_ms,
     )

@@ -22,7 +22,7 @@ async def _account(store: Storage, role: Role, inviter_id: str | None = None, pr
     code = new_id()
     await store.invitations.add_invitation(invitation(code, role, inviter_id, label=b"label"))
     device = new_device(prekeys)
-    account, inv = await store.accounts.add_account_from_invitation(
+    account, _inv = await store.accounts.add_account_from_invitation(
         code_hash=code_hash(code), account_id=new_id(), device=device, now=NOW
     )
     return account, device
@@ -34,7 +34,9 @@ async def test_redeem_creates_account_device_and_link(store: Storage) -> None:
     assert (await store.accounts.get_account(client.account_id)) == client
     link = await store.links.get_link(therapist.account_id, client.account_id)
     assert link is not None and link.label_ciphertext == b"label"
-    assert [lk.client_id for lk in await store.links.get_links_of(therapist.account_id)] == [client.account_id]
+    assert [lk.client_id for lk in await store.links.get_links_of(therapist.account_id)] == [
+        client.account_id
+    ]
     [stored] = await store.devices.get_devices([client.account_id])
     assert stored.device_id == device.device_id and stored.active
     assert await store.prekeys.count_one_time_prekeys(device.device_id) == 3
@@ -46,8 +48,12 @@ async def test_invitation_is_single_use_even_under_concurrency(store: Storage) -
     code = "the-code"
     await store.invitations.add_invitation(invitation(code, Role.ADMIN))
     results = await asyncio.gather(
-        *(store.accounts.add_account_from_invitation(code_hash=code_hash(code), account_id=new_id(),
-                                                     device=new_device(), now=NOW) for _ in range(5)),
+        *(
+            store.accounts.add_account_from_invitation(
+                code_hash=code_hash(code), account_id=new_id(), device=new_device(), now=NOW
+            )
+            for _ in range(5)
+        ),
         return_exceptions=True,
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
@@ -67,8 +73,9 @@ async def test_unusable_invitations_change_nothing(store: Storage, case: str) ->
         assert await store.invitations.revoke_invitation(inv.invitation_id, admin.account_id, NOW)
     code = "other" if case == "unknown" else "c"
     with pytest.raises(InvitationUnusable):
-        await store.accounts.add_account_from_invitation(code_hash=code_hash(code), account_id=new_id(),
-                                                         device=new_device(), now=now)
+        await store.accounts.add_account_from_invitation(
+            code_hash=code_hash(code), account_id=new_id(), device=new_device(), now=now
+        )
     assert await store.accounts.count_accounts() == 1
 
 
@@ -77,8 +84,9 @@ async def test_disabled_inviter_invitation_is_unusable(store: Storage) -> None:
     await store.invitations.add_invitation(invitation("c", Role.THERAPIST, admin.account_id))
     assert await store.accounts.set_account_disabled(admin.account_id, True)
     with pytest.raises(InvitationUnusable):
-        await store.accounts.add_account_from_invitation(code_hash=code_hash("c"), account_id=new_id(),
-                                                         device=new_device(), now=NOW)
+        await store.accounts.add_account_from_invitation(
+            code_hash=code_hash("c"), account_id=new_id(), device=new_device(), now=NOW
+        )
 
 
 async def test_operator_invitations_revoked_together(store: Storage) -> None:
@@ -86,22 +94,26 @@ async def test_operator_invitations_revoked_together(store: Storage) -> None:
     await store.invitations.add_invitation(invitation("b", Role.ADMIN))
     assert await store.invitations.revoke_operator_invitations(Role.ADMIN, NOW) == 2
     with pytest.raises(InvitationUnusable):
-        await store.accounts.add_account_from_invitation(code_hash=code_hash("a"), account_id=new_id(),
-                                                         device=new_device(), now=NOW)
+        await store.accounts.add_account_from_invitation(
+            code_hash=code_hash("a"), account_id=new_id(), device=new_device(), now=NOW
+        )
 
 
 async def test_link_code_adds_device_once_and_respects_the_limit(store: Storage) -> None:
     account, _ = await _account(store, Role.CLIENT)
     await store.devices.add_link_code(code_hash("lc"), account.account_id, NOW + 1000)
     with pytest.raises(DeviceLimitReached):
-        await store.devices.add_device_with_link_code(code_hash=code_hash("lc"), device=new_device(),
-                                                      max_devices=1, now=NOW)
-    added = await store.devices.add_device_with_link_code(code_hash=code_hash("lc"), device=new_device(),
-                                                          max_devices=2, now=NOW)
+        await store.devices.add_device_with_link_code(
+            code_hash=code_hash("lc"), device=new_device(), max_devices=1, now=NOW
+        )
+    added = await store.devices.add_device_with_link_code(
+        code_hash=code_hash("lc"), device=new_device(), max_devices=2, now=NOW
+    )
     assert added.account_id == account.account_id
     with pytest.raises(LinkCodeUnusable):
-        await store.devices.add_device_with_link_code(code_hash=code_hash("lc"), device=new_device(),
-                                                      max_devices=5, now=NOW)
+        await store.devices.add_device_with_link_code(
+            code_hash=code_hash("lc"), device=new_device(), max_devices=5, now=NOW
+        )
     assert len(await store.devices.get_devices([account.account_id])) == 2
 
 
@@ -109,15 +121,18 @@ async def test_expired_link_code_is_unusable(store: Storage) -> None:
     account, _ = await _account(store, Role.CLIENT)
     await store.devices.add_link_code(code_hash("lc"), account.account_id, NOW)
     with pytest.raises(LinkCodeUnusable):
-        await store.devices.add_device_with_link_code(code_hash=code_hash("lc"), device=new_device(),
-                                                      max_devices=5, now=NOW)
+        await store.devices.add_device_with_link_code(
+            code_hash=code_hash("lc"), device=new_device(), max_devices=5, now=NOW
+        )
     assert await store.devices.delete_expired_link_codes(NOW) == 1
 
 
 async def test_prekeys_claimed_oldest_first_and_never_twice(store: Storage) -> None:
     _, device = await _account(store, Role.CLIENT, prekeys=0)
     ids = list(range(50, 90))
-    await store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(i, bytes(32)) for i in ids], 1000)
+    await store.prekeys.add_one_time_prekeys(
+        device.device_id, [OneTimePrekey(i, bytes(32)) for i in ids], 1000
+    )
     bundles = await asyncio.gather(*(store.prekeys.claim_bundles([device.device_id]) for _ in range(45)))
     claimed = [b[0].one_time_prekey.id for b in bundles if b[0].one_time_prekey is not None]
     assert sorted(claimed) == ids  # every key handed out exactly once
@@ -127,7 +142,9 @@ async def test_prekeys_claimed_oldest_first_and_never_twice(store: Storage) -> N
 
 async def test_claim_order_is_upload_order(store: Storage) -> None:
     _, device = await _account(store, Role.CLIENT, prekeys=0)
-    await store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(i, bytes(32)) for i in (7, 3, 5)], 10)
+    await store.prekeys.add_one_time_prekeys(
+        device.device_id, [OneTimePrekey(i, bytes(32)) for i in (7, 3, 5)], 10
+    )
     order = []
     for remaining in (2, 1, 0):
         [bundle] = await store.prekeys.claim_bundles([device.device_id])
@@ -140,8 +157,9 @@ async def test_claim_order_is_upload_order(store: Storage) -> None:
 async def test_prekey_conflicts_and_limits_store_nothing(store: Storage) -> None:
     _, device = await _account(store, Role.CLIENT, prekeys=3)  # ids 1..3
     with pytest.raises(PrekeyIdConflict):
-        await store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(9, bytes(32)),
-                                                                    OneTimePrekey(2, bytes(32))], 100)
+        await store.prekeys.add_one_time_prekeys(
+            device.device_id, [OneTimePrekey(9, bytes(32)), OneTimePrekey(2, bytes(32))], 100
+        )
     with pytest.raises(PrekeyLimitReached):
         await store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(10, bytes(32))], 3)
     assert await store.prekeys.count_one_time_prekeys(device.device_id) == 3
@@ -151,7 +169,9 @@ async def test_revoked_device_loses_tokens_prekeys_and_mailbox(store: Storage) -
     therapist, t_dev = await _account(store, Role.THERAPIST)
     client, c_dev = await _account(store, Role.CLIENT, therapist.account_id)
     await store.tokens.add_token(b"h" * 32, TokenRecord(t_dev.device_id, therapist.account_id, NOW + 1000))
-    await store.mailbox.add_send(send(client.account_id, c_dev.device_id, therapist.account_id, [t_dev.device_id]))
+    await store.mailbox.add_send(
+        send(client.account_id, c_dev.device_id, therapist.account_id, [t_dev.device_id])
+    )
     assert await store.devices.revoke_device(t_dev.device_id, NOW)
     assert not await store.devices.revoke_device(t_dev.device_id, NOW)  # only once
     assert await store.tokens.get_token(b"h" * 32) is None
@@ -202,7 +222,9 @@ async def test_terms_versions_and_consent_state(store: Storage) -> None:
     t2 = await store.consent.add_terms(therapist.account_id, "two", b"2" * 32, NOW + 1)
     assert (t1.version, t2.version) == (1, 2)
     assert await store.consent.get_terms(therapist.account_id) == t2
-    consent = Consent(therapist.account_id, client.account_id, 1, b"1" * 32, NOW, b"s" * 64, c_dev.device_id, NOW)
+    consent = Consent(
+        therapist.account_id, client.account_id, 1, b"1" * 32, NOW, b"s" * 64, c_dev.device_id, NOW
+    )
     await store.consent.add_consent(consent)
     state = await store.consent.get_consent_state(therapist.account_id, client.account_id)
     assert (state.current_version, state.accepted_version) == (2, 1)
@@ -218,8 +240,9 @@ async def test_send_is_idempotent_and_streams_increase(store: Storage) -> None:
     again = await store.mailbox.add_send(first)
     assert not out.duplicate and again.duplicate and again.accepted_at == out.accepted_at
     assert await store.mailbox.get_send(c_dev.device_id, first.message_id) == again
-    second = await store.mailbox.add_send(send(client.account_id, c_dev.device_id, therapist.account_id,
-                                               [t_dev.device_id]))
+    second = await store.mailbox.add_send(
+        send(client.account_id, c_dev.device_id, therapist.account_id, [t_dev.device_id])
+    )
     items = await store.mailbox.get_items(t_dev.device_id, 0, 10, NOW)
     assert [i.pos for i in items] == [out.positions[t_dev.device_id], second.positions[t_dev.device_id]]
     assert items[0].pos < items[1].pos
@@ -242,8 +265,10 @@ async def test_expired_items_are_hidden_then_swept(store: Storage) -> None:
 async def test_a_failing_write_does_not_poison_concurrent_ones(store: Storage) -> None:
     # Many writes in flight at once land in the same group commit on SQLite; one refusal must stay alone.
     _, device = await _account(store, Role.CLIENT, prekeys=3)
-    good = [store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(100 + i, bytes(32))], 1000)
-            for i in range(20)]
+    good = [
+        store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(100 + i, bytes(32))], 1000)
+        for i in range(20)
+    ]
     bad = store.prekeys.add_one_time_prekeys(device.device_id, [OneTimePrekey(1, bytes(32))], 1000)
     results = await asyncio.gather(*good, bad, return_exceptions=True)
     assert isinstance(results[-1], PrekeyIdConflict)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from storage.errors import StorageUnavailable
+from storage.records import Role
 from storage.sqlite import DATABASE_FILE, SqliteStorage
 from storage.sqlite.schema import MIGRATIONS
-from storage.records import Role
 from tests.storage.contract import invitation
 
 
@@ -27,8 +27,9 @@ async def test_concurrent_writes_share_commits(tmp_path: Path) -> None:
 
     storage.engine._run_batch = counting  # type: ignore[method-assign]
     try:
-        await asyncio.gather(*(storage.invitations.add_invitation(invitation(f"c{i}", Role.ADMIN))
-                               for i in range(200)))
+        await asyncio.gather(
+            *(storage.invitations.add_invitation(invitation(f"c{i}", Role.ADMIN)) for i in range(200))
+        )
         assert commits < 200  # grouped: fewer commits (fsyncs) than acknowledged writes
     finally:
         await storage.close()
@@ -36,8 +37,9 @@ async def test_concurrent_writes_share_commits(tmp_path: Path) -> None:
 
 async def test_acknowledged_writes_survive_reopen(tmp_path: Path) -> None:
     storage = SqliteStorage.open(tmp_path)
-    await asyncio.gather(*(storage.invitations.add_invitation(invitation(f"c{i}", Role.ADMIN))
-                           for i in range(50)))
+    await asyncio.gather(
+        *(storage.invitations.add_invitation(invitation(f"c{i}", Role.ADMIN)) for i in range(50))
+    )
     await storage.close()
     conn = sqlite3.connect(tmp_path / DATABASE_FILE)
     try:
