@@ -136,7 +136,7 @@ async def test_a_server_that_swaps_the_offer_is_detected_and_the_receiver_refuse
             swapped.append(forged_sdp)
         await real_emit(event, data, *args, **kwargs)
 
-    sio.emit = hostile_emit  # type: ignore[method-assign]
+    sio.emit = hostile_emit
     try:
         host, guest = await Call.join(therapist, sid), await Call.join(client, sid)
         await host.admit(client.account_id)
@@ -150,7 +150,7 @@ async def test_a_server_that_swaps_the_offer_is_detected_and_the_receiver_refuse
         assert calling.stats().connection_state == "new"  # and no answer went back
         assert calling.stats().rejected_signals == 0
     finally:
-        sio.emit = real_emit  # type: ignore[method-assign]
+        sio.emit = real_emit
         await mitm.close()
     # Without the proxy, the therapist's next offer (a retry) opens and the call connects.
     await calling.restart_ice()
@@ -178,7 +178,7 @@ async def test_a_tampered_byte_or_a_replayed_signal_is_refused(call_server: Call
             return
         await real_emit(event, data, *args, **kwargs)
 
-    sio.emit = flip_then_replay  # type: ignore[method-assign]
+    sio.emit = flip_then_replay
     try:
         host, guest = await Call.join(therapist, sid), await Call.join(client, sid)
         await host.admit(client.account_id)
@@ -188,7 +188,7 @@ async def test_a_tampered_byte_or_a_replayed_signal_is_refused(call_server: Call
         await answering.wait_rejected()
         assert answering.stats().connection_state == "new"
     finally:
-        sio.emit = real_emit  # type: ignore[method-assign]
+        sio.emit = real_emit
     await calling.restart_ice()  # seq 2: opens
     await answering.wait_connected()
     before = answering.stats().rejected_signals
