@@ -40,9 +40,15 @@ def build_app() -> web.Application:
             to = env["to_device"]
             pos = positions.get(to, 0) + 1
             positions[to] = pos
-            item = {"pos": pos, "id": data["id"], "from_account": session["account"],
-                    "from_device": session["device"], "type": env["type"],
-                    "ciphertext": env["ciphertext"], "sent_at": now}
+            item = {
+                "pos": pos,
+                "id": data["id"],
+                "from_account": session["account"],
+                "from_device": session["device"],
+                "type": env["type"],
+                "ciphertext": env["ciphertext"],
+                "sent_at": now,
+            }
             await sio.emit("inbox", {"envelopes": [item]}, room=to)
         return {"ok": True, "result": {"id": data["id"], "accepted_at": now, "duplicate": False}}
 

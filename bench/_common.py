@@ -23,7 +23,14 @@ class BaselineServer(ChildServer):
     """bench/_baseline.py as a child process."""
 
     def command(self) -> list[str]:
-        return [sys.executable, str(REPO / "bench" / "_baseline.py"), "--host", self.host, "--port", str(self.port)]
+        return [
+            sys.executable,
+            str(REPO / "bench" / "_baseline.py"),
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
 
 
 def bench_dir(prefix: str) -> Path:
@@ -34,7 +41,7 @@ def bench_dir(prefix: str) -> Path:
 
 
 def raise_nofile(wanted: int) -> int:
-    """Raise RLIMIT_NOFILE towards ``wanted`` (bounded by the hard limit); returns the soft limit now in force."""
+    """Raise RLIMIT_NOFILE towards ``wanted`` (at most the hard limit); returns the soft limit in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
     if target > soft:
@@ -56,11 +63,15 @@ class Table:
     rows: list[list[str]]
 
     def render(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
-                  for i, h in enumerate(self.headers)]
+        widths = [
+            max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
+            for i, h in enumerate(self.headers)
+        ]
         line = "| " + " | ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True)) + " |"
         sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-        body = ["| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in self.rows]
+        body = [
+            "| " + " | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in self.rows
+        ]
         return "\n".join([line, sep, *body])
 
 

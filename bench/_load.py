@@ -69,6 +69,7 @@ class _Receiver:
         self.max_pos = 0
         self.unacked = 0
         self.changed = progress
+        self.acks: set[asyncio.Future[None]] = set()
 
     def on_event(self, event: str, data: Any) -> None:
         if event != "inbox":
@@ -87,7 +88,9 @@ class _Receiver:
         self.result.last_delivery = now / 1e9
         if self.unacked >= ACK_EVERY and self.client is not None:
             self.unacked = 0
-            asyncio.ensure_future(self._ack(self.max_pos))
+            task = asyncio.ensure_future(self._ack(self.max_pos))
+            self.acks.add(task)
+            task.add_done_callback(self.acks.discard)
         self.changed.set()
 
     async def _ack(self, up_to: int) -> None:
@@ -105,8 +108,9 @@ def opaque_envelope(pair: Pair, size: int) -> bytes:
     return binding + os.urandom(40 + 16 + 160 * blocks)
 
 
-async def _connect(session: aiohttp.ClientSession, url: str, ep: Endpoint,
-                   on_event: Any = None) -> RawSioClient:
+async def _connect(
+    session: aiohttp.ClientSession, url: str, ep: Endpoint, on_event: Any = None
+) -> RawSioClient:
     client = RawSioClient(session, url, on_event)
     await client.connect(ep.auth)
     return client
@@ -145,9 +149,13 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
         await window.acquire()
         counter += 1
         msg_id = f"{time.monotonic_ns():016x}{counter:016x}"
-        send = {"id": msg_id, "to_account": pair.to_account,
-                "envelopes": [{"v": 1, "to_device": pair.receiver.device_id, "type": "message",
-                               "ciphertext": ciphertext}]}
+        send = {
+            "id": msg_id,
+            "to_account": pair.to_account,
+            "envelopes": [
+                {"v": 1, "to_device": pair.receiver.device_id, "type": "message", "ciphertext": ciphertext}
+            ],
+        }
         fut = await client.emit("send", send)
         result.sent += 1
         pending.add(fut)
@@ -206,8 +214,7 @@ async def _hold(url: str, endpoints: list[Endpoint], connected: Barrier, release
     return alive
 
 
-def hold_worker(url: str, endpoints: list[Endpoint], connected: Barrier, release: Event,
-                nofile: int) -> int:
+def hold_worker(url: str, endpoints: list[Endpoint], connected: Barrier, release: Event, nofile: int) -> int:
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -24,12 +24,26 @@ def source_host(index: int) -> str:
 
 async def _pair(url: str, admin: Device, root: Path, index: int) -> Pair:
     invite = await admin.invite_therapist()
-    therapist = await Device.register(url, invite["code"], root / f"t{index}.ks", "bench", kdf="fast",
-                                      connect=False, source_host=source_host(2 * index))
+    therapist = await Device.register(
+        url,
+        invite["code"],
+        root / f"t{index}.ks",
+        "bench",
+        kdf="fast",
+        connect=False,
+        source_host=source_host(2 * index),
+    )
     await therapist.publish_terms(TERMS)
     client_invite = await therapist.invite_client()
-    client = await Device.register(url, client_invite["code"], root / f"c{index}.ks", "bench", kdf="fast",
-                                   connect=False, source_host=source_host(2 * index + 1))
+    client = await Device.register(
+        url,
+        client_invite["code"],
+        root / f"c{index}.ks",
+        "bench",
+        kdf="fast",
+        connect=False,
+        source_host=source_host(2 * index + 1),
+    )
     await client.accept_terms(therapist.account_id)
     pair = Pair(
         sender=Endpoint({"token": str(client.api.token)}, client.device_id),
@@ -56,7 +70,9 @@ async def provision_pairs(url: str, admin_code: str, count: int, concurrency: in
         await admin.close()
 
 
-async def provision_endpoints(url: str, admin_code: str, count: int, tokens_per_device: int = 1) -> list[Endpoint]:
+async def provision_endpoints(
+    url: str, admin_code: str, count: int, tokens_per_device: int = 1
+) -> list[Endpoint]:
     """``count`` authenticated connection endpoints: therapist devices, each logged in ``tokens_per_device``
     times (each login is a separate token, as separate browser tabs would have)."""
     root = Path(tempfile.mkdtemp(prefix="bench-keystores-"))
@@ -67,8 +83,15 @@ async def provision_endpoints(url: str, admin_code: str, count: int, tokens_per_
     async def one(i: int) -> list[Endpoint]:
         async with sem:
             invite = await admin.invite_therapist()
-            dev = await Device.register(url, invite["code"], root / f"d{i}.ks", "bench", kdf="fast",
-                                        connect=False, source_host=source_host(i))
+            dev = await Device.register(
+                url,
+                invite["code"],
+                root / f"d{i}.ks",
+                "bench",
+                kdf="fast",
+                connect=False,
+                source_host=source_host(i),
+            )
             out = [Endpoint({"token": str(dev.api.token)}, dev.device_id)]
             for _ in range(tokens_per_device - 1):
                 out.append(Endpoint({"token": await dev.login()}, dev.device_id))

@@ -43,8 +43,9 @@ class RawSioClient:
         self.closed = asyncio.Event()
 
     async def connect(self, auth: dict[str, Any], timeout: float = 30.0) -> None:
-        ws = await self._session.ws_connect(self._url, timeout=aiohttp.ClientWSTimeout(ws_close=timeout),
-                                            autoping=False, max_msg_size=0)
+        ws = await self._session.ws_connect(
+            self._url, timeout=aiohttp.ClientWSTimeout(ws_close=timeout), autoping=False, max_msg_size=0
+        )
         self._ws = ws
         opened = await asyncio.wait_for(ws.receive(), timeout)
         if opened.type != aiohttp.WSMsgType.TEXT or not str(opened.data).startswith("0"):
@@ -112,4 +113,3 @@ class RawSioClient:
                     fut.set_exception(SioError("connection closed"))
             self._acks.clear()
             self.closed.set()
-

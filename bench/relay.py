@@ -27,9 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psutil  # noqa: E402
+import psutil
 
-from bench._common import (  # noqa: E402
+from bench._common import (
     BaselineServer,
     ChildServer,
     ConfidantServer,
@@ -38,7 +38,7 @@ from bench._common import (  # noqa: E402
     cpu_count,
     percentile,
 )
-from bench._load import Endpoint, LoadSpec, Pair, WorkerResult, relay_worker  # noqa: E402
+from bench._load import Endpoint, LoadSpec, Pair, WorkerResult, relay_worker
 
 
 @dataclass
@@ -81,8 +81,10 @@ def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec
     barrier = ctx.Barrier(procs + 1)
     queue = ctx.Queue()
     slices = [pairs[i::procs] for i in range(procs)]
-    workers = [ctx.Process(target=_worker_main, args=(server.url, s, spec, barrier, queue), daemon=True)
-               for s in slices]
+    workers = [
+        ctx.Process(target=_worker_main, args=(server.url, s, spec, barrier, queue), daemon=True)
+        for s in slices
+    ]
     for w in workers:
         w.start()
     child = psutil.Process(server.pid)
@@ -102,12 +104,18 @@ def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec
     start = min(r.first_send for r in results)
     end = max((r.last_delivery for r in results), default=start)
     return ModeResult(
-        target=target, mode=spec.mode,
-        sent=sum(r.sent for r in results), acked=sum(r.acked for r in results),
-        errors=sum(r.errors for r in results), delivered=sum(r.delivered for r in results),
-        duplicates=sum(r.duplicates for r in results), elapsed=max(0.0, end - start),
-        p50_ms=percentile(lat, 50) / 1000, p99_ms=percentile(lat, 99) / 1000,
-        cpu_s=(cpu1.user + cpu1.system) - (cpu0.user + cpu0.system), rss_mb=rss / 2**20,
+        target=target,
+        mode=spec.mode,
+        sent=sum(r.sent for r in results),
+        acked=sum(r.acked for r in results),
+        errors=sum(r.errors for r in results),
+        delivered=sum(r.delivered for r in results),
+        duplicates=sum(r.duplicates for r in results),
+        elapsed=max(0.0, end - start),
+        p50_ms=percentile(lat, 50) / 1000,
+        p99_ms=percentile(lat, 99) / 1000,
+        cpu_s=(cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+        rss_mb=rss / 2**20,
         error_samples=[e for r in results for e in r.error_samples][:3],
     )
 
@@ -116,20 +124,38 @@ def baseline_pairs(n: int) -> list[Pair]:
     def dev(kind: int, i: int) -> str:
         return f"{kind:02x}{i:030x}"
 
-    return [Pair(sender=Endpoint({"device": dev(1, i), "account": dev(3, i)}, dev(1, i)),
-                 receiver=Endpoint({"device": dev(2, i), "account": dev(4, i)}, dev(2, i)),
-                 to_account=dev(4, i)) for i in range(n)]
+    return [
+        Pair(
+            sender=Endpoint({"device": dev(1, i), "account": dev(3, i)}, dev(1, i)),
+            receiver=Endpoint({"device": dev(2, i), "account": dev(4, i)}, dev(2, i)),
+            to_account=dev(4, i),
+        )
+        for i in range(n)
+    ]
 
 
 def specs(args: argparse.Namespace) -> list[LoadSpec]:
     out = []
     for mode in args.modes.split(","):
         if mode == "throughput":
-            out.append(LoadSpec(mode="throughput", duration=args.duration, window=args.window,
-                                envelope_bytes=args.envelope_bytes))
+            out.append(
+                LoadSpec(
+                    mode="throughput",
+                    duration=args.duration,
+                    window=args.window,
+                    envelope_bytes=args.envelope_bytes,
+                )
+            )
         elif mode == "paced":
-            out.append(LoadSpec(mode="paced", duration=args.duration, window=args.window,
-                                rate_per_sender=args.rate / args.pairs, envelope_bytes=args.envelope_bytes))
+            out.append(
+                LoadSpec(
+                    mode="paced",
+                    duration=args.duration,
+                    window=args.window,
+                    rate_per_sender=args.rate / args.pairs,
+                    envelope_bytes=args.envelope_bytes,
+                )
+            )
         else:
             raise SystemExit(f"unknown mode {mode!r}")
     return out
@@ -138,8 +164,9 @@ def specs(args: argparse.Namespace) -> list[LoadSpec]:
 def run_target(target: str, args: argparse.Namespace, workdir: Path) -> list[ModeResult]:
     server: ChildServer
     if target == "confidant":
-        server = ConfidantServer(workdir / "confidant-data", log_level=args.server_log_level,
-                                 extra_args=args.server_arg)
+        server = ConfidantServer(
+            workdir / "confidant-data", log_level=args.server_log_level, extra_args=args.server_arg
+        )
         server.start()
         admin_code = server.admin_code()
         from bench._provision import provision_pairs
@@ -161,11 +188,39 @@ def report(results: list[ModeResult]) -> str:
     for r in results:
         b = base.get(r.mode)
         ratio = f"{r.rate / b.rate:.2f}" if b and b.rate and r.target != "baseline" else "-"
-        rows.append([r.target, r.mode, f"{r.acked}", f"{r.delivered}", f"{r.errors}", f"{r.rate:,.0f}", ratio,
-                     f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.cpu_s:.2f}", f"{r.rss_mb:.0f}",
-                     f"{r.cpu_us_per_env:.0f}"])
-    table = Table(["server", "mode", "acked", "delivered", "errors", "delivered/s", "vs baseline",
-                   "p50 ms", "p99 ms", "server CPU s", "server RSS MB", "server CPU us/env"], rows)
+        rows.append(
+            [
+                r.target,
+                r.mode,
+                f"{r.acked}",
+                f"{r.delivered}",
+                f"{r.errors}",
+                f"{r.rate:,.0f}",
+                ratio,
+                f"{r.p50_ms:.2f}",
+                f"{r.p99_ms:.2f}",
+                f"{r.cpu_s:.2f}",
+                f"{r.rss_mb:.0f}",
+                f"{r.cpu_us_per_env:.0f}",
+            ]
+        )
+    table = Table(
+        [
+            "server",
+            "mode",
+            "acked",
+            "delivered",
+            "errors",
+            "delivered/s",
+            "vs baseline",
+            "p50 ms",
+            "p99 ms",
+            "server CPU s",
+            "server RSS MB",
+            "server CPU us/env",
+        ],
+        rows,
+    )
     return table.render()
 
 
@@ -186,9 +241,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.pairs, args.duration, args.rate = 2, 1.5, 200.0
     workdir = bench_dir("relay-")
-    print(f"relay: {args.pairs} pairs, {args.duration:g} s per mode, window {args.window}, paced {args.rate:g}/s, "
-          f"{args.envelope_bytes}-byte envelopes, {args.procs} load process(es), {cpu_count()} cores; "
-          f"logs in {workdir.name}", flush=True)
+    print(
+        f"relay: {args.pairs} pairs, {args.duration:g} s per mode, window {args.window}, "
+        f"paced {args.rate:g}/s, "
+        f"{args.envelope_bytes}-byte envelopes, {args.procs} load process(es), {cpu_count()} cores; "
+        f"logs in {workdir.name}",
+        flush=True,
+    )
     results: list[ModeResult] = []
     started = time.monotonic()
     for target in args.targets.split(","):
