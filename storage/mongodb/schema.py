@@ -19,6 +19,8 @@ also carry ``expire_on`` (a date) for a TTL index; the TTL index only cleans up,
 | sends | auto | (from_device, message_id): a retried send is a no-op |
 | mailbox | auto | (device_id, pos): one item per stream position; (device_id, from_device, message_id): a
 |  |  | retry that completes a half-stored send (no transactions) never stores an envelope twice |
+| audit_log | seq | ``_id`` itself: two racing appends cannot both take one seq (storage/mongodb/audit.py) |
+| appointments | session_id | (appointment_attendance.open_key, sparse): one open attendance per account |
 | counters | device_id | ``high``: highest stream position handed out or acked; ``otk_seq``: upload order |
 """
 
@@ -63,6 +65,19 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("from_device", ASCENDING), ("message_id", ASCENDING)], _UNIQUE),
         ([("expires_at", ASCENDING)], {}),
         ([("expire_on", ASCENDING)], _TTL),
+    ],
+    "audit_log": [
+        ([("account_ref", ASCENDING), ("_id", ASCENDING)], {}),
+        ([("actor_ref", ASCENDING), ("_id", ASCENDING)], {}),
+    ],
+    "appointments": [
+        ([("therapist_id", ASCENDING), ("ends_at", ASCENDING)], {}),
+        ([("participants", ASCENDING), ("ends_at", ASCENDING)], {}),
+    ],
+    # open_key exists only while a row is open: one open attendance per (session, account).
+    "appointment_attendance": [
+        ([("session_id", ASCENDING), ("joined_at", ASCENDING)], {}),
+        ([("open_key", ASCENDING)], {"unique": True, "sparse": True}),
     ],
     "mailbox": [
         ([("device_id", ASCENDING), ("pos", ASCENDING)], _UNIQUE),
