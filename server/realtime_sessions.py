@@ -44,17 +44,21 @@ async def mapped(call: Awaitable[T]) -> T:
 
 
 def appointment_store(storage: Storage) -> AppointmentStore:
-    """The appointment store of the configured backend (only SQLite has one so far).
+    """The appointment store of the configured backend (SQLite or MongoDB).
 
     Looked up by the backend's engine, so that wrappers (timing, metrics) around the storage still work.
     """
+    from storage.mongodb._engine import Engine as MongoEngine
+    from storage.mongodb.appointments import MongoAppointmentStore
     from storage.sqlite._engine import Engine
     from storage.sqlite.appointments import SqliteAppointmentStore
 
     engine = getattr(storage, "engine", None)
     if isinstance(engine, Engine):
         return SqliteAppointmentStore(engine)
-    raise RuntimeError("video sessions need the SQLite storage backend for now (no MongoDB appointments)")
+    if isinstance(engine, MongoEngine):
+        return MongoAppointmentStore(engine)
+    raise RuntimeError(f"no appointment store for {type(storage).__name__}")
 
 
 def build_session_service(ctx: AppContext) -> SessionService:
