@@ -105,7 +105,10 @@ async function render() {
 
 function clientHome() {
   const therapist = device.me.linked_account_id;
-  if (therapist && device.contacts.has(therapist)) return chatView(device, therapist);
+  if (therapist && device.contacts.has(therapist)) {
+    const chat = chatView(device, therapist);
+    return { node: h("div", { class: "client-chat" }, chat.node), cleanup: chat.cleanup };
+  }
   return h("div", { class: "page" }, h("div", { class: "card" }, h("h1", null, "Connecting…"), h("p", { class: "muted" }, "Loading your conversation.")));
 }
 

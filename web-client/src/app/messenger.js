@@ -80,6 +80,7 @@ export class Messenger {
     const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
     await this.saveConv(to);
+    if (this.d.rt.state !== "online") msg.state = "queued";
     this.outbox.push({ kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
@@ -131,7 +132,8 @@ export class Messenger {
         return true;
       } catch (e) {
         if (e instanceof ApiError && e.code === "network") {
-          if (item.kind === "text") this._setState(item.to, item.id, "queued");
+          // Offline: everything still in the outbox waits for the connection (sent in order on reconnect).
+          for (const it of this.outbox) if (it.kind === "text") this._setState(it.to, it.id, "queued");
           return false;
         }
         if (e instanceof ApiError && e.code === "device_set_mismatch") {

@@ -27,12 +27,12 @@ export function callView(device, sessionId) {
     h("h1", null, "You are in the waiting room"),
     h("p", null, "Your therapist will let you in shortly. Take a slow breath; there is no rush."),
   );
-  const stage = h("div", { class: "stage" }, remoteVideo, localVideo, h("div", { class: "call-status" }, quality));
+  const stage = h("div", { class: "stage" }, remoteVideo, localVideo);
   const ended = h("div", { class: "page" }, h("div", { class: "card" }, h("h1", { tabindex: "-1" }, "Session ended"), h("p", { class: "end-text" }), h("a", { class: "button", href: "#/sessions" }, "Back to sessions")));
 
   const renderRoom = () => {
     const waiting = call.waiting();
-    admitPanel.hidden = !call.isHost || call.state === "ended";
+    admitPanel.hidden = !call.isHost || call.state === "ended" || (!waiting.length && call.peers.size > 0);
     waitingList.replaceChildren(
       ...(waiting.length
         ? waiting.map((m) => {
@@ -64,10 +64,12 @@ export function callView(device, sessionId) {
     }[call.state];
     status.textContent = text;
     quality.hidden = call.state !== "connected";
+    hangup.textContent = call.state === "waiting" ? "Leave waiting room" : call.isHost ? "Leave" : "Hang up";
     const main = call.state === "waiting" ? waitingRoom : stage;
     if (call.state === "waiting") waitingRoom.appendChild(localVideo);
     else stage.appendChild(localVideo);
-    root.replaceChildren(h("div", { class: "call-top" }, status, admitPanel), main, controls);
+    main.append(h("div", { class: "call-status" }, status, quality), admitPanel);
+    root.replaceChildren(main, controls);
   };
 
   call.addEventListener("change", (e) => {
@@ -80,6 +82,7 @@ export function callView(device, sessionId) {
     } else if (what === "room") renderRoom();
     else if (what === "local") localVideo.srcObject = call.local;
     else if (what === "remote") {
+      renderRoom();
       const peer = [...call.peers.values()][0];
       remoteVideo.srcObject = peer ? peer.remote : null;
     } else if (what === "controls") {
