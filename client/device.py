@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 INITIAL_PREKEYS = 100
-RETRYABLE = frozenset({"storage_unavailable", "rate_limited", "internal"})
+RETRYABLE = frozenset({"storage_unavailable", "rate_limited"})
 MAX_DEVICE_SET_ROUNDS = 5
 
 
