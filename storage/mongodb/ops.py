@@ -29,9 +29,10 @@ class MongoOpsStore:
                     {"$group": {"_id": None, "n": {"$sum": 1}, "oldest": {"$min": "$sent_at"}}},
                 ],
             )
-        if not docs:
+        if not docs or not docs[0]["n"]:
             return Backlog(0, None)
-        return Backlog(int(docs[0]["n"]), int(docs[0]["oldest"]))
+        oldest = docs[0].get("oldest")
+        return Backlog(int(docs[0]["n"]), None if oldest is None else int(oldest))
 
     async def get_population(self, now: int) -> Population:
         active: dict[str, int] = {r.value: 0 for r in Role}

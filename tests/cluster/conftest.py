@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from client.device import Device, Message
-from tests.fixtures.redis_proc import RedisProcess
+from tests.fixtures.redis_proc import RedisProcess, redis_proc  # noqa: F401  (fixture)
 from tests.fixtures.server_proc import ConfidantServer
 
 PASSPHRASE = "cluster test passphrase"

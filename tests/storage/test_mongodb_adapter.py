@@ -14,7 +14,9 @@ from storage.errors import StorageUnavailable
 from storage.mongodb import MongoStorage
 from storage.mongodb.appointments import MongoAppointmentStore
 from storage.mongodb.audit import MongoAuditStore
-from storage.records import NewEnvelope, NewSend
+from storage.mongodb.ops import MongoOpsStore
+from storage.ops import Backlog
+from storage.records import NewEnvelope, NewSend, Role
 from tests.fixtures.mongo_double import MongoClientDouble
 from tests.storage.contract import NOW, new_id, send
 
@@ -143,3 +145,13 @@ async def test_appointments_change_as_a_whole_and_attendance_opens_once(store: M
     await appointments.add_attendance(a.session_id, "c1", NOW + 20)
     attendance = await appointments.get_attendance(a.session_id)
     assert [(x.joined_at, x.left_at) for x in attendance] == [(NOW, NOW + 10), (NOW + 20, None)]
+
+
+async def test_ops_aggregates_count_without_listing_pairs(store: MongoStorage) -> None:
+    ops = MongoOpsStore(store.engine)
+    assert await ops.get_backlog(NOW) == Backlog(0, None)
+    await store.mailbox.add_send(send(new_id(), new_id(), new_id(), ["a" * 32, "b" * 32]))
+    assert await ops.get_backlog(NOW) == Backlog(2, NOW)
+    assert (await ops.get_population(NOW)).active_devices == 0
+    with pytest.raises(ValueError):
+        await ops.get_accounts_by_role((Role.CLIENT,), 10)
