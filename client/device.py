@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,16 +28,16 @@ from typing import Any
 
 from client._keys import (
     auth_message,
-    bundle_from_wire,
     consent_message,
     device_payload,
     otk_wire,
     terms_hash,
 )
-from client._wire import b64d, b64e, new_id, now_ms
+from client._wire import b64d, b64e, now_ms
 from client.api import ApiClient
 from client.errors import ApiError, KeyChanged, TransportError
-from client.keystore import KeystoreState, OutboxEntry, SealedFile, StoredMessage
+from client.keystore import KeystoreState, SealedFile, StoredMessage
+from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
 from client.sessions import SessionBook
@@ -56,8 +55,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 INITIAL_PREKEYS = 100
-RETRYABLE = frozenset({"storage_unavailable", "rate_limited"})
-MAX_DEVICE_SET_ROUNDS = 5
 
 
 @dataclass(frozen=True)
@@ -90,12 +87,10 @@ class Device:
             state.server_url, self._token, lambda: self.state.cursor, self._on_envelopes, self._on_event
         )
         self.events: asyncio.Queue[KeyChanged | JSON] = asyncio.Queue()
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
         self._incoming: asyncio.Queue[list[JSON]] = asyncio.Queue()
         self._inbox_changed = asyncio.Event()
-        self._outbox_wake = asyncio.Event()
-        self._outbox_idle = asyncio.Event()
-        self._waiters: dict[str, asyncio.Future[JSON]] = {}
+        self.outbox = Outbox(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
         self._ack_wanted = 0
@@ -116,6 +111,14 @@ class Device:
     @property
     def role(self) -> str:
         return self.state.role
+
+    @property
+    def keystore_path(self) -> Path:
+        return self._sealed.path
+
+    def save(self) -> None:
+        """Write the whole state to the keystore (atomic); callers hold ``lock`` when they changed it."""
+        self._sealed.save(self.state)
 
     # -- creation ------
 
@@ -194,11 +197,11 @@ class Device:
         await self.login()
         await self.refresh_devices()
         self._tasks.append(asyncio.create_task(self._receive_loop(), name="confidant-receive"))
-        self._tasks.append(asyncio.create_task(self._outbox_loop(), name="confidant-outbox"))
+        self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
         if connect:
             self.realtime.start()
             await self.realtime.wait_connected()
-        self._outbox_wake.set()
+        self.outbox.wake()
 
     async def close(self) -> None:
         """Disconnect and stop background work; everything acknowledged or queued is already on disk."""
@@ -211,9 +214,7 @@ class Device:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        for fut in self._waiters.values():
-            if not fut.done():
-                fut.set_exception(TransportError("device closed"))
+        self.outbox.abandon()
         await self.api.close()
 
     async def __aenter__(self) -> Device:
@@ -247,7 +248,7 @@ class Device:
         """Linked accounts with consent state and devices; pins device identity keys (``KeyChanged``)."""
         listing = (await self.api.contacts())["contacts"]
         out = []
-        async with self._lock:
+        async with self.lock:
             changed: KeyChanged | None = None
             for c in listing:
                 devices = [d["device_id"] for d in c.get("devices", [])]
@@ -267,7 +268,7 @@ class Device:
                         tuple(devices),
                     )
                 )
-            self._sealed.save(self.state)
+            self.save()
         if changed is not None:
             self.events.put_nowait(changed)
         return out
@@ -275,13 +276,13 @@ class Device:
     async def refresh_devices(self) -> None:
         """Refresh our own device set (for copies to our other devices) and pin their keys."""
         me = await self.api.me()
-        async with self._lock:
+        async with self.lock:
             self.state.device_sets[self.account_id] = [d["device_id"] for d in me.get("devices", [])]
             for d in me.get("devices", []):
                 if d["device_id"] != self.device_id:
                     with contextlib.suppress(KeyChanged):
                         self.book.check_pin(d["device_id"], self.account_id, b64d(d["identity_key"]))
-            self._sealed.save(self.state)
+            self.save()
 
     async def invite(
         self, role: str, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
@@ -336,12 +337,12 @@ class Device:
         uploaded = 0
         while needed > 0:
             batch = min(needed, PREKEY_BATCH_SIZE)
-            async with self._lock:
+            async with self.lock:
                 keys = generate_one_time_prekeys(self.state.next_prekey_id, batch)
                 self.state.next_prekey_id += batch
                 for k in keys:
                     self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-                self._sealed.save(self.state)
+                self.save()
             await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
             needed -= batch
             uploaded += batch
@@ -353,144 +354,16 @@ class Device:
         """Encrypt ``payload`` to every device of ``account_id`` and our other devices; returns the message id
         once the server acknowledged it. Retries (same id) through disconnects and server restarts."""
         message_id = self.enqueue(account_id, payload)
-        await asyncio.wait_for(asyncio.shield(self._waiters[message_id]), timeout)
+        await asyncio.wait_for(asyncio.shield(self.outbox.result(message_id)), timeout)
         return message_id
 
     def enqueue(self, account_id: str, payload: bytes | str) -> str:
         """Persist a send in the outbox and return its id at once; the outbox worker delivers it."""
-        entry = OutboxEntry(
-            id=new_id(),
-            to_account=account_id,
-            plaintext=b64e(Payload(payload, now_ms(), account_id).encode()),
-            created_at=now_ms(),
-        )
-        self.state.outbox.append(entry)
-        self._sealed.save(self.state)
-        self._waiters[entry.id] = asyncio.get_running_loop().create_future()
-        self._outbox_idle.clear()
-        self._outbox_wake.set()
-        return entry.id
+        return self.outbox.add(account_id, b64e(Payload(payload, now_ms(), account_id).encode()))
 
     async def flush(self, timeout: float = 60.0) -> None:
         """Wait until the outbox is empty (every queued send acknowledged or refused)."""
-        if self.state.outbox:
-            self._outbox_idle.clear()
-            self._outbox_wake.set()
-            await asyncio.wait_for(self._outbox_idle.wait(), timeout)
-
-    async def _outbox_loop(self) -> None:
-        delay = 0.05
-        while True:
-            if not self.state.outbox:
-                self._outbox_idle.set()
-                await self._outbox_wake.wait()
-                self._outbox_wake.clear()
-                continue
-            entry = self.state.outbox[0]
-            try:
-                result = await self._deliver(entry)
-            except (TransportError, ApiError) as exc:
-                retry_after = None
-                if isinstance(exc, ApiError):
-                    if exc.code not in RETRYABLE:
-                        self._finish(entry, exc)
-                        continue
-                    retry_after = exc.details.get("retry_after_seconds")
-                await self._wait_retry(float(retry_after) if retry_after else delay)
-                delay = min(2.0, delay * 2)
-                continue
-            except KeyChanged as exc:
-                self._finish(entry, exc)
-                continue
-            delay = 0.05
-            self._finish(entry, result)
-
-    def _finish(self, entry: OutboxEntry, outcome: JSON | Exception) -> None:
-        with contextlib.suppress(ValueError):
-            self.state.outbox.remove(entry)
-        self._sealed.save(self.state)
-        fut = self._waiters.pop(entry.id, None)
-        if fut is not None and not fut.done():
-            if isinstance(outcome, Exception):
-                fut.set_exception(outcome)
-            else:
-                fut.set_result(outcome)
-        elif isinstance(outcome, Exception):
-            log.warning("queued send %s refused: %s", entry.id, outcome)
-
-    async def _wait_retry(self, delay: float) -> None:
-        # jittered backoff; while disconnected it ends early when the realtime connection comes back
-        delay *= 0.5 + random.random()
-        if self.realtime.connected.is_set():
-            await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.realtime.connected.wait(), delay)
-
-    async def _deliver(self, entry: OutboxEntry) -> JSON:
-        for _ in range(MAX_DEVICE_SET_ROUNDS):
-            if entry.body is None:
-                async with self._lock:
-                    entry.body = await self._encrypt(entry)
-                    self._sealed.save(self.state)
-            try:
-                return await self._post(entry.body)
-            except ApiError as err:
-                if err.code != "device_set_mismatch":
-                    raise
-                await self._fix_device_sets(entry.to_account, err.details)
-                entry.body = None
-        raise ApiError("device_set_mismatch", "The device set kept changing; giving up this send.")
-
-    async def _post(self, body: JSON) -> JSON:
-        if self.realtime.connected.is_set():
-            try:
-                return await self.realtime.call("send", body)
-            except ApiError as err:
-                if err.code != "unauthenticated":
-                    raise
-            except TransportError:
-                pass
-        return await self.api.send(body)
-
-    async def _encrypt(self, entry: OutboxEntry) -> JSON:
-        """Encrypt for every current device of the recipient and our other devices (lock held)."""
-        if entry.to_account not in self.state.device_sets:
-            self._lock.release()
-            try:
-                await self.contacts()
-            finally:
-                await self._lock.acquire()
-        targets = [(entry.to_account, d) for d in self.state.device_sets.get(entry.to_account, [])]
-        targets += [
-            (self.account_id, d)
-            for d in self.state.device_sets.get(self.account_id, [])
-            if d != self.device_id
-        ]
-        for account, device in targets:
-            if not self.book.has_session(device):
-                bundle = bundle_from_wire(await self.api.device_bundle(device))
-                self.book.start(account, device, bundle)
-        plaintext = b64d(entry.plaintext)
-        envelopes = []
-        for _, device in targets:
-            kind, wire = self.book.encrypt(device, plaintext)
-            envelopes.append({"v": 1, "to_device": device, "type": kind, "ciphertext": b64e(wire)})
-        return {"id": entry.id, "to_account": entry.to_account, "envelopes": envelopes}
-
-    async def _fix_device_sets(self, to_account: str, details: JSON) -> None:
-        async with self._lock:
-            for device in [*details.get("extra", []), *details.get("stale", [])]:
-                self.book.drop(str(device))
-            self._sealed.save(self.state)
-        await self.contacts()
-        await self.refresh_devices()
-        log.info(
-            "device set of a send changed (missing %d, extra %d, stale %d)",
-            len(details.get("missing", [])),
-            len(details.get("extra", [])),
-            len(details.get("stale", [])),
-        )
+        await self.outbox.flush(timeout)
 
     # -- receiving ------
 
@@ -530,7 +403,7 @@ class Device:
 
     async def _process(self, items: list[JSON]) -> int | None:
         """Decrypt new items in stream order and save everything in one write; returns the position to ack."""
-        async with self._lock:
+        async with self.lock:
             seen = set(self.state.seen_ids)
             advanced = False
             for item in sorted(items, key=lambda i: int(i["pos"])):
@@ -547,7 +420,7 @@ class Device:
                 advanced = True
             if not advanced:
                 return None
-            self._sealed.save(self.state)
+            self.save()
             self._inbox_changed.set()
             return self.state.cursor
 
@@ -555,12 +428,12 @@ class Device:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
         if self.book.pinned(from_device) is None:
             # a device we have not seen: learn its key from the server's listing before trusting the envelope
-            self._lock.release()
+            self.lock.release()
             try:
                 with contextlib.suppress(ApiError, TransportError):
                     await (self.refresh_devices() if from_account == self.account_id else self.contacts())
             finally:
-                await self._lock.acquire()
+                await self.lock.acquire()
         try:
             plaintext = self.book.decrypt(from_account, from_device, b64d(item["ciphertext"]))
             payload = Payload.decode(plaintext)
@@ -602,9 +475,9 @@ class Device:
                 self._inbox_changed.clear()
                 await self._inbox_changed.wait()
                 continue
-            async with self._lock:
+            async with self.lock:
                 stored = self.state.inbox.pop(0)
-                self._sealed.save(self.state)
+                self.save()
             payload = Payload.decode(b64d(stored.plaintext))
             yield Message(
                 stored.id,

@@ -51,7 +51,7 @@ class Practice:
         """Close a device and open it again from its keystore (a restart of the app)."""
         self.remember(device)
         await device.close()
-        return self.remember(await Device.open(device._sealed.path, PASSPHRASE))
+        return self.remember(await Device.open(device.keystore_path, PASSPHRASE))
 
     async def link_device(self, owner: Device, name: str) -> Device:
         code = await owner.create_link_code()

@@ -16,7 +16,7 @@ KILL_AFTER_ACKS = 15
 async def stream_until_kill(p: Practice, client: Device, to: str, label: str) -> tuple[list[str], list[str]]:
     """Queue a stream, SIGKILL the server after some acks; returns (all ids, ids acknowledged before)."""
     ids = [client.enqueue(to, f"{label} {i:03d}") for i in range(STREAM)]
-    pending = [client._waiters[i] for i in ids]
+    pending = [client.outbox.result(i) for i in ids]
     await asyncio.wait_for(pending[KILL_AFTER_ACKS - 1], 30)
     p.server.kill()  # no shutdown: whatever is in flight now stays in flight
     acked = [i for i, fut in zip(ids, pending, strict=True) if fut.done() and fut.exception() is None]
@@ -48,7 +48,7 @@ async def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(practice: 
     p.remember(client)
     await client.close()
     await p.server.start_async()
-    client = p.remember(await Device.open(client._sealed.path, PASSPHRASE))
+    client = p.remember(await Device.open(client.keystore_path, PASSPHRASE))
     await assert_stream_delivered(therapist, ids, acked, "second")
     await client.flush(timeout=30)
     assert not client.state.outbox
