@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -75,7 +76,14 @@ def _worker_main(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Any, queu
         raise
 
 
-def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec, procs: int) -> ModeResult:
+def run_mode(
+    target: str,
+    server: ChildServer,
+    pairs: list[Pair],
+    spec: LoadSpec,
+    procs: int,
+    profile: Path | None = None,
+) -> ModeResult:
     ctx = multiprocessing.get_context("spawn")
     procs = max(1, min(procs, len(pairs)))
     barrier = ctx.Barrier(procs + 1)
@@ -90,6 +98,27 @@ def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec
     child = psutil.Process(server.pid)
     barrier.wait(timeout=120)
     cpu0 = child.cpu_times()
+    spy = None
+    if (
+        profile is not None
+    ):  # sample the server while it is under load (collapsed stacks, see bench/_pyspy.py)
+        spy = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--pid",
+                str(server.pid),
+                "--duration",
+                str(max(1, int(spec.duration))),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(profile),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     results: list[WorkerResult] = []
     for _ in workers:
         got = queue.get(timeout=spec.duration + spec.drain_timeout + 120)
@@ -98,6 +127,8 @@ def run_mode(target: str, server: ChildServer, pairs: list[Pair], spec: LoadSpec
         results.append(got)
     cpu1 = child.cpu_times()
     rss = child.memory_info().rss
+    if spy is not None:
+        spy.wait(timeout=60)
     for w in workers:
         w.join(timeout=30)
     lat = sorted(x for r in results for x in r.latencies_us)
@@ -177,7 +208,17 @@ def run_target(target: str, args: argparse.Namespace, workdir: Path) -> list[Mod
         server.start()
         pairs = baseline_pairs(args.pairs)
     try:
-        return [run_mode(target, server, pairs, spec, args.procs) for spec in specs(args)]
+        return [
+            run_mode(
+                target,
+                server,
+                pairs,
+                spec,
+                args.procs,
+                workdir / f"profile-{target}-{spec.mode}.txt" if args.profile else None,
+            )
+            for spec in specs(args)
+        ]
     finally:
         server.stop()
 
@@ -236,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--targets", default="confidant,baseline")
     parser.add_argument("--server-log-level", default="warning")
     parser.add_argument("--server-arg", action="append", default=[], help="extra `confidant serve` argument")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the server in each mode (bench/out/...)"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI (< 30 s)")
     args = parser.parse_args(argv)
     if args.smoke:
