@@ -138,8 +138,8 @@ def build_app(
     instrument_socketio(ctx, ops)
     realtime.bind_events(ctx)
 
-    # Metrics outermost: they record the status the error middleware finally chose.
-    middlewares = [http_metrics_middleware(ops.metrics), error_middleware]
+    # Metrics inside the error mapping: they see the exception, hence the stable code of a refusal.
+    middlewares = [error_middleware, http_metrics_middleware(ops.metrics)]
     app = web.Application(middlewares=middlewares, client_max_size=limits.MAX_HTTP_BODY_BYTES)
     app[CTX_KEY] = ctx
     sio.attach(app)

@@ -4,8 +4,8 @@ handlers report to the :class:`~server.observability.Observer` without containin
 * ``timed_storage`` / ``timed_broker``: proxies that time every coroutine method of every store.
   Only ``StorageUnavailable`` (or any broker exception) counts as a failed operation: an application-level
   refusal such as ``InvitationUnusable`` means the database answered.
-* ``http_metrics_middleware``: route *template* (``/api/v1/devices/{device_id}``), method, final status.
-  Installed outermost, so it sees the status the error middleware chose.
+* ``http_metrics_middleware``: route *template* (``/api/v1/devices/{device_id}``), method, status; refused
+  sends by error code. Installed inside the error middleware, so it sees the exception and its code.
 * ``timed_socket_events``: the outcome of a socket.io event is ``ok`` or the stable error code.
 """
 
@@ -22,7 +22,7 @@ from aiohttp import web
 
 from server.clock import Clock
 from server.context import SocketEvent
-from server.errors import AppError, to_app_error
+from server.errors import to_app_error
 from server.observability import DeliveryPath, Observer
 from server.services.values import Principal
 from storage.broker import Broker
@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+SEND_ROUTE = "/api/v1/messages"  # the HTTP fallback of the socket event "send"
 AGGREGATES = ("accounts", "invitations", "links", "devices", "prekeys", "challenges", "tokens", "consent",
               "mailbox")
 
@@ -144,6 +145,8 @@ def _route_template(request: web.Request) -> str:
 
 
 def http_metrics_middleware(observer: Observer) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Installed inside the error middleware: it sees the exception, hence the stable error code."""
+
     @web.middleware
     async def metrics(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                       ) -> web.StreamResponse:
@@ -156,8 +159,11 @@ def http_metrics_middleware(observer: Observer) -> Callable[..., Awaitable[web.S
         except web.HTTPException as exc:
             status = exc.status
             raise
-        except AppError as exc:
-            status = exc.status
+        except Exception as exc:
+            error = to_app_error(exc)
+            status = error.status
+            if request.method == "POST" and _route_template(request) == SEND_ROUTE:
+                observer.send_rejected(error.code.value)
             raise
         finally:
             elapsed = time.perf_counter() - start
@@ -177,6 +183,8 @@ def _timed_handler(event: SocketEvent, observer: Observer) -> SocketEvent:
             return await inner(principal, payload)
         except Exception as exc:
             outcome = to_app_error(exc).code.value
+            if name == "send":
+                observer.send_rejected(outcome)
             raise
         finally:
             observer.socket_event(name, outcome, time.perf_counter() - start)
@@ -211,9 +219,10 @@ def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Cl
         envelopes = data.get("envelopes") if isinstance(data, dict) else None
         if not isinstance(envelopes, list) or not _local_devices(sio, str(namespace or "/"), room):
             return
-        sent_at = [e["sent_at"] for e in envelopes
-                   if isinstance(e, dict) and isinstance(e.get("sent_at"), int)]
-        observer.envelopes_delivered(DeliveryPath.LIVE, sent_at, clock())
+        items = [(e["pos"], e["sent_at"]) for e in envelopes
+                 if isinstance(e, dict) and isinstance(e.get("pos"), int)
+                 and isinstance(e.get("sent_at"), int)]
+        observer.envelopes_handed_out(DeliveryPath.LIVE, room.removeprefix("device:"), items, clock())
 
     if hasattr(manager, "_handle_emit"):  # socketio.AsyncPubSubManager and its Redis subclass
         handle_emit = manager._handle_emit

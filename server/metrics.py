@@ -28,7 +28,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from server.observability import DeliveryPath, Dependency
+from server.observability import DeliveryPath, DeliveryTracker, Dependency
 
 __all__ = [
     "CONTENT_TYPE",
@@ -205,6 +205,7 @@ class PrometheusObserver:
     def __init__(self, version: str = "0", *, process_metrics: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._m = _families(self.registry)
+        self._deliveries = DeliveryTracker(self)
         if process_metrics:
             ProcessCollector(registry=self.registry)
         self._m.build_info.labels(version=version).set(1)
@@ -230,6 +231,10 @@ class PrometheusObserver:
             count += 1
         if count:
             self._m.delivered.labels(path=label).inc(count)
+
+    def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
+                             now: int) -> None:
+        self._deliveries.handed_out(path, device_id, items, now)
 
     def envelopes_acknowledged(self, count: int) -> None:
         if count > 0:

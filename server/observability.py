@@ -3,18 +3,21 @@
 Services, transports and stores call an :class:`Observer`; they never import a metrics library.
 The composition root passes one implementation down: :class:`NullObserver` (tests, CLI tools) or
 ``server.metrics.PrometheusObserver``. Every argument is an aggregate or a value from a fixed set
-(an error code, an event name, a route template): an account id, a device id or anything else per
-person never crosses this interface, so no metric can ever carry one.
+(an error code, an event name, a route template). The one exception is ``envelopes_handed_out``, which
+takes the recipient device id to count each envelope once (see :class:`DeliveryTracker`); it stays in a
+node-local map and never reaches a metric. Account ids never cross this interface.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Protocol
 
 __all__ = [
     "DeliveryPath",
+    "DeliveryTracker",
     "Dependency",
     "NullObserver",
     "Observer",
@@ -40,6 +43,11 @@ class Observer(Protocol):
     def send_rejected(self, code: str) -> None: ...
 
     def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None: ...
+
+    def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
+                             now: int) -> None:
+        """(stream position, acceptance ms) of envelopes handed to a device: first hand-outs are delivered."""
+        ...
 
     def envelopes_acknowledged(self, count: int) -> None: ...
 
@@ -85,6 +93,10 @@ class NullObserver:
     def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None:
         pass
 
+    def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
+                             now: int) -> None:
+        pass
+
     def envelopes_acknowledged(self, count: int) -> None:
         pass
 
@@ -126,3 +138,36 @@ class NullObserver:
 
     def audit_appended(self, event: str) -> None:
         pass
+
+
+class DeliveryTracker:
+    """Reports each envelope as delivered once, at its first hand-out to its device (push or drain).
+
+    Clients treat a push as a wake-up and then drain, and delivery is at-least-once, so the same envelope is
+    usually handed out twice. The tracker keeps, per device, the highest stream position already handed out
+    on this node (a bounded LRU map in memory, never exported: the observer only receives acceptance times).
+    An envelope another node already pushed may be counted again here; that is the documented error bar.
+    """
+
+    def __init__(self, observer: Observer, max_devices: int = 100_000) -> None:
+        self._observer = observer
+        self._max = max_devices
+        self._high: OrderedDict[str, int] = OrderedDict()
+
+    def handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
+                   now: int) -> None:
+        """``items``: (stream position, acceptance time ms) of the envelopes just handed to the device."""
+        high = self._high.get(device_id, 0)
+        fresh: list[int] = []
+        top = high
+        for pos, sent_at in items:
+            if pos > high:
+                fresh.append(sent_at)
+            top = max(top, pos)
+        if top > high:
+            self._high[device_id] = top
+            self._high.move_to_end(device_id)
+            while len(self._high) > self._max:
+                self._high.popitem(last=False)
+        if fresh:
+            self._observer.envelopes_delivered(path, fresh, now)

@@ -10,7 +10,7 @@ import asyncio
 import base64
 
 from server.clock import Clock
-from server.errors import AppError, DeviceSetMismatch, Unauthenticated, to_app_error
+from server.errors import AppError, DeviceSetMismatch, Unauthenticated
 from server.observability import DeliveryPath, NullObserver, Observer
 from server.services.links import LinkService
 from server.services.notify import Notifier
@@ -76,11 +76,7 @@ class MailboxService:
         self._ttl_ms = 1000 * envelope_ttl_seconds
 
     async def send(self, caller: Principal, req: SendRequest) -> SendOutcome:
-        try:
-            outcome = await self._send(caller, req)
-        except Exception as exc:
-            self._observer.send_rejected(to_app_error(exc).code.value)
-            raise
+        outcome = await self._send(caller, req)  # refusals are counted by code at the transport edge
         if not outcome.duplicate:
             self._observer.envelopes_accepted(len(req.envelopes))
         return outcome
@@ -150,7 +146,8 @@ class MailboxService:
     async def sync(self, caller: Principal, after: int, limit: int) -> tuple[list[MailboxItem], bool]:
         now = self._clock()
         items = await self._storage.mailbox.get_items(caller.device_id, after, limit + 1, now)
-        self._observer.envelopes_delivered(DeliveryPath.SYNC, [i.sent_at for i in items[:limit]], now)
+        handed = [(i.pos, i.sent_at) for i in items[:limit]]
+        self._observer.envelopes_handed_out(DeliveryPath.SYNC, caller.device_id, handed, now)
         return items[:limit], len(items) > limit
 
     async def ack(self, caller: Principal, up_to: int) -> int:
