@@ -332,3 +332,39 @@ async def test_expired_turn_credentials_are_refused_by_coturn_and_reported(
         await coturn.wait_for_log(rf"user <{username}>: incoming packet message processed, error 401")
         await host.close()
         await guest.close()
+
+
+async def test_waiting_room_rules_full_room_new_terms_leave_and_rejoin(call_server: CallServer) -> None:
+    therapist = await call_server.therapist()
+    a, b = await call_server.client(therapist), await call_server.client(therapist)
+    sid = (await schedule_session(therapist, [a.account_id, b.account_id], max_participants=1))["session_id"]
+    host = await Call.join(therapist, sid)
+    guest_a, guest_b = await Call.join(a, sid), await Call.join(b, sid)
+    assert {await host.next_waiting(), await host.next_waiting()} == {a.account_id, b.account_id}
+
+    room = await host.admit(a.account_id)
+    assert {m["account_id"]: m["state"] for m in room["members"]} == {
+        therapist.account_id: "admitted",
+        a.account_id: "admitted",
+        b.account_id: "waiting",
+    }
+    assert await _refusal(host.admit(b.account_id)) == ("conflict", "session_full")
+    # b stays in the waiting room and sees the room change.
+    state = await guest_b.conn.wait_push("call.state", session_id=sid, state="in_progress")
+    assert {m["account_id"] for m in state["members"]} == {therapist.account_id, a.account_id, b.account_id}
+
+    # a leaves: the room shows it, and rejoining means waiting for admission again.
+    await guest_a.leave()
+    rejoined = await Call.join(a, sid)
+    assert rejoined.state == "waiting"
+    # New terms while b waits: b must accept them before being admitted.
+    await therapist.publish_terms("Terms v2: also, sessions may not be recorded by anyone.")
+    err = await _refusal(host.admit(b.account_id))
+    assert err[0] == "consent_required"
+    await b.accept_terms(therapist.account_id)
+    await host.admit(b.account_id)
+    await guest_b.wait_admitted()
+    assert guest_b.ice_servers()[0].username.endswith(f":{b.account_id}")  # TURN credentials on admission
+    await host.end()
+    for call in (rejoined, guest_b):
+        await call.close()
