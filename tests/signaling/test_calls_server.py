@@ -364,7 +364,7 @@ async def test_waiting_room_rules_full_room_new_terms_leave_and_rejoin(call_serv
     await b.accept_terms(therapist.account_id)
     await host.admit(b.account_id)
     await guest_b.wait_admitted()
-    assert guest_b.ice_servers()[0].username.endswith(f":{b.account_id}")  # TURN credentials on admission
+    assert str(guest_b.ice_servers()[0].username).endswith(f":{b.account_id}")  # TURN credentials, admitted
     await host.end()
     for call in (rejoined, guest_b):
         await call.close()
