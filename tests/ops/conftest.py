@@ -76,7 +76,8 @@ class Relay:
         return sum(s.value for s in await self.metrics()
                    if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
 
-    async def eventually(self, what: str, check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    async def eventually(self, what: str, check: Callable[[], Awaitable[bool]],
+                         timeout: float = 10.0) -> None:
         """Poll ``check`` until true (the relay samples its aggregates every SAMPLE_SECONDS)."""
         deadline = time.monotonic() + timeout
         while not await check():

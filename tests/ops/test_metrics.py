@@ -45,7 +45,7 @@ async def test_metrics_follow_an_end_to_end_run(relay: Relay) -> None:
     relay.devices.append(client)
     relay.client = client
     assert [m.body for m in await client.receive(1)] == ["waiting for you"]
-    await relay.eventually("backlog drained", lambda: _equals(relay, "confidant_mailbox_backlog_envelopes", 0))
+    await relay.eventually("drained", lambda: _equals(relay, "confidant_mailbox_backlog_envelopes", 0))
     assert await relay.value("confidant_connected_devices") == 3
 
     code = await _rejected_send(relay)
@@ -54,7 +54,7 @@ async def test_metrics_follow_an_end_to_end_run(relay: Relay) -> None:
     assert await value("confidant_envelopes_accepted_total") == 4
     assert await value("confidant_envelopes_delivered_total", path="live") == 3
     assert await value("confidant_envelopes_delivered_total", path="sync") == 1
-    await relay.eventually("acknowledged", lambda: _equals(relay, "confidant_envelopes_acknowledged_total", 4))
+    await relay.eventually("acked", lambda: _equals(relay, "confidant_envelopes_acknowledged_total", 4))
     assert await value("confidant_sends_rejected_total", code=code) == 1
     assert await value("confidant_sends_rejected_total") == 1
     assert await value("confidant_envelopes_expired_total") == 0
@@ -69,7 +69,8 @@ async def test_metrics_follow_an_end_to_end_run(relay: Relay) -> None:
                        status="200") >= 4
     assert await value("confidant_http_requests_total", route=f"{API}/messages", method="POST") == 1
     assert await value("confidant_socket_events_total", event="send", outcome="ok") == 4
-    assert await value("confidant_storage_operation_duration_seconds_count", store="mailbox", op="add_send") == 4
+    assert await value("confidant_storage_operation_duration_seconds_count",
+                       store="mailbox", op="add_send") == 4
     assert await value("confidant_dependency_up", dependency="storage") == 1
     assert await value("confidant_audit_entries_total", event="consent_accepted") == 1
 
