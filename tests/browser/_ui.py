@@ -66,7 +66,8 @@ class Practice:
     client_name: str
 
 
-async def therapist_with_terms(browser: Browser, server: ConfidantServer, client_name: str) -> tuple[User, User, str]:
+async def therapist_with_terms(browser: Browser, server: ConfidantServer, client_name: str,
+                               artifacts: Path | None = None) -> tuple[User, User, str]:
     """Admin joins from the bootstrap link and invites a therapist, who publishes terms and invites a client:
     returns (admin, therapist, the client's invitation link)."""
     admin = await open_user(browser, server)
@@ -82,18 +83,23 @@ async def therapist_with_terms(browser: Browser, server: ConfidantServer, client
     await therapist.page.get_by_role("button", name="Publish terms").click()
     await expect(therapist.page.get_by_text("Published version 1")).to_be_visible()
     client_link = await create_invitation(therapist.page, client_name)
+    if artifacts is not None:
+        await shot(therapist.page, artifacts, "therapist-invite")
     return admin, therapist, client_link
 
 
-async def practice(browser: Browser, server: ConfidantServer, client_name: str = "Sam Rivera") -> Practice:
+async def practice(browser: Browser, server: ConfidantServer, client_name: str = "Sam Rivera",
+                   artifacts: Path | None = None) -> Practice:
     """A new practice's first day, all in the browser: admin, therapist with terms, and a client who reads
     and accepts the terms."""
-    admin, therapist, client_link = await therapist_with_terms(browser, server, client_name)
+    admin, therapist, client_link = await therapist_with_terms(browser, server, client_name, artifacts)
     client = await open_user(browser, server)
     await join(client.page, client_link)
     # Consent before contact: the terms, in full, are the first thing the client sees.
     await expect(client.page.get_by_role("heading", name="Confidentiality terms")).to_be_visible()
     await expect(client.page.get_by_role("document", name="Terms text")).to_have_text(TERMS)
+    if artifacts is not None:
+        await shot(client.page, artifacts, "client-terms")
     await client.page.get_by_label("I have read these terms in full.").check()
     await client.page.get_by_role("button", name="I accept these terms").click()
     await expect(client.page.get_by_label("Message to Your therapist")).to_be_visible()

@@ -20,8 +20,7 @@ N = 20
 async def test_conversation_survives_reload_and_warns_on_key_change(
     browser: Browser, server: ConfidantServer, artifacts: Path
 ) -> None:
-    p = await practice(browser, server)
-    await shot(p.client.page, artifacts, "client-terms-accepted")
+    p = await practice(browser, server, artifacts=artifacts)
     t, c = p.therapist.page, p.client.page
     await open_chat(t, p.client_name)
 
@@ -101,7 +100,7 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     # The relay cannot read: none of the typed texts (or the client's name) is in its files or logs.
     server.stop()
     blobs = [f.read_bytes() for f in server.storage_files()]
-    blobs.append(server.log_path.read_bytes())
+    blobs += [path.read_bytes() for path in (server.log_path, server.stdout_path) if path.exists()]
     for text in [*typed, p.client_name, "Dr. Maya Lind"]:
         needle = text.encode()
         assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"
