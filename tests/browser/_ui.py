@@ -108,7 +108,8 @@ async def practice(browser: Browser, server: ConfidantServer, client_name: str =
 
 async def open_chat(therapist: Page, client_name: str) -> None:
     await therapist.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
-    await therapist.get_by_role("list", name="Clients").get_by_role("link", name=re.compile(re.escape(client_name))).click()
+    clients = therapist.get_by_role("list", name="Clients")
+    await clients.get_by_role("link", name=re.compile(re.escape(client_name))).click()
     await expect(therapist.get_by_label(f"Message to {client_name}")).to_be_visible()
 
 
@@ -118,7 +119,7 @@ async def send(page: Page, to_name: str, text: str) -> None:
     await box.press("Enter")
 
 
-def bubble(page: Page, text: str):  # noqa: ANN201 - a Locator
+def bubble(page: Page, text: str):
     return page.locator(".messages .bubble").filter(has_text=re.compile(f"^{re.escape(text)}$"))
 
 

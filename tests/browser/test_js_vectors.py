@@ -15,8 +15,9 @@ def test_js_crypto_matches_every_python_vector() -> None:
     assert node, "Node.js is required for the browser crypto vectors"
     web = REPO / "web-client"
     assert (web / "node_modules" / "libsodium-wrappers-sumo").is_dir(), "run scripts/build-web.sh first"
+    env = {"PATH": str(Path(node).parent), "CONFIDANT_VECTORS": str(REPO / "tests" / "vectors")}
     out = subprocess.run([node, "--test", "test/"], cwd=web, capture_output=True, text=True, timeout=240,
-                         env={"PATH": str(Path(node).parent), "CONFIDANT_VECTORS": str(REPO / "tests" / "vectors")})
+                         env=env)
     report = out.stdout + out.stderr
     assert out.returncode == 0, report[-6000:]
     assert "# fail 0" in report and "# pass " in report

@@ -1,5 +1,5 @@
 """Therapist and client in two browsers through a real server: invitation, consent, 20 messages each way,
-delivery states, reload + unlock with history intact, key-change warning, and nothing readable on the server."""
+delivery states, reload + unlock with history intact, key-change warning, nothing readable on the server."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser._ui import PASSPHRASE, bubble, join, open_chat, open_user, practice, send, shot, unlock
+from tests.browser._ui import PASSPHRASE, bubble, open_chat, open_user, practice, send, shot, unlock
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -73,7 +73,8 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
 
     warning = t.get_by_role("alert").filter(has_text="security key has changed")
     await expect(warning).to_be_visible()
-    await expect(t.get_by_role("list", name="Clients").get_by_role("link", name=re.compile("security key changed"))).to_be_visible()
+    clients = t.get_by_role("list", name="Clients")
+    await expect(clients.get_by_role("link", name=re.compile("security key changed"))).to_be_visible()
     await shot(t, artifacts, "key-change-warning")
 
     # Messages now reach both of the client's devices.
@@ -89,7 +90,9 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     await shot(t, artifacts, "safety-number")
     await c.get_by_role("link", name="Safety number", exact=True).click()
     number_c = await c.get_by_test_id("safety-number").get_attribute("aria-label")
-    assert number_c in {await loc.get_attribute("aria-label") for loc in await t.get_by_test_id("safety-number").all()}
+    cards_t = await t.get_by_test_id("safety-number").all()
+    numbers_t = {await loc.get_attribute("aria-label") for loc in cards_t}
+    assert number_c in numbers_t
     assert number_t and re.fullmatch(r"Safety number: (\d{5} ){11}\d{5}", number_t)
     await t.get_by_role("button", name="The numbers match").click()
     await expect(t.get_by_role("status").filter(has_text="marked as verified")).to_be_visible()

@@ -14,7 +14,9 @@ from tests.fixtures.server_proc import ConfidantServer
 pytestmark = pytest.mark.browser
 
 
-async def test_offline_queue_and_reconnect(browser: Browser, server: ConfidantServer, artifacts: Path) -> None:
+async def test_offline_queue_and_reconnect(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
     p = await practice(browser, server)
     t, c = p.therapist.page, p.client.page
     await open_chat(t, p.client_name)

@@ -20,7 +20,7 @@ async def test_browser_and_python_sdk_exchange_messages(
 ) -> None:
     admin, therapist, link = await therapist_with_terms(browser, server, "Alex (scripted)")
     code = link.rsplit("/", 1)[-1]
-    sdk = await Device.register(server.url, code, tmp_path / "sdk.keystore", "sdk passphrase", kdf="interactive")
+    sdk = await Device.register(server.url, code, tmp_path / "sdk.keystore", "sdk passphrase")
     try:
         contacts = await sdk.contacts()
         therapist_id = next(c.account_id for c in contacts if c.role == "therapist")
@@ -36,7 +36,8 @@ async def test_browser_and_python_sdk_exchange_messages(
         for i in range(3):
             await send(t, "Alex (scripted)", f"from chromium {i}: hello back, in the browser")
         received = await sdk.receive(3, timeout=30)
-        assert [m.body for m in received] == [f"from chromium {i}: hello back, in the browser" for i in range(3)]
+        expected = [f"from chromium {i}: hello back, in the browser" for i in range(3)]
+        assert [m.body for m in received] == expected
         assert all(m.from_account == therapist_id and m.to_account == sdk.account_id for m in received)
         # Accepted by the server; "Delivered" needs the recipient's receipt, which the SDK does not send.
         await expect(t.locator(".msg.out[data-state=sent]")).to_have_count(3)

@@ -25,18 +25,22 @@ async def receives_video(page: Page) -> None:
     await expect(page.locator(".quality")).to_contain_text("connection")
 
 
-async def test_waiting_room_admit_connect_and_hang_up(browser: Browser, server: ConfidantServer, artifacts: Path) -> None:
+async def test_waiting_room_admit_connect_and_hang_up(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
     p = await practice(browser, server)
     t, c = p.therapist.page, p.client.page
 
     await t.get_by_role("link", name="Sessions").click()
     await t.get_by_label("Client", exact=True).select_option(label=p.client_name)
     await t.get_by_role("button", name="Schedule session").click()
-    await expect(t.get_by_role("list", name="Sessions").get_by_text(f"50 minutes with {p.client_name}")).to_be_visible()
+    sessions_t = t.get_by_role("list", name="Sessions")
+    await expect(sessions_t.get_by_text(f"50 minutes with {p.client_name}")).to_be_visible()
     await shot(t, artifacts, "therapist-sessions")
 
     await c.get_by_role("link", name="Sessions").click()
-    await expect(c.get_by_role("list", name="Sessions").get_by_text("50 minutes with Your therapist")).to_be_visible()
+    sessions_c = c.get_by_role("list", name="Sessions")
+    await expect(sessions_c.get_by_text("50 minutes with Your therapist")).to_be_visible()
     await c.get_by_role("link", name="Join").click()
     await expect(c.get_by_role("heading", name="You are in the waiting room")).to_be_visible()
     await shot(c, artifacts, "client-waiting-room")
@@ -59,7 +63,8 @@ async def test_waiting_room_admit_connect_and_hang_up(browser: Browser, server: 
 
     await c.get_by_role("button", name="Hang up").click()
     await expect(c.get_by_role("heading", name="Session ended")).to_be_visible()
-    await expect(t.get_by_role("region", name="Video session")).to_have_attribute("data-call-state", "admitted")
+    call_t = t.get_by_role("region", name="Video session")
+    await expect(call_t).to_have_attribute("data-call-state", "admitted")
     await t.get_by_role("button", name="End session").click()
     await expect(t.get_by_role("heading", name="Session ended")).to_be_visible()
     assert p.therapist.errors == [] and p.client.errors == []
