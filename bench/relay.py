@@ -8,9 +8,11 @@ runs against bench/_baseline.py (aiohttp + python-socketio, forwards to a room, 
     python bench/relay.py                   # 32 pairs, 10 s per mode
     python bench/relay.py --pairs 64 --duration 20 --procs 1
     python bench/relay.py --smoke           # tiny run for CI
+    python bench/relay.py --nodes 2 --redis # across 2 nodes through Redis (bench/_cluster.py)
 
 Load generators are separate processes (``--procs``, default: cores - 1, at least 1) using a minimal
-socket.io client (bench/_sio.py), so the server child keeps a core of its own where there is one.
+socket.io client (bench/_sio.py); the server child is pinned to the first core and the load generators to
+the others, so the server keeps a core of its own where there is one.
 Devices are registered with the client SDK first; the load clients then send opaque bytes.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -96,6 +99,7 @@ def run_mode(
     for w in workers:
         w.start()
     child = psutil.Process(server.pid)
+    pin(child, [w.pid for w in workers if w.pid is not None])
     barrier.wait(timeout=120)
     cpu0 = child.cpu_times()
     spy = None
@@ -149,6 +153,17 @@ def run_mode(
         rss_mb=rss / 2**20,
         error_samples=[e for r in results for e in r.error_samples][:3],
     )
+
+
+def pin(server: psutil.Process, workers: list[int]) -> None:
+    """Server on the first core, load generators on the others (when there are others), so our own load
+    never competes with the server for a core. Unrelated processes on the machine still can."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return
+    server.cpu_affinity([cores[0]])
+    for pid in workers:
+        os.sched_setaffinity(pid, cores[1:])
 
 
 def baseline_pairs(n: int) -> list[Pair]:
@@ -281,9 +296,17 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", action="store_true", help="py-spy the server in each mode (bench/out/...)"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI (< 30 s)")
+    parser.add_argument("--nodes", type=int, default=1, help="with --redis: nodes sharing one Redis")
+    parser.add_argument("--redis", action="store_true", help="multi-node mode (bench/_cluster.py)")
     args = parser.parse_args(argv)
     if args.smoke:
         args.pairs, args.duration, args.rate = 2, 1.5, 200.0
+    if args.redis or args.nodes > 1:
+        if not args.redis:
+            parser.error("--nodes N needs --redis: nodes share presence, limits and live push through Redis")
+        from bench._cluster import run_cluster
+
+        return run_cluster(args, specs(args))
     workdir = bench_dir("relay-")
     print(
         f"relay: {args.pairs} pairs, {args.duration:g} s per mode, window {args.window}, "
