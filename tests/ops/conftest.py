@@ -54,7 +54,9 @@ class Relay:
         return [d.api.token for d in self.devices if d.api.token]
 
     async def call(self, method: str, path: str, device: Device | None = None, body: Any = None) -> Reply:
-        headers = {"Authorization": f"Bearer {await device.login()}"} if device is not None else {}
+        headers = {}
+        if device is not None:  # the device's current token (what its app would send)
+            headers["Authorization"] = f"Bearer {device.api.token or await device.login()}"
         async with aiohttp.ClientSession() as http, http.request(
             method, self.url + path, json=body, headers=headers
         ) as resp:
