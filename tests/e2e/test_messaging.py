@@ -104,6 +104,7 @@ async def test_hundred_messages_each_way_with_offline_periods_leave_nothing_read
         "invitation code": [c.encode() for c in p.codes],
     }
     files = [*p.server.storage_files(), p.server.log_path]
+    assert p.server.db_path in files
     assert any(f.name.endswith("-wal") for f in files), "the scan covers the live WAL file"
     verbatim = ("plaintext", "invitation code")
     assert find_leaks(files, secrets, verbatim=verbatim) == []
