@@ -71,23 +71,41 @@ class CallConnection:
 
     def __init__(self, device: Device) -> None:
         self.device = device
-        self._sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
         self._changed = asyncio.Condition()
         self.pushes: list[tuple[str, JSON]] = []
         self._channels: dict[tuple[str, str], BoxedChannel] = {}
         self._pending: dict[tuple[str, str], list[JSON]] = {}
+        self._refusal: Any = None
+        self._sio = self._new_client()
+
+    def _new_client(self) -> socketio.AsyncClient:
+        sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
         for name in PUSHES:
-            self._sio.on(name, self._recorder(name))
-        self._sio.on("call.signal", self._on_signal)
+            sio.on(name, self._recorder(name))
+        sio.on("call.signal", self._on_signal)
+
+        async def refused(data: Any = None) -> None:
+            self._refusal = data
+
+        sio.on("connect_error", refused)
+        return sio
 
     async def connect(self) -> None:
+        """Connect with the device's bearer token; log in again once if the server refuses it (expired)."""
         token = self.device.api.token or await self.device.login()
-        try:
-            await self._sio.connect(
-                self.device.api.base_url, auth={"token": token}, transports=["websocket"], wait_timeout=10
-            )
-        except socketio.exceptions.ConnectionError as exc:
-            raise TransportError(f"call connection refused: {exc}") from exc
+        for attempt in range(2):
+            self._refusal = None
+            try:
+                await self._sio.connect(
+                    self.device.api.base_url, auth={"token": token}, transports=["websocket"], wait_timeout=10
+                )
+                return
+            except socketio.exceptions.ConnectionError as exc:
+                error = _refusal_error(self._refusal)
+                if attempt == 1 or error is None or error.code != "unauthenticated":
+                    raise error or TransportError(f"call connection refused: {exc}") from exc
+                token = await self.device.login()
+                self._sio = self._new_client()
 
     async def close(self) -> None:
         for channel in list(self._channels.values()):
@@ -165,6 +183,13 @@ class CallConnection:
             self._pending.setdefault(key, []).append(data)
         else:
             channel.deliver(data)
+
+
+def _refusal_error(data: Any) -> ApiError | None:
+    """The error object of a refused socket.io connect (``connect_error`` data carries it as ``data``)."""
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        data = data["data"]
+    return ApiError.from_wire(data) if isinstance(data, dict) and "code" in data else None
 
 
 class BoxedChannel(SignalingChannel):

@@ -368,3 +368,13 @@ async def test_waiting_room_rules_full_room_new_terms_leave_and_rejoin(call_serv
     await host.end()
     for call in (rejoined, guest_b):
         await call.close()
+
+
+async def test_the_call_connection_logs_in_again_when_its_token_was_revoked(call_server: CallServer) -> None:
+    therapist = await call_server.therapist()
+    client = await call_server.client(therapist)
+    sid = (await schedule_session(therapist, [client.account_id]))["session_id"]
+    await therapist.api.request("DELETE", "/auth/token")  # e.g. expired: the socket refuses it
+    host = await Call.join(therapist, sid)
+    assert host.state == "admitted"
+    await host.close()
