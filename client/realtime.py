@@ -36,6 +36,7 @@ EnvelopeHandler = Callable[[list[JSON]], None]
 EventHandler = Callable[[str, JSON], Awaitable[None]]
 
 SYNC_PAGE = 200
+EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
 PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed")
 
 
@@ -144,7 +145,9 @@ class Realtime:
                 self._live = True
                 if self._pull_pending:  # pushed while the drain ran
                     self._pull_soon()
-            except (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError) as exc:
+            except Exception as exc:  # the supervisor must outlive anything one attempt raises
+                if not isinstance(exc, EXPECTED_FAILURES):
+                    log.warning("realtime connect attempt failed unexpectedly: %s", exc.__class__.__name__)
                 err = ApiError.from_wire(refused[-1]) if refused and isinstance(refused[-1], dict) else None
                 if isinstance(exc, ApiError):
                     err = exc
