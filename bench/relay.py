@@ -258,6 +258,7 @@ def report(results: list[ModeResult]) -> str:
                 f"{r.cpu_s:.2f}",
                 f"{r.rss_mb:.0f}",
                 f"{r.cpu_us_per_env:.0f}",
+                cpu_ratio(r, b),
             ]
         )
     table = Table(
@@ -274,10 +275,19 @@ def report(results: list[ModeResult]) -> str:
             "server CPU s",
             "server RSS MB",
             "server CPU us/env",
+            "CPU/env vs baseline",
         ],
         rows,
     )
     return table.render()
+
+
+def cpu_ratio(r: ModeResult, b: ModeResult | None) -> str:
+    """Baseline CPU per envelope / ours: the throughput ratio both would reach when each is CPU-bound on one
+    core. Unlike delivered/s it holds up when other processes share the machine."""
+    if b is None or r is b or not r.delivered or not b.delivered:
+        return "-"
+    return f"{b.cpu_us_per_env / r.cpu_us_per_env:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
