@@ -6,6 +6,10 @@ A connection joins the room named by ``auth.device``; ``send`` forwards each env
 ``to_device`` as an ``inbox`` push and acks; ``ack`` and ``sync`` answer at once.
 
     python bench/_baseline.py --host 127.0.0.1 --port 9000
+    python bench/_baseline.py --port 9001 --redis-url redis://127.0.0.1:6379/0   # one node of several
+
+With ``--redis-url`` the emits go through ``socketio.AsyncRedisManager``: the bare multi-node relay that
+``bench/relay.py --nodes N --redis`` compares Confidant's cross-node path with (bench/_cluster.py).
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import socketio
 from aiohttp import web
 
 
-def build_app() -> web.Application:
-    sio = socketio.AsyncServer(async_mode="aiohttp", cors_allowed_origins=[], transports=["websocket"])
+def build_app(redis_url: str | None = None) -> web.Application:
+    manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp", cors_allowed_origins=[], transports=["websocket"], client_manager=manager
+    )
     app = web.Application()
     sio.attach(app)
     positions: dict[str, int] = {}
@@ -72,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis-url", help="share emits with other nodes through Redis (AsyncRedisManager)")
     args = parser.parse_args(argv)
-    web.run_app(build_app(), host=args.host, port=args.port, print=None, access_log=None)
+    web.run_app(build_app(args.redis_url), host=args.host, port=args.port, print=None, access_log=None)
     return 0
 
 

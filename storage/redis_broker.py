@@ -44,6 +44,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SOCKET_TIMEOUT_S = 1.0  # a healthy loopback/LAN Redis answers in well under a millisecond
+# Connections per client. Under load, callers WAIT for a free connection (BlockingConnectionPool) instead of
+# failing: redis-py's default pool raises "Too many connections", which would drop live pushes and make the
+# broker believe Redis is down.
+POOL_CONNECTIONS = 64
+POOL_WAIT_S = 2.0
 RETRY_AFTER_S = 1.0  # circuit-breaker pause after a failure
 SOCKETIO_CHANNEL = "confidant-socketio"
 SUBSCRIPTION_WATCH_S = 0.2  # how soon after Redis returns connected devices are told to pull
@@ -91,9 +96,19 @@ def socketio_manager(
     return _RedisManager(
         redis_url,
         channel=SOCKETIO_CHANNEL,
-        redis_options={"socket_connect_timeout": SOCKET_TIMEOUT_S, "socket_timeout": None},
         on_resubscribed=on_resubscribed,
     )
+
+
+def _blocking_pool(url: str, **options: Any) -> aioredis.BlockingConnectionPool:
+    pool: aioredis.BlockingConnectionPool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=POOL_CONNECTIONS,
+        timeout=POOL_WAIT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+        **options,
+    )
+    return pool
 
 
 class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
@@ -112,6 +127,12 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     ) -> None:
         super().__init__(url, **kwargs)
         self._on_resubscribed = on_resubscribed
+
+    def _redis_connect(self) -> None:
+        # As python-socketio's, with a blocking pool (see POOL_CONNECTIONS); a new pool after each failure.
+        self.redis = aioredis.Redis(connection_pool=_blocking_pool(self.redis_url, socket_timeout=None))
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
 
     def initialize(self) -> None:
         super().initialize()
@@ -150,11 +171,9 @@ class RedisBroker:
         heartbeat_seconds: float | None = None,
         client: aioredis.Redis | None = None,
     ) -> None:
-        self._redis: aioredis.Redis = client or aioredis.Redis.from_url(
-            url,
-            socket_connect_timeout=SOCKET_TIMEOUT_S,
-            socket_timeout=SOCKET_TIMEOUT_S,
-            health_check_interval=30,
+        self._owns_client = client is None
+        self._redis: aioredis.Redis = client or aioredis.Redis(
+            connection_pool=_blocking_pool(url, socket_timeout=SOCKET_TIMEOUT_S, health_check_interval=30)
         )
         self._prefix = prefix
         self._hit_script = self._redis.register_script(_HIT_LUA)
@@ -297,5 +316,5 @@ class RedisBroker:
                 await self._heartbeat
             self._heartbeat = None
         self._held.clear()
-        await self._redis.aclose()
+        await self._redis.aclose(close_connection_pool=self._owns_client)
         await self._fallback.close()
