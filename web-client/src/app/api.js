@@ -15,10 +15,20 @@ export class Api {
   constructor(base = "/api/v1") {
     this.base = base;
     this.token = null;
-    this.onUnauthenticated = null;
+    this.onUnauthenticated = null; // async () => new token; the failed call is retried once with it
   }
 
-  async request(method, path, body, { auth = true } = {}) {
+  async request(method, path, body, opts = {}) {
+    try {
+      return await this._request(method, path, body, opts);
+    } catch (e) {
+      if (e.code !== "unauthenticated" || opts.auth === false || opts.retried || !this.onUnauthenticated) throw e;
+      await this.onUnauthenticated();
+      return this._request(method, path, body, { ...opts, retried: true });
+    }
+  }
+
+  async _request(method, path, body, { auth = true } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth && this.token) headers.Authorization = `Bearer ${this.token}`;
@@ -45,9 +55,7 @@ export class Api {
     }
     if (!res.ok) {
       const err = data && data.error ? data.error : {};
-      const e = new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText, err.details);
-      if (e.code === "unauthenticated" && auth && this.onUnauthenticated) this.onUnauthenticated(e);
-      throw e;
+      throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || res.statusText, err.details);
     }
     return data || {};
   }

@@ -105,6 +105,7 @@ export class Device extends EventTarget {
     try {
       await this.login();
       await this.refreshContacts();
+      this.replenishPrekeys().catch(() => {});
     } catch (e) {
       // The account exists and the keys are stored: a failure here is shown as offline, never lost.
       console.warn("start", e && e.code);
@@ -120,9 +121,11 @@ export class Device extends EventTarget {
     this.api.token = token;
   }
 
-  async _tokenExpired() {
-    if (this._relogin || this.status !== "ready") return;
-    this._relogin = this.login().finally(() => (this._relogin = null));
+  /** One login at a time, shared by every call that found its token expired. */
+  _tokenExpired() {
+    if (this.status !== "ready") return Promise.reject(new Error("locked"));
+    if (!this._relogin) this._relogin = this.login().finally(() => (this._relogin = null));
+    return this._relogin;
   }
 
   async _onConnectError(err) {

@@ -98,5 +98,6 @@ export function callView(device, sessionId) {
   });
   render();
   call.start();
-  return { node: root, cleanup: () => call.dispose() };
+  // Navigating away leaves the session (the peer sees the hang-up); the room keeps the admission.
+  return { node: root, cleanup: () => (call.state === "ended" ? call.dispose() : call.hangUp()) };
 }

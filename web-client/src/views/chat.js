@@ -127,7 +127,7 @@ export function chatView(device, accountId) {
   const verified = c && c.st.verified;
   const node = h(
     "section",
-    { class: "chat", "aria-labelledby": "chat-title" },
+    { class: "chat", "aria-labelledby": "chat-title", "data-account": accountId },
     h(
       "div",
       { class: "chat-head" },

@@ -1,5 +1,5 @@
 // The frame around every signed-in screen: brand, navigation for the role, connection state, lock.
-import { h } from "../lib/dom.js";
+import { h, announce } from "../lib/dom.js";
 
 const NAV = {
   client: [
@@ -29,16 +29,29 @@ export function brand() {
 
 export function shell(device, route, content) {
   const conn = h("span", { class: "conn", "data-state": device.rt.state, role: "status" }, CONN_TEXT[device.rt.state]);
+  const badge = h("span", { class: "badge nav-badge", hidden: true, "aria-hidden": "true" });
+  const updateBadge = () => {
+    let total = 0;
+    for (const id of device.contacts.keys()) total += device.messenger.unread(id);
+    badge.hidden = !total;
+    badge.textContent = String(total);
+  };
   const onConn = (e) => {
-    if (e.detail.what !== "connection") return;
+    const d = e.detail;
+    if (d.what === "contacts" || d.what === "messages") updateBadge();
+    // New messages are announced by their conversation when it is open, here otherwise.
+    if (d.what === "messages" && d.incoming && !document.querySelector(`.chat[data-account="${d.accountId}"]`))
+      announce(`New message from ${device.contactName(d.accountId)}`);
+    if (d.what !== "connection") return;
     conn.dataset.state = device.rt.state;
     conn.textContent = CONN_TEXT[device.rt.state];
   };
   device.addEventListener("change", onConn);
   const current = navCurrent(route);
   const links = (NAV[device.role] || []).map(([href, text]) =>
-    h("a", { href, "aria-current": href === current ? "page" : null }, text),
+    h("a", { href, "aria-current": href === current ? "page" : null }, text, href === "#/" ? badge : null),
   );
+  updateBadge();
   const header = h(
     "header",
     { class: "topbar" },
