@@ -8,6 +8,7 @@ rooms through the client manager (``socketio.AsyncManager`` here, ``AsyncRedisMa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from typing import Any
@@ -41,6 +42,11 @@ def account_room(account_id: str) -> str:
     return f"account:{account_id}"
 
 
+def token_room(token_hash: bytes) -> str:
+    # The SHA-256 of the token, as stored in the database: naming the room never reveals the token.
+    return f"token:{token_hash.hex()}"
+
+
 class SocketNotifier:
     """Notifier over socket.io rooms; works unchanged with a cross-node client manager."""
 
@@ -54,8 +60,15 @@ class SocketNotifier:
         await self._sio.emit(event, msgspec.to_builtins(payload), room=account_room(account_id))
 
     async def disconnect_device(self, device_id: str) -> None:
-        # TODO(issue 4): with several nodes, ask the other nodes too (a manager-level close_room).
-        for sid, _ in list(self._sio.manager.get_participants("/", device_room(device_id))):
+        await self._disconnect_room(device_room(device_id))
+
+    async def disconnect_token(self, token_hash: bytes) -> None:
+        await self._disconnect_room(token_room(token_hash))
+
+    async def _disconnect_room(self, room: str) -> None:
+        # TODO(issue 4): closes connections on this node only; with several nodes the others need a
+        # manager-level message (until then their connections end when the token expires).
+        for sid, _ in list(self._sio.manager.get_participants("/", room)):
             await self._sio.disconnect(sid)
 
 
@@ -105,6 +118,7 @@ def _dispatcher(ctx: AppContext, event: SocketEvent) -> Any:
 def register(ctx: AppContext) -> None:
     sio = ctx.sio
     services = ctx.services
+    local_connections: dict[str, int] = {}  # device_id -> live connections on this node
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         request_id_var.set(secrets.token_hex(8))
@@ -118,6 +132,8 @@ def register(ctx: AppContext) -> None:
         await sio.save_session(sid, {_SESSION_KEY: principal})
         await sio.enter_room(sid, device_room(principal.device_id))
         await sio.enter_room(sid, account_room(principal.account_id))
+        await sio.enter_room(sid, token_room(principal.token_hash))
+        local_connections[principal.device_id] = local_connections.get(principal.device_id, 0) + 1
         await ctx.broker.set_presence(principal.device_id, ctx.node_id, limits.PRESENCE_TTL_SECONDS)
         log.debug("device connected", extra={"device_id": principal.device_id})
         # After the connect completes, so that the client is ready to receive what hooks emit.
@@ -127,7 +143,21 @@ def register(ctx: AppContext) -> None:
         session = await sio.get_session(sid)
         principal = session.get(_SESSION_KEY)
         if isinstance(principal, Principal):
-            await ctx.broker.clear_presence(principal.device_id, ctx.node_id)
+            left = local_connections.get(principal.device_id, 1) - 1
+            if left > 0:
+                local_connections[principal.device_id] = left
+            else:
+                local_connections.pop(principal.device_id, None)
+                await ctx.broker.clear_presence(principal.device_id, ctx.node_id)
+
+    async def refresh_presence() -> None:
+        # Presence expires unless refreshed, so a crashed node's devices do not stay "online" for ever.
+        while True:
+            await asyncio.sleep(limits.PRESENCE_TTL_SECONDS / 3)
+            for device_id in list(local_connections):
+                await ctx.broker.set_presence(device_id, ctx.node_id, limits.PRESENCE_TTL_SECONDS)
+
+    ctx.add_background("presence-refresh", refresh_presence)
 
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)

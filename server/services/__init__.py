@@ -52,7 +52,7 @@ def build_services(
     limiter = RateLimiter(broker)
     links = LinkService(storage)
     return Services(
-        auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, audit=audit),
+        auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, notifier=notifier, audit=audit),
         invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
         accounts=AccountService(storage, notifier, limiter, clock, audit=audit),
         links=links,

@@ -16,6 +16,7 @@ from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import ChallengeInvalid, Forbidden, NotFound, SignatureInvalid, Unauthenticated
 from server.services._secrets import sha256
+from server.services.notify import Notifier
 from server.services.ratelimit import RateLimiter
 from server.services.values import Principal
 from storage.protocols import Storage
@@ -35,9 +36,11 @@ class AuthService:
         clock: Clock,
         token_ttl_seconds: int,
         *,
+        notifier: Notifier | None = None,
         audit: AuditRecorder | None = None,
     ) -> None:
         self._audit = audit or NullAuditRecorder()
+        self._notifier = notifier
         self._storage = storage
         self._limiter = limiter
         self._clock = clock
@@ -104,3 +107,5 @@ class AuthService:
 
     async def revoke(self, principal: Principal) -> None:
         await self._storage.tokens.delete_token(principal.token_hash)
+        if self._notifier is not None:
+            await self._notifier.disconnect_token(principal.token_hash)

@@ -21,3 +21,7 @@ class Notifier(Protocol):
     async def disconnect_device(self, device_id: str) -> None:
         """Close the device's live connections (it was revoked)."""
         ...
+
+    async def disconnect_token(self, token_hash: bytes) -> None:
+        """Close the live connections authenticated with this token (it was revoked)."""
+        ...

@@ -5,11 +5,13 @@ No mocks of our own code: every call goes through the running app on a loopback 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import os
 import secrets
 import struct
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,19 @@ import socketio
 from crypto.keys import IdentityKeyPair, SignedPreKeyPair, generate_one_time_prekeys
 
 API = "/api/v1"
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition that another task makes true (a server-side disconnect); never a fixed sleep."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def eventually_async(probe: Callable[[], Awaitable[Any]], expected: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while await probe() != expected:
+            await asyncio.sleep(0.005)
 
 
 def b64(data: bytes) -> str:

@@ -8,7 +8,7 @@ import pytest
 import socketio
 
 from server import limits
-from tests.server._kit import API, b64, hex_id
+from tests.server._kit import API, b64, eventually, eventually_async, hex_id
 from tests.server.conftest import Server
 
 
@@ -125,7 +125,7 @@ async def test_socket_events_refused_after_token_expiry(server: Server) -> None:
     server.clock.advance(server.ctx.settings.token_ttl_seconds)
     reply = await sock.call("sync", {"after": 0})
     assert reply["ok"] is False and reply["error"]["code"] == "unauthenticated"
-    await sock.client.wait()  # the server then closes the connection
+    await eventually(lambda: not sock.client.connected)  # the server then closes the connection
     assert not sock.client.connected
 
 
@@ -140,3 +140,32 @@ async def test_login_rate_limit_per_device(server: Server) -> None:
     assert int(r.headers["Retry-After"]) >= 1
     assert r.body["error"]["details"]["retry_after_seconds"] == int(r.headers["Retry-After"])
     assert await server.count("challenges") == before
+
+
+async def test_revoking_a_token_closes_its_connections_only(server: Server) -> None:
+    admin = await server.admin()
+    first_token = admin.token
+    doomed = await admin.connect()
+    await admin.login()  # a second token for the same device (another tab)
+    survivor = await admin.connect()
+    r = await admin.http.call("DELETE", f"{API}/auth/token", token=first_token)
+    assert r.status == 204
+    await eventually(lambda: not doomed.client.connected)
+    assert not doomed.client.connected
+    assert (await survivor.call("sync", {}))["ok"] is True
+
+
+async def test_presence_follows_connections(server: Server) -> None:
+    admin = await server.admin()
+    broker = server.ctx.broker
+    assert await broker.get_presence(admin.device_id) is None
+    a = await admin.connect()
+    b = await admin.connect()
+    assert await broker.get_presence(admin.device_id) == server.ctx.node_id
+    sio = server.ctx.sio
+    await a.client.disconnect()
+    await eventually(lambda: len(list(sio.manager.get_participants("/", f"device:{admin.device_id}"))) == 1)
+    assert await broker.get_presence(admin.device_id) == server.ctx.node_id  # b is still connected
+    await b.client.disconnect()
+    await eventually(lambda: not list(sio.manager.get_participants("/", f"device:{admin.device_id}")))
+    await eventually_async(lambda: broker.get_presence(admin.device_id), None)
