@@ -275,7 +275,7 @@ export class Device extends EventTarget {
       if (t && t.consent && t.consent.accepted_version === terms.version) return null;
       return terms;
     } catch (e) {
-      if (e instanceof ApiError && e.code === "not_found") return null;
+      if (e instanceof ApiError && e.code === "not_found") return { missing: true }; // nothing published yet
       throw e;
     }
   }

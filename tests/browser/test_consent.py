@@ -1,0 +1,43 @@
+"""Consent before contact: a new version of the therapist's terms takes the client back to the terms, in full,
+and the conversation continues only once they accept it; the therapist sees who has not accepted yet."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.browser._ui import bubble, open_chat, practice, send
+from tests.fixtures.server_proc import ConfidantServer
+
+pytestmark = pytest.mark.browser
+
+NEW_TERMS = "Version two: sessions may be recorded only with your written agreement.\n\nAll else is unchanged."
+
+
+async def test_new_terms_version_requires_acceptance(browser: Browser, server: ConfidantServer) -> None:
+    p = await practice(browser, server)
+    t, c = p.therapist.page, p.client.page
+    await send(c, "Your therapist", "hello before the new terms")
+    await open_chat(t, p.client_name)
+    await expect(bubble(t, "hello before the new terms")).to_be_visible()
+
+    await t.get_by_role("link", name="Terms").click()
+    await t.get_by_label("Terms", exact=True).fill(NEW_TERMS)
+    await t.get_by_role("button", name="Publish terms").click()
+    await expect(t.get_by_text("Published version 2")).to_be_visible()
+
+    # The client is taken back to the terms, which show the new text in full.
+    await expect(c.get_by_role("heading", name="Confidentiality terms")).to_be_visible()
+    await expect(c.get_by_role("document", name="Terms text")).to_have_text(NEW_TERMS)
+    await expect(c.get_by_text(re.compile("Version 2, published"))).to_be_visible()
+
+    await open_chat(t, p.client_name)
+    await expect(t.get_by_role("status").filter(has_text="has not accepted your current")).to_be_visible()
+
+    await c.get_by_label("I have read these terms in full.").check()
+    await c.get_by_role("button", name="I accept these terms").click()
+    await send(c, "Your therapist", "I accept version two")
+    await expect(bubble(t, "I accept version two")).to_be_visible()
+    await expect(t.get_by_role("status").filter(has_text="has not accepted your current")).to_have_count(0)
