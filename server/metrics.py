@@ -324,9 +324,12 @@ class PrometheusObserver:
             return out
 
         def buckets(name: str) -> list[list[float]]:
+            # Finite upper bounds only (JSON has no infinity): the +Inf bucket equals "count".
             merged: dict[float, float] = {}
             for labels, value in samples.get(name + "_bucket", []):
                 bound = float(labels["le"])
+                if bound == float("inf"):
+                    continue
                 merged[bound] = merged.get(bound, 0.0) + value
             return [[bound, merged[bound]] for bound in sorted(merged)]
 

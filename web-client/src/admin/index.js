@@ -5,12 +5,12 @@
 // counts, dependency status, staff accounts (admins and therapists) and audit-log counts. The server sends
 // nothing else, and this module never asks for contacts, messages or labels.
 import "./admin.css";
-import { h, replace, announce, formatTime } from "../lib/dom.js";
+import { h, replace, announce } from "../lib/dom.js";
 import { sparkline } from "./charts.js";
 import { Series, formatNumber, formatSeconds, latencyWindow, rate } from "./stats.js";
 
 const POLL_MS = 3000; // live figures
-const SLOW_POLL_MS = 15000; // population and staff: they change rarely
+const SLOW_POLL_MS = 10000; // population and staff: they change rarely (and when connections change)
 const HISTORY = 60; // points per sparkline: three minutes at POLL_MS
 const HEX32 = /^[0-9a-f]{32}$/;
 
@@ -170,9 +170,12 @@ export function mount(container, device) {
         h("li", { class: ["dep", d.status === "ok" ? "up" : "down"], "data-testid": `dep-${name}` }, h("span", { class: "dep-name" }, name), " ", d.status === "ok" ? `ok · ${d.latency_ms.toFixed(1)} ms` : `unavailable${d.error ? ` (${d.error})` : ""}`),
       ),
     );
-    updated.textContent = `${cur.ready ? "Ready" : "NOT READY"} · updated ${formatTime(cur.at)} · every ${POLL_MS / 1000} s`;
+    const at = new Date(cur.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    updated.textContent = `${cur.ready ? "Ready" : "NOT READY"} · updated ${at} · every ${POLL_MS / 1000} s`;
     problem.hidden = true;
+    const connectionsChanged = prev && prev.metrics.connected_devices !== m.connected_devices;
     prev = cur;
+    if (connectionsChanged) refreshSlow();
   }
 
   async function poll() {
