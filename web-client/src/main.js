@@ -128,6 +128,19 @@ function show(route, v) {
     s.cleanup();
     if (c) c();
   });
+  focusMain();
+}
+
+/** After a screen change, keyboard and screen-reader users start at its heading (unless a field took focus). */
+function focusMain() {
+  requestAnimationFrame(() => {
+    const main = document.getElementById("main");
+    if (!main || main.contains(document.activeElement)) return;
+    const heading = main.querySelector("h1, h2");
+    const target = heading || main;
+    if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
+    target.focus({ preventScroll: true });
+  });
 }
 
 window.addEventListener("hashchange", () => render());

@@ -8,7 +8,16 @@ const MIN_PASSPHRASE = 8;
 function frame(...content) {
   return [
     h("header", { class: "topbar" }, brand()),
-    h("main", { id: "main", tabindex: "-1" }, h("div", { class: "page narrow" }, ...content)),
+    h(
+      "main",
+      { id: "main", tabindex: "-1" },
+      h(
+        "div",
+        { class: "page narrow" },
+        h("div", { class: "intro", "aria-hidden": "true" }, h("div", { class: "brand-mark" }, "C"), h("p", null, "A private space for your therapy")),
+        ...content,
+      ),
+    ),
   ];
 }
 
@@ -112,6 +121,24 @@ export function unlockView(device, { onDone }) {
     err,
     h("div", { class: "field" }, h("label", { for: "unlock-pass" }, "Passphrase"), pass),
     h("div", { class: "row end" }, submit),
+    h(
+      "details",
+      { class: "help" },
+      h("summary", null, "Forgot your passphrase?"),
+      h("p", null, "It cannot be recovered: nobody else ever had it, not even the server. You can remove this account from this browser and ask for a new invitation; the messages stored here will be gone."),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "danger small",
+          onclick: async () => {
+            if (!window.confirm("Remove the account and all messages stored in this browser? This cannot be undone.")) return;
+            await device.forget();
+          },
+        },
+        "Remove this account from this browser",
+      ),
+    ),
   );
   queueMicrotask(() => pass.focus());
   return frame(form);
