@@ -234,6 +234,7 @@ def report(results: list[Result], nodes: int) -> str:
                 f"{r.p99_ms:.2f}",
                 f"{r.cpu_s:.2f}",
                 f"{r.rss_mb:.0f}",
+                f"{r.cpu_s * 1e6 / r.delivered:.0f}" if r.delivered else "-",
             ]
         )
     headers = [
@@ -248,6 +249,7 @@ def report(results: list[Result], nodes: int) -> str:
         "p99 ms",
         "nodes CPU s",
         "nodes RSS MB",
+        "nodes CPU us/env",
     ]
     return Table(headers, rows).render()
 
@@ -277,7 +279,13 @@ def run_cluster(args: argparse.Namespace, specs: list[LoadSpec]) -> int:
     for r in results:
         if r.error_samples:
             print(f"{r.target}/{r.mode} errors, e.g.: {r.error_samples}")
-        if r.delivered == 0 or r.delivered < r.acked:
+        if r.target.startswith("baseline") and 0 < r.delivered < r.acked:
+            # The bare relay acknowledges before forwarding and stores nothing: its acks promise nothing.
+            print(
+                f"note {r.target}/{r.mode}: overloaded, {r.acked - r.delivered} acknowledged sends "
+                f"not delivered within the drain window"
+            )
+        elif r.delivered == 0 or r.delivered < r.acked:
             print(f"FAIL {r.target}/{r.mode}: {r.acked} acknowledged, {r.delivered} delivered")
             failed = True
     print(f"total {time.monotonic() - started:.1f} s")
