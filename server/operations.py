@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import TYPE_CHECKING, cast
 
-from server.audit import AuditService
+from server.audit import AuditEvent, AuditService
 from server.instrument import (
     _TimedStore,
     observe_connections,
@@ -130,3 +130,24 @@ def run_verify_audit(settings: Settings) -> int:
         return 0 if report.ok else 1
 
     return asyncio.run(verify())
+
+
+class OpsSessionEvents:
+    """``signaling.sessions.SessionEvents`` for the relay: audit entries and the TURN issuance counter.
+
+    An admission is recorded for the admitted participant only, an end for the host only: the audit log
+    never names two people of one session together (no pair can be read back from it).
+    """
+
+    def __init__(self, ops: Operations) -> None:
+        self._ops = ops
+
+    async def admitted(self, session_id: str, account_id: str) -> None:
+        await self._ops.audit.record(AuditEvent.SESSION_ADMITTED, account_id=account_id)
+
+    async def ended(self, session_id: str, therapist_id: str, final_state: str) -> None:
+        if final_state == "ended":
+            await self._ops.audit.record(AuditEvent.SESSION_ENDED, account_id=therapist_id)
+
+    def turn_issued(self) -> None:
+        self._ops.metrics.turn_credentials_issued()

@@ -17,6 +17,7 @@ import msgspec
 from server.context import AppContext, SocketEvent
 from server.errors import AppError, ErrorCode, RateLimited
 from server.http import sessions as http_sessions
+from server.operations import OpsSessionEvents
 from server.realtime import SocketNotifier
 from server.services.values import Principal
 from server.wire.decode import from_data
@@ -76,6 +77,7 @@ def build_session_service(ctx: AppContext) -> SessionService:
         is_linked=is_linked,
         require_consent=links.require_consent,
         turn=turn,
+        events=OpsSessionEvents(ctx.ops),
     )
 
 

@@ -55,6 +55,27 @@ class Notifier(Protocol):
     async def to_account(self, account_id: str, event: str, payload: Any) -> None: ...
 
 
+class SessionEvents(Protocol):
+    """What the server records about sessions (audit log, metrics); the default records nothing."""
+
+    async def admitted(self, session_id: str, account_id: str) -> None: ...
+
+    async def ended(self, session_id: str, therapist_id: str, final_state: str) -> None: ...
+
+    def turn_issued(self) -> None: ...
+
+
+class _NoEvents:
+    async def admitted(self, session_id: str, account_id: str) -> None:
+        pass
+
+    async def ended(self, session_id: str, therapist_id: str, final_state: str) -> None:
+        pass
+
+    def turn_issued(self) -> None:
+        pass
+
+
 @dataclass(frozen=True, slots=True)
 class TurnSettings:
     urls: tuple[str, ...] = ()
@@ -77,6 +98,7 @@ class SessionService:
         is_linked: LinkCheck,
         require_consent: ConsentCheck,
         turn: TurnSettings = TurnSettings(),
+        events: SessionEvents | None = None,
     ) -> None:
         self._store = appointments
         self._rooms = RoomStore(broker)
@@ -85,6 +107,7 @@ class SessionService:
         self._is_linked = is_linked
         self._require_consent = require_consent
         self._turn = turn
+        self._events: SessionEvents = events or _NoEvents()
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- scheduling (HTTP) ----------------------------------------------------------------------------------
@@ -236,6 +259,7 @@ class SessionService:
                 live = LiveSession(next_session_state(live.state, SessionEvent.START), now)
                 await self._rooms.put_live(session_id, live, self._ttl(a))
                 await self._store.mark_appointment_started(session_id, now)
+        await self._events.admitted(session_id, account_id)
         room = await self._room(a)
         await self._notifier.to_device(
             member.device_id, "call.admitted", w.AdmittedEvent(session_id, room, self._mint(account_id))
@@ -417,6 +441,7 @@ class SessionService:
             if ParticipantState(m.state).present:
                 await self._store.close_attendance(a.session_id, m.account_id, now)
         await self._rooms.clear(a.session_id, (a.therapist_id, *a.participants))
+        await self._events.ended(a.session_id, a.therapist_id, final.value)
         event = w.EndedEvent(a.session_id, final.value)
         for account_id in (a.therapist_id, *a.participants):
             await self._notifier.to_account(account_id, "call.ended", event)
@@ -446,6 +471,7 @@ class SessionService:
             ttl_seconds=self._turn.ttl_seconds,
             now=self._clock() / 1000,
         )
+        self._events.turn_issued()
         return w.TurnOut(
             [w.IceServerOut(list(creds.urls), creds.username, creds.credential)], creds.expires_at
         )

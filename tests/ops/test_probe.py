@@ -4,11 +4,19 @@ the relay end to end, a clear non-zero verdict naming the failed step otherwise.
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 from pathlib import Path
 
+import aiohttp
+import pytest
+
+from server.cli import build_parser
+from server.probe import run_probe
+from tests.fixtures.coturn_proc import Coturn, coturn  # noqa: F401  (fixture)
 from tests.fixtures.server_proc import CONFIDANT
-from tests.ops.conftest import Relay
+from tests.fixtures.webrtc import loopback_ice  # noqa: F401  (fixture)
+from tests.ops.conftest import Relay, relay_server
 
 
 def _probe(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,3 +58,27 @@ async def test_probe_fails_clearly(relay: Relay, tmp_path: Path) -> None:
     down = await asyncio.to_thread(_probe, "--url", relay.url, "--state", str(state), "--timeout", "3")
     assert down.returncode == 1
     assert down.stdout.startswith(f"PROBE FAIL step=readyz url={relay.url} reason=unreachable")
+
+
+@pytest.mark.webrtc
+async def test_probe_places_a_call_through_turn(
+    tmp_path: Path, coturn: Coturn, loopback_ice: None  # noqa: F811
+) -> None:
+    server = relay_server(tmp_path, env={"CONFIDANT_TURN_URLS": coturn.url,
+                                         "CONFIDANT_TURN_SECRET": coturn.secret})
+    await server.start_async()
+    try:
+        lines: list[str] = []
+        args = build_parser().parse_args([
+            "probe", "--url", server.url, "--state", str(tmp_path / "state"), "--call", "--relay-only",
+            "--bootstrap-data-dir", str(server.data_dir)])
+        status = await asyncio.to_thread(run_probe, args, lines.append)  # in-process: loopback ICE applies
+        assert status == 0, lines
+        assert re.fullmatch(r"PROBE OK .* call=ok connect_ms=\d+ via=turn", lines[0]), lines
+        async with aiohttp.ClientSession() as http, http.get(server.url + "/metrics") as resp:
+            metrics = await resp.text()
+        assert re.search(r"^confidant_turn_credentials_issued_total [1-9]", metrics, re.M)
+        assert 'confidant_audit_entries_total{event="session_admitted"} 1.0' in metrics
+        assert 'confidant_audit_entries_total{event="session_ended"} 1.0' in metrics
+    finally:
+        server.stop()
