@@ -13,7 +13,7 @@ from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
 
-NEW_TERMS = "Version two: sessions may be recorded only with your written agreement.\n\nAll else is unchanged."
+NEW_TERMS = "Version two: sessions are recorded only with your written agreement.\n\nAll else is unchanged."
 
 
 async def test_new_terms_version_requires_acceptance(browser: Browser, server: ConfidantServer) -> None:

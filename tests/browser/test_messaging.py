@@ -15,6 +15,12 @@ from tests.fixtures.server_proc import ConfidantServer
 pytestmark = pytest.mark.browser
 
 N = 20
+SCENE = [
+    ("client", "Your therapist", "Hi Dr. Lind, the breathing exercise really helped this week."),
+    ("therapist", "client", "That is good to hear, Sam. When did you notice it helping most?"),
+    ("client", "Your therapist", "Before the team meeting on Tuesday. I was nervous but it passed."),
+    ("therapist", "client", "That is real progress. Let's look at it together on Thursday."),
+]
 
 
 async def test_conversation_survives_reload_and_warns_on_key_change(
@@ -25,6 +31,16 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     await open_chat(t, p.client_name)
 
     typed: list[str] = []
+    for sender, to, text in SCENE:
+        page = c if sender == "client" else t
+        await send(page, to if to != "client" else p.client_name, text)
+        await expect(bubble(c if page is t else t, text)).to_be_visible()
+        typed.append(text)
+    await expect(c.locator(".msg.out[data-state=delivered]")).to_have_count(2)
+    await expect(t.locator(".msg.out[data-state=delivered]")).to_have_count(2)
+    await shot(t, artifacts, "therapist-conversation")
+    await shot(c, artifacts, "client-conversation")
+
     for i in range(N):
         from_client = f"client note {i}: sleeping better since Tuesday ✓"
         from_therapist = f"therapist reply {i}: that is good to hear"
@@ -36,10 +52,8 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
         await expect(bubble(c, text)).to_have_count(1)
         await expect(bubble(t, text)).to_have_count(1)
     # Every one of the client's messages reaches "Delivered" (the therapist's device decrypted and stored it).
-    await expect(c.locator(".msg.out[data-state=delivered]")).to_have_count(N, timeout=30_000)
-    await expect(t.locator(".msg.out[data-state=delivered]")).to_have_count(N, timeout=30_000)
-    await shot(t, artifacts, "therapist-conversation")
-    await shot(c, artifacts, "client-conversation")
+    await expect(c.locator(".msg.out[data-state=delivered]")).to_have_count(N + 2, timeout=30_000)
+    await expect(t.locator(".msg.out[data-state=delivered]")).to_have_count(N + 2, timeout=30_000)
 
     # Reload: the device is locked, the passphrase opens it, history is read back from this browser only.
     await c.reload()
