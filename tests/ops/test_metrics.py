@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 
 from client.device import Device
 from server.instrument import AGGREGATES
 from server.metrics import AUDIT_EVENTS, LABEL_VALUES
-from tests.ops.conftest import PASSPHRASE, Relay, Sample
+from tests.fixtures.redis_proc import RedisProcess, redis_proc  # noqa: F401  (fixture)
+from tests.ops.conftest import PASSPHRASE, Relay, Sample, practice, relay_server
 
 API = "/api/v1"
 
@@ -124,3 +126,23 @@ async def test_every_label_value_comes_from_a_fixed_set(relay: Relay) -> None:
                 assert re.fullmatch(r"[a-z][a-z_]{0,47}", value), sample
             else:
                 assert name == "version" and re.fullmatch(r"[0-9][0-9a-z.+-]*", value), sample
+
+
+async def test_live_delivery_is_counted_through_redis_fan_out(
+    tmp_path: Path, redis_proc: RedisProcess  # noqa: F811
+) -> None:
+    server = relay_server(tmp_path, extra_args=["--redis-url", redis_proc.url])
+    await server.start_async()
+    relay = None
+    try:
+        relay = await practice(server, tmp_path / "devices")
+        await relay.client.send(relay.therapist.account_id, "through redis")
+        assert [m.body for m in await relay.therapist.receive(1)] == ["through redis"]
+        assert await relay.value("confidant_envelopes_delivered_total", path="live") == 1
+        assert await relay.value("confidant_delivery_latency_seconds_count", path="live") == 1
+        assert await relay.value("confidant_broker_operation_duration_seconds_count", op="set_presence") >= 3
+    finally:
+        if relay is not None:
+            for device in relay.devices:
+                await device.close()
+        server.stop()
