@@ -11,7 +11,6 @@ import logging
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.uri_parser import parse_uri
 
 from storage.mongodb._accounts import MongoAccountStore, MongoInvitationStore, MongoLinkStore
 from storage.mongodb._devices import MongoChallengeStore, MongoDeviceStore, MongoPrekeyStore, MongoTokenStore
@@ -61,7 +60,6 @@ class MongoStorage:
         ``client`` replaces ``AsyncMongoClient(uri)`` (tests pass the in-process test double).
         """
         if client is None:
-            database = database or parse_uri(uri).get("database") or DEFAULT_DATABASE
             client = AsyncMongoClient(
                 uri,
                 serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
@@ -69,6 +67,8 @@ class MongoStorage:
                 retryWrites=True,
                 appname="confidant",
             )
+            # The database named in the URI path, else "confidant".
+            database = database or client.get_default_database(DEFAULT_DATABASE).name
         return cls(Engine(client, database or DEFAULT_DATABASE, on_start=_on_start))
 
     @classmethod
