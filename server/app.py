@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import socketio
 from aiohttp import web
 
-from server import limits, openapi, realtime, realtime_sessions, sweeper
+from server import _json, limits, openapi, realtime, realtime_sessions, sweeper
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
@@ -117,6 +117,7 @@ def build_app(
         async_mode="aiohttp",
         client_manager=client_manager(settings),
         max_http_buffer_size=limits.MAX_SOCKET_MESSAGE_BYTES,
+        json=_json,
         logger=False,
         engineio_logger=False,
     )

@@ -73,6 +73,7 @@ class Engine:
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sqlite-reader")
+        self._pending_reads: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
 
     @property
     def writer_connection(self) -> sqlite3.Connection:
@@ -92,17 +93,48 @@ class Engine:
         return await future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on a reader thread. Reads requested in the same event-loop iteration (the concurrent
+        lookups of one send, and those of other sends in flight) share one thread hop: the hop, not the
+        indexed lookup, is what costs on the hot path."""
         if self._closed:
             raise StorageUnavailable("the database is closed")
         loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(self._readers, self._read, fn)
-        except sqlite3.Error as exc:
-            raise StorageUnavailable(f"database read failed: {exc.__class__.__name__}") from exc
-        except RuntimeError as exc:  # executor shut down under us
-            raise StorageUnavailable("the database is closed") from exc
+        future: asyncio.Future[T] = loop.create_future()
+        pending = self._pending_reads.get(loop)
+        if pending is None:
+            pending = self._pending_reads[loop] = []
+            loop.call_soon(self._flush_reads, loop)
+        pending.append(_Job(fn, future, loop))
+        return await future
 
-    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def _flush_reads(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending_reads.pop(loop, [])
+        try:
+            self._readers.submit(self._run_reads, batch, loop)
+        except RuntimeError:  # the executor was shut down: the database is closed
+            failure = StorageUnavailable("the database is closed")
+            _settle([(job, False, failure) for job in batch])
+
+    def _run_reads(self, batch: list[_Job], loop: asyncio.AbstractEventLoop) -> None:
+        results: list[tuple[_Job, bool, Any]] = []
+        try:
+            conn = self._reader_connection()
+        except sqlite3.Error as exc:
+            failure = StorageUnavailable(f"database read failed: {exc.__class__.__name__}")
+            results = [(job, False, failure) for job in batch]
+        else:
+            for job in batch:
+                try:
+                    results.append((job, True, job.fn(conn)))
+                except sqlite3.Error as exc:
+                    failure = StorageUnavailable(f"database read failed: {exc.__class__.__name__}")
+                    results.append((job, False, failure))
+                except Exception as exc:
+                    results.append((job, False, exc))
+        with contextlib.suppress(RuntimeError):  # that event loop is closed; nobody is waiting any more
+            loop.call_soon_threadsafe(_settle, results)
+
+    def _reader_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = _connect(self.path)
@@ -110,7 +142,7 @@ class Engine:
             self._local.conn = conn
             with self._reader_lock:
                 self._reader_conns.append(conn)
-        return fn(conn)
+        return conn
 
     def _run_writer(self) -> None:
         conn = self._writer_conn
