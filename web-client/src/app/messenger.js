@@ -14,6 +14,9 @@ import { ApiError } from "./api.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
+const RETRY_MS = 3000;
+// Refusals that say "not now" rather than "never": the outbox keeps the message and tries again.
+const TRANSIENT = new Set(["rate_limited", "storage_unavailable", "internal"]);
 const SYNC_PAGE = 200;
 
 export class Messenger {
@@ -24,6 +27,7 @@ export class Messenger {
   }
 
   reset() {
+    clearTimeout(this._retryTimer);
     this.sessions = new Map();
     this.convs = new Map();
     this.outbox = [];
@@ -121,6 +125,11 @@ export class Messenger {
     return this._flushing;
   }
 
+  _retryLater(ms) {
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this.flush(), ms);
+  }
+
   async _sendItem(item) {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -132,8 +141,14 @@ export class Messenger {
         return true;
       } catch (e) {
         if (e instanceof ApiError && e.code === "network") {
-          // Offline: everything still in the outbox waits for the connection (sent in order on reconnect).
+          // Offline: everything still in the outbox waits for the connection (sent in order on reconnect;
+          // a timed-out request on a live connection is retried shortly, with the same id).
           for (const it of this.outbox) if (it.kind === "text") this._setState(it.to, it.id, "queued");
+          if (this.d.rt.connected) this._retryLater(RETRY_MS);
+          return false;
+        }
+        if (e instanceof ApiError && TRANSIENT.has(e.code)) {
+          this._retryLater(1000 * (Number(e.details.retry_after_seconds) || RETRY_MS / 1000));
           return false;
         }
         if (e instanceof ApiError && e.code === "device_set_mismatch") {
@@ -146,7 +161,6 @@ export class Messenger {
           await this.d.login().catch(() => {});
           continue;
         }
-        if (e instanceof ApiError && e.code === "rate_limited") return false;
         if (item.kind === "text") this._setState(item.to, item.id, "failed", true, e.message);
         return true;
       }

@@ -1,6 +1,6 @@
 // One conversation: messages with sending / sent / delivered / queued / failed states, retry,
 // a key-change warning, and a composer. New incoming messages are announced politely.
-import { h, announce, formatTime, formatDay } from "../lib/dom.js";
+import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -123,6 +123,25 @@ export function chatView(device, accountId) {
   renderBanner();
   refresh(false);
 
+  // The next video session with this person, in the header (joinable from 15 minutes before).
+  const next = h("div", { class: "next-session" });
+  device.api
+    .get("/sessions")
+    .then(({ sessions }) => {
+      const now = Date.now();
+      const s = sessions
+        .filter((x) => !["ended", "cancelled"].includes(x.state) && x.ends_at > now)
+        .filter((x) => x.therapist_id === accountId || x.participants.includes(accountId))
+        .sort((a, b) => a.starts_at - b.starts_at)[0];
+      if (!s) return;
+      const joinable = now >= s.starts_at - 15 * 60 * 1000;
+      next.replaceChildren(
+        h("span", { class: "small muted" }, "Next session ", h("strong", null, formatDateTime(s.starts_at))),
+        joinable ? h("a", { class: "button small", href: `#/call/${s.session_id}` }, device.role === "therapist" ? "Open waiting room" : "Join") : null,
+      );
+    })
+    .catch(() => {});
+
   const c = device.contacts.get(accountId);
   const verified = c && c.st.verified;
   const node = h(
@@ -134,6 +153,7 @@ export function chatView(device, accountId) {
       h("div", { class: "avatar", "aria-hidden": "true" }, initials(name())),
       h("div", null, title, h("span", { class: "lock-note" }, verified ? "End-to-end encrypted · verified" : "End-to-end encrypted")),
       h("span", { class: "spacer" }),
+      next,
       h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
     ),
     banner,
