@@ -179,3 +179,6 @@ class AccountService:
         """Operator action (CLI); a disabled account can neither log in nor be reached."""
         if not await self._storage.accounts.set_account_disabled(account_id, disabled):
             raise NotFound("No account has this id.")
+        if disabled:  # live connections end now; new logins and tokens are refused
+            for device in await self._storage.devices.get_devices([account_id]):
+                await self._notifier.disconnect_device(device.device_id)

@@ -187,7 +187,9 @@ async def test_contacts_show_labels_only_to_the_therapist(server: Server) -> Non
 
 async def test_disabled_account_cannot_log_in_or_be_reached(server: Server) -> None:
     therapist, client = await server.pair()
+    sock = await client.connect()
     await server.ctx.services.accounts.set_disabled(client.account_id, True)
+    await eventually(lambda: not sock.client.connected)
     r = await client.call("GET", f"{API}/me")
     assert (r.status, r.code) == (403, "forbidden")
     r = await server.http.call("POST", f"{API}/auth/challenge", {"device_id": client.device_id})

@@ -1,0 +1,55 @@
+"""The browser client's files at `/`, under a strict CSP, never shadowing the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from server.app import build_app
+from server.config import Settings
+from server.http.middleware import CSP
+from tests.fixtures.ports import free_port
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[str]:
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>Confidant</title>")
+    (root / "assets" / "app.js").write_text("console.log('hi')")
+    (tmp_path / "secret.txt").write_text("outside the web root")
+    port = free_port()
+    built = build_app(Settings(port=port, data_dir=tmp_path / "data", web_root=root))
+    built.ctx.background.clear()
+    runner = web.AppRunner(built.app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_static_files_with_security_headers(site: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(site + "/") as r:
+            assert r.status == 200 and "Confidant" in await r.text()
+            assert r.headers["Content-Security-Policy"] == CSP
+            assert "frame-ancestors 'none'" in CSP and "script-src 'self' 'wasm-unsafe-eval'" in CSP
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            assert r.headers["X-Frame-Options"] == "DENY"
+            assert r.headers["Referrer-Policy"] == "no-referrer"
+        async with session.get(site + "/assets/app.js") as r:
+            assert r.status == 200 and "console.log" in await r.text()
+        for path in ("/../secret.txt", "/assets/../../secret.txt", "/%2e%2e/secret.txt", "/missing.js"):
+            async with session.get(site + path) as r:
+                assert r.status == 404, path
+                assert "outside the web root" not in await r.text()
+        async with session.get(site + "/api/v1/nothing") as r:
+            assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
+        async with session.get(site + "/healthz") as r:
+            assert r.status == 200 and r.headers["Content-Security-Policy"] == CSP
