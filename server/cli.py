@@ -126,6 +126,7 @@ async def _operator_invite(settings: Settings, role: Role, ttl_seconds: int | No
     try:
         created = await built.ctx.services.invitations.create_by_operator(role, ttl_seconds)
     finally:
+        await built.ctx.broker.close()
         await built.ctx.storage.close()
     return settings.invitation_url(created.code)
 

@@ -183,6 +183,8 @@ async def test_nothing_acknowledged_when_storage_is_down(server: Server) -> None
     await server.ctx.storage.close()
     reply = await sock.call("send", client.send_body(therapist.account_id, [therapist.device_id]))
     assert reply["ok"] is False and reply["error"]["code"] == "storage_unavailable"
+    r = await client.call("POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id]))
+    assert (r.status, r.code) == (503, "storage_unavailable")
     r = await server.http.call("GET", "/readyz")
     assert r.status == 503 and r.body["checks"]["storage"] == "unavailable"
 
