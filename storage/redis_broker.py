@@ -112,10 +112,11 @@ def _blocking_pool(url: str, **options: Any) -> aioredis.BlockingConnectionPool:
 
 
 class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """``AsyncRedisManager`` unchanged, plus a watcher that notices when its listener subscribed again.
+    """``AsyncRedisManager`` with two additions: its Redis client uses a blocking connection pool, and a
+    watcher notices when its listener has subscribed again after a Redis loss.
 
-    The listener builds a new pub/sub connection after every failure (``_redis_connect``); a new connection
-    that holds the subscription means the node hears cross-node emits again.
+    The listener builds a new client and pub/sub connection after every failure (``_redis_connect``); a new
+    pub/sub connection that holds the subscription means the node hears cross-node emits again.
     """
 
     def __init__(
@@ -127,9 +128,16 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     ) -> None:
         super().__init__(url, **kwargs)
         self._on_resubscribed = on_resubscribed
+        self._closing: set[Any] = set()
 
     def _redis_connect(self) -> None:
-        # As python-socketio's, with a blocking pool (see POOL_CONNECTIONS); a new pool after each failure.
+        # As python-socketio's, with a blocking pool (see POOL_CONNECTIONS); a new pool after each failure,
+        # the old one closed in the background.
+        old: Any = getattr(self, "redis", None)
+        if isinstance(old, aioredis.Redis):
+            task = self.server.start_background_task(old.aclose, close_connection_pool=True)
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
         self.redis = aioredis.Redis(connection_pool=_blocking_pool(self.redis_url, socket_timeout=None))
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
