@@ -6,8 +6,9 @@ import asyncio
 
 import aiohttp
 
+from client.device import Device
 from storage.redis_broker import RedisBroker
-from tests.cluster.conftest import Cluster, bodies, eventually
+from tests.cluster.conftest import PASSPHRASE, Cluster, bodies, eventually
 
 
 async def test_client_and_therapist_on_different_nodes_exchange_messages_live(cluster: Cluster) -> None:
@@ -83,3 +84,24 @@ async def test_many_clients_on_both_nodes_reach_one_therapist_in_order(cluster: 
     received = await therapist.receive(len(expected), timeout=20)
     assert set(bodies(received)) == expected
     assert len(received) == len(expected)
+
+
+async def test_three_nodes_a_therapists_two_devices_on_different_nodes_both_get_every_message(
+    cluster3: Cluster,
+) -> None:
+    therapist = await cluster3.therapist(node=1)
+    code = await therapist.create_link_code()
+    second = await Device.link(
+        cluster3.url(2), code, cluster3.tmp / "therapist-second.keystore", PASSPHRASE, kdf="fast"
+    )
+    cluster3.devices.append(second)
+    client = await cluster3.client(node=0, therapist=therapist)
+
+    await client.send(therapist.account_id, "Can we move to Thursday?")
+    assert bodies(await therapist.receive(1, timeout=10)) == ["Can we move to Thursday?"]
+    assert bodies(await second.receive(1, timeout=10)) == ["Can we move to Thursday?"]
+    # A reply from one device reaches the client, and the therapist's other device keeps a copy.
+    await therapist.send(client.account_id, "Thursday at 10 works.")
+    assert bodies(await client.receive(1, timeout=10)) == ["Thursday at 10 works."]
+    [copy] = await second.receive(1, timeout=10)
+    assert copy.body == "Thursday at 10 works." and copy.to_account == client.account_id
