@@ -342,6 +342,7 @@ export class Messenger {
       payload = { type: "text", body: new TextDecoder().decode(plaintext), sent_at: e.sent_at };
     }
     const mine = e.from_account === this.d.me.account_id;
+    if (payload.type === "bytes") payload = { ...payload, type: "text", body: "A file was sent. Files cannot be opened in the browser yet." };
     if (payload.type === "text") {
       const key = e.id;
       if (this.seen.has(key)) return;

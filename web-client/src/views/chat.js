@@ -150,6 +150,7 @@ export function chatView(device, accountId) {
     h(
       "div",
       { class: "chat-head" },
+      device.role === "therapist" ? h("a", { class: "back-link button ghost small", href: "#/", "aria-label": "Back to clients" }, "‹") : null,
       h("div", { class: "avatar", "aria-hidden": "true" }, initials(name())),
       h("div", null, title, h("span", { class: "lock-note" }, verified ? "End-to-end encrypted · verified" : "End-to-end encrypted")),
       h("span", { class: "spacer" }),
