@@ -1,5 +1,6 @@
 """Consent before contact: a new version of the therapist's terms takes the client back to the terms, in full,
-and the conversation continues only once they accept it; the therapist sees who has not accepted yet."""
+and the conversation continues only once they accept it; meanwhile the therapist sees who has not accepted
+and a refused message can be retried."""
 
 from __future__ import annotations
 
@@ -35,9 +36,17 @@ async def test_new_terms_version_requires_acceptance(browser: Browser, server: C
 
     await open_chat(t, p.client_name)
     await expect(t.get_by_role("status").filter(has_text="has not accepted your current")).to_be_visible()
+    # The server refuses contact until then: the therapist's message is "Not sent", with Retry.
+    await send(t, p.client_name, "a note before you accept")
+    failed = t.locator(".msg.out.failed").filter(has_text="a note before you accept")
+    await expect(failed).to_contain_text("Not sent")
 
     await c.get_by_label("I have read these terms in full.").check()
     await c.get_by_role("button", name="I accept these terms").click()
+    await failed.get_by_role("button", name="Retry").click()
+    await expect(bubble(c, "a note before you accept")).to_be_visible()
+    delivered = t.locator(".msg.out[data-state=delivered]").filter(has_text="a note before you accept")
+    await expect(delivered).to_be_visible()
     await send(c, "Your therapist", "I accept version two")
     await expect(bubble(t, "I accept version two")).to_be_visible()
     await expect(t.get_by_role("status").filter(has_text="has not accepted your current")).to_have_count(0)
