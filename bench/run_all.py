@@ -1,4 +1,4 @@
-"""Run every benchmark in bench/ (each script that defines ``main(argv)``), one child process each.
+"""Run every benchmark in bench/ (each script that defines ``main``), one child process each.
 
     python bench/run_all.py            # full size
     python bench/run_all.py --smoke    # every benchmark at its tiny CI size
@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-_MAIN = re.compile(r"^def main\(argv", re.MULTILINE)
+_MAIN = re.compile(r"^def main\(", re.MULTILINE)  # main(argv) or main(): each runs as its own process
 
 
 def discover() -> list[Path]:
