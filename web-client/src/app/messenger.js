@@ -23,7 +23,9 @@ export class Messenger {
   constructor(device) {
     this.d = device;
     this.reset();
-    this.d.rt.on("inbox", (payload) => payload && this.receive(payload.envelopes || []));
+    // A push is a wake-up, not the stream (docs/SCALE.md): pushes relayed by other nodes can arrive out of
+    // order, or not at all while Redis is away, and taking a pushed position would skip what was not seen.
+    this.d.rt.on("inbox", () => this.pull());
   }
 
   reset() {
@@ -228,6 +230,23 @@ export class Messenger {
   async onConnected() {
     await this.sync();
     this.flush();
+  }
+
+  // Coalesced: pushes arriving during a pull cause one more pull after it.
+  pull() {
+    if (this._pulling) {
+      this._pullAgain = true;
+      return this._pulling;
+    }
+    this._pulling = (async () => {
+      do {
+        this._pullAgain = false;
+        await this.sync();
+      } while (this._pullAgain);
+    })().finally(() => {
+      this._pulling = null;
+    });
+    return this._pulling;
   }
 
   async sync() {
