@@ -25,6 +25,7 @@ export class Device extends EventTarget {
     this.api.onUnauthenticated = () => this._tokenExpired();
     this.rt.addEventListener("connected", () => this._onConnected());
     this.rt.addEventListener("connect_error", (e) => this._onConnectError(e.detail));
+    this.rt.addEventListener("server_disconnect", () => this._reconnect());
     this.rt.addEventListener("state", () => this.emit("connection"));
     this.rt.on("devices_changed", () => this.refreshContacts().catch(() => {}));
     this.rt.on("consent_changed", () => this.refreshContacts().catch(() => {}));
@@ -80,6 +81,7 @@ export class Device extends EventTarget {
   }
 
   lock() {
+    clearTimeout(this._reconnectTimer);
     this.rt.close();
     this.api.token = null;
     this.vault.lock();
@@ -130,14 +132,20 @@ export class Device extends EventTarget {
 
   async _onConnectError(err) {
     if (this.status !== "ready") return;
-    if (err && err.code === "unauthenticated") {
-      try {
-        await this.login();
-      } catch {
-        /* offline: socket.io keeps retrying */
-      }
-      if (this.rt.socket && !this.rt.socket.active) this.rt.socket.connect();
+    if (err && err.code === "unauthenticated") await this._reconnect();
+  }
+
+  /** Log in again, then reopen the socket; while that fails (offline), try again every few seconds. */
+  async _reconnect() {
+    clearTimeout(this._reconnectTimer);
+    if (this.status !== "ready") return;
+    try {
+      await this._tokenExpired();
+    } catch {
+      this._reconnectTimer = setTimeout(() => this._reconnect(), 4000);
+      return;
     }
+    if (this.rt.socket && !this.rt.socket.active) this.rt.socket.connect();
   }
 
   async _onConnected() {

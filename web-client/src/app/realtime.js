@@ -25,7 +25,12 @@ export class Realtime extends EventTarget {
       this._setState("online");
       this.dispatchEvent(new CustomEvent("connected"));
     });
-    socket.on("disconnect", () => this._setState("connecting"));
+    socket.on("disconnect", (reason) => {
+      this._setState("connecting");
+      // The server closes the connection when the token expired or the device was revoked; socket.io does
+      // not reconnect by itself after that, the device logs in again first.
+      if (reason === "io server disconnect") this.dispatchEvent(new CustomEvent("server_disconnect"));
+    });
     socket.on("connect_error", (err) => {
       this._setState("connecting");
       this.dispatchEvent(new CustomEvent("connect_error", { detail: err && err.data ? err.data : err }));
