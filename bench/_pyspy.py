@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import collections
 import re
+from pathlib import Path
 
+_REPO = str(Path(__file__).resolve().parents[1]) + "/"
 _FRAME = re.compile(r"^(?P<func>[^ ]+) \((?P<file>[^:]+)(?::\d+)?\)$")
 
 
@@ -17,7 +19,7 @@ def _short(frame: str) -> str:
     if not m:
         return frame
     path = m["file"]
-    for marker in ("site-packages/", "python3.11/", "/work/main/"):
+    for marker in ("site-packages/", "python3.11/", _REPO):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{m['func']} ({path})"

@@ -52,3 +52,20 @@ async def test_second_device_receives_everything_and_gets_copies_of_own_sends(pr
     last = await client.send(therapist.account_id, "see you thursday", timeout=30)
     assert [m.id for m in await tablet.receive(1, timeout=30)] == [last]
     assert [m.id for m in await therapist.receive(1, timeout=30)] == [last]
+
+
+async def test_revoked_device_is_dropped_from_sends_without_an_error(practice: Practice) -> None:
+    p = practice
+    therapist, client = p.therapist, p.client
+    await client.accept_terms(therapist.account_id)
+    tablet = await p.link_device(therapist, "therapist-tablet")
+    first = await client.send(therapist.account_id, "to both devices", timeout=30)
+    assert [m.id for m in await tablet.receive(1, timeout=30)] == [first]
+    assert [m.id for m in await therapist.receive(1, timeout=30)] == [first]
+
+    await therapist.api.revoke_device(tablet.device_id)
+    # the client still has a session with the tablet: the server refuses the stale device set, the SDK
+    # refreshes it, drops the tablet and sends again under the same id
+    second = await client.send(therapist.account_id, "to the phone only", timeout=30)
+    assert [m.id for m in await therapist.receive(1, timeout=30)] == [second]
+    assert tablet.device_id not in client.state.device_sets[therapist.account_id]
