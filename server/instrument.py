@@ -36,6 +36,7 @@ __all__ = [
     "timed_broker",
     "timed_socket_events",
     "timed_storage",
+    "timed_store",
 ]
 
 T = TypeVar("T")
@@ -90,6 +91,11 @@ class _TimedStorage:
         if attr == "ping":
             return self._ping.ping
         return getattr(self._inner, attr)
+
+
+def timed_store(store: T, name: str, observer: Observer) -> T:
+    """One store (any object with ``async def`` methods), timed under ``store=name``."""
+    return cast(T, _TimedStore(store, name, observer))
 
 
 def timed_storage(storage: Storage, observer: Observer) -> Storage:

@@ -13,16 +13,16 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from importlib import metadata
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from server.audit import AuditEvent, AuditService
 from server.instrument import (
-    _TimedStore,
     observe_connections,
     observe_live_pushes,
     timed_broker,
     timed_socket_events,
     timed_storage,
+    timed_store,
 )
 from server.metrics import PrometheusObserver
 from server.readiness import ReadinessChecker
@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from server.config import Settings
     from server.context import AppContext
 
-__all__ = ["Operations", "build_operations", "instrument_socketio", "sample_forever"]
+__all__ = [
+    "Operations",
+    "OpsSessionEvents",
+    "build_operations",
+    "instrument_socketio",
+    "run_verify_audit",
+    "sample_forever",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +88,7 @@ def build_operations(
     """The node's operations bundle, plus the timed storage and broker to hand to the services."""
     metrics = PrometheusObserver(_version())
     audit_store, ops_store = _adapters(storage)
-    timed_audit = cast(AuditStore, _TimedStore(audit_store, "audit", metrics))
+    timed_audit = timed_store(audit_store, "audit", metrics)
     timed = timed_storage(storage, metrics)
     brokered = timed_broker(broker, metrics)
     readiness = ReadinessChecker.for_deployment(timed.ping, brokered.ping, settings.turn_urls, metrics)

@@ -17,6 +17,7 @@ import msgspec
 from server.context import AppContext, SocketEvent
 from server.errors import AppError, ErrorCode, RateLimited
 from server.http import sessions as http_sessions
+from server.instrument import timed_store
 from server.operations import OpsSessionEvents
 from server.realtime import SocketNotifier
 from server.services.values import Principal
@@ -70,7 +71,7 @@ def build_session_service(ctx: AppContext) -> SessionService:
 
     turn = TurnSettings(ctx.settings.turn_urls, ctx.settings.turn_secret)
     return SessionService(
-        appointment_store(ctx.storage),
+        timed_store(appointment_store(ctx.storage), "appointments", ctx.ops.metrics),
         ctx.broker,
         SocketNotifier(ctx.sio),
         ctx.clock,
