@@ -71,7 +71,7 @@ OPERATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
 
 # Route templates, socket event names, store and operation names come from our code, never from input;
 # they are checked for shape here so that a future caller passing a raw path or an id fails closed.
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,47}$")  # "call.join" is a socket event name
 _ROUTE = re.compile(r"^/[A-Za-z0-9_./{}-]{0,200}$|^unmatched$")
 _ID_LIKE = re.compile(r"[0-9a-f]{16,}")
 

@@ -80,5 +80,7 @@ async def test_probe_places_a_call_through_turn(
         assert re.search(r"^confidant_turn_credentials_issued_total [1-9]", metrics, re.M)
         assert 'confidant_audit_entries_total{event="session_admitted"} 1.0' in metrics
         assert 'confidant_audit_entries_total{event="session_ended"} 1.0' in metrics
+        joined = r'^confidant_socket_events_total\{event="call.join",outcome="ok"\} [1-9]'
+        assert re.search(joined, metrics, re.M)
     finally:
         server.stop()
