@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from typing import Any
 
 import msgspec
@@ -19,7 +18,7 @@ import socketio
 from server import limits
 from server.context import AppContext, SocketEvent
 from server.errors import AppError, BadRequest, ErrorCode, Unauthenticated, to_app_error
-from server.logging import request_id_var
+from server.logging import new_request_id, request_id_var
 from server.services.mailbox import item_out
 from server.services.values import Principal
 from server.wire import requests as rq
@@ -66,8 +65,12 @@ class SocketNotifier:
         await self._disconnect_room(token_room(token_hash))
 
     async def _disconnect_room(self, room: str) -> None:
-        # TODO(issue 4): closes connections on this node only; with several nodes the others need a
-        # manager-level message (until then their connections end when the token expires).
+        # Across nodes, the Redis client manager closes the room's connections on every node
+        # (storage.redis_broker); the in-process manager has only this node's.
+        disconnect_room = getattr(self._sio.manager, "disconnect_room", None)
+        if disconnect_room is not None:
+            await disconnect_room(room, "/")
+            return
         for sid, _ in list(self._sio.manager.get_participants("/", room)):
             await self._sio.disconnect(sid)
 
@@ -92,7 +95,7 @@ def _dispatcher(ctx: AppContext, event: SocketEvent) -> Any:
     services = ctx.services
 
     async def handle(sid: str, *args: Any) -> dict[str, Any]:
-        request_id_var.set(secrets.token_hex(8))
+        request_id_var.set(new_request_id())
         try:
             if len(args) > 1:
                 raise BadRequest("Send one payload object per event.")
@@ -121,7 +124,7 @@ def register(ctx: AppContext) -> None:
     local_connections: dict[str, int] = {}  # device_id -> live connections on this node
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
-        request_id_var.set(secrets.token_hex(8))
+        request_id_var.set(new_request_id())
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             principal = await services.auth.authenticate(token if isinstance(token, str) else None)

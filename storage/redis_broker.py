@@ -52,6 +52,7 @@ POOL_WAIT_S = 2.0
 RETRY_AFTER_S = 1.0  # circuit-breaker pause after a failure
 SOCKETIO_CHANNEL = "confidant-socketio"
 SUBSCRIPTION_WATCH_S = 0.2  # how soon after Redis returns connected devices are told to pull
+_DISCONNECT = "confidant_disconnect"  # marks a close_room message that also closes the connections
 
 # One fixed window per key: the first hit creates the counter with the window as expiry. Returns -1 when
 # within the limit, else the milliseconds left in the window. A counter that lost its expiry gets it back.
@@ -112,8 +113,9 @@ def _blocking_pool(url: str, **options: Any) -> aioredis.BlockingConnectionPool:
 
 
 class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """``AsyncRedisManager`` with two additions: its Redis client uses a blocking connection pool, and a
-    watcher notices when its listener has subscribed again after a Redis loss.
+    """``AsyncRedisManager`` with three additions: its Redis client uses a blocking connection pool, a
+    watcher notices when its listener has subscribed again after a Redis loss, and ``disconnect_room``
+    closes connections on every node (python-socketio's ``close_room`` only empties the room).
 
     The listener builds a new client and pub/sub connection after every failure (``_redis_connect``); a new
     pub/sub connection that holds the subscription means the node hears cross-node emits again.
@@ -141,6 +143,33 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.redis = aioredis.Redis(connection_pool=_blocking_pool(self.redis_url, socket_timeout=None))
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
+
+    async def disconnect_room(self, room: str, namespace: str = "/") -> None:
+        """Close every connection in ``room`` on every node (e.g. a revoked device, a revoked token).
+
+        Travels as python-socketio's own ``close_room`` message with a flag that this class understands, so
+        nodes need no protocol of ours. While Redis is down only this node's connections are closed.
+        """
+        await self._disconnect_local(room, namespace)
+        await self._publish(
+            {
+                "method": "close_room",
+                "room": room,
+                "namespace": namespace,
+                "host_id": self.host_id,
+                _DISCONNECT: True,
+            }
+        )
+
+    async def _handle_close_room(self, message: dict[str, Any]) -> None:
+        if message.get(_DISCONNECT):
+            await self._disconnect_local(str(message.get("room")), str(message.get("namespace") or "/"))
+        else:
+            await super()._handle_close_room(message)
+
+    async def _disconnect_local(self, room: str, namespace: str) -> None:
+        for sid, _ in list(self.get_participants(namespace, room)):
+            await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
 
     def initialize(self) -> None:
         super().initialize()

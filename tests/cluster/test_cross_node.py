@@ -105,3 +105,17 @@ async def test_three_nodes_a_therapists_two_devices_on_different_nodes_both_get_
     assert bodies(await client.receive(1, timeout=10)) == ["Thursday at 10 works."]
     [copy] = await second.receive(1, timeout=10)
     assert copy.body == "Thursday at 10 works." and copy.to_account == client.account_id
+
+
+async def test_revoking_a_device_closes_its_connection_on_another_node(cluster: Cluster) -> None:
+    therapist = await cluster.therapist(node=0)
+    code = await therapist.create_link_code()
+    lost = await Device.link(
+        cluster.url(1), code, cluster.tmp / "lost-phone.keystore", PASSPHRASE, kdf="fast"
+    )
+    cluster.devices.append(lost)
+    assert lost.realtime.connected.is_set()
+
+    await therapist.api.revoke_device(lost.device_id)  # handled by node 0; the lost phone is on node 1
+    await eventually(lambda: not lost.realtime.connected.is_set(), timeout=10, what="the connection closed")
+    assert lost.realtime.connects == 1  # and it cannot come back: its keys no longer log in
