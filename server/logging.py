@@ -7,15 +7,26 @@ The request id travels in a context variable set by the HTTP middleware and the 
 from __future__ import annotations
 
 import contextvars
+import itertools
 import json
 import logging
+import secrets
 import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging", "request_id_var"]
+__all__ = ["JsonFormatter", "configure_logging", "new_request_id", "request_id_var"]
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+
+# Request ids correlate log lines; they need to be unique, not secret. A per-process random prefix and a
+# counter cost nothing per event, where drawing random bytes is a system call on every socket.io event.
+_ID_PREFIX = secrets.token_hex(4)
+_id_counter = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}-{next(_id_counter):x}"
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 
 import msgspec
@@ -21,7 +20,7 @@ from server.errors import (
     to_app_error,
 )
 from server.http._base import reply
-from server.logging import request_id_var
+from server.logging import new_request_id, request_id_var
 from server.wire.responses import ErrorBody, ErrorOut
 
 __all__ = ["CSP", "SECURITY_HEADERS", "error_middleware"]
@@ -66,7 +65,7 @@ def _from_http_exception(exc: web.HTTPException) -> AppError:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-Id", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+    request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     resource = request.match_info.route.resource
