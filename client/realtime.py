@@ -148,7 +148,7 @@ class Realtime:
             except Exception as exc:  # the supervisor must outlive anything one attempt raises
                 if not isinstance(exc, EXPECTED_FAILURES):
                     log.warning("realtime connect attempt failed unexpectedly: %s", exc.__class__.__name__)
-                err = ApiError.from_wire(refused[-1]) if refused and isinstance(refused[-1], dict) else None
+                err = _refusal(refused[-1]) if refused else None
                 if isinstance(exc, ApiError):
                     err = exc
                 self.last_error = err
@@ -238,3 +238,10 @@ class Realtime:
                 self._pulled = max(self._pulled, after)
             if not page.get("more") or not envelopes:
                 return
+
+
+def _refusal(data: Any) -> ApiError | None:
+    """The error object of a refused connect: socket.io wraps it as ``{"message": ..., "data": <error>}``."""
+    if isinstance(data, dict) and isinstance(data.get("data"), dict):
+        data = data["data"]
+    return ApiError.from_wire(data) if isinstance(data, dict) else None

@@ -22,18 +22,25 @@ async def test_a_revoked_token_is_replaced_by_a_new_login_transparently(practice
     p = practice
     client, therapist = p.client, p.therapist
     await client.accept_terms(therapist.account_id)
-    old = client.api.token
-    await client.api.logout()  # the server revokes the token this device holds
-    contacts = await client.contacts()  # refused with `unauthenticated`, logs in again, retried
-    assert [c.account_id for c in contacts] == [therapist.account_id]
-    assert client.api.token and client.api.token != old
-    p.remember(client)
 
-    await client.realtime.stop()  # the socket reconnects with the new token and resumes
+    # over the socket: the reconnect is refused as unauthenticated, the device logs in again and resumes
+    revoked = client.api.token
+    await client.api.logout()
+    await client.realtime.stop()
     client.realtime.start()
     await client.realtime.wait_connected(30)
+    assert client.api.token and client.api.token != revoked
+    p.remember(client)
     message_id = await therapist.send(client.account_id, "still reachable", timeout=30)
     assert [m.id for m in await client.receive(1, timeout=30)] == [message_id]
+
+    # over HTTP: the call is refused as unauthenticated, the device logs in again and retries it
+    revoked = client.api.token
+    await client.api.logout()
+    contacts = await client.contacts()
+    assert [c.account_id for c in contacts] == [therapist.account_id]
+    assert client.api.token and client.api.token != revoked
+    p.remember(client)
 
 
 async def test_draining_one_time_prekeys_makes_the_device_upload_more(practice: Practice) -> None:
