@@ -455,7 +455,7 @@ class Device:
             from_device=from_device,
             pos=int(item["pos"]),
             sent_at=payload.sent_at,
-            plaintext=b64e(Payload(payload.body, payload.sent_at, payload.to).encode()),
+            plaintext=b64e(plaintext),
         )
 
     async def _ack(self, up_to: int) -> None:
@@ -476,6 +476,8 @@ class Device:
                 await self._inbox_changed.wait()
                 continue
             async with self.lock:
+                if not self.state.inbox:
+                    continue
                 stored = self.state.inbox.pop(0)
                 self.save()
             payload = Payload.decode(b64d(stored.plaintext))
