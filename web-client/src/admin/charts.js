@@ -11,7 +11,7 @@ function el(name, attrs) {
   return node;
 }
 
-/** An empty sparkline; call update(values) with numbers or nulls (gaps). */
+/** An empty sparkline; update(values, capacity) draws numbers or nulls (gaps), newest at the right edge. */
 export function sparkline(label) {
   const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "spark", role: "img", "aria-label": label, preserveAspectRatio: "none" });
   const area = el("path", { class: "spark-area", d: "" });
@@ -19,7 +19,7 @@ export function sparkline(label) {
   svg.append(area, line);
   return {
     node: svg,
-    update(values) {
+    update(values, capacity = values.length) {
       const known = values.filter((v) => v !== null);
       if (!known.length) {
         line.setAttribute("d", "");
@@ -27,7 +27,9 @@ export function sparkline(label) {
         return;
       }
       const max = Math.max(...known, 1e-9);
-      const step = values.length > 1 ? W / (values.length - 1) : W;
+      const slots = Math.max(capacity, values.length, 2);
+      const step = W / (slots - 1);
+      const offset = slots - values.length; // a short history grows in from the right
       let d = "";
       let fill = "";
       let open = false;
@@ -39,7 +41,7 @@ export function sparkline(label) {
           open = false;
           return;
         }
-        const x = i * step;
+        const x = (offset + i) * step;
         const y = H - 2 - (v / max) * (H - 4);
         d += `${open ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`;
         fill += open ? `L${x.toFixed(1)},${y.toFixed(1)}` : `M${x.toFixed(1)},${H}L${x.toFixed(1)},${y.toFixed(1)}`;

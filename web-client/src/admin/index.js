@@ -145,7 +145,7 @@ export function mount(container, device) {
     t.series.push(v);
     t.value.textContent = t.format(v);
     if (detail !== undefined) t.detail.textContent = detail;
-    t.chart.update(t.series.values);
+    t.chart.update(t.series.values); // a short history is stretched over the width
   }
 
   function render(cur) {
