@@ -18,6 +18,8 @@ from tests.browser._ui import join, open_user
 from tests.fixtures.server_proc import CONFIDANT, parse_invitation_code
 from tests.ops.conftest import PASSPHRASE, TERMS, relay_server
 
+pytestmark = pytest.mark.browser
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ops"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
