@@ -111,6 +111,16 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     await t.get_by_role("button", name="The numbers match").click()
     await expect(t.get_by_role("status").filter(has_text="marked as verified")).to_be_visible()
 
+    # The client removes the new device again: it is told at once, and the therapist is warned again.
+    await c.get_by_role("link", name="Devices").click()
+    devices = c.get_by_role("list", name="Your devices")
+    await expect(devices.get_by_role("listitem")).to_have_count(2)
+    await devices.get_by_role("button", name="Remove").click()
+    await expect(devices.get_by_role("listitem")).to_have_count(1)
+    await expect(phone.page.get_by_role("heading", name="This device was removed")).to_be_visible()
+    await t.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
+    await expect(clients.get_by_role("link", name=re.compile("security key changed"))).to_be_visible()
+
     for user in (p.admin, p.therapist, p.client, phone):
         assert user.errors == []
 

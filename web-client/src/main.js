@@ -3,7 +3,7 @@ import "./styles.css";
 import { h, replace } from "./lib/dom.js";
 import { Device } from "./app/device.js";
 import { shell } from "./views/shell.js";
-import { welcomeView, joinView, existingDeviceView, unlockView } from "./views/onboarding.js";
+import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
 import { inviteView } from "./views/invite.js";
 import { clientsView } from "./views/clients.js";
@@ -52,6 +52,7 @@ async function render() {
     return go("#/");
   }
   if (device.status === "none") return mount(welcomeView());
+  if (device.status === "revoked") return mount(revokedView(device));
   if (device.status === "locked") return mount(unlockView(device, { onDone: () => render() }));
 
   // Ready. Consent before contact: a client sees the therapist's terms before anything else.

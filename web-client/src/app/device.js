@@ -9,6 +9,9 @@ import { DeviceKeys } from "./identity.js";
 import { Messenger } from "./messenger.js";
 import { PREKEY_BATCH_SIZE, PREKEY_LOW_WATER_MARK } from "../crypto/limits.js";
 
+// Login refusals that mean this device will never get in again (as opposed to being offline).
+const REVOKED = new Set(["unauthenticated", "not_found", "forbidden", "signature_invalid"]);
+
 export class Device extends EventTarget {
   constructor() {
     super();
@@ -16,7 +19,7 @@ export class Device extends EventTarget {
     this.rt = new Realtime();
     this.vault = new Vault();
     this.keys = null;
-    this.status = "loading"; // loading | none | locked | ready
+    this.status = "loading"; // loading | none | locked | ready | revoked
     this.me = null; // {account_id, device_id, role, linked_account_id}
     this.devices = []; // my account's devices from GET /me
     this.contacts = new Map(); // account_id -> contact (see _mergeContacts)
@@ -109,6 +112,11 @@ export class Device extends EventTarget {
       await this.refreshContacts();
       this.replenishPrekeys().catch(() => {});
     } catch (e) {
+      if (e instanceof ApiError && REVOKED.has(e.code)) {
+        this.status = "revoked";
+        this.emit("status");
+        return;
+      }
       // The account exists and the keys are stored: a failure here is shown as offline, never lost.
       console.warn("start", e && e.code);
     }
@@ -141,7 +149,14 @@ export class Device extends EventTarget {
     if (this.status !== "ready") return;
     try {
       await this._tokenExpired();
-    } catch {
+    } catch (e) {
+      if (e instanceof ApiError && REVOKED.has(e.code)) {
+        // The server knows this device no longer: it was removed from the account (or the account disabled).
+        this.rt.close();
+        this.status = "revoked";
+        this.emit("status");
+        return;
+      }
       this._reconnectTimer = setTimeout(() => this._reconnect(), 4000);
       return;
     }

@@ -143,3 +143,16 @@ export function unlockView(device, { onDone }) {
   queueMicrotask(() => pass.focus());
   return frame(form);
 }
+
+export function revokedView(device) {
+  return frame(
+    h(
+      "div",
+      { class: "card", role: "alert" },
+      h("h1", null, "This device was removed"),
+      h("p", null, "It is no longer linked to your account, so it cannot send or receive messages. If you did not remove it, tell your therapist or administrator."),
+      h("p", { class: "muted" }, "The conversations stored in this browser are still encrypted with your passphrase. Remove them when you no longer need them."),
+      h("div", { class: "row end" }, h("button", { type: "button", class: "danger", onclick: () => device.forget() }, "Remove local data")),
+    ),
+  );
+}
