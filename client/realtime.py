@@ -219,10 +219,21 @@ class Realtime:
         self._pulling.add_done_callback(self._tasks.discard)
 
     async def _pull(self) -> None:
+        delay = self._backoff_initial
         while True:
             self._pull_pending = False
-            with contextlib.suppress(TransportError, ApiError):
+            try:
                 await self._resume()
+            except ApiError:
+                # e.g. storage_unavailable: what was pushed is stored, so pull again (with back-off) rather
+                # than wait for a push that may never come.
+                if not self._live or self._stopping.is_set():
+                    return
+                await self._backoff(delay)
+                delay = min(self._backoff_max, delay * 2)
+                self._pull_pending = True
+            except TransportError:
+                return  # the connection dropped: the reconnect drains from the cursor
             if not self._pull_pending:
                 return
 
