@@ -183,7 +183,9 @@ async def test_nothing_acknowledged_when_storage_is_down(server: Server) -> None
     await server.ctx.storage.close()
     reply = await sock.call("send", client.send_body(therapist.account_id, [therapist.device_id]))
     assert reply["ok"] is False and reply["error"]["code"] == "storage_unavailable"
-    r = await client.call("POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id]))
+    r = await client.call(
+        "POST", f"{API}/messages", client.send_body(therapist.account_id, [therapist.device_id])
+    )
     assert (r.status, r.code) == (503, "storage_unavailable")
     r = await server.http.call("GET", "/readyz")
     assert r.status == 503 and r.body["checks"]["storage"] == "unavailable"
@@ -242,3 +244,16 @@ async def test_send_rate_limit_per_device(server: Server) -> None:
         statuses.append(r.status)
     assert statuses == [200, 200, 200, 429]
     assert await server.count("mailbox") == 3
+
+
+async def test_concurrent_retries_store_once(server: Server) -> None:
+    therapist, client = await server.pair()
+    sock = await client.connect()
+    body = client.send_body(therapist.account_id, [therapist.device_id])
+    replies = await asyncio.gather(
+        *(sock.call("send", body) for _ in range(5)), client.call("POST", f"{API}/messages", body)
+    )
+    results = [r["result"] for r in replies[:5]] + [replies[5].body]
+    assert sorted(r["duplicate"] for r in results) == [False] + [True] * 5
+    assert len({r["accepted_at"] for r in results}) == 1
+    assert await server.count("mailbox") == 1
