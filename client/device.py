@@ -93,6 +93,7 @@ class Device:
         self.outbox = Outbox(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
+        self._replenish_lock = asyncio.Lock()
         self._ack_wanted = 0
         self._ack_sent = 0
         self._ack_task: asyncio.Task[None] | None = None
@@ -331,22 +332,24 @@ class Device:
     # -- prekeys ------
 
     async def replenish(self, target: int = INITIAL_PREKEYS) -> int:
-        """Upload fresh one-time prekeys up to ``target`` stored on the server; secrets are saved first."""
-        count = await self.api.prekey_count()
-        needed = max(0, target - count)
-        uploaded = 0
-        while needed > 0:
-            batch = min(needed, PREKEY_BATCH_SIZE)
-            async with self.lock:
-                keys = generate_one_time_prekeys(self.state.next_prekey_id, batch)
-                self.state.next_prekey_id += batch
-                for k in keys:
-                    self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-                self.save()
-            await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
-            needed -= batch
-            uploaded += batch
-        return uploaded
+        """Upload fresh one-time prekeys up to ``target`` stored on the server; secrets are saved first.
+        One top-up at a time: a burst of ``prekeys_low`` notices must not upload several batches."""
+        async with self._replenish_lock:
+            count = await self.api.prekey_count()
+            needed = max(0, target - count)
+            uploaded = 0
+            while needed > 0:
+                batch = min(needed, PREKEY_BATCH_SIZE)
+                async with self.lock:
+                    keys = generate_one_time_prekeys(self.state.next_prekey_id, batch)
+                    self.state.next_prekey_id += batch
+                    for k in keys:
+                        self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
+                    self.save()
+                await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
+                needed -= batch
+                uploaded += batch
+            return uploaded
 
     # -- sending ------
 
