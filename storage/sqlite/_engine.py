@@ -161,7 +161,17 @@ class Engine:
                     stopping = True
                     break
                 batch.append(job)
-            self._run_batch(conn, batch)
+            try:
+                self._run_batch(conn, batch)
+            except Exception:  # a bug here must fail the batch, never leave its callers waiting for ever
+                log.exception("sqlite writer failed")
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                failure = StorageUnavailable("the database writer failed; nothing was stored")
+                for job in batch:
+                    with contextlib.suppress(RuntimeError):
+                        job.loop.call_soon_threadsafe(_settle, [(job, False, failure)])
         # Anything queued after close() was requested fails instead of hanging forever.
         while True:
             try:
