@@ -1,5 +1,7 @@
 """The MongoDB adapter under the storage contract: against the in-process TEST DOUBLE always
-(``mongo-double``), and against a real MongoDB when ``CONFIDANT_TEST_MONGODB_URI`` is set (``mongodb``).
+(``mongo-double``: the no-transaction path; ``mongo-double-transactions``: the transaction path on the
+double's emulated transactions), and against a real MongoDB when ``CONFIDANT_TEST_MONGODB_URI`` is set
+(``mongodb``).
 
 No mongod can be installed on our build machines; docs/SCALE.md gives the command that starts a replica
 set (infra/docker-compose.yml) and runs this suite against it.
@@ -18,7 +20,7 @@ from storage.mongodb import MongoStorage
 from storage.protocols import Storage
 from tests.fixtures.mongo_double import MongoClientDouble
 
-__all__ = ["MONGODB_URI", "mongo_double", "mongodb", "mongodb_param"]
+__all__ = ["MONGODB_URI", "mongo_double", "mongo_double_transactions", "mongodb", "mongodb_param"]
 
 MONGODB_URI = os.environ.get("CONFIDANT_TEST_MONGODB_URI", "")
 
@@ -34,6 +36,13 @@ class _ThrowawayMongoStorage(MongoStorage):
 
 async def mongo_double(tmp_path: Path) -> Storage:
     return await MongoStorage.open("mongodb://mongo-double", client=MongoClientDouble())
+
+
+async def mongo_double_transactions(tmp_path: Path) -> Storage:
+    """The adapter's transaction path, on the double's crude emulation of transactions."""
+    storage = await MongoStorage.open("mongodb://mongo-double", client=MongoClientDouble(transactions=True))
+    assert storage.transactions
+    return storage
 
 
 async def mongodb(tmp_path: Path) -> Storage:

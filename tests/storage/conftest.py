@@ -19,6 +19,7 @@ async def _sqlite(tmp_path: Path) -> Storage:
 ADAPTERS: dict[str, Callable[[Path], Awaitable[Storage]]] = {
     "sqlite": _sqlite,
     "mongo-double": _mongo.mongo_double,  # in-process test double of AsyncMongoClient, not MongoDB
+    "mongo-double-transactions": _mongo.mongo_double_transactions,  # the same double, emulating transactions
     "mongodb": _mongo.mongodb,  # a real MongoDB, only when CONFIDANT_TEST_MONGODB_URI is set
 }
 

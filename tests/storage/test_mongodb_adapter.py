@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from storage.appointments import Appointment, Reschedule
 from storage.audit import NewAuditRecord
@@ -16,9 +17,9 @@ from storage.mongodb.appointments import MongoAppointmentStore
 from storage.mongodb.audit import MongoAuditStore
 from storage.mongodb.ops import MongoOpsStore
 from storage.ops import Backlog
-from storage.records import NewEnvelope, NewSend, Role
+from storage.records import NewDevice, NewEnvelope, NewSend, Role, SignedPrekey
 from tests.fixtures.mongo_double import MongoClientDouble
-from tests.storage.contract import NOW, new_id, send
+from tests.storage.contract import NOW, code_hash, invitation, new_device, new_id, send
 
 
 @pytest.fixture
@@ -155,3 +156,31 @@ async def test_ops_aggregates_count_without_listing_pairs(store: MongoStorage) -
     assert (await ops.get_population(NOW)).active_devices == 0
     with pytest.raises(ValueError):
         await ops.get_accounts_by_role((Role.CLIENT,), 10)
+
+
+@pytest.mark.parametrize("transactions", [True, False], ids=["transaction", "undone-by-hand"])
+async def test_a_failed_redemption_leaves_nothing_and_the_code_usable(transactions: bool) -> None:
+    # A failing step (here a device id that already exists) leaves the invitation usable and no account
+    # behind: rolled back by the (emulated) transaction, or undone step by step without one.
+    client = MongoClientDouble(transactions=transactions)
+    store = await MongoStorage.open("mongodb://mongo-double", client=client)
+    assert store.transactions is transactions
+    first = await _redeem(store, "code-1", new_device())
+    await store.invitations.add_invitation(invitation("code-2", Role.THERAPIST))
+    clash = NewDevice(first.device_id, b"k" * 32, SignedPrekey(1, b"p" * 32, b"s" * 64), ())
+    with pytest.raises(DuplicateKeyError):
+        await store.accounts.add_account_from_invitation(
+            code_hash=code_hash("code-2"), account_id=new_id(), device=clash, now=NOW
+        )
+    assert await store.accounts.count_accounts() == 1
+    await _redeem(store, "code-2", new_device(), add=False)  # still usable
+    assert await store.accounts.count_accounts() == 2
+
+
+async def _redeem(store: MongoStorage, code: str, device: NewDevice, add: bool = True) -> NewDevice:
+    if add:
+        await store.invitations.add_invitation(invitation(code, Role.THERAPIST))
+    await store.accounts.add_account_from_invitation(
+        code_hash=code_hash(code), account_id=new_id(), device=device, now=NOW
+    )
+    return device
