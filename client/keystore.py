@@ -37,7 +37,7 @@ __all__ = ["KeystoreState", "OutboxEntry", "StoredMessage", "load_keystore", "sa
 FORMAT = "confidant-keystore"
 VERSION = 1
 _AD = b"confidant-keystore-v1"
-MAX_SEEN_IDS = 20_000  # de-duplication window: far more than one mailbox sync can redeliver
+MAX_SEEN_IDS = 5_000  # id de-duplication window; redelivered positions are already skipped by the cursor
 MAX_PREVIOUS_SESSIONS = 4
 
 
