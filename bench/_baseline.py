@@ -31,7 +31,6 @@ def build_app(redis_url: str | None = None) -> web.Application:
     sio.attach(app)
     positions: dict[str, int] = {}
 
-    @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any] | None) -> bool:
         if not auth or "device" not in auth:
             return False
@@ -39,7 +38,6 @@ def build_app(redis_url: str | None = None) -> web.Application:
         await sio.save_session(sid, {"device": auth["device"], "account": auth.get("account", "")})
         return True
 
-    @sio.on("send")
     async def send(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         session = await sio.get_session(sid)
         now = int(time.time() * 1000)
@@ -59,13 +57,14 @@ def build_app(redis_url: str | None = None) -> web.Application:
             await sio.emit("inbox", {"envelopes": [item]}, room=to)
         return {"ok": True, "result": {"id": data["id"], "accepted_at": now, "duplicate": False}}
 
-    @sio.on("ack")
     async def ack(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "result": {"deleted": 0}}
 
-    @sio.on("sync")
     async def sync(sid: str, data: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "result": {"envelopes": [], "more": False}}
+
+    for name, handler in (("connect", connect), ("send", send), ("ack", ack), ("sync", sync)):
+        sio.on(name, handler)
 
     async def ready(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

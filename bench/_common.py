@@ -16,7 +16,16 @@ if str(REPO) not in sys.path:
 
 from tests.fixtures.server_proc import ChildServer, ConfidantServer  # noqa: E402
 
-__all__ = ["REPO", "BaselineServer", "ConfidantServer", "Table", "bench_dir", "percentile", "raise_nofile"]
+__all__ = [
+    "REPO",
+    "BaselineServer",
+    "ChildServer",
+    "ConfidantServer",
+    "Table",
+    "bench_dir",
+    "percentile",
+    "raise_nofile",
+]
 
 
 class BaselineServer(ChildServer):
