@@ -13,9 +13,16 @@ from storage.records import Link, Role
 __all__ = ["LinkService"]
 
 
+_MAX_KNOWN_LINKS = 100_000  # ~20 MB at most; cleared (not evicted one by one) when full
+
+
 class LinkService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
+        # Links are created by redeeming an invitation and never removed, so a link seen once stays true:
+        # remembering it saves one read per send. Absent links are never remembered (another node may create
+        # one any moment), and whether the other account is still reachable is read on every send.
+        self._known: dict[tuple[str, str], Link] = {}
 
     def pair(self, caller: Principal, other_id: str) -> tuple[str, str]:
         """The (therapist_id, client_id) of a link between caller and other, by the caller's role."""
@@ -27,9 +34,15 @@ class LinkService:
 
     async def require_link(self, caller: Principal, other_id: str) -> Link:
         therapist_id, client_id = self.pair(caller, other_id)
+        known = self._known.get((therapist_id, client_id))
+        if known is not None:
+            return known
         link = await self._storage.links.get_link(therapist_id, client_id)
         if link is None:
             raise NotLinked("You are not therapist and client of each other.")
+        if len(self._known) >= _MAX_KNOWN_LINKS:
+            self._known.clear()
+        self._known[(therapist_id, client_id)] = link
         return link
 
     async def require_reachable(self, other_id: str) -> None:
