@@ -70,7 +70,7 @@ async def test_rate_limit_hit_on_one_node_holds_on_the_other(cluster: Cluster) -
             assert int(resp.headers["Retry-After"]) >= 1
 
 
-async def test_many_clients_on_both_nodes_reach_one_therapist_in_order(cluster: Cluster) -> None:
+async def test_many_clients_on_both_nodes_reach_one_therapist_each_message_once(cluster: Cluster) -> None:
     therapist = await cluster.therapist(node=1)
     clients = [await cluster.client(node=i % 2, therapist=therapist) for i in range(4)]
     expected = set()
