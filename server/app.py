@@ -167,6 +167,12 @@ def build_app(
             await storage.close()
 
     app.cleanup_ctx.append(lifecycle)
+    if settings.public_url.startswith("https://"):
+        # Users reach us over TLS (usually through a proxy): browsers must never fall back to plain HTTP.
+        async def strict_transport(request: web.Request, response: web.StreamResponse) -> None:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+
+        app.on_response_prepare.append(strict_transport)
     return Built(app, ctx)
 
 

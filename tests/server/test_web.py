@@ -53,3 +53,24 @@ async def test_static_files_with_security_headers(site: str) -> None:
             assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
         async with session.get(site + "/healthz") as r:
             assert r.status == 200 and r.headers["Content-Security-Policy"] == CSP
+
+
+async def test_hsts_only_when_served_over_https(tmp_path: Path) -> None:
+    for public_url, expected in (("https://confidant.example", True), ("", False)):
+        port = free_port()
+        settings = Settings(
+            port=port, data_dir=tmp_path / f"data{port}", web_root=None, public_url=public_url
+        )
+        built = build_app(settings)
+        built.ctx.background.clear()
+        runner = web.AppRunner(built.app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/healthz") as r,
+            ):
+                assert ("Strict-Transport-Security" in r.headers) is expected
+        finally:
+            await runner.cleanup()
