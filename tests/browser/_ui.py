@@ -1,4 +1,4 @@
-"""What a person does in the web client, as Playwright steps (shared by the browser tests)."""
+"""What a person does in the web client, as Playwright steps, and an axe-core audit (shared by the tests)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,21 @@ TERMS = (
     "or a vulnerable adult, or an order from a court."
 )
 UI_TIMEOUT = 15_000
+
+AXE = Path(__file__).resolve().parents[2] / "web-client" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_RUN = """async () => {
+  const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+  const r = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                 nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
+}"""
+
+
+async def violations(page: Page) -> list[dict[str, object]]:
+    if not await page.evaluate("() => typeof axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text())  # evaluated through DevTools: the page's CSP stays strict
+    found: list[dict[str, object]] = await page.evaluate(AXE_RUN)
+    return found
 
 
 @dataclass

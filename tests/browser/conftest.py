@@ -30,7 +30,15 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def web_dist() -> Path:
-    """The built web client (scripts/build-web.sh is a no-op when the build is current)."""
+    """The built web client (scripts/build-web.sh is a no-op when the build is current).
+
+    Dependencies must already be installed (`make web`, outside the test sandbox, which has no network):
+    an `npm ci` here could only fail, after emptying node_modules.
+    """
+    web = REPO / "web-client"
+    modules, lock = web / "node_modules", web / "package-lock.json"
+    if not modules.is_dir() or lock.stat().st_mtime > modules.stat().st_mtime:
+        pytest.fail("web-client dependencies missing or older than package-lock.json: run `make web` first")
     subprocess.run(["sh", "scripts/build-web.sh"], cwd=REPO, check=True, timeout=300)
     dist = REPO / "web-client" / "dist"
     assert (dist / "index.html").is_file(), "web client build missing"

@@ -88,7 +88,7 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     warning = t.get_by_role("alert").filter(has_text="security key has changed")
     await expect(warning).to_be_visible()
     clients = t.get_by_role("list", name="Clients")
-    await expect(clients.get_by_role("link", name=re.compile("security key changed"))).to_be_visible()
+    await expect(clients.get_by_role("link", name=re.compile("Security key changed"))).to_be_visible()
     await shot(t, artifacts, "key-change-warning")
 
     # Messages now reach both of the client's devices.
@@ -119,7 +119,7 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     await expect(devices.get_by_role("listitem")).to_have_count(1)
     await expect(phone.page.get_by_role("heading", name="This device was removed")).to_be_visible()
     await t.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
-    await expect(clients.get_by_role("link", name=re.compile("security key changed"))).to_be_visible()
+    await expect(clients.get_by_role("link", name=re.compile("Security key changed"))).to_be_visible()
 
     for user in (p.admin, p.therapist, p.client, phone):
         assert user.errors == []

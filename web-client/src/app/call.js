@@ -6,6 +6,7 @@ import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
 
 const STATS_PERIOD_MS = 1000;
+const PLACE_RETRY_MS = 8000;
 
 export class CallController extends EventTarget {
   constructor(device, sessionId) {
@@ -107,9 +108,14 @@ export class CallController extends EventTarget {
 
   _newPeer(accountId, deviceId) {
     const old = this.peers.get(accountId);
-    if (old) old.pc.close();
+    if (old) {
+      clearTimeout(old.watchdog);
+      old.pc.close();
+    }
     const pc = new RTCPeerConnection({ iceServers: this.iceServers });
-    const peer = { accountId, deviceId, pc, seqOut: 0, lastIn: 0, chain: Promise.resolve(), remote: new MediaStream() };
+    // Sequence numbers go on across peer connections with the same device: the other side refuses replays.
+    const same = old && old.deviceId === deviceId;
+    const peer = { accountId, deviceId, pc, seqOut: same ? old.seqOut : 0, lastIn: same ? old.lastIn : 0, remote: new MediaStream() };
     this.peers.set(accountId, peer);
     if (this.local) for (const t of this.local.getTracks()) pc.addTrack(t, this.local);
     pc.ontrack = (ev) => {
@@ -139,6 +145,13 @@ export class CallController extends EventTarget {
     const offer = await peer.pc.createOffer();
     await peer.pc.setLocalDescription(offer);
     await this._send(peer, { kind: "offer", sdp: peer.pc.localDescription.sdp, ice_restart: false });
+    // A call that has not connected after a while (a lost signal, a stuck ICE check) is placed again.
+    peer.watchdog = setTimeout(() => {
+      if (this.peers.get(accountId) === peer && peer.pc.connectionState !== "connected" && this.state !== "ended") {
+        console.warn("call not connected: placing it again");
+        this._place(accountId, deviceId);
+      }
+    }, PLACE_RETRY_MS);
   }
 
   async _restart(peer) {
@@ -192,7 +205,10 @@ export class CallController extends EventTarget {
       return;
     }
     const msg = JSON.parse(fromUtf8(opened.payload));
-    if (msg.kind === "offer" && (!same || opened.seq === 1)) peer = this._newPeer(e.from_account, e.from_device);
+    // A new call (or one placed again before it connected) gets a fresh peer connection; an offer on a
+    // connected call is a renegotiation or an ICE restart and is applied to the existing one.
+    const fresh = !same || opened.seq === 1 || (!msg.ice_restart && peer.pc.connectionState !== "connected");
+    if (msg.kind === "offer" && fresh) peer = this._newPeer(e.from_account, e.from_device);
     else if (!same) return;
     peer.lastIn = opened.seq;
     const pc = peer.pc;
@@ -206,6 +222,7 @@ export class CallController extends EventTarget {
     } else if (msg.kind === "candidate") {
       await pc.addIceCandidate({ candidate: msg.candidate, sdpMid: msg.sdp_mid, sdpMLineIndex: msg.sdp_mline_index }).catch(() => {});
     } else if (msg.kind === "hangup") {
+      clearTimeout(peer.watchdog);
       pc.close();
       this.peers.delete(e.from_account);
       this._emit("remote");
@@ -251,7 +268,10 @@ export class CallController extends EventTarget {
     clearInterval(this._statsTimer);
     for (const off of this._off) off();
     this._off = [];
-    for (const p of this.peers.values()) p.pc.close();
+    for (const p of this.peers.values()) {
+      clearTimeout(p.watchdog);
+      p.pc.close();
+    }
     this.peers.clear();
     if (this.local) for (const t of this.local.getTracks()) t.stop();
   }

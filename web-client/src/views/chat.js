@@ -13,7 +13,7 @@ const STATE_TEXT = {
 export function chatView(device, accountId) {
   const m = device.messenger;
   const name = () => device.contactName(accountId);
-  const list = h("ol", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
+  const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
   const banner = h("div");
   const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
   const send = h("button", { type: "submit" }, "Send");
@@ -50,10 +50,10 @@ export function chatView(device, accountId) {
     if (!li) {
       const day = formatDay(msg.at);
       if (day !== lastDay) {
-        list.appendChild(h("li", { class: "day-sep", "aria-hidden": "true" }, day));
+        list.appendChild(h("div", { class: "day-sep", "aria-hidden": "true" }, day));
         lastDay = day;
       }
-      li = h("li");
+      li = h("div");
       rendered.set(msg.id, li);
       list.appendChild(li);
     }
@@ -88,7 +88,7 @@ export function chatView(device, accountId) {
     }
     if (firstLoad || nearBottom || rendered.size !== before) list.scrollTop = list.scrollHeight;
     if (firstLoad && !conv.length)
-      list.appendChild(h("li", { class: "empty", id: "chat-empty" }, "No messages yet. Messages here are end-to-end encrypted."));
+      list.appendChild(h("div", { class: "empty", id: "chat-empty" }, "No messages yet. Messages here are end-to-end encrypted."));
     else if (conv.length) list.querySelector("#chat-empty")?.remove();
     firstLoad = false;
     if (document.visibilityState === "visible") m.markRead(accountId);

@@ -22,11 +22,7 @@ export function clientsView(device, selected) {
           null,
           h(
             "a",
-            {
-              href: `#/chat/${c.account_id}`,
-              "aria-current": c.account_id === selected ? "page" : null,
-              "aria-label": `${name}${unread ? `, ${unread} unread` : ""}${keyChanged ? ", security key changed" : ""}`,
-            },
+            { href: `#/chat/${c.account_id}`, "aria-current": c.account_id === selected ? "page" : null },
             h("span", { class: "avatar", "aria-hidden": "true" }, initials(name)),
             h(
               "span",
@@ -35,6 +31,7 @@ export function clientsView(device, selected) {
               h("span", { class: "client-sub" }, keyChanged ? "Security key changed" : pending ? "Terms not accepted yet" : "End-to-end encrypted"),
             ),
             unread ? h("span", { class: "badge", "aria-hidden": "true" }, String(unread)) : null,
+            unread ? h("span", { class: "visually-hidden" }, `, ${unread} unread`) : null,
           ),
         );
       }),

@@ -24,7 +24,7 @@ const NAV = {
 const CONN_TEXT = { online: "Online", connecting: "Reconnecting…", offline: "Offline" };
 
 export function brand() {
-  return h("a", { class: "brand", href: "#/", "aria-label": "Confidant, home" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "C"), h("span", { class: "brand-name" }, "Confidant"));
+  return h("a", { class: "brand", href: "#/" }, h("span", { class: "brand-mark", "aria-hidden": "true" }, "C"), h("span", { class: "brand-name" }, "Confidant"));
 }
 
 export function shell(device, route, content) {
