@@ -47,9 +47,9 @@ class OutboxEntry:
 
     id: str
     to_account: str
-    plaintext: str  # b64 of the encoded payload (docs/SDK.md)
-    created_at: int
-    body: dict[str, Any] | None = None  # the last encrypted send, resent byte-identical while valid
+    plaintext: str = field(repr=False)  # b64 of the encoded payload (docs/SDK.md)
+    created_at: int = 0
+    body: dict[str, Any] | None = field(default=None, repr=False)  # last encrypted send, resent while valid
 
 
 @dataclass
@@ -61,7 +61,7 @@ class StoredMessage:
     from_device: str
     pos: int
     sent_at: int
-    plaintext: str  # b64 of the encoded payload
+    plaintext: str = field(repr=False)  # b64 of the encoded payload
 
 
 @dataclass
