@@ -136,8 +136,10 @@ function show(route, v) {
 function focusMain() {
   requestAnimationFrame(() => {
     const main = document.getElementById("main");
-    if (!main || main.contains(document.activeElement)) return;
+    if (!main) return;
     const heading = main.querySelector("h1, h2");
+    document.title = heading && heading.textContent ? `${heading.textContent} · Confidant` : "Confidant";
+    if (main.contains(document.activeElement)) return;
     const target = heading || main;
     if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
     target.focus({ preventScroll: true });
