@@ -256,6 +256,7 @@ def report(results: list[ModeResult]) -> str:
                 f"{r.p50_ms:.2f}",
                 f"{r.p99_ms:.2f}",
                 f"{r.cpu_s:.2f}",
+                f"{100 * r.cpu_s / r.elapsed:.0f}" if r.elapsed else "-",
                 f"{r.rss_mb:.0f}",
                 f"{r.cpu_us_per_env:.0f}",
                 cpu_ratio(r, b),
@@ -273,6 +274,7 @@ def report(results: list[ModeResult]) -> str:
             "p50 ms",
             "p99 ms",
             "server CPU s",
+            "server busy %",
             "server RSS MB",
             "server CPU us/env",
             "CPU/env vs baseline",
@@ -330,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     for target in args.targets.split(","):
         results.extend(run_target(target, args, workdir))
     print(report(results))
+    print(
+        "server busy % = server CPU s / wall time; a throughput row far below 100 % was limited by the load "
+        "generator (or other processes on the machine), not by that server."
+    )
     failed = False
     for r in results:
         if r.error_samples:
