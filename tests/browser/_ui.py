@@ -140,3 +140,13 @@ def bubble(page: Page, text: str):
 
 async def shot(page: Page, artifacts: Path, name: str) -> None:
     await page.screenshot(path=str(artifacts / f"{name}.png"))
+
+
+def assert_server_never_saw(server: ConfidantServer, texts: list[str]) -> None:
+    """Stop the server, then look for each text in every file it wrote (database, WAL, logs)."""
+    server.stop()
+    blobs = [f.read_bytes() for f in server.storage_files()]
+    blobs += [path.read_bytes() for path in (server.log_path, server.stdout_path) if path.exists()]
+    for text in texts:
+        needle = text.encode()
+        assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser._ui import bubble, open_chat, practice, send
+from tests.browser._ui import assert_server_never_saw, bubble, open_chat, practice, send
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -56,3 +56,5 @@ async def test_new_terms_version_requires_acceptance(browser: Browser, server: C
     await send(c, "Your therapist", "I accept version two")
     await expect(bubble(t, "I accept version two")).to_be_visible()
     await expect(t.get_by_role("status").filter(has_text="has not accepted your current")).to_have_count(0)
+    typed = ["hello before the new terms", "a note before you accept", "I accept version two"]
+    assert_server_never_saw(server, typed)  # (the terms themselves are published: the server keeps them)

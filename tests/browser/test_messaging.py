@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser._ui import PASSPHRASE, bubble, open_chat, open_user, practice, send, shot, unlock
+from tests.browser._ui import (
+    PASSPHRASE,
+    assert_server_never_saw,
+    bubble,
+    open_chat,
+    open_user,
+    practice,
+    send,
+    shot,
+    unlock,
+)
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -125,9 +135,4 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
         assert user.errors == []
 
     # The relay cannot read: none of the typed texts (or the client's name) is in its files or logs.
-    server.stop()
-    blobs = [f.read_bytes() for f in server.storage_files()]
-    blobs += [path.read_bytes() for path in (server.log_path, server.stdout_path) if path.exists()]
-    for text in [*typed, p.client_name, "Dr. Maya Lind"]:
-        needle = text.encode()
-        assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"
+    assert_server_never_saw(server, [*typed, p.client_name, "Dr. Maya Lind"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser._ui import bubble, open_chat, practice, send, shot
+from tests.browser._ui import assert_server_never_saw, bubble, open_chat, practice, send, shot
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -40,3 +40,4 @@ async def test_offline_queue_and_reconnect(
     # In order, each once.
     texts = await t.locator(".messages .bubble").all_text_contents()
     assert texts == ["before the outage", "typed while offline 1", "typed while offline 2"]
+    assert_server_never_saw(server, texts)
