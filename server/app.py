@@ -25,6 +25,7 @@ from server.context import AppContext
 from server.http import accounts, auth, consent, health, keys, messages
 from server.http import admin as ops_admin
 from server.http import web as web_client
+from server.http.forwarded import TRUSTED_PROXIES_KEY, TrustedProxies
 from server.http.middleware import error_middleware
 from server.instrument import http_metrics_middleware
 from server.operations import build_operations, instrument_socketio
@@ -143,6 +144,7 @@ def build_app(
     middlewares = [error_middleware, http_metrics_middleware(ops.metrics)]
     app = web.Application(middlewares=middlewares, client_max_size=limits.MAX_HTTP_BODY_BYTES)
     app[CTX_KEY] = ctx
+    app[TRUSTED_PROXIES_KEY] = TrustedProxies.parse(settings.trusted_proxies)
     sio.attach(app)
     document = openapi.build_openapi(ctx)
 

@@ -60,6 +60,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--envelope-ttl-seconds", type=int, help="undelivered envelopes expire after this")
     serve.add_argument("--token-ttl-seconds", type=int, help="bearer token lifetime (default: 3600)")
     serve.add_argument("--invitation-ttl-seconds", type=int, help="default invitation lifetime (7 days)")
+    serve.add_argument(
+        "--turn-url",
+        dest="turn_urls",
+        action="append",
+        metavar="URL",
+        help="TURN server for video sessions, e.g. turn:turn.example.org:3478?transport=udp or "
+        "turns:turn.example.org:5349?transport=tcp (repeat for several; needs --turn-secret)",
+    )
+    serve.add_argument(
+        "--turn-secret",
+        metavar="SECRET",
+        help="coturn's static-auth-secret, to mint TURN credentials (prefer CONFIDANT_TURN_SECRET: "
+        "command lines are visible to other local users)",
+    )
+    serve.add_argument(
+        "--trusted-proxy",
+        dest="trusted_proxies",
+        action="append",
+        metavar="CIDR",
+        help="reverse proxy address or range (e.g. 10.0.0.0/8) whose X-Forwarded-For gives the client "
+        "address for per-IP rate limits (repeat for several; default: none, the peer address is used)",
+    )
 
     admin = commands.add_parser("admin", help="operator commands on the local database")
     admin_commands = admin.add_subparsers(dest="admin_command", required=True, metavar="ADMIN_COMMAND")
@@ -94,6 +116,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             "invitation_ttl_seconds",
             "mongodb_uri",
             "redis_url",
+            "turn_urls",
+            "turn_secret",
+            "trusted_proxies",
         )
     }
     return load_settings(flags, config_file=args.config)

@@ -5,6 +5,7 @@ Validated once at start; every problem is reported in one clear sentence naming 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -42,6 +43,7 @@ class Settings:
     mongodb_uri: str | None = None
     turn_urls: tuple[str, ...] = ()
     turn_secret: str | None = field(default=None, repr=False)
+    trusted_proxies: tuple[str, ...] = ()  # CIDRs of reverse proxies whose X-Forwarded-For is believed
     web_root: Path | None = field(default_factory=_default_web_root)
     metrics_interval_seconds: int = 10  # backlog / session counts / dependency checks for /metrics
 
@@ -61,6 +63,7 @@ _INT_FIELDS = {
     "metrics_interval_seconds",
 }
 _PATH_FIELDS = {"data_dir", "web_root"}
+_LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
 _NAMES = tuple(f.name for f in fields(Settings))
 
 
@@ -76,12 +79,13 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ConfigError(f"{name} ({source}) must be an integer, not {value!r}") from None
     if name in _PATH_FIELDS:
         return Path(str(value)) if str(value) else None
-    if name == "turn_urls":
+    if name in _LIST_FIELDS:
         if isinstance(value, str):
             return tuple(u.strip() for u in value.split(",") if u.strip())
-        if isinstance(value, list) and all(isinstance(u, str) for u in value):
-            return tuple(value)
-        raise ConfigError(f"turn_urls ({source}) must be a list of URLs or a comma-separated string")
+        if isinstance(value, (list, tuple)) and all(isinstance(u, str) for u in value):
+            return tuple(u.strip() for u in value if u.strip())
+        kind = _LIST_FIELDS[name]
+        raise ConfigError(f"{name} ({source}) must be a list of {kind} or a comma-separated string")
     if not isinstance(value, str):
         raise ConfigError(f"{name} ({source}) must be a string, not {value!r}")
     return value
@@ -146,5 +150,36 @@ def _validate(s: Settings) -> None:
         raise ConfigError("redis_url must be a Redis URL like redis://host:6379/0")
     if s.web_root is not None and not s.web_root.is_dir():
         raise ConfigError(f"web_root {s.web_root} is not a directory")
+    for url in s.turn_urls:
+        if not _is_turn_url(url):
+            raise ConfigError(
+                f"turn_urls must be TURN URLs like turn:turn.example.org:3478?transport=udp or "
+                f"turns:turn.example.org:5349?transport=tcp, not {url!r}"
+            )
     if s.turn_urls and not s.turn_secret:
         raise ConfigError("turn_urls are set but turn_secret is not: TURN credentials cannot be minted")
+    if s.turn_secret and not s.turn_urls:
+        raise ConfigError("turn_secret is set but turn_urls are not: clients would get no TURN server")
+    for cidr in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            raise ConfigError(
+                f"trusted_proxies must be IP addresses or CIDR ranges like 10.0.0.0/8, not {cidr!r}"
+            ) from None
+
+
+def _is_turn_url(url: str) -> bool:
+    """``turn:`` / ``turns:`` + host[:port] (RFC 7065), optionally ``?transport=udp|tcp``."""
+    scheme, _, rest = url.partition(":")
+    target, _, query = rest.partition("?")
+    if scheme not in ("turn", "turns") or not target or "/" in target or "@" in target:
+        return False
+    try:
+        parts = urlsplit("//" + target)
+        port = parts.port  # ValueError when not a number in range
+    except ValueError:
+        return False
+    if not parts.hostname or (port is not None and port == 0):
+        return False
+    return query in ("", "transport=udp", "transport=tcp")

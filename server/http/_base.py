@@ -10,6 +10,7 @@ from aiohttp import web
 
 from server import limits
 from server.errors import PayloadTooLarge
+from server.http.forwarded import TRUSTED_PROXIES_KEY
 from server.services.auth import AuthService
 from server.services.values import Principal
 from server.wire.decode import from_json
@@ -41,9 +42,9 @@ def reply(body: msgspec.Struct | None = None, status: int = 200) -> web.Response
 
 
 def client_ip(request: web.Request) -> str:
-    # The direct peer. Behind a reverse proxy every client shares its address; a trusted
-    # X-Forwarded-For setting belongs here when the proxy deployment (issue 4) lands.
-    return request.remote or "unknown"
+    """The peer address, or the client's behind a trusted reverse proxy (``server.http.forwarded``)."""
+    proxies = request.app.get(TRUSTED_PROXIES_KEY)
+    return proxies.of(request) if proxies is not None else request.remote or "unknown"
 
 
 async def bearer_principal(request: web.Request, auth: AuthService) -> Principal:

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from server.cli import _settings, build_parser
 from tests.fixtures.ports import free_port
 
 CONFIDANT = str(Path(sys.executable).parent / "confidant")
@@ -32,7 +34,18 @@ def test_help_documents_commands_and_flags() -> None:
     top = _run("--help")
     assert top.returncode == 0 and "serve" in top.stdout and "admin" in top.stdout
     serve = _run("serve", "--help").stdout
-    for flag in ("--host", "--port", "--data-dir", "--log-level", "--config", "--public-url", "--web-root"):
+    for flag in (
+        "--host",
+        "--port",
+        "--data-dir",
+        "--log-level",
+        "--config",
+        "--public-url",
+        "--web-root",
+        "--turn-url",
+        "--turn-secret",
+        "--trusted-proxy",
+    ):
         assert flag in serve
     assert "--role" in _run("admin", "invite", "--help").stdout
 
@@ -49,6 +62,32 @@ def test_bootstrap_and_invite_print_links_never_log_them(tmp_path: Path) -> None
 def test_configuration_errors_exit_2() -> None:
     bad = _run("serve", "--port", "99999")
     assert bad.returncode == 2 and "port must be between" in bad.stderr
+    no_secret = _run("serve", "--turn-url", "turn:turn.example.org:3478")
+    assert no_secret.returncode == 2 and "turn_secret" in no_secret.stderr
+    not_turn = _run("serve", "--turn-url", "stun:turn.example.org", "--turn-secret", "s")
+    assert not_turn.returncode == 2 and "turn_urls must be TURN URLs" in not_turn.stderr
+
+
+def test_turn_and_proxy_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONFIDANT_TURN_URLS", "turn:env.example.org:3478")
+    monkeypatch.setenv("CONFIDANT_TURN_SECRET", "from-env")
+    monkeypatch.setenv("CONFIDANT_TRUSTED_PROXIES", "192.168.0.0/16")
+    args = build_parser().parse_args(["serve"])
+    env_only = _settings(args)
+    assert (env_only.turn_urls, env_only.turn_secret) == (("turn:env.example.org:3478",), "from-env")
+    args = build_parser().parse_args(
+        [
+            "serve",
+            "--turn-url", "turn:a.example.org:3478?transport=udp",
+            "--turn-url", "turns:a.example.org:5349?transport=tcp",
+            "--turn-secret", "from-flag",
+            "--trusted-proxy", "10.0.0.0/8",
+            "--trusted-proxy", "fd00::/8",
+        ]
+    )  # fmt: skip
+    s = _settings(args)
+    assert s.turn_urls == ("turn:a.example.org:3478?transport=udp", "turns:a.example.org:5349?transport=tcp")
+    assert (s.turn_secret, s.trusted_proxies) == ("from-flag", ("10.0.0.0/8", "fd00::/8"))
 
 
 async def test_serve_prints_admin_link_on_empty_database(tmp_path: Path) -> None:

@@ -40,6 +40,12 @@ def test_precedence(tmp_path: Path) -> None:
         ({}, {"CONFIDANT_MONGODB_URI": "postgres://localhost"}, "mongodb_uri must be a MongoDB"),
         ({}, {"CONFIDANT_REDIS_URL": "http://localhost"}, "redis_url must be a Redis URL"),
         ({}, {"CONFIDANT_TURN_URLS": "turn:x"}, "turn_secret"),
+        ({}, {"CONFIDANT_TURN_SECRET": "s"}, "turn_secret is set but turn_urls are not"),
+        ({"turn_urls": ["https://turn.example.org"], "turn_secret": "s"}, {}, "turn_urls must be TURN URLs"),
+        ({"turn_urls": ["turn:host:99999"], "turn_secret": "s"}, {}, "turn_urls must be TURN URLs"),
+        ({"turn_urls": ["turn:host?transport=sctp"], "turn_secret": "s"}, {}, "turn_urls must be TURN URLs"),
+        ({}, {"CONFIDANT_TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"}, "trusted_proxies must be IP"),
+        ({"trusted_proxies": ["10.0.0.1/8"]}, {}, "trusted_proxies must be IP"),
         ({"web_root": "/nonexistent/dir"}, {}, "web_root"),
     ],
 )
@@ -59,3 +65,24 @@ def test_bad_config_file(tmp_path: Path) -> None:
         load_settings({}, env={}, config_file=unknown)
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings({}, env={}, config_file=tmp_path / "missing.toml")
+
+
+def test_turn_and_proxy_lists_follow_the_same_precedence(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('turn_urls = ["turn:toml:3478"]\nturn_secret = "t"\ntrusted_proxies = ["10.0.0.0/8"]\n')
+    env = {
+        "CONFIDANT_TURN_URLS": "turn:env:3478?transport=udp, turns:env:5349?transport=tcp",
+        "CONFIDANT_TRUSTED_PROXIES": "192.168.0.0/16,::1",
+    }
+    s = load_settings({}, env=env, config_file=toml)
+    assert s.turn_urls == ("turn:env:3478?transport=udp", "turns:env:5349?transport=tcp")
+    assert (s.turn_secret, s.trusted_proxies) == ("t", ("192.168.0.0/16", "::1"))
+    # A list given on the command line replaces the others (it is not merged with them).
+    s = load_settings(
+        {"turn_urls": ["turn:[2001:db8::1]:3478"], "turn_secret": "f", "trusted_proxies": ["127.0.0.1"]},
+        env=env,
+        config_file=toml,
+    )
+    assert s.turn_urls == ("turn:[2001:db8::1]:3478",)
+    assert (s.turn_secret, s.trusted_proxies) == ("f", ("127.0.0.1",))
+    assert "turn_secret" not in repr(s) and "'f'" not in repr(s)  # the secret never reaches a log line
