@@ -113,7 +113,7 @@ def build_app(
     owns_broker = broker is None
     storage = storage if storage is not None else open_storage(settings)
     broker = broker if broker is not None else open_broker(settings)
-    ops, storage, broker = build_operations(settings, storage, broker)  # timed storage and broker
+    ops, storage, broker = build_operations(settings, storage, broker, clock)  # timed storage and broker
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager(settings),

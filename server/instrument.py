@@ -88,8 +88,8 @@ class _TimedStorage:
         store = self._stores.get(attr)
         if store is not None:
             return store
-        if attr == "ping":
-            return self._ping.ping
+        if attr in ("ping", "put_heartbeat"):
+            return getattr(self._ping, attr)
         return getattr(self._inner, attr)
 
 

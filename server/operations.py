@@ -25,13 +25,14 @@ from server.instrument import (
     timed_store,
 )
 from server.metrics import PrometheusObserver
-from server.readiness import ReadinessChecker
+from server.readiness import STORAGE_WRITE_CHECK_SECONDS, ReadinessChecker, ThrottledCheck
 from storage.audit import AuditStore
 from storage.broker import Broker
 from storage.ops import OpsStore
 from storage.protocols import Storage
 
 if TYPE_CHECKING:
+    from server.clock import Clock
     from server.config import Settings
     from server.context import AppContext
 
@@ -83,7 +84,7 @@ def _adapters(storage: Storage) -> tuple[AuditStore, OpsStore]:
 
 
 def build_operations(
-    settings: Settings, storage: Storage, broker: Broker
+    settings: Settings, storage: Storage, broker: Broker, clock: Clock
 ) -> tuple[Operations, Storage, Broker]:
     """The node's operations bundle, plus the timed storage and broker to hand to the services."""
     metrics = PrometheusObserver(_version())
@@ -91,7 +92,13 @@ def build_operations(
     timed_audit = timed_store(audit_store, "audit", metrics)
     timed = timed_storage(storage, metrics)
     brokered = timed_broker(broker, metrics)
-    readiness = ReadinessChecker.for_deployment(timed.ping, brokered.ping, settings.turn_urls, metrics)
+    heartbeat = ThrottledCheck(lambda: timed.put_heartbeat(clock()), STORAGE_WRITE_CHECK_SECONDS, clock)
+
+    async def storage_ready() -> None:
+        await timed.ping()  # a read, every time: cheap
+        await heartbeat()  # a committed write, at most every few seconds
+
+    readiness = ReadinessChecker.for_deployment(storage_ready, brokered.ping, settings.turn_urls, metrics)
     interval = float(settings.metrics_interval_seconds)
     ops = Operations(metrics, AuditService(timed_audit, metrics), ops_store, readiness, interval)
     return ops, timed, brokered

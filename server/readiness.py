@@ -1,6 +1,10 @@
 """Dependency checks behind ``GET /readyz``, the ``confidant_dependency_up`` gauges and the admin dashboard.
 
 Each check is bounded by ``CHECK_TIMEOUT_SECONDS``: a dependency slower than that is not ready for traffic.
+Storage is checked by a read AND a write: a database that still answers reads but cannot commit (full disk,
+read-only file system, no primary) must take the node out of rotation. The write (``put_heartbeat``, a
+one-row upsert through the normal writer) runs at most once per ``STORAGE_WRITE_CHECK_SECONDS`` whatever
+the polling rate, its outcome replayed in between (``ThrottledCheck``).
 TURN is checked only when configured, with a STUN Binding request (RFC 5389 section 7) to each TURN URL:
 coturn answers it without credentials, so the check proves the relay is reachable without minting anything.
 The reason for a failure goes to the log and to the detail (an exception class name, never a message that
@@ -20,11 +24,19 @@ from urllib.parse import urlsplit
 
 from server.observability import Dependency, NullObserver, Observer
 
-__all__ = ["CHECK_TIMEOUT_SECONDS", "DependencyStatus", "ReadinessChecker", "stun_ping"]
+__all__ = [
+    "CHECK_TIMEOUT_SECONDS",
+    "STORAGE_WRITE_CHECK_SECONDS",
+    "DependencyStatus",
+    "ReadinessChecker",
+    "ThrottledCheck",
+    "stun_ping",
+]
 
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 2.0
+STORAGE_WRITE_CHECK_SECONDS = 5.0  # load balancers poll every 1-2 s: a write per poll would be write load
 _MAGIC_COOKIE = 0x2112A442
 _BINDING_REQUEST = 0x0001
 _BINDING_SUCCESS = 0x0101
@@ -111,6 +123,48 @@ async def stun_ping(url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
             raise ConnectionError("unexpected STUN answer")
     finally:
         writer.close()
+
+
+class ThrottledCheck:
+    """Runs ``check`` at most once per ``interval_s`` (``clock`` in milliseconds) and replays its outcome in
+    between. One run at a time: callers that time out stop waiting, the run goes on and its outcome counts."""
+
+    def __init__(self, check: Ping, interval_s: float, clock: Callable[[], int]) -> None:
+        self._check = check
+        self._interval_ms = interval_s * 1000
+        self._clock = clock
+        self._ran_at: int | None = None
+        self._failure: Exception | None = None
+        self._running: asyncio.Task[None] | None = None
+
+    async def __call__(self) -> None:
+        elapsed = None if self._ran_at is None else self._clock() - self._ran_at
+        due = elapsed is None or not 0 <= elapsed < self._interval_ms  # < 0: the wall clock was set back
+        if self._running is None and due:
+            self._running = asyncio.create_task(self._run())
+            self._running.add_done_callback(_retrieve)
+        if self._running is not None:
+            await asyncio.shield(self._running)
+        elif self._failure is not None:
+            raise self._failure.with_traceback(None)
+
+    async def _run(self) -> None:
+        try:
+            await self._check()
+        except Exception as exc:
+            self._failure = exc
+            raise
+        else:
+            self._failure = None
+        finally:
+            self._ran_at = self._clock()
+            self._running = None
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # Every waiter may have timed out: mark the outcome as seen (it is kept in ThrottledCheck._failure).
+    if not task.cancelled():
+        task.exception()
 
 
 class ReadinessChecker:

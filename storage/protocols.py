@@ -205,4 +205,9 @@ class Storage(Protocol):
         """Raise StorageUnavailable if the backend cannot serve a read."""
         ...
 
+    async def put_heartbeat(self, now: int) -> None:
+        """Upsert the one-row heartbeat through the normal write path (readiness): raise StorageUnavailable
+        if the backend cannot commit a write (full disk, read-only file system, no primary)."""
+        ...
+
     async def close(self) -> None: ...

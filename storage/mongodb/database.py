@@ -89,5 +89,12 @@ class MongoStorage:
     async def ping(self) -> None:
         await self.engine.ping()
 
+    async def put_heartbeat(self, now: int) -> None:
+        # One document, majority write concern like every other write: without a primary (or a majority of
+        # the replica set) this fails or hangs, and readiness times out.
+        async with self.engine.op():
+            heartbeat = self.engine["heartbeat"]
+            await heartbeat.update_one({"_id": "readiness"}, {"$set": {"at": now}}, upsert=True)
+
     async def close(self) -> None:
         await self.engine.close()

@@ -61,5 +61,15 @@ class SqliteStorage:
 
         await self.engine.read(read)
 
+    async def put_heartbeat(self, now: int) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO heartbeat (id, at) VALUES (1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                (now,),
+            )
+
+        await self.engine.write(write)
+
     async def close(self) -> None:
         await self.engine.close()

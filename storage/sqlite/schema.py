@@ -129,7 +129,14 @@ CREATE INDEX mailbox_by_device ON mailbox(device_id, pos);
 CREATE INDEX mailbox_by_expiry ON mailbox(expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+_V2 = """
+CREATE TABLE heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),        -- one row: readiness rewrites it, the table never grows
+    at INTEGER NOT NULL                           -- time of the last readiness write that committed
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -13,8 +13,10 @@ from storage.errors import (
     PrekeyIdConflict,
     PrekeyLimitReached,
 )
+from storage.mongodb import MongoStorage
 from storage.protocols import Storage
 from storage.records import Consent, OneTimePrekey, Role, SignedPrekey, TokenRecord
+from storage.sqlite import SqliteStorage
 from tests.storage.contract import NOW, code_hash, invitation, new_device, new_id, send
 
 
@@ -278,3 +280,16 @@ async def test_a_failing_write_does_not_poison_concurrent_ones(store: Storage) -
 
 async def test_ping(store: Storage) -> None:
     await store.ping()
+
+
+async def test_the_readiness_heartbeat_is_one_row_rewritten(store: Storage) -> None:
+    for now in (1000, 2000, 2000):
+        await store.put_heartbeat(now)
+    # No store method reads the heartbeat back: look at the backend's own table / collection.
+    if isinstance(store, SqliteStorage):
+        rows = await store.engine.read(lambda conn: conn.execute("SELECT id, at FROM heartbeat").fetchall())
+        assert rows == [(1, 2000)]
+    else:
+        assert isinstance(store, MongoStorage)
+        docs = await store.engine["heartbeat"].find({}).to_list(None)
+        assert docs == [{"_id": "readiness", "at": 2000}]
