@@ -24,12 +24,48 @@ from storage.protocols import Storage
 if TYPE_CHECKING:
     from server.operations import Operations
 
-__all__ = ["AppContext", "BackgroundTask", "ConnectHook", "Handler", "Route", "SocketEvent", "SocketHandler"]
+__all__ = [
+    "AppContext",
+    "BackgroundTask",
+    "ConnectHook",
+    "DisconnectHook",
+    "Handler",
+    "LocalConnections",
+    "Route",
+    "SocketEvent",
+    "SocketHandler",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SocketHandler = Callable[[Principal, Any], Awaitable[msgspec.Struct | None]]
 BackgroundTask = Callable[[], Awaitable[None]]
 ConnectHook = Callable[[Principal], Awaitable[None]]
+DisconnectHook = Callable[[Principal], Awaitable[None]]
+
+
+class LocalConnections:
+    """Live socket.io connections per device on this node; counted by ``server.realtime``."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def opened(self, device_id: str) -> None:
+        self._counts[device_id] = self._counts.get(device_id, 0) + 1
+
+    def closed(self, device_id: str) -> bool:
+        """Count one connection gone; True when it was the device's last one on this node."""
+        left = self._counts.get(device_id, 1) - 1
+        if left > 0:
+            self._counts[device_id] = left
+            return False
+        self._counts.pop(device_id, None)
+        return True
+
+    def count(self, device_id: str) -> int:
+        return self._counts.get(device_id, 0)
+
+    def devices(self) -> list[str]:
+        return list(self._counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +105,8 @@ class AppContext:
     socket_events: dict[str, SocketEvent] = field(default_factory=dict)
     background: list[tuple[str, BackgroundTask]] = field(default_factory=list)
     connect_hooks: list[ConnectHook] = field(default_factory=list)
+    disconnect_hooks: list[DisconnectHook] = field(default_factory=list)
+    connections: LocalConnections = field(default_factory=LocalConnections)
 
     def add_route(self, route: Route) -> None:
         self.routes.append(route)
@@ -85,3 +123,12 @@ class AppContext:
     def on_connect(self, hook: ConnectHook) -> None:
         """Called after a device's socket connected and joined its rooms."""
         self.connect_hooks.append(hook)
+
+    def on_disconnect(self, hook: DisconnectHook) -> None:
+        """Called after a device's last socket on this node closed (its presence here is cleared).
+
+        Runs after the disconnect, concurrently with anything else: the device may have connected again by
+        then (``connections``, or the broker's presence for other nodes), so a hook re-checks that before
+        changing state on its behalf.
+        """
+        self.disconnect_hooks.append(hook)

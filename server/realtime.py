@@ -24,6 +24,7 @@ from server.services.values import Principal
 from server.wire import requests as rq
 from server.wire import responses as rs
 from server.wire.decode import from_data, send_request
+from storage.errors import StorageUnavailable
 from storage.records import Role
 
 __all__ = ["SocketNotifier", "bind_events", "register"]
@@ -90,6 +91,17 @@ async def _run_connect_hooks(ctx: AppContext, principal: Principal) -> None:
             log.exception("connect hook failed")
 
 
+async def _run_disconnect_hooks(ctx: AppContext, principal: Principal) -> None:
+    request_id_var.set(new_request_id())
+    for hook in ctx.disconnect_hooks:
+        try:
+            await hook(principal)
+        except StorageUnavailable as exc:  # storage or broker down (or shutting down): already logged there
+            log.warning("disconnect hook failed", extra={"error": type(exc).__name__})
+        except Exception:
+            log.exception("disconnect hook failed")
+
+
 def _dispatcher(ctx: AppContext, event: SocketEvent) -> Any:
     sio = ctx.sio
     services = ctx.services
@@ -121,7 +133,7 @@ def _dispatcher(ctx: AppContext, event: SocketEvent) -> Any:
 def register(ctx: AppContext) -> None:
     sio = ctx.sio
     services = ctx.services
-    local_connections: dict[str, int] = {}  # device_id -> live connections on this node
+    connections = ctx.connections
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         request_id_var.set(new_request_id())
@@ -136,7 +148,7 @@ def register(ctx: AppContext) -> None:
         await sio.enter_room(sid, device_room(principal.device_id))
         await sio.enter_room(sid, account_room(principal.account_id))
         await sio.enter_room(sid, token_room(principal.token_hash))
-        local_connections[principal.device_id] = local_connections.get(principal.device_id, 0) + 1
+        connections.opened(principal.device_id)
         await ctx.broker.set_presence(principal.device_id, ctx.node_id, limits.PRESENCE_TTL_SECONDS)
         log.debug("device connected", extra={"device_id": principal.device_id})
         # After the connect completes, so that the client is ready to receive what hooks emit.
@@ -145,19 +157,15 @@ def register(ctx: AppContext) -> None:
     async def disconnect(sid: str, reason: Any = None) -> None:
         session = await sio.get_session(sid)
         principal = session.get(_SESSION_KEY)
-        if isinstance(principal, Principal):
-            left = local_connections.get(principal.device_id, 1) - 1
-            if left > 0:
-                local_connections[principal.device_id] = left
-            else:
-                local_connections.pop(principal.device_id, None)
-                await ctx.broker.clear_presence(principal.device_id, ctx.node_id)
+        if isinstance(principal, Principal) and connections.closed(principal.device_id):
+            await ctx.broker.clear_presence(principal.device_id, ctx.node_id)
+            sio.start_background_task(_run_disconnect_hooks, ctx, principal)
 
     async def refresh_presence() -> None:
         # Presence expires unless refreshed, so a crashed node's devices do not stay "online" for ever.
         while True:
             await asyncio.sleep(limits.PRESENCE_TTL_SECONDS / 3)
-            for device_id in list(local_connections):
+            for device_id in connections.devices():
                 await ctx.broker.set_presence(device_id, ctx.node_id, limits.PRESENCE_TTL_SECONDS)
 
     ctx.add_background("presence-refresh", refresh_presence)

@@ -106,12 +106,30 @@ def register(ctx: AppContext) -> None:
             raise RateLimited(retry_after)
         await service.signal(p, body)
 
+    async def connected(device_id: str) -> bool:
+        if ctx.connections.count(device_id) > 0:
+            return True
+        return await broker.get_presence(device_id) is not None  # a socket on another node
+
+    async def join(p: Principal, body: w.SessionIdIn) -> w.CallJoinOut:
+        joined = await service.join(p, body.session_id)
+        if not await connected(p.device_id):
+            # The socket closed while the join was running, and the disconnect hook may have looked before
+            # the join landed: do now what it would have done.
+            await service.disconnected(p, connected)
+        return joined
+
+    async def leave_on_disconnect(p: Principal) -> None:
+        await mapped(service.disconnected(p, connected))
+
+    ctx.on_disconnect(leave_on_disconnect)
+
     event(
         "call.join",
         w.SessionIdIn,
         w.CallJoinOut,
         "Enter a session's waiting room (therapist: open it)",
-        lambda p, b: service.join(p, b.session_id),
+        join,
     )
     event(
         "call.admit",

@@ -85,6 +85,7 @@ class TurnSettings:
 
 LinkCheck = Callable[[str, str], Awaitable[bool]]  # (therapist_id, client_id) -> linked?
 ConsentCheck = Callable[[str, str], Awaitable[None]]  # raises the server's consent_required
+Connected = Callable[[str], Awaitable[bool]]  # device_id -> has a live socket (on any node)?
 
 
 class SessionService:
@@ -109,6 +110,10 @@ class SessionService:
         self._turn = turn
         self._events: SessionEvents = events or _NoEvents()
         self._locks: dict[str, asyncio.Lock] = {}
+        # device_id -> sessions it joined through this node: where to look when its socket closes. Dropped
+        # when the device disconnects, so it stays as small as the set of connected participants. A join
+        # that lands after its socket closed is handled by the caller (server.realtime_sessions).
+        self._joined: dict[str, set[str]] = {}
 
     # -- scheduling (HTTP) ----------------------------------------------------------------------------------
     async def create(self, caller: Caller, body: w.CreateSessionIn) -> w.SessionOut:
@@ -224,6 +229,8 @@ class SessionService:
                 session_id, Member(caller.account_id, caller.device_id, state, now), self._ttl(a)
             )
             await self._store.add_attendance(session_id, caller.account_id, now)
+            # Only once in the room: refused joins never grow the index.
+            self._joined.setdefault(caller.device_id, set()).add(session_id)
         room = await self._room(a)
         if state is ParticipantState.WAITING:
             await self._notifier.to_account(
@@ -291,6 +298,33 @@ class SessionService:
         room = await self._room(a)
         await self._broadcast(a, room)
         return room
+
+    async def disconnected(self, caller: Caller, connected: Connected) -> None:
+        """The device's last socket closed: it leaves every live session it joined through this node, as if it
+        had sent ``call.leave`` (attendance closed, the others get ``call.state``). Coming back is a new
+        ``call.join``: a client waits for admission again, the therapist is admitted at once.
+
+        ``connected`` is asked under each session's lock: a device that is back (a new socket, here or on
+        another node) stays in the room, and a join that follows this check also follows the leave.
+        """
+        for session_id in sorted(self._joined.pop(caller.device_id, set())):
+            a = await self._store.get_appointment(session_id)
+            if a is None or a.state != SessionState.SCHEDULED.value:
+                continue
+            async with self._lock(session_id):
+                if await connected(caller.device_id):
+                    self._joined.setdefault(caller.device_id, set()).add(session_id)
+                    continue
+                member = await self._rooms.get_member(session_id, caller.account_id)
+                if member is None or member.device_id != caller.device_id or not member.state.present:
+                    continue  # left or removed already, or in the room from another device
+                if await self._rooms.get_live(session_id) is None:
+                    continue
+                now = self._clock()
+                leave = ParticipantEvent.LEAVE
+                await self._transition(a, caller.account_id, leave, now, device=caller.device_id)
+                await self._store.close_attendance(session_id, caller.account_id, now)
+            await self._broadcast(a, await self._room(a))
 
     async def media(self, caller: Caller, session_id: str, connected: bool) -> w.CallStateEvent:
         """A participant reports its media connected (or lost): the room shows who is really in the call."""
