@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import resource
 import sqlite3
+import time
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from server.readiness import STORAGE_WRITE_CHECK_SECONDS, ThrottledCheck
+from tests.fixtures.server_proc import ConfidantServer
 from tests.server._kit import API
 from tests.server.conftest import Server
 
@@ -87,3 +93,36 @@ async def test_concurrent_polls_share_one_write_and_a_slow_one_is_not_repeated()
     now[0] += 5000
     await check()
     assert runs == 2
+
+
+async def _ready_status(http: aiohttp.ClientSession, url: str) -> tuple[int, Any]:
+    async with http.get(url + "/readyz") as resp:
+        return resp.status, await resp.json()
+
+
+async def _poll_ready(http: aiohttp.ClientSession, url: str, status: int) -> Any:
+    """Poll /readyz like a load balancer until it answers ``status``; the write check reruns within 5 s."""
+    deadline = time.monotonic() + STORAGE_WRITE_CHECK_SECONDS + 10
+    while True:
+        got, body = await _ready_status(http, url)
+        if got == status:
+            return body
+        assert time.monotonic() < deadline, f"/readyz still {got}: {body}"
+        await asyncio.sleep(0.2)  # the polling interval of a load balancer, not a synchronisation
+
+
+async def test_a_full_disk_takes_a_serve_process_out_of_rotation(tmp_path: Path) -> None:
+    # A real full disk: RLIMIT_FSIZE lowered on the running `confidant serve`, so SQLite's writes fail with
+    # EFBIG exactly as on a full file system (Python ignores SIGXFSZ) while reads keep working.
+    server = ConfidantServer(tmp_path / "data", log_path=tmp_path / "server.log", log_level="info")
+    await server.start_async()
+    try:
+        async with aiohttp.ClientSession() as http:
+            resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
+            body = await _poll_ready(http, server.url, 503)
+            assert body == {"status": "unavailable", "checks": {"storage": "unavailable", "broker": "ok"}}
+            async with http.get(server.url + "/healthz") as alive:
+                assert alive.status == 200  # alive: restarting it would not help
+            # (Recovery once writes commit again is the in-process test above: it needs no 5 s wait.)
+    finally:
+        server.stop()
