@@ -106,7 +106,7 @@ def register(ctx: AppContext) -> None:
     # Built here rather than in build_services: it needs the operations bundle, which only exists in
     # deployments that install this feature.
     admin = AdminService(ctx.storage, ops.ops_store, SocketNotifier(ctx.sio), ops.audit, ops.metrics,
-                         ops.readiness, ctx.clock, ctx.node_id)
+                         ops.readiness, ctx.clock, ctx.node_id, authz=ctx.services.authz)
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=ops.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -10,6 +10,7 @@ from server.config import Settings
 from server.observability import NullObserver, Observer
 from server.services.accounts import AccountService
 from server.services.auth import AuthService
+from server.services.authz_cache import AuthzCache
 from server.services.consent import ConsentService
 from server.services.expiry import ExpiryService
 from server.services.invitations import InvitationService
@@ -20,6 +21,7 @@ from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
 from storage.broker import Broker
 from storage.protocols import Storage
+from storage.send_facts import send_facts_store
 
 __all__ = ["Services", "build_services"]
 
@@ -35,6 +37,7 @@ class Services:
     mailbox: MailboxService
     expiry: ExpiryService
     limiter: RateLimiter
+    authz: AuthzCache  # every service write that changes who may send to whom invalidates it
 
 
 def build_services(
@@ -51,16 +54,27 @@ def build_services(
     audit = audit or NullAuditRecorder()
     limiter = RateLimiter(broker)
     links = LinkService(storage)
+    # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
+    single_node = not settings.redis_url and not settings.mongodb_uri
+    authz = AuthzCache(send_facts_store(storage), enabled=single_node)
     return Services(
         auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, notifier=notifier, audit=audit),
         invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
-        accounts=AccountService(storage, notifier, limiter, clock, audit=audit),
+        accounts=AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit),
         links=links,
         prekeys=PrekeyService(storage, links, notifier, audit=audit),
-        consent=ConsentService(storage, links, notifier, clock, audit=audit),
+        consent=ConsentService(storage, links, notifier, clock, authz=authz, audit=audit),
         mailbox=MailboxService(
-            storage, links, notifier, limiter, clock, settings.envelope_ttl_seconds, observer=observer
+            storage,
+            links,
+            notifier,
+            limiter,
+            clock,
+            settings.envelope_ttl_seconds,
+            authz=authz,
+            observer=observer,
         ),
         expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
+        authz=authz,
     )

@@ -11,6 +11,7 @@ from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import Conflict, Forbidden, InvitationInvalid, NotFound, SignatureInvalid
 from server.services._secrets import new_code, new_id, sha256
+from server.services.authz_cache import AuthzCache
 from server.services.notify import Notifier
 from server.services.ratelimit import RateLimiter
 from server.services.values import DeviceKeys, Principal
@@ -67,6 +68,7 @@ class AccountService:
         limiter: RateLimiter,
         clock: Clock,
         *,
+        authz: AuthzCache,
         audit: AuditRecorder | None = None,
     ) -> None:
         self._audit = audit or NullAuditRecorder()
@@ -74,14 +76,20 @@ class AccountService:
         self._notifier = notifier
         self._limiter = limiter
         self._clock = clock
+        self._authz = authz
 
     async def create_account(self, invitation_code: str, keys: DeviceKeys, ip: str) -> CreatedAccount:
         await self._limiter.check("redeem_per_ip", ip)
         verify_device_keys(keys)  # before the invitation is consumed: a bad device changes nothing
         device = _new_device(keys)
+        account_id = new_id()
         try:
-            account, invitation = await self._storage.accounts.add_account_from_invitation(
-                code_hash=sha256(invitation_code), account_id=new_id(), device=device, now=self._clock()
+            # A new account and (for a client) its link: only pairs with the new account change.
+            account, invitation = await self._authz.after_commit(
+                self._storage.accounts.add_account_from_invitation(
+                    code_hash=sha256(invitation_code), account_id=account_id, device=device, now=self._clock()
+                ),
+                lambda _: (account_id,),
             )
         except InvitationUnusable:
             raise InvitationInvalid("This invitation is unknown, already used, revoked or expired.") from None
@@ -120,11 +128,14 @@ class AccountService:
         await self._limiter.check("redeem_per_ip", ip)
         verify_device_keys(keys)
         try:
-            device = await self._storage.devices.add_device_with_link_code(
-                code_hash=sha256(link_code),
-                device=_new_device(keys),
-                max_devices=limits.MAX_DEVICES_PER_ACCOUNT,
-                now=self._clock(),
+            device = await self._authz.after_commit(
+                self._storage.devices.add_device_with_link_code(
+                    code_hash=sha256(link_code),
+                    device=_new_device(keys),
+                    max_devices=limits.MAX_DEVICES_PER_ACCOUNT,
+                    now=self._clock(),
+                ),
+                lambda added: (added.account_id,),  # the link code names the account: known only now
             )
         except LinkCodeUnusable:
             raise InvitationInvalid("This link code is unknown, already used or expired.") from None
@@ -145,7 +156,9 @@ class AccountService:
         device = await self._storage.devices.get_device(device_id)
         if device is None or device.account_id != caller.account_id or not device.active:
             raise NotFound("You have no active device with this id.")
-        await self._storage.devices.revoke_device(device_id, self._clock())
+        await self._authz.after_commit(
+            self._storage.devices.revoke_device(device_id, self._clock()), lambda _: (caller.account_id,)
+        )
         await self._audit.record(AuditEvent.DEVICE_REVOKED, account_id=caller.account_id, device_id=device_id)
         await self._notifier.disconnect_device(device_id)
         await self._announce_devices_changed(caller.account_id)
@@ -177,7 +190,8 @@ class AccountService:
 
     async def set_disabled(self, account_id: str, disabled: bool) -> None:
         """Operator action (CLI); a disabled account can neither log in nor be reached."""
-        if not await self._storage.accounts.set_account_disabled(account_id, disabled):
+        changed = self._storage.accounts.set_account_disabled(account_id, disabled)
+        if not await self._authz.after_commit(changed, lambda _: (account_id,)):
             raise NotFound("No account has this id.")
         if disabled:  # live connections end now; new logins and tokens are refused
             for device in await self._storage.devices.get_devices([account_id]):

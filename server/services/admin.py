@@ -17,6 +17,7 @@ from server.clock import Clock
 from server.errors import Forbidden, NotFound
 from server.metrics import PrometheusObserver
 from server.readiness import DependencyStatus, ReadinessChecker
+from server.services.authz_cache import AuthzCache
 from server.services.notify import Notifier
 from server.services.values import Principal
 from server.wire.responses import DevicesChangedEvent
@@ -51,8 +52,9 @@ def require_admin(caller: Principal) -> None:
 class AdminService:
     def __init__(self, storage: Storage, ops_store: OpsStore, notifier: Notifier, audit: AuditService,
                  metrics: PrometheusObserver, readiness: ReadinessChecker, clock: Clock,
-                 node_id: str) -> None:
+                 node_id: str, *, authz: AuthzCache) -> None:
         self._storage = storage
+        self._authz = authz
         self._ops = ops_store
         self._notifier = notifier
         self._audit = audit
@@ -78,7 +80,8 @@ class AdminService:
         require_admin(caller)
         if account_id == caller.account_id:
             raise Forbidden("You cannot disable or enable your own account.")
-        if not await self._storage.accounts.set_account_disabled(account_id, disabled):
+        changed = self._storage.accounts.set_account_disabled(account_id, disabled)
+        if not await self._authz.after_commit(changed, lambda _: (account_id,)):
             raise NotFound("No account has this id.")
         if disabled:  # live connections end now; new logins and tokens are refused by the auth service
             for device in await self._storage.devices.get_devices([account_id]):
@@ -95,7 +98,8 @@ class AdminService:
             raise NotFound("No active device has this id.")
         if device.device_id == caller.device_id:
             raise Forbidden("Revoke your own current device from your device list, not here.")
-        await self._storage.devices.revoke_device(device_id, self._clock())
+        revoked = self._storage.devices.revoke_device(device_id, self._clock())
+        await self._authz.after_commit(revoked, lambda _: (device.account_id,))
         await self._notifier.disconnect_device(device_id)
         # Same announcement as an owner's revocation: the account and its contacts refetch devices.
         event = DevicesChangedEvent(device.account_id)

@@ -14,6 +14,7 @@ from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import Conflict, Forbidden, InvalidField, NotFound, PayloadTooLarge, SignatureInvalid
 from server.services._secrets import sha256
+from server.services.authz_cache import AuthzCache
 from server.services.links import LinkService
 from server.services.notify import Notifier
 from server.services.values import ConsentSignature, Principal
@@ -48,6 +49,7 @@ class ConsentService:
         notifier: Notifier,
         clock: Clock,
         *,
+        authz: AuthzCache,
         audit: AuditRecorder | None = None,
     ) -> None:
         self._audit = audit or NullAuditRecorder()
@@ -55,6 +57,7 @@ class ConsentService:
         self._links = links
         self._notifier = notifier
         self._clock = clock
+        self._authz = authz
 
     async def publish_terms(self, caller: Principal, text: str) -> Terms:
         if caller.role is not Role.THERAPIST:
@@ -66,8 +69,9 @@ class ConsentService:
                 {"limit": limits.MAX_TERMS_TEXT_BYTES, "field": "text"},
             )
         try:
-            terms = await self._storage.consent.add_terms(
-                caller.account_id, text, sha256(encoded), self._clock()
+            terms = await self._authz.after_commit(
+                self._storage.consent.add_terms(caller.account_id, text, sha256(encoded), self._clock()),
+                lambda _: (caller.account_id,),  # every pair of this therapist now needs the new version
             )
         except TermsVersionConflict:
             raise Conflict("Another version of your terms was published at the same time; retry.") from None
@@ -115,17 +119,18 @@ class ConsentService:
                 "The consent signature does not verify with this device's identity key.",
                 {"field": "signature"},
             )
-        await self._storage.consent.add_consent(
-            Consent(
-                sig.therapist_id,
-                caller.account_id,
-                sig.version,
-                sig.terms_hash,
-                sig.signed_at,
-                sig.signature,
-                caller.device_id,
-                now,
-            )
+        consent = Consent(
+            sig.therapist_id,
+            caller.account_id,
+            sig.version,
+            sig.terms_hash,
+            sig.signed_at,
+            sig.signature,
+            caller.device_id,
+            now,
+        )
+        await self._authz.after_commit(
+            self._storage.consent.add_consent(consent), lambda _: (caller.account_id,)
         )
         # The entry names the client only: the audit log never records who is whose therapist.
         await self._audit.record(

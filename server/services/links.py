@@ -8,7 +8,8 @@ from __future__ import annotations
 from server.errors import ConsentRequired, Forbidden, NotLinked
 from server.services.values import Principal
 from storage.protocols import Storage
-from storage.records import Link, Role
+from storage.records import ConsentState, Link, Role
+from storage.send_facts import PairFacts
 
 __all__ = ["LinkService"]
 
@@ -39,7 +40,7 @@ class LinkService:
             return known
         link = await self._storage.links.get_link(therapist_id, client_id)
         if link is None:
-            raise NotLinked("You are not therapist and client of each other.")
+            raise _not_linked()
         if len(self._known) >= _MAX_KNOWN_LINKS:
             self._known.clear()
         self._known[(therapist_id, client_id)] = link
@@ -48,12 +49,31 @@ class LinkService:
     async def require_reachable(self, other_id: str) -> None:
         account = await self._storage.accounts.get_account(other_id)
         if account is None or account.disabled:
-            raise Forbidden("This account is disabled.")
+            raise _disabled()
 
     async def require_consent(self, therapist_id: str, client_id: str) -> None:
-        state = await self._storage.consent.get_consent_state(therapist_id, client_id)
-        if state.current_version == 0 or state.accepted_version < state.current_version:
-            raise ConsentRequired(
-                "The client has not accepted the therapist's current confidentiality terms.",
-                {"therapist_id": therapist_id, "version": state.current_version},
-            )
+        _check_consent(therapist_id, await self._storage.consent.get_consent_state(therapist_id, client_id))
+
+    def check_pair(self, therapist_id: str, facts: PairFacts) -> None:
+        """``require_link``, ``require_reachable`` then ``require_consent``, on facts read at once."""
+        if not facts.linked:
+            raise _not_linked()
+        if not facts.recipient_enabled:
+            raise _disabled()
+        _check_consent(therapist_id, facts.consent)
+
+
+def _not_linked() -> NotLinked:
+    return NotLinked("You are not therapist and client of each other.")
+
+
+def _disabled() -> Forbidden:
+    return Forbidden("This account is disabled.")
+
+
+def _check_consent(therapist_id: str, state: ConsentState) -> None:
+    if state.current_version == 0 or state.accepted_version < state.current_version:
+        raise ConsentRequired(
+            "The client has not accepted the therapist's current confidentiality terms.",
+            {"therapist_id": therapist_id, "version": state.current_version},
+        )

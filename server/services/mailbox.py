@@ -9,15 +9,17 @@ from __future__ import annotations
 import base64
 
 from server.clock import Clock
-from server.errors import AppError, DeviceSetMismatch, Unauthenticated
+from server.errors import AppError, DeviceSetMismatch, Forbidden, Unauthenticated
 from server.observability import DeliveryPath, NullObserver, Observer
+from server.services.authz_cache import AuthzCache
 from server.services.links import LinkService
 from server.services.notify import Notifier
 from server.services.ratelimit import RateLimiter
 from server.services.values import Principal, SendRequest
 from server.wire.responses import InboxEvent, MailboxItemOut
 from storage.protocols import Storage
-from storage.records import Device, MailboxItem, NewEnvelope, NewSend, SendOutcome
+from storage.records import MailboxItem, NewEnvelope, NewSend, SendOutcome
+from storage.send_facts import SendFacts
 
 __all__ = ["MailboxService", "item_out"]
 
@@ -34,16 +36,11 @@ def item_out(item: MailboxItem) -> MailboxItemOut:
     )
 
 
-def _check_device_set(caller: Principal, to_account: str, devices: list[Device], addressed: set[str]) -> None:
-    expected = {
-        d.device_id
-        for d in devices
-        if d.active and d.device_id != caller.device_id and d.account_id in (to_account, caller.account_id)
-    }
-    revoked = {d.device_id for d in devices if not d.active}
+def _check_device_set(caller: Principal, facts: SendFacts, addressed: set[str]) -> None:
+    expected = facts.active_devices - {caller.device_id}
     if expected == addressed:
         return
-    stale = addressed & revoked
+    stale = addressed & facts.revoked_devices
     raise DeviceSetMismatch(
         "Address exactly every current device of the recipient and your other devices.",
         {
@@ -64,11 +61,13 @@ class MailboxService:
         clock: Clock,
         envelope_ttl_seconds: int,
         *,
+        authz: AuthzCache,
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer or NullObserver()
         self._storage = storage
         self._links = links
+        self._authz = authz
         self._notifier = notifier
         self._limiter = limiter
         self._clock = clock
@@ -118,20 +117,17 @@ class MailboxService:
 
     async def _authorize(self, caller: Principal, req: SendRequest) -> None:
         to = req.to_account
-        devices: list[Device]
-        if to == caller.account_id:
-            devices = await self._storage.devices.get_devices([to])
-        else:
-            therapist_id, client_id = self._links.pair(caller, to)
-            # Sequential on purpose: concurrent sends' reads share reader-thread hops (Engine batching),
-            # and this avoids four tasks per send. Order gives not_linked before consent_required.
-            await self._links.require_link(caller, to)
-            await self._links.require_reachable(to)
-            await self._links.require_consent(therapist_id, client_id)
-            devices = await self._storage.devices.get_devices([caller.account_id, to])
-        if not any(d.device_id == caller.device_id and d.active for d in devices):
+        pair = None if to == caller.account_id else self._links.pair(caller, to)  # admins: not_linked
+        # One storage call on a miss, none on a hit (server/services/authz_cache.py says why that is exact).
+        facts = await self._authz.get_send_facts(caller.account_id, to, pair)
+        if not facts.sender_enabled:
+            raise Forbidden("This account is disabled.")
+        if pair is not None:
+            assert facts.pair is not None  # asked for with a pair
+            self._links.check_pair(pair[0], facts.pair)  # not_linked, then forbidden, then consent_required
+        if caller.device_id not in facts.active_devices:
             raise Unauthenticated("This device has been revoked.")
-        _check_device_set(caller, to, devices, {e.to_device for e in req.envelopes})
+        _check_device_set(caller, facts, {e.to_device for e in req.envelopes})
 
     async def sync(self, caller: Principal, after: int, limit: int) -> tuple[list[MailboxItem], bool]:
         now = self._clock()
