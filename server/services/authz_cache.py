@@ -34,7 +34,7 @@ __all__ = ["AuthzCache"]
 
 T = TypeVar("T")
 
-_MAX_ENTRIES = 100_000  # sender->recipient pairs, ~40 MB at most; cleared (not evicted one by one) when full
+_MAX_ENTRIES = 25_000  # sender->recipient pairs at ~1.5 KB each (~40 MB); cleared, not evicted, when full
 
 _Key = tuple[str, str, tuple[str, str] | None]  # sender, recipient, (therapist, client) of their link
 

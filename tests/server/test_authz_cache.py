@@ -7,15 +7,21 @@ Each test first sends once so that the pair's facts are cached, then changes the
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from server.config import Settings
 from server.errors import AppError, ErrorCode
+from server.realtime import SocketNotifier
+from server.services import build_services
+from server.services.authz_cache import AuthzCache
 from server.services.values import Principal
 from server.wire.decode import from_data, send_request
 from server.wire.requests import SendIn
 from storage.records import SendOutcome
+from storage.send_facts import send_facts_store
 from tests.server._kit import API, Device, eventually_async
 from tests.server.conftest import Server
 
@@ -184,3 +190,30 @@ async def test_a_read_that_raced_a_change_is_not_kept(server: Server) -> None:
     assert len(authz) == 0
     await authz.get_send_facts(client.account_id, therapist.account_id, pair)
     assert len(authz) == 1
+
+
+async def test_a_full_cache_is_cleared_not_wrong(server: Server) -> None:
+    therapist, client = await server.pair()
+    second = await server.client(therapist)
+    await server.consent(second, therapist)
+    authz = AuthzCache(send_facts_store(server.ctx.storage), enabled=True, max_entries=1)
+    for other in (client, second, client):
+        facts = await authz.get_send_facts(
+            therapist.account_id, other.account_id, (therapist.account_id, other.account_id)
+        )
+        assert facts.active_devices == {therapist.device_id, other.device_id}
+        assert len(authz) == 1
+
+
+async def test_cache_is_off_when_other_nodes_may_write(server: Server, tmp_path: Path) -> None:
+    notifier = SocketNotifier(server.ctx.sio)
+    for multi_node in ({"redis_url": "redis://127.0.0.1:6379/0"}, {"mongodb_uri": "mongodb://127.0.0.1/x"}):
+        settings = Settings(data_dir=tmp_path, web_root=None, **multi_node)  # type: ignore[arg-type]
+        services = build_services(settings, server.ctx.storage, server.ctx.broker, notifier, server.clock)
+        assert not services.authz.enabled
+    therapist, client = await server.pair()
+    assert not services.authz.enabled
+    facts = await services.authz.get_send_facts(
+        client.account_id, therapist.account_id, (therapist.account_id, client.account_id)
+    )
+    assert facts.pair is not None and facts.pair.linked and len(services.authz) == 0
