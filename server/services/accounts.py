@@ -190,8 +190,9 @@ class AccountService:
 
     async def set_disabled(self, account_id: str, disabled: bool) -> None:
         """Operator action (CLI); a disabled account can neither log in nor be reached."""
-        changed = self._storage.accounts.set_account_disabled(account_id, disabled)
-        if not await self._authz.after_commit(changed, lambda _: (account_id,)):
+        if not await self._authz.after_commit(
+            self._storage.accounts.set_account_disabled(account_id, disabled), lambda _: (account_id,)
+        ):
             raise NotFound("No account has this id.")
         if disabled:  # live connections end now; new logins and tokens are refused
             for device in await self._storage.devices.get_devices([account_id]):

@@ -80,8 +80,9 @@ class AdminService:
         require_admin(caller)
         if account_id == caller.account_id:
             raise Forbidden("You cannot disable or enable your own account.")
-        changed = self._storage.accounts.set_account_disabled(account_id, disabled)
-        if not await self._authz.after_commit(changed, lambda _: (account_id,)):
+        if not await self._authz.after_commit(
+            self._storage.accounts.set_account_disabled(account_id, disabled), lambda _: (account_id,)
+        ):
             raise NotFound("No account has this id.")
         if disabled:  # live connections end now; new logins and tokens are refused by the auth service
             for device in await self._storage.devices.get_devices([account_id]):
@@ -98,8 +99,9 @@ class AdminService:
             raise NotFound("No active device has this id.")
         if device.device_id == caller.device_id:
             raise Forbidden("Revoke your own current device from your device list, not here.")
-        revoked = self._storage.devices.revoke_device(device_id, self._clock())
-        await self._authz.after_commit(revoked, lambda _: (device.account_id,))
+        await self._authz.after_commit(
+            self._storage.devices.revoke_device(device_id, self._clock()), lambda _: (device.account_id,)
+        )
         await self._notifier.disconnect_device(device_id)
         # Same announcement as an owner's revocation: the account and its contacts refetch devices.
         event = DevicesChangedEvent(device.account_id)
