@@ -21,8 +21,9 @@ class LinkService:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         # Links are created by redeeming an invitation and never removed, so a link seen once stays true:
-        # remembering it saves one read per send. Absent links are never remembered (another node may create
-        # one any moment), and whether the other account is still reachable is read on every send.
+        # remembering it saves one read per key fetch or consent. Absent links are never remembered (another
+        # node may create one any moment), and whether the other account is still reachable is read on every
+        # call. Sends do not come here: they get all their facts at once (server/services/authz_cache.py).
         self._known: dict[tuple[str, str], Link] = {}
 
     def pair(self, caller: Principal, other_id: str) -> tuple[str, str]:
