@@ -163,6 +163,9 @@ def build_app(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        close_manager = getattr(sio.manager, "aclose", None)  # the Redis manager's connections and listener
+        if close_manager is not None:
+            await close_manager()
         if owns_broker:
             await broker.close()
         if owns_storage:

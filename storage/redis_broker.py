@@ -173,8 +173,32 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
 
     def initialize(self) -> None:
         super().initialize()
+        self._watcher: Any = None
         if not self.write_only and self._on_resubscribed is not None:
-            self.server.start_background_task(self._watch_subscription)
+            self._watcher = self.server.start_background_task(self._watch_subscription)
+
+    async def aclose(self) -> None:
+        """Stop listening and close every Redis connection this manager opened (at app shutdown).
+
+        python-socketio's manager has no close of its own: without this, its listener task and its pool
+        outlive the app and their sockets are only found by the garbage collector."""
+        tasks = [t for t in (getattr(self, "_watcher", None), getattr(self, "thread", None)) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        pubsub: Any = getattr(self, "pubsub", None)
+        redis: Any = getattr(self, "redis", None)
+        with contextlib.suppress(*_REDIS_ERRORS):
+            if pubsub is not None:
+                await pubsub.aclose()
+        with contextlib.suppress(*_REDIS_ERRORS):
+            if isinstance(redis, aioredis.Redis):
+                await redis.aclose(close_connection_pool=True)
+        for task in list(self._closing):
+            with contextlib.suppress(Exception):
+                await task
 
     async def _watch_subscription(self) -> None:
         held: Any = None  # the pub/sub connection last seen subscribed
