@@ -128,10 +128,11 @@ async def _serve(settings: Settings) -> None:
     built = build_app(settings)
     runner = web.AppRunner(built.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
     try:
+        # Before listening: once /readyz answers, start-up (including this write) is over.
         invitation = await bootstrap_if_empty(built.ctx)
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
         if invitation is not None:
             # stdout, never the log: the code is a credential and is shown exactly once.
             print("No accounts yet. Open this one-time link to create the first admin account:", flush=True)

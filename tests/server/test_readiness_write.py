@@ -117,6 +117,7 @@ async def test_a_full_disk_takes_a_serve_process_out_of_rotation(tmp_path: Path)
     server = ConfidantServer(tmp_path / "data", log_path=tmp_path / "server.log", log_level="info")
     await server.start_async()
     try:
+        assert server.admin_code()  # start-up output written: only the relay's own writes meet the full disk
         async with aiohttp.ClientSession() as http:
             resource.prlimit(server.pid, resource.RLIMIT_FSIZE, (1, resource.RLIM_INFINITY))
             body = await _poll_ready(http, server.url, 503)
