@@ -205,6 +205,9 @@ class PrometheusObserver:
     def __init__(self, version: str = "0", *, process_metrics: bool = True) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._m = _families(self.registry)
+        # labels() validates and locks on every call. The family keeps every child it ever made anyway, so
+        # remembering them here only skips that work on the hot path (every send, storage and broker call).
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
         self._deliveries = DeliveryTracker(self)
         if process_metrics:
             ProcessCollector(registry=self.registry)
@@ -219,18 +222,26 @@ class PrometheusObserver:
     def envelopes_accepted(self, count: int) -> None:
         self._m.accepted.inc(count)
 
+    def _child(self, family: Any, *values: str) -> Any:
+        """``family.labels(*values)`` (values in the family's label order), bound once."""
+        key = (family, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
+
     def send_rejected(self, code: str) -> None:
-        self._m.rejected.labels(code=_code(code)).inc()
+        self._child(self._m.rejected, _code(code)).inc()
 
     def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None:
         label = DeliveryPath(path).value
-        histogram = self._m.latency.labels(path=label)
+        histogram = self._child(self._m.latency, label)
         count = 0
         for accepted_ms in sent_at:
             histogram.observe(max(0, now - accepted_ms) / 1000.0)
             count += 1
         if count:
-            self._m.delivered.labels(path=label).inc(count)
+            self._child(self._m.delivered, label).inc(count)
 
     def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
                              now: int) -> None:
@@ -260,27 +271,27 @@ class PrometheusObserver:
     def socket_event(self, event: str, outcome: str, seconds: float) -> None:
         name = _name(event)
         result = "ok" if outcome == "ok" else _code(outcome)
-        self._m.socket_events.labels(event=name, outcome=result).inc()
-        self._m.socket_seconds.labels(event=name).observe(seconds)
+        self._child(self._m.socket_events, name, result).inc()
+        self._child(self._m.socket_seconds, name).observe(seconds)
 
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
         template = _route(route)
         verb = method if method in HTTP_METHODS else "other"
         code = str(status) if 100 <= status <= 599 else "other"
-        self._m.http_requests.labels(route=template, method=verb, status=code).inc()
-        self._m.http_seconds.labels(route=template, method=verb).observe(seconds)
+        self._child(self._m.http_requests, template, verb, code).inc()
+        self._child(self._m.http_seconds, template, verb).observe(seconds)
 
     def storage_operation(self, store: str, op: str, seconds: float, ok: bool) -> None:
-        labels = {"store": _name(store), "op": _name(op)}
-        self._m.storage_seconds.labels(**labels).observe(seconds)
+        names = (_name(store), _name(op))
+        self._child(self._m.storage_seconds, *names).observe(seconds)
         if not ok:
-            self._m.storage_errors.labels(**labels).inc()
+            self._child(self._m.storage_errors, *names).inc()
 
     def broker_operation(self, op: str, seconds: float, ok: bool) -> None:
         name = _name(op)
-        self._m.broker_seconds.labels(op=name).observe(seconds)
+        self._child(self._m.broker_seconds, name).observe(seconds)
         if not ok:
-            self._m.broker_errors.labels(op=name).inc()
+            self._child(self._m.broker_errors, name).inc()
 
     def dependency_status(self, dependency: Dependency, up: bool, seconds: float) -> None:
         name = Dependency(dependency).value
