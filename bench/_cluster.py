@@ -11,7 +11,7 @@ From one run, three targets with the same pairs, modes and load generators:
   Confidant's cross-node throughput >= 90% of this baseline, p99 < 10 ms at a paced 1,000 envelopes/s.
 
 Server CPU and RSS are summed over the N node processes (Redis is shared by both N-node targets and not
-counted). bench/RESULTS_cluster.md records a run.
+counted). bench/RESULTS.md records a run.
 """
 
 from __future__ import annotations
