@@ -48,6 +48,17 @@ RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bo
 RATE_TOKEN_PER_DEVICE = (10, 60.0)
 RATE_REDEEM_PER_IP = (10, 60.0)  # invitation / link-code guessing
 RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
+RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
+
+# --- outstanding items per account (authenticated writes are bounded too) ---
+MAX_OUTSTANDING_LINK_CODES = 5  # linking a device needs one code at a time; a few for typos and retries
+MAX_OUTSTANDING_INVITATIONS = 50  # a therapist's intake in one invitation lifetime; unused ones expire
+MAX_TERMS_VERSIONS = 32  # terms change a few times a year: decades of versions, at most 2 MiB per therapist
+
+# --- shutdown (server/shutdown.py) ---
+SHUTDOWN_INFLIGHT_SECONDS = 3.0  # a socket event's write takes milliseconds; one stuck on storage is cut
+SHUTDOWN_HTTP_SECONDS = 2.0  # in-flight HTTP requests after the sockets closed (aiohttp's shutdown timeout)
+SHUTDOWN_RECONNECT_AFTER_MS = 500  # clients wait about this long, so a restarting node is not stampeded
 
 # --- presence ---
 PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies

@@ -72,6 +72,13 @@ def test_scrape_config_loads_the_rules() -> None:
     assert config["rule_files"] == ["alerts.yml"]
     job = config["scrape_configs"][0]
     assert (job["job_name"], job["metrics_path"]) == ("confidant", "/metrics")
+    # The nodes' metrics listener, not the public port the proxy forwards.
+    compose = yaml.safe_load((INFRA / "docker-compose.yml").read_text())
+    env = compose["x-node"]["environment"]
+    port = env["CONFIDANT_METRICS_PORT"]
+    assert port != env["CONFIDANT_PORT"]
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert targets and all(t.endswith(f":{port}") for t in targets), targets
 
 
 def test_dashboard_references_exported_metrics() -> None:
