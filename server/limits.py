@@ -23,7 +23,7 @@ MAX_LABEL_CIPHERTEXT_BYTES = 1024  # an encrypted display name, never a document
 MAX_TERMS_TEXT_BYTES = 64 * 1024  # several pages of terms; larger would be a document store
 
 # --- accounts, devices, keys ---
-MAX_DEVICES_PER_ACCOUNT = 10  # bounds fan-out per send and per bundle fetch
+MAX_DEVICES_PER_ACCOUNT = 10  # bounds fan-out per send and per bundle fetch (see MAX_OUTSTANDING_LINK_CODES)
 MAX_PREKEYS_PER_UPLOAD = _crypto.PREKEY_BATCH_SIZE  # one request stays small
 MAX_PREKEYS_STORED = _crypto.MAX_STORED_ONE_TIME_PREKEYS  # bounds storage per device; clients top up
 PREKEYS_LOW_THRESHOLD = _crypto.PREKEY_LOW_WATER_MARK  # below this the device is told to upload more
@@ -51,7 +51,9 @@ RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runawa
 RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
 
 # --- outstanding items per account (authenticated writes are bounded too) ---
-MAX_OUTSTANDING_LINK_CODES = 5  # linking a device needs one code at a time; a few for typos and retries
+# New link codes per code lifetime (so at most twice this many unused at once): enough to link every device
+# an account may have in one sitting.
+MAX_OUTSTANDING_LINK_CODES = MAX_DEVICES_PER_ACCOUNT
 MAX_OUTSTANDING_INVITATIONS = 50  # a therapist's intake in one invitation lifetime; unused ones expire
 MAX_TERMS_VERSIONS = 32  # terms change a few times a year: decades of versions, at most 2 MiB per therapist
 

@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 
 from server import limits
-from server.errors import RateLimited
+from server.errors import LimitReached, RateLimited
 from storage.broker import Broker
 
 __all__ = ["RateLimiter", "rate_subject"]
@@ -43,3 +43,14 @@ class RateLimiter:
         retry_after = await self._broker.hit(f"{rule}:{rate_subject(subject)}", limit, window)
         if retry_after is not None:
             raise RateLimited(retry_after)
+
+    async def cap_new(self, kind: str, subject: str, limit: int, lifetime_seconds: float) -> None:
+        """Count one new short-lived item (a link code) of ``subject``; LimitReached past ``limit`` per
+        lifetime. Items live ``lifetime_seconds``, so at most ``2 * limit`` are ever outstanding (fixed
+        windows) without a storage read, and the count is shared by every node."""
+        retry_after = await self._broker.hit(f"cap:{kind}:{subject}", limit, lifetime_seconds)
+        if retry_after is not None:
+            raise LimitReached(
+                f"You have {limit} unused {kind.replace('_', ' ')}; use one or wait until they expire.",
+                {"limit": limit, "what": kind, "retry_after_seconds": int(retry_after)},
+            )
