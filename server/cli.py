@@ -179,6 +179,8 @@ async def _serve(settings: Settings) -> None:
         metrics_url = await _listen(metrics_runner, settings.metrics_host, settings.metrics_port, "/metrics")
         url = await _listen(runner, settings.host, settings.port, "the API")
         log.info("serving", extra={"url": url, "metrics_url": metrics_url + "/metrics"})
+        print(f"Confidant is serving {url} (metrics for Prometheus: {metrics_url}/metrics). "
+              "Ctrl-C stops it.", flush=True)
         if invitation is not None:
             # stdout, never the log, and last: the code is a credential shown exactly once.
             lines = [
