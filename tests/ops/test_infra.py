@@ -113,7 +113,8 @@ def test_the_image_builds_the_web_client_and_every_node_serves_it() -> None:
     assert int(re.findall(r"node:(\d+)", web[0])[0]) >= 20  # vite needs Node 20.19+ (scripts/build-web.sh)
     assert "RUN npm ci --no-audit --no-fund --loglevel=error" in web
     assert web.index("COPY web-client/ ./") < web.index("RUN npm run build")
-    assert json.loads((repo / "web-client" / "package.json").read_text())["scripts"]["build"].startswith("vite")
+    package = json.loads((repo / "web-client" / "package.json").read_text())
+    assert package["scripts"]["build"].startswith("vite")
     copy_dist = [i for i in relay if i.startswith("COPY --from=web ")]
     assert copy_dist == ["COPY --from=web /web-client/dist /app/web"]
     assert "ENV CONFIDANT_WEB_ROOT=/app/web" in relay
