@@ -170,7 +170,9 @@ async def _serve(settings: Settings) -> None:
     # The public listener answers even parser-level refusals with the API's error JSON (EdgeRunner);
     # on SIGTERM in-flight HTTP requests get a bounded time (the socket drain is server.shutdown).
     runner = EdgeRunner(built.app, access_log=None, shutdown_timeout=limits.SHUTDOWN_HTTP_SECONDS)
-    metrics_runner = web.AppRunner(build_metrics_app(built.ctx), access_log=None, shutdown_timeout=1.0)
+    metrics_runner = web.AppRunner(
+        build_metrics_app(built.ctx), access_log=None, shutdown_timeout=limits.SHUTDOWN_HTTP_SECONDS
+    )
     await runner.setup()
     await metrics_runner.setup()
     try:

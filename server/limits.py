@@ -59,7 +59,9 @@ MAX_TERMS_VERSIONS = 32  # terms change a few times a year: decades of versions,
 
 # --- shutdown (server/shutdown.py) ---
 SHUTDOWN_INFLIGHT_SECONDS = 3.0  # a socket event's write takes milliseconds; one stuck on storage is cut
-SHUTDOWN_HTTP_SECONDS = 2.0  # in-flight HTTP requests after the sockets closed (aiohttp's shutdown timeout)
+# In-flight HTTP requests after the sockets closed (aiohttp waits this long, cancels, then waits as long again
+# for the cancellation); API handlers take milliseconds, a websocket whose client never closes is cut.
+SHUTDOWN_HTTP_SECONDS = 1.0
 SHUTDOWN_RECONNECT_AFTER_MS = 500  # clients wait about this long, so a restarting node is not stampeded
 
 # --- presence ---
