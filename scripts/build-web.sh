@@ -8,7 +8,7 @@ node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(
     exit 1
 }
 stamp=dist/.build-stamp
-newest=$(find src index.html package.json package-lock.json vite.config.* -newer "$stamp" 2>/dev/null | head -n 1 || true)
+newest=$(find src build index.html package.json package-lock.json vite.config.* -newer "$stamp" 2>/dev/null | head -n 1 || true)
 if [ -f "$stamp" ] && [ -z "$newest" ]; then exit 0; fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi

@@ -2,6 +2,7 @@
 import "./styles.css";
 import { h, replace } from "./lib/dom.js";
 import { Device } from "./app/device.js";
+import { ready as cryptoReady } from "./crypto/primitives.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
@@ -157,6 +158,20 @@ device.addEventListener("change", (e) => {
     if (t && t.consent && t.consent.accepted_version !== t.consent.current_version) render();
   }
 });
-device.load().then(render, (e) => {
+/** Screens that will need libsodium on submit fetch it once the page is idle (never before the first paint). */
+function warmCrypto() {
+  const { parts } = parseRoute();
+  const needs = device.status === "locked" || ((parts[0] === "join" || parts[0] === "link") && parts[1]);
+  if (!needs) return;
+  const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
+  const start = () => idle(() => cryptoReady().catch(() => {}), { timeout: 3000 });
+  if (document.readyState === "complete") start();
+  else window.addEventListener("load", start, { once: true });
+}
+
+device.load().then(() => {
+  render();
+  warmCrypto();
+}, (e) => {
   replace(root, h("div", { class: "page" }, h("div", { class: "notice error", role: "alert" }, `Confidant could not start: ${e.message}`)));
 });
