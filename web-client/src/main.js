@@ -20,6 +20,7 @@ let cleanup = [];
 let renderSeq = 0;
 
 function parseRoute() {
+  if (location.hash === "#main") return { parts: [], hash: "" }; // the skip link's target, should it be followed
   const hash = location.hash.replace(/^#\/?/, "");
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   return { parts, hash };
@@ -35,7 +36,25 @@ function mount(nodes, extraCleanup) {
   cleanup = extraCleanup ? [extraCleanup] : [];
   replace(root, ...nodes);
   root.removeAttribute("aria-busy");
+  setTitle();
 }
+
+/** The tab title names the screen (its h1), so a person with many tabs, or a screen reader, knows where they are. */
+function setTitle() {
+  const heading = document.querySelector("#main h1");
+  const text = heading && heading.textContent.trim();
+  document.title = !text ? "Confidant" : text.includes("Confidant") ? text : `${text} · Confidant`;
+}
+
+// The skip link moves focus to the screen's content itself: as a plain "#main" link it would be taken by the
+// hash router (a "Not found" screen, or a join form thrown away with what was typed).
+document.querySelector(".skip-link")?.addEventListener("click", (e) => {
+  e.preventDefault();
+  const main = document.getElementById("main");
+  if (!main) return;
+  if (!main.hasAttribute("tabindex")) main.setAttribute("tabindex", "-1");
+  main.focus();
+});
 
 function asView(v) {
   return v instanceof Node ? { node: v, cleanup: null } : v;
@@ -139,7 +158,7 @@ function focusMain() {
     const main = document.getElementById("main");
     if (!main) return;
     const heading = main.querySelector("h1, h2");
-    document.title = heading && heading.textContent ? `${heading.textContent} · Confidant` : "Confidant";
+    setTitle();
     if (main.contains(document.activeElement)) return;
     const target = heading || main;
     if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
