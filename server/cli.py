@@ -18,6 +18,7 @@ from server.config import ConfigError, Settings, load_settings
 from server.logging import configure_logging
 from server.operations import run_verify_audit
 from server.probe import add_probe_parser, run_probe
+from server.verify_web import add_verify_web_parser, run_verify_web
 from storage.errors import StorageUnavailable
 from storage.records import Role
 
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(verify_audit)
     add_probe_parser(commands)
+    add_verify_web_parser(commands)
     return parser
 
 
@@ -161,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "probe":  # a client of a running relay: no server settings
         return run_probe(args)
+    if args.command == "verify-web":  # likewise
+        return run_verify_web(args)
     try:
         settings = _settings(args)
     except ConfigError as exc:

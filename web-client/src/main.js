@@ -3,6 +3,7 @@ import "./styles.css";
 import { h, replace } from "./lib/dom.js";
 import { Device } from "./app/device.js";
 import { ready as cryptoReady } from "./crypto/primitives.js";
+import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
@@ -188,6 +189,7 @@ function warmCrypto() {
   else window.addEventListener("load", start, { once: true });
 }
 
+if (import.meta.env.PROD) startReleaseGuard();
 device.load().then(() => {
   render();
   warmCrypto();
