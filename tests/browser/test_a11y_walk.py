@@ -6,11 +6,12 @@ focus ring, the ended-session card, the connection state on a phone) have readab
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser._ui import PASSPHRASE, TERMS, send, therapist_with_terms, violations
+from tests.browser._ui import PASSPHRASE, TERMS, send, shot, therapist_with_terms, violations
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -90,7 +91,9 @@ async def fits(page: Page) -> None:
     assert width <= PHONE["width"], f"page is {width} px wide at {PHONE['width']} px"
 
 
-async def test_keyboard_and_screen_reader_walk_at_320px(browser: Browser, server: ConfidantServer) -> None:
+async def test_keyboard_and_screen_reader_walk_at_320px(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
     report: dict[str, list[dict[str, object]]] = {}
     _, therapist, client_link = await therapist_with_terms(browser, server, "Sam Rivera")
     t = therapist.page
@@ -176,6 +179,7 @@ async def test_keyboard_and_screen_reader_walk_at_320px(browser: Browser, server
     await send(c, "Your therapist", "written while the relay is away")
     await expect(c.locator(".msg.out[data-state=queued]")).to_have_count(1)
     assert await contrast(c, ".msg.out[data-state=queued] .bubble") >= 4.5
+    await shot(c, artifacts, "client-320px-queued")
     assert await contrast(c, ".conn") >= 4.5
     await fits(c)
     report["queued message"] = await violations(c)

@@ -19,6 +19,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
 from crypto.primitives import ed25519_seed_keypair, ed25519_sign
+from tests.browser._ui import shot
 from tests.browser.conftest import REPO
 from tests.fixtures.ports import free_port
 from tests.fixtures.server_proc import ConfidantServer
@@ -105,10 +106,10 @@ async def running_release(page: Page) -> str | None:
 
 
 async def test_pins_takes_signed_update_refuses_tampering(
-    browser: Browser, site: tuple[Path, TamperingProxy]
+    browser: Browser, site: tuple[Path, TamperingProxy], artifacts: Path
 ) -> None:
     root, proxy = site
-    context = await browser.new_context(base_url=proxy.url)
+    context = await browser.new_context(base_url=proxy.url, viewport={"width": 390, "height": 844})
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -139,6 +140,7 @@ async def test_pins_takes_signed_update_refuses_tampering(
     await expect(notice).to_have_text(
         re.compile(r"^Confidant was updated \(0\.1\.1-test, December 1, 2026\)\.")
     )
+    await shot(page, artifacts, "release-updated")
 
     # A tampering proxy alters the main bundle and rewrites the manifest to match: unsigned.
     bundle = re.search(r'src="(/assets/index-[^"]+\.js)"', (root / "index.html").read_text())
@@ -154,6 +156,7 @@ async def test_pins_takes_signed_update_refuses_tampering(
     await expect(notice).to_contain_text("not signed by this deployment's release key")
     await expect(notice).to_contain_text("still using version 0.1.1-test")
     await expect(notice).to_have_attribute("role", "alert")
+    await shot(page, artifacts, "release-refused")
     # The pinned release keeps running; the altered bundle never ran, not even after another reload.
     await page.reload()
     await expect(page.get_by_role("heading", name="Welcome to Confidant")).to_be_visible()

@@ -178,15 +178,12 @@ device.addEventListener("change", (e) => {
     if (t && t.consent && t.consent.accepted_version !== t.consent.current_version) render();
   }
 });
-/** Screens that will need libsodium on submit fetch it once the page is idle (never before the first paint). */
+/** Screens that will need libsodium on submit fetch it when the person starts typing (their passphrase takes
+ * longer to type than libsodium takes to arrive): never on the first screen's critical path. */
 function warmCrypto() {
   const { parts } = parseRoute();
   const needs = device.status === "locked" || ((parts[0] === "join" || parts[0] === "link") && parts[1]);
-  if (!needs) return;
-  const idle = window.requestIdleCallback || ((fn) => setTimeout(fn, 200));
-  const start = () => idle(() => cryptoReady().catch(() => {}), { timeout: 3000 });
-  if (document.readyState === "complete") start();
-  else window.addEventListener("load", start, { once: true });
+  if (needs) document.addEventListener("input", () => cryptoReady().catch(() => {}), { once: true, capture: true });
 }
 
 if (import.meta.env.PROD) startReleaseGuard();
