@@ -3,6 +3,8 @@ import "./styles.css";
 import { h, replace } from "./lib/dom.js";
 import { Device } from "./app/device.js";
 import { ready as cryptoReady } from "./crypto/primitives.js";
+import { prepareOneTimePrekeys } from "./crypto/keys.js";
+import { PREKEY_BATCH_SIZE } from "./crypto/limits.js";
 import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
@@ -183,7 +185,14 @@ device.addEventListener("change", (e) => {
 function warmCrypto() {
   const { parts } = parseRoute();
   const needs = device.status === "locked" || ((parts[0] === "join" || parts[0] === "link") && parts[1]);
-  if (needs) document.addEventListener("input", () => cryptoReady().catch(() => {}), { once: true, capture: true });
+  if (!needs) return;
+  // A new device also needs its first one-time prekeys: made while the person types, a few at a time.
+  const joining = device.status === "none";
+  const warm = () =>
+    cryptoReady()
+      .then(() => joining && prepareOneTimePrekeys(PREKEY_BATCH_SIZE))
+      .catch(() => {});
+  document.addEventListener("input", warm, { once: true, capture: true });
 }
 
 if (import.meta.env.PROD) startReleaseGuard();
