@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -26,7 +27,8 @@ from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
 
-RELEASE_KEY = REPO / "web-client" / ".release-key"  # the local key scripts/build-web.sh made and signed with
+# The key scripts/build-web.sh signed the build with: the deployment's, or the local one it made.
+RELEASE_KEY = Path(os.environ.get("CONFIDANT_RELEASE_KEY") or REPO / "web-client" / ".release-key")
 MARK = "confidant-test-release"
 TAMPER = b"\n;window.__tampered = true;\n"
 SKIP_HEADERS = {"content-length", "content-encoding", "transfer-encoding", "connection"}
