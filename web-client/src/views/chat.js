@@ -17,7 +17,7 @@ export function chatView(device, accountId) {
   const banner = h("div");
   const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
   const send = h("button", { type: "submit" }, "Send");
-  const title = h("h2", { id: "chat-title" }, name());
+  const title = h("h1", { id: "chat-title" }, name());
   const rendered = new Map();
   let lastDay = null;
 
