@@ -7,13 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 
+from server.app import build_app
+from server.config import Settings
 from server.http.middleware import CSP
+from server.http.protocol import EdgeRunner
 from server.services.ratelimit import rate_subject
+from tests.fixtures.ports import free_port
 from tests.server._kit import API
 from tests.server.conftest import Server
 
@@ -123,3 +130,28 @@ async def test_rotating_ipv6_addresses_does_not_escape_the_redeem_limit(server: 
         except Exception as exc:
             statuses.append(type(exc).__name__)
     assert statuses == ["ok"] * limit + ["RateLimited"]
+
+
+async def test_head_and_nul_on_the_web_client(tmp_path: Path) -> None:
+    """HEAD / is what uptime monitors send; a NUL in a file name never reaches the file system."""
+    root = tmp_path / "dist"
+    (root / "assets").mkdir(parents=True)
+    (root / "index.html").write_text("<!doctype html><title>Confidant</title>")
+    (root / "assets" / "app.js").write_text("console.log('hi')")
+    port = free_port()
+    built = build_app(Settings(port=port, data_dir=tmp_path / "data", web_root=root))
+    built.ctx.background.clear()
+    runner = EdgeRunner(built.app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path in ("/", "/assets/app.js"):
+                async with session.head(f"http://127.0.0.1:{port}{path}") as r:
+                    assert r.status == 200, path
+                    assert await r.read() == b""
+            for path in ("/index.html%00.js", "/assets/app.js%00"):
+                async with session.get(f"http://127.0.0.1:{port}{path}") as r:
+                    assert r.status == 400 and (await r.json())["error"]["code"] == "bad_request", path
+    finally:
+        await runner.cleanup()
