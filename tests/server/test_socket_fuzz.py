@@ -33,7 +33,7 @@ from tests.server._kit import API, Device, Http, Keys
 
 T = TypeVar("T")
 CODES = {c.value for c in ErrorCode} - {ErrorCode.INTERNAL.value}
-EXAMPLES_PER_EVENT = 40
+EXAMPLES_PER_EVENT = 25
 
 
 class ErrorLog(logging.Handler):
