@@ -1,5 +1,6 @@
-"""Files through a real `confidant serve`, with the Python SDK on both ends: byte-identical delivery, deletion
-once fetched, a blob altered on disk is refused, Range resume, and no plaintext or file name at rest or in logs."""
+"""Files through a real `confidant serve`, with the Python SDK on both ends: byte-identical delivery,
+deletion once fetched, a blob altered on disk is refused, Range resume, and no plaintext or file name at
+rest or in logs."""
 
 from __future__ import annotations
 
