@@ -23,8 +23,24 @@ export function filesOf(device) {
   return f;
 }
 
-const KIND_LABEL = { "application/pdf": "PDF" };
-const kindLabel = (type) => KIND_LABEL[type] || (type.split("/")[1] || "file").slice(0, 4).toUpperCase();
+// The short label of a file card: the name's extension, else the subtype ("PDF", "PNG", "DOCX", "FILE").
+function kindLabel(type, name = "") {
+  const ext = /\.([A-Za-z0-9]{1,5})$/.exec(name);
+  if (ext) return ext[1].toUpperCase();
+  const sub = type.split("/")[1] || "";
+  return sub && sub !== "octet-stream" ? sub.slice(0, 4).toUpperCase() : "FILE";
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function paperclip() {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [k, v] of Object.entries({ viewBox: "0 0 24 24", width: "22", height: "22", fill: "none", stroke: "currentColor", "stroke-width": "2", "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true", focusable: "false" }))
+    svg.setAttribute(k, v);
+  const path = document.createElementNS(SVG, "path");
+  path.setAttribute("d", "M21.4 11.05 12.2 20.24a6 6 0 0 1-8.49-8.49l9.2-9.19a4 4 0 0 1 5.65 5.66l-9.2 9.19a2 2 0 0 1-2.82-2.83l8.48-8.48");
+  svg.appendChild(path);
+  return svg;
+}
 
 function progressRow(transfer, verb) {
   const bar = h("progress", { max: "1", value: "0", "aria-label": `${verb} ${transfer.name}` });
@@ -42,7 +58,7 @@ export function attachControls(device, accountId, contactName) {
   const files = filesOf(device);
   const area = h("div", { class: "transfers", "aria-live": "polite" });
   const input = h("input", { type: "file", multiple: true, hidden: true, "data-testid": "file-input" });
-  const button = h("button", { class: "ghost attach", type: "button", "aria-label": `Attach a file for ${contactName()}`, title: "Attach a file", onclick: () => input.click() }, "📎");
+  const button = h("button", { class: "ghost attach", type: "button", "aria-label": `Attach a file for ${contactName()}`, title: "Attach a file", onclick: () => input.click() }, paperclip());
 
   const upload = async (file) => {
     const transfer = new Transfer("upload", file.name || "pasted image", file.size);
@@ -126,7 +142,7 @@ export function fileCard(device, msg) {
   }
   const isImage = p.contentType.startsWith("image/");
   const status = h("div", { class: "file-status" });
-  const info = h("div", { class: "file-info" }, h("span", { class: "file-name" }, p.name), h("span", { class: "file-meta small" }, `${kindLabel(p.contentType)} · ${formatSize(p.size)}`));
+  const info = h("div", { class: "file-info" }, h("span", { class: "file-name" }, p.name), h("span", { class: "file-meta small" }, `${kindLabel(p.contentType, p.name)} · ${formatSize(p.size)}`));
 
   const open = async () => {
     const hit = files.cached(p.blobId);
@@ -165,7 +181,7 @@ export function fileCard(device, msg) {
     const url = URL.createObjectURL(new Blob([p.thumbnail], { type: "image/jpeg" }));
     thumb = h("button", { class: "file-thumb", type: "button", "aria-label": `Open image ${p.name}`, onclick: view }, h("img", { src: url, alt: `Preview of ${p.name}` }));
   } else {
-    thumb = h("div", { class: "file-icon", "aria-hidden": "true" }, kindLabel(p.contentType));
+    thumb = h("div", { class: "file-icon", "aria-hidden": "true" }, kindLabel(p.contentType, p.name));
   }
   return h("div", { class: "file-card", "data-blob": p.blobId }, thumb, h("div", { class: "file-body" }, info, status));
 }
