@@ -83,11 +83,13 @@ def generate() -> Json:
             "image with thumbnail",
             _wire(content_type="image/jpeg", name="journal page.jpg", thumbnail=_b64(_jpeg(3000))),
         ),
-        _valid("unicode name", _wire(content_type="text/plain", name="Brief an Frau Müller – 日記.txt")),
+        _valid("unicode name", _wire(content_type="text/plain", name="Brief an Frau Müller \u2013 日記.txt")),
         _valid("empty file", _wire(size=0, content_type="application/octet-stream", name="empty")),
         _valid("largest size", _wire(size=MAX_ATTACHMENT_BYTES)),
         _valid("longest name", _wire(name="n" * MAX_FILE_NAME_BYTES)),
-        _valid("largest thumbnail", _wire(content_type="image/png", thumbnail=_b64(_jpeg(MAX_THUMBNAIL_BYTES)))),
+        _valid(
+            "largest thumbnail", _wire(content_type="image/png", thumbnail=_b64(_jpeg(MAX_THUMBNAIL_BYTES)))
+        ),
     ]
     invalid = [
         _invalid("not an object", "worksheet.pdf"),
@@ -109,9 +111,12 @@ def generate() -> Json:
         _invalid("name with a control character", _wire(name="a\nb.txt")),
         _invalid("name too long", _wire(name=long_name)),
         _invalid("thumbnail on a pdf", _wire(thumbnail=_b64(_jpeg(100)))),
-        _invalid("thumbnail not a jpeg", _wire(content_type="image/png", thumbnail=_b64(b"\x89PNG" + bytes(60)))),
         _invalid(
-            "thumbnail too large", _wire(content_type="image/png", thumbnail=_b64(_jpeg(MAX_THUMBNAIL_BYTES + 1)))
+            "thumbnail not a jpeg", _wire(content_type="image/png", thumbnail=_b64(b"\x89PNG" + bytes(60)))
+        ),
+        _invalid(
+            "thumbnail too large",
+            _wire(content_type="image/png", thumbnail=_b64(_jpeg(MAX_THUMBNAIL_BYTES + 1))),
         ),
     ]
     size = 70_000  # two chunks: a full one and a final short one
@@ -119,7 +124,9 @@ def generate() -> Json:
     sink = io.BytesIO()
     ptr = attachments.encrypt_file(io.BytesIO(_pattern(size)), sink, key=key, header=header)
     blob = sink.getvalue()
-    file = FilePointer(_seed("roundtrip/blob", 16).hex(), ptr.key, ptr.digest, ptr.size, "image/png", "page.png")
+    file = FilePointer(
+        _seed("roundtrip/blob", 16).hex(), ptr.key, ptr.digest, ptr.size, "image/png", "page.png"
+    )
     roundtrip = {
         "plaintext": "byte i = i mod 251",
         "size": size,
@@ -133,8 +140,9 @@ def generate() -> Json:
     }
     return {
         "description": (
-            "File messages (PROTOCOL section 11): valid pointers with their exact payload JSON (compact, UTF-8, "
-            "keys in this order), invalid pointers every client must reject, and one encrypted round trip."
+            "File messages (PROTOCOL section 11): valid pointers with their exact payload JSON (compact, "
+            "UTF-8, keys in this order), invalid pointers every client must reject, and one encrypted "
+            "round trip."
         ),
         "to": TO,
         "sent_at": SENT_AT,

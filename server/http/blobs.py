@@ -19,16 +19,12 @@ from collections.abc import AsyncIterator
 import msgspec
 from aiohttp import web
 
-from crypto.attachments import encrypted_size
 from server import limits
 from server.context import AppContext, Route
 from server.errors import BadRequest, InvalidField
 from server.http._base import API, bearer_principal, reply
-from server.services.blobs import BlobLimits, BlobService
-from storage.blobs import BlobStore
-from storage.protocols import Storage
 
-__all__ = ["BlobOut", "FetchedOut", "UsageOut", "blob_store", "build_blob_service", "parse_range", "register"]
+__all__ = ["BlobOut", "FetchedOut", "UsageOut", "parse_range", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -52,31 +48,6 @@ class UsageOut(msgspec.Struct, frozen=True):
     used_bytes: int
     quota_bytes: int
     max_blob_bytes: int
-
-
-def blob_store(storage: Storage) -> BlobStore:
-    """The blob store of the configured backend, looked up by its engine (wrappers around it still work)."""
-    from storage.mongodb._engine import Engine as MongoEngine
-    from storage.mongodb.blobs import MongoBlobStore
-    from storage.sqlite._engine import Engine
-    from storage.sqlite.blobs import SqliteBlobStore
-
-    engine = getattr(storage, "engine", None)
-    if isinstance(engine, Engine):
-        return SqliteBlobStore(engine)
-    if isinstance(engine, MongoEngine):
-        return MongoBlobStore(engine)
-    raise RuntimeError(f"no blob store for {type(storage).__name__}")
-
-
-def build_blob_service(ctx: AppContext) -> BlobService:
-    s = ctx.settings
-    blob_limits = BlobLimits(
-        max_blob_bytes=encrypted_size(s.max_attachment_bytes),
-        quota_bytes=s.attachment_quota_bytes,
-        ttl_ms=s.envelope_ttl_seconds * 1000,
-    )
-    return BlobService(blob_store(ctx.storage), ctx.storage, ctx.services.links, ctx.clock, blob_limits)
 
 
 def parse_range(header: str | None) -> tuple[int, int | None] | None:
@@ -104,7 +75,7 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
 
 
 def register(ctx: AppContext) -> None:
-    service = build_blob_service(ctx)
+    service = ctx.services.blobs
     auth = ctx.services.auth
 
     async def upload(request: web.Request) -> web.Response:

@@ -19,7 +19,9 @@ import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 
+from crypto.attachments import encrypted_size
 from server.clock import Clock
+from server.config import Settings
 from server.errors import AppError, BadRequest, ErrorCode, NotFound, PayloadTooLarge
 from server.services.links import LinkService
 from server.services.values import Principal
@@ -27,7 +29,7 @@ from storage.blobs import BlobInfo, BlobQuotaExceeded, BlobStore, NewBlob
 from storage.errors import StorageError
 from storage.protocols import Storage
 
-__all__ = ["BlobLimits", "BlobService", "Download", "Usage"]
+__all__ = ["BlobLimits", "BlobService", "Download", "Usage", "blob_limits"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,15 @@ class BlobLimits:
     max_blob_bytes: int  # one blob (ciphertext), from the configured attachment limit
     quota_bytes: int  # per account, stored plus uploading
     ttl_ms: int  # the envelope TTL: a blob never outlives the message that points at it
+
+
+def blob_limits(settings: Settings) -> BlobLimits:
+    return BlobLimits(
+        # The setting bounds a file's plaintext; the blob adds 17 bytes per 64 KiB chunk plus a header.
+        max_blob_bytes=encrypted_size(settings.max_attachment_bytes),
+        quota_bytes=settings.attachment_quota_bytes,
+        ttl_ms=settings.envelope_ttl_seconds * 1000,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ file document: an upload cut midway is never served, and ``abort`` deletes its c
 The quota is one counter document per account (``blob_usage``), raised by a single conditional ``$inc`` that
 only matches while the new total stays within the quota: concurrent uploads on different nodes cannot both
 pass, without a transaction. Deleting a blob removes its metadata first (so it is no longer served), then its
-GridFS chunks, then gives the bytes back to the counter.
+GridFS chunks, then gives the bytes back to the counter. ``blob_meta`` has no TTL index: the server's TTL
+monitor would drop the metadata but leave the bytes and the quota; the sweeper deletes all three.
 """
 
 from __future__ import annotations
@@ -19,24 +20,17 @@ from typing import Any
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
-from pymongo import ASCENDING
 from pymongo.write_concern import WriteConcern
 
 from storage.blobs import BlobInfo, BlobQuotaExceeded, NewBlob
 from storage.errors import StorageError
-from storage.mongodb._engine import Engine, expire_on
+from storage.mongodb._engine import Engine
 
-__all__ = ["BUCKET", "MongoBlobStore", "create_blob_indexes"]
+__all__ = ["BUCKET", "MongoBlobStore"]
 
 BUCKET = "blobs"
 _CHUNK = 255 * 1024  # GridFS default chunk size: below the 16 MiB document limit, few round trips
 _READ_PIECE = 256 * 1024
-
-
-async def create_blob_indexes(engine: Engine) -> None:
-    meta = engine["blob_meta"]
-    await meta.create_index([("owner_account", ASCENDING)])
-    await meta.create_index([("expires_at", ASCENDING)])
 
 
 def _info(d: dict[str, Any]) -> BlobInfo:
@@ -58,7 +52,6 @@ class MongoBlobStore:
     def __init__(self, engine: Engine, *, bucket: Any | None = None) -> None:
         self._engine = engine
         self._bucket = bucket
-        self._indexed = False
 
     def bucket(self) -> Any:
         if self._bucket is None:
@@ -68,14 +61,7 @@ class MongoBlobStore:
             )
         return self._bucket
 
-    async def _ensure(self) -> None:
-        if not self._indexed:
-            async with self._engine.op():
-                await create_blob_indexes(self._engine)
-            self._indexed = True
-
     async def begin_blob(self, blob: NewBlob, *, quota: int, now: int) -> _GridWriter:
-        await self._ensure()
         usage = self._engine["blob_usage"]
         async with self._engine.op():
             await usage.update_one({"_id": blob.owner_account}, {"$setOnInsert": {"used": 0}}, upsert=True)
@@ -97,7 +83,6 @@ class MongoBlobStore:
                     "created_at": blob.created_at,
                     "expires_at": blob.upload_expires_at,
                     "pending": sorted(blob.recipients),
-                    "expire_on": expire_on(blob.upload_expires_at),
                 }
             )
             stream = self.bucket().open_upload_stream_with_id(
@@ -155,7 +140,6 @@ class MongoBlobStore:
         return await self._delete_matching({"owner_account": account_id})
 
     async def _delete_matching(self, query: dict[str, Any]) -> int:
-        await self._ensure()
         async with self._engine.op():
             docs = await self._engine["blob_meta"].find(query).to_list(None)
         count = 0
@@ -180,7 +164,7 @@ class MongoBlobStore:
         async with self._engine.op():
             marked = await self._engine["blob_meta"].update_one(
                 {"_id": blob.blob_id, "state": "pending"},
-                {"$set": {"state": "ready", "expires_at": expires_at, "expire_on": expire_on(expires_at)}},
+                {"$set": {"state": "ready", "expires_at": expires_at}},
             )
             if not marked.modified_count:
                 # Swept or erased while uploading: the bytes must not outlive their metadata.

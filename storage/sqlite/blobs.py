@@ -24,36 +24,11 @@ from storage.blobs import BlobInfo, BlobQuotaExceeded, NewBlob
 from storage.errors import StorageError, StorageUnavailable
 from storage.sqlite._engine import Engine
 
-__all__ = ["BLOBS_SCHEMA", "BLOB_DIRECTORY", "SqliteBlobStore"]
+__all__ = ["BLOB_DIRECTORY", "SqliteBlobStore"]
 
 BLOB_DIRECTORY = "blobs"
 _WRITE_BUFFER = 1024 * 1024  # bytes gathered before one write() off the event loop
 _READ_PIECE = 256 * 1024  # bytes per read() off the event loop: bounded memory per download
-
-BLOBS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS blobs (
-    blob_id TEXT PRIMARY KEY,                     -- random, chosen by the server
-    owner_account TEXT NOT NULL,                  -- quota and erasure
-    owner_device TEXT NOT NULL,
-    to_account TEXT NOT NULL,                     -- who else may download: the conversation's other side
-    size INTEGER NOT NULL,                        -- ciphertext bytes (quota, Range checks)
-    state TEXT NOT NULL CHECK (state IN ('pending', 'ready')),  -- pending: uploading, never served
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL                   -- pending: upload deadline; ready: the envelope TTL
-);
-CREATE INDEX IF NOT EXISTS blobs_by_owner ON blobs(owner_account);
-CREATE INDEX IF NOT EXISTS blobs_by_expiry ON blobs(expires_at);
-CREATE TABLE IF NOT EXISTS blob_pending (
-    blob_id TEXT NOT NULL REFERENCES blobs(blob_id) ON DELETE CASCADE,
-    device_id TEXT NOT NULL,                      -- an addressed device that has not fetched it yet
-    PRIMARY KEY (blob_id, device_id)
-) WITHOUT ROWID;
-"""
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -65,12 +40,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 class SqliteBlobStore:
-    def __init__(self, engine: Engine, directory: Path | None = None) -> None:
+    def __init__(self, engine: Engine, directory: Path) -> None:
         self._engine = engine
-        self.directory = directory or engine.path.parent / BLOB_DIRECTORY
-        self._tmp = self.directory / "tmp"
-        self._ready = False
-        self._lock = asyncio.Lock()
+        self.directory = directory
+        self._tmp = directory / "tmp"
 
     def _final(self, blob_id: str) -> Path:
         return self.directory / blob_id[:2] / blob_id
@@ -78,23 +51,7 @@ class SqliteBlobStore:
     def _part(self, blob_id: str) -> Path:
         return self._tmp / f"{blob_id}.part"
 
-    async def _ensure(self) -> None:
-        if self._ready:
-            return
-        async with self._lock:
-            if self._ready:
-                return
-
-            def create(conn: sqlite3.Connection) -> None:
-                for statement in _statements(BLOBS_SCHEMA):
-                    conn.execute(statement)
-
-            await self._engine.write(create)
-            await asyncio.to_thread(self._remove_leftovers)
-            self._ready = True
-
     async def begin_blob(self, blob: NewBlob, *, quota: int, now: int) -> _FileWriter:
-        await self._ensure()
 
         def reserve(conn: sqlite3.Connection) -> None:
             # One write transaction: two concurrent uploads cannot both pass the quota check.
@@ -130,7 +87,6 @@ class SqliteBlobStore:
         return _FileWriter(self, blob, handle)
 
     async def get_blob(self, blob_id: str, now: int) -> BlobInfo | None:
-        await self._ensure()
 
         def read(conn: sqlite3.Connection) -> BlobInfo | None:
             row = conn.execute(
@@ -166,7 +122,6 @@ class SqliteBlobStore:
             handle.close()
 
     async def mark_blob_fetched(self, blob_id: str, device_id: str) -> bool:
-        await self._ensure()
 
         def mark(conn: sqlite3.Connection) -> bool:
             done = conn.execute(
@@ -190,7 +145,6 @@ class SqliteBlobStore:
         return deleted
 
     async def get_blob_usage(self, account_id: str) -> int:
-        await self._ensure()
 
         def read(conn: sqlite3.Connection) -> int:
             (used,) = conn.execute(
@@ -201,11 +155,9 @@ class SqliteBlobStore:
         return await self._engine.read(read)
 
     async def delete_expired_blobs(self, now: int) -> int:
-        await self._ensure()
         return await self._delete_where("expires_at <= ?", (now,))
 
     async def delete_blobs_of(self, account_id: str) -> int:
-        await self._ensure()
         return await self._delete_where("owner_account = ?", (account_id,))
 
     async def _delete_where(self, where: str, args: tuple[object, ...]) -> int:
@@ -274,8 +226,8 @@ class SqliteBlobStore:
             blob.recipients,
         )
 
-    def _remove_leftovers(self) -> None:
-        # First use after start: partial files of uploads a crash interrupted (their rows expire and go).
+    def remove_leftovers(self) -> None:
+        """At open, before serving: partial files of uploads a crash cut (their rows expire and go)."""
         if self._tmp.exists():
             shutil.rmtree(self._tmp)
         self._tmp.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,9 @@ from client.payload import Payload, PayloadError
 from crypto import attachments
 from crypto.errors import DecryptionFailed
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "file_message.json").read_text(encoding="utf-8"))
+VECTORS = json.loads(
+    (Path(__file__).parents[1] / "vectors" / "file_message.json").read_text(encoding="utf-8")
+)
 
 
 @pytest.mark.parametrize("case", VECTORS["valid"], ids=lambda c: c["name"])

@@ -16,7 +16,6 @@ from aiohttp import web
 from crypto.attachments import encrypted_size
 from server.app import build_app
 from server.config import Settings
-from server.http.blobs import build_blob_service
 from tests.fixtures.ports import free_port
 from tests.server._kit import API, Device, Http, eventually_async
 from tests.server.conftest import FakeClock, Server
@@ -182,10 +181,10 @@ async def test_expired_after_the_envelope_ttl(server: Server) -> None:
     await therapist.login()  # a month later: a fresh token
     await client.login()
     assert (await _download(server, therapist, str(body["blob_id"])))[0] == 200
-    assert await build_blob_service(server.ctx).sweep() == 0
+    assert await server.ctx.services.blobs.sweep() == 0
     server.clock.advance(2)
     assert (await _download(server, therapist, str(body["blob_id"])))[0] == 404  # expired reads as gone
-    assert await build_blob_service(server.ctx).sweep() == 1
+    assert await server.ctx.services.blobs.sweep() == 1
     assert _files(server) == [] and await _usage(client) == 0
 
 

@@ -1,79 +1,37 @@
-"""The blob store contract: files in the data directory (SQLite) and GridFS (the MongoDB double's GridFS
-stand-in always, a real MongoDB with the real bucket when CONFIDANT_TEST_MONGODB_URI is set)."""
+"""The blob store contract, on every adapter of the storage port (the ``store`` fixture): files in the data
+directory (SQLite), GridFS (the MongoDB double's GridFS stand-in always; a real MongoDB with the real bucket
+when CONFIDANT_TEST_MONGODB_URI is set)."""
 
 from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from storage.blobs import BlobInfo, BlobQuotaExceeded, BlobStore, NewBlob
 from storage.errors import StorageError
-from storage.mongodb import MongoStorage
-from storage.mongodb.blobs import MongoBlobStore
-from storage.sqlite import SqliteStorage
-from storage.sqlite.blobs import SqliteBlobStore
-from tests.fixtures.gridfs_double import GridFSBucketDouble
-from tests.fixtures.mongo_double import MongoClientDouble
-from tests.storage import _mongo
+from storage.protocols import Storage
 
 NOW = 1_800_000_000_000
 QUOTA = 1_000_000
-Opened = tuple[BlobStore, Callable[[], Awaitable[None]], Callable[[], Awaitable[list[bytes]]]]
+Opened = tuple[BlobStore, None, Callable[[], Awaitable[list[bytes]]]]
 
 
-async def _sqlite(tmp_path: Path) -> Opened:
-    storage = SqliteStorage.open(tmp_path / "sqlite")
-    store = SqliteBlobStore(storage.engine)
-
-    async def raw() -> list[bytes]:
-        return [p.read_bytes() for p in store.directory.rglob("*") if p.is_file()]
-
-    return store, storage.close, raw
-
-
-async def _mongo_double(tmp_path: Path) -> Opened:
-    client = MongoClientDouble()
-    storage = await MongoStorage.open("mongodb://mongo-double", client=client)
-    bucket = GridFSBucketDouble(client, storage.engine.database_name, "blobs")
-    store = MongoBlobStore(storage.engine, bucket=bucket)
+@pytest.fixture
+def blobs(store: Storage) -> Opened:
+    """The store's blob store and a reader of every stored byte (files, or GridFS chunks)."""
+    directory = getattr(store.blobs, "directory", None)
 
     async def raw() -> list[bytes]:
-        return [bytes(c["data"]) async for c in bucket.chunks.find({})]
-
-    return store, storage.close, raw
-
-
-async def _mongodb(tmp_path: Path) -> Opened:
-    storage = await _mongo.mongodb(tmp_path)
-    assert isinstance(storage, MongoStorage)
-    store = MongoBlobStore(storage.engine)
-
-    async def raw() -> list[bytes]:
-        chunks = storage.engine["blobs.chunks"]
+        if directory is not None:
+            return [p.read_bytes() for p in directory.rglob("*") if p.is_file()]
+        chunks = store.engine["blobs.chunks"]  # type: ignore[attr-defined]
         return [bytes(c["data"]) async for c in chunks.find({})]
 
-    return store, storage.close, raw
-
-
-ADAPTERS: dict[str, Callable[[Path], Awaitable[Opened]]] = {
-    "files": _sqlite,
-    "gridfs-double": _mongo_double,  # GridFS stand-in on the MongoDB test double, not MongoDB
-    "mongodb": _mongodb,
-}
-
-
-@pytest.fixture(params=["files", "gridfs-double", _mongo.mongodb_param()])
-async def blobs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Opened]:
-    opened = await ADAPTERS[request.param](tmp_path)
-    try:
-        yield opened
-    finally:
-        await opened[1]()
+    return store.blobs, None, raw
 
 
 def _new(size: int, owner: str | None = None, recipients: tuple[str, ...] = ("dev-b1", "dev-b2")) -> NewBlob:
