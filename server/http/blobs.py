@@ -111,7 +111,7 @@ def register(ctx: AppContext) -> None:
             log.info("blob download cut by the client")
         finally:
             with contextlib.suppress(Exception):
-                await got.chunks.aclose()  # type: ignore[attr-defined]
+                await got.chunks.aclose()
         return response
 
     async def fetched(request: web.Request) -> web.Response:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 
 from crypto.attachments import encrypted_size
@@ -64,7 +64,7 @@ class Download:
     info: BlobInfo
     start: int
     end: int  # exclusive
-    chunks: AsyncIterator[bytes]
+    chunks: AsyncGenerator[bytes, None]  # aclose() it if not read to the end
 
 
 def quota_exceeded(exc: BlobQuotaExceeded) -> AppError:
@@ -178,7 +178,7 @@ class BlobService:
             start, end = first, info.size if last is None else min(last + 1, info.size)
         return Download(info, start, end, self._chunks(blob_id, start, end))
 
-    async def _chunks(self, blob_id: str, start: int, end: int) -> AsyncIterator[bytes]:
+    async def _chunks(self, blob_id: str, start: int, end: int) -> AsyncGenerator[bytes, None]:
         try:
             async for piece in self._store.read_blob(blob_id, start, end):
                 yield piece

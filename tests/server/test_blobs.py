@@ -140,7 +140,7 @@ async def test_size_limit_and_quota_refuse_before_storing_anything(server: Serve
     assert r.body == {"used_bytes": 2 * limit, "quota_bytes": QUOTA, "max_blob_bytes": limit}
 
 
-async def test_an_upload_cut_midway_leaves_nothing(server: Server) -> None:
+async def test_an_upload_cut_midway_leaves_nothing(server: Server, caplog: pytest.LogCaptureFixture) -> None:
     therapist, client = await server.pair()
     host, port = server.url.removeprefix("http://").split(":")
     _reader, writer = await asyncio.open_connection(host, int(port))
@@ -155,6 +155,7 @@ async def test_an_upload_cut_midway_leaves_nothing(server: Server) -> None:
     await writer.wait_closed()
     await eventually_async(lambda: _usage(therapist), 0)
     assert _files(server) == []
+    assert "unhandled error" not in caplog.text, "a client going away is not a server error"
 
 
 async def test_deleted_once_every_addressed_device_confirmed_the_fetch(server: Server) -> None:
