@@ -1,7 +1,8 @@
 """Files between two Chromium browsers through a real server: a 20 MB PDF arrives byte-identical, a pasted
 image shows as a thumbnail and opens full size, a cancelled upload leaves no blob, a blob altered on disk is
-refused, size and quota limits are clear errors, a phone-sized screen works, and afterwards neither the
-database, the blob store nor the logs hold any plaintext byte or file name."""
+refused, a cut download resumes, size and quota limits are clear errors, a phone-sized
+screen works, and afterwards neither the database, the blob store nor the logs hold any plaintext byte or
+file name."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser._ui import open_chat, practice, shot, violations
 from tests.fixtures.server_proc import ConfidantServer
@@ -88,6 +89,35 @@ async def test_files_and_images_between_two_browsers(
     assert saved.read_bytes() == pdf_bytes
     await wait_for(lambda: blob_files(server) == [])  # every addressed device fetched it: deleted
     await shot(c, artifacts, "client-file-card")
+
+    # A download cut midway (the connection drops) resumes where it stopped (Range) and still verifies.
+    notes = tmp_path / "session-notes-week-4.bin"
+    notes_bytes = os.urandom(6 * MB)
+    notes.write_bytes(notes_bytes)
+    await t.get_by_test_id("file-input").set_input_files(str(notes))
+    await expect(card(c, notes.name)).to_be_visible(timeout=60_000)
+    ranges: list[str] = []
+
+    async def cut_first_download(route: Route) -> None:
+        # The network between browser and server drops the first download a third of the way in.
+        wanted = (await route.request.all_headers()).get("range", "whole")
+        ranges.append(wanted)
+        if route.request.method != "GET" or wanted != "whole":
+            await route.continue_()
+            return
+        response = await route.fetch()
+        body = await response.body()
+        await route.fulfill(response=response, body=body[: len(body) // 3])
+
+    await c.route("**/api/v1/blobs/*", cut_first_download)
+    async with c.expect_download(timeout=90_000) as resumed_info:
+        await card(c, notes.name).get_by_role("button", name="Download").click()
+    resumed = tmp_path / "resumed.bin"
+    await (await resumed_info.value).save_as(resumed)
+    assert resumed.read_bytes() == notes_bytes
+    assert ranges[0] == "whole" and ranges[1] == f"bytes={(len(notes_bytes) + 24 + 17 * 96) // 3}-", ranges
+    await c.unroute("**/api/v1/blobs/*")
+    await wait_for(lambda: blob_files(server) == [])
 
     # The client pastes an image: the therapist sees the thumbnail, then opens the full image.
     await c.get_by_label("Message to Your therapist").click()
@@ -167,7 +197,7 @@ async def test_files_and_images_between_two_browsers(
     # Nothing readable at rest or in the logs: no plaintext bytes, no file names.
     server.stop()
     stored_files = [*server.storage_files(), server.log_path, server.stdout_path]
-    names = [pdf.name, "journal-page-3.png", big.name, first.name, second.name, too_big.name]
+    names = [pdf.name, notes.name, "journal-page-3.png", big.name, first.name, second.name, too_big.name]
     needles = [n.encode() for n in names] + [pdf_bytes[i : i + 48] for i in (9, 5 * MB, 19 * MB)]
     for path in stored_files:
         if path.exists():

@@ -16,6 +16,8 @@ export class FileError extends Error {
 }
 
 const MB = 1024 * 1024;
+const RESUME_ATTEMPTS = 5; // a cut download is resumed this many times before it fails
+const RESUME_WAIT_MS = 1000; // wait before the n-th resume: n x this (a flaky phone connection)
 export const formatSize = (n) => (n >= MB ? `${(n / MB).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`);
 
 /** One upload or download in flight: progress (0..1) and cancel. */
@@ -170,37 +172,61 @@ export class Files {
     return entry;
   }
 
-  async _download(p, transfer, retried = false) {
-    const res = await fetch(`${this.d.api.base}/blobs/${p.blobId}`, {
-      headers: { Authorization: `Bearer ${this.d.api.token}` },
+  /**
+   * The ciphertext, with progress. A connection cut midway is resumed with `Range: bytes=<received>-`
+   * (RESUME_ATTEMPTS times, waiting RESUME_WAIT_MS more each time), so a large file is not fetched again.
+   */
+  async _download(p, transfer) {
+    const expected = attachments.encryptedSize(p.size);
+    const parts = [];
+    let got = 0;
+    let reauthed = false;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this._open(p, transfer, got);
+        if (res.status === 401 && !reauthed && this.d.api.onUnauthenticated) {
+          reauthed = true;
+          await this.d.api.onUnauthenticated();
+          attempt--;
+          continue;
+        }
+        if (!res.ok) {
+          const body = await res.json().catch(() => ({}));
+          const err = body.error || {};
+          throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || "", err.details);
+        }
+        if (got && res.status !== 206) throw new ApiError(res.status, "failed", "the server did not resume the download");
+        const reader = res.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          // A body that ends early without an error (a proxy cut it) is a cut connection too: resume.
+          if (done && got < expected) throw new TypeError("the download ended early");
+          if (done) return concat(...parts);
+          parts.push(value);
+          got += value.length;
+          if (got > expected) throw new FileError("tampered", "This file failed its integrity check: it is larger than announced, so it was not opened.");
+          transfer._progress(got / expected);
+        }
+      } catch (e) {
+        const cut = e instanceof TypeError || (e instanceof ApiError && e.code === "network");
+        if (transfer.controller.signal.aborted || !cut || attempt >= RESUME_ATTEMPTS) {
+          if (cut && !transfer.controller.signal.aborted) throw new ApiError(0, "network", "The server cannot be reached.");
+          throw e;
+        }
+        transfer.dispatchEvent(new Event("resuming"));
+        await new Promise((r) => setTimeout(r, RESUME_WAIT_MS * (attempt + 1)));
+      }
+    }
+  }
+
+  _open(p, transfer, offset) {
+    const headers = { Authorization: `Bearer ${this.d.api.token}` };
+    if (offset) headers.Range = `bytes=${offset}-`;
+    return fetch(`${this.d.api.base}/blobs/${p.blobId}`, {
+      headers,
       signal: transfer.controller.signal,
       credentials: "omit",
       cache: "no-store",
-    }).catch((e) => {
-      if (e && e.name === "AbortError") throw e;
-      throw new ApiError(0, "network", "The server cannot be reached.");
     });
-    if (!res.ok) {
-      const body = await res.json().catch(() => ({}));
-      const err = body.error || {};
-      if (err.code === "unauthenticated" && !retried && this.d.api.onUnauthenticated) {
-        await this.d.api.onUnauthenticated();
-        return this._download(p, transfer, true);
-      }
-      throw new ApiError(res.status, err.code || `http_${res.status}`, err.message || "", err.details);
-    }
-    const expected = attachments.encryptedSize(p.size);
-    const reader = res.body.getReader();
-    const parts = [];
-    let got = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      got += value.length;
-      if (got > expected) throw new FileError("tampered", "This file failed its integrity check: it is larger than announced, so it was not opened.");
-      transfer._progress(got / expected);
-    }
-    return concat(...parts);
   }
 }

@@ -49,6 +49,7 @@ function progressRow(transfer, verb) {
     bar.value = transfer.progress;
     pct.textContent = `${Math.round(transfer.progress * 100)}%`;
   });
+  transfer.addEventListener("resuming", () => (pct.textContent = "Connection lost, resuming…"));
   const cancel = h("button", { class: "ghost small", type: "button", "data-action": "cancel", onclick: () => transfer.cancel() }, "Cancel");
   return h("div", { class: "transfer-progress" }, bar, pct, cancel);
 }
