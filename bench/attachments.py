@@ -43,7 +43,8 @@ class StaticServer(ChildServer):
 
     def command(self) -> list[str]:
         script = str(REPO / "bench" / "_static_files.py")
-        return [sys.executable, script, "--host", self.host, "--port", str(self.port), "--root", str(self.root)]
+        args = ["--host", self.host, "--port", str(self.port), "--root", str(self.root)]
+        return [sys.executable, script, *args]
 
 
 @dataclass
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["server", "files", "up MB/s", "down MB/s", "up CPU ms/MB", "down CPU ms/MB", "peak RSS +MB"]
     print(Table(headers, [r.row() for r in sorted(results, key=lambda r: (r.size, r.target))]).render())
     by = {(r.target, r.size): r for r in results}
-    for size, count in sizes:
+    for size, _count in sizes:
         c, b = by[("confidant", size)], by[("bare aiohttp", size)]
         print(
             f"{size / MB:g} MB: confidant/bare upload throughput {b.up_s / c.up_s:.2f}, download "
