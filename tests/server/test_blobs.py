@@ -13,6 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from client.api import ApiClient
+from client.errors import ApiError
 from crypto.attachments import encrypted_size
 from server.app import build_app
 from server.config import Settings
@@ -210,3 +212,22 @@ async def test_bad_uploads_are_clear_refusals(server: Server) -> None:
     ) as resp:
         assert resp.status == 401
     assert _files(server) == [] and await _usage(therapist) == 0
+
+
+async def test_the_sdk_upload_call_reports_the_limits_as_api_errors(server: Server) -> None:
+    therapist, client = await server.pair()
+    limit = encrypted_size(MAX_PLAIN)
+
+    async def body(n: int) -> AsyncIterator[bytes]:
+        for i in range(0, n, 65536):
+            yield os.urandom(min(65536, n - i))
+
+    async with ApiClient(server.url, token=therapist.token) as api:
+        with pytest.raises(ApiError) as too_large:
+            await api.upload_blob(client.account_id, limit + 1, body(limit + 1))
+        assert too_large.value.code == "payload_too_large"
+        for _ in range(2):
+            await api.upload_blob(client.account_id, limit, body(limit))
+        with pytest.raises(ApiError) as full:
+            await api.upload_blob(client.account_id, limit, body(limit))
+        assert full.value.code == "quota_exceeded" and full.value.details["quota_bytes"] == QUOTA
