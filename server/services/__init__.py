@@ -103,6 +103,8 @@ def build_services(
             turn=TurnSettings(settings.turn_urls, settings.turn_secret),
             events=AuditedSessionEvents(audit, observer),
         ),
-        admin=AdminService(storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz),
+        admin=AdminService(
+            storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
+        ),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )

@@ -208,15 +208,8 @@ async def test_cache_is_off_when_other_nodes_may_write(server: Server, tmp_path:
     notifier = SocketNotifier(server.ctx.sio)
     for multi_node in ({"redis_url": "redis://127.0.0.1:6379/0"}, {"mongodb_uri": "mongodb://127.0.0.1/x"}):
         settings = Settings(data_dir=tmp_path, web_root=None, **multi_node)  # type: ignore[arg-type]
-        services = build_services(
-            settings,
-            server.ctx.storage,
-            server.ctx.broker,
-            notifier,
-            server.clock,
-            ops=server.ctx.ops,
-            node_id=server.ctx.node_id,
-        )
+        services = build_services(settings, server.ctx.storage, server.ctx.broker, notifier, server.clock,
+                                  ops=server.ctx.ops, node_id=server.ctx.node_id)
         assert not services.authz.enabled
     therapist, client = await server.pair()
     assert not services.authz.enabled

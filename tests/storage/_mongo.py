@@ -61,8 +61,7 @@ def mongodb_param() -> object:
     """The real-MongoDB parameter: the only skip allowed in the suite, when no server is configured."""
     return pytest.param(
         "mongodb",
-        marks=pytest.mark.skipif(
-            not MONGODB_URI,  # CONFIDANT_TEST_MONGODB_URI unset: no real server
+        marks=pytest.mark.skipif(not MONGODB_URI,  # CONFIDANT_TEST_MONGODB_URI unset: no real server
             reason="no real MongoDB: set CONFIDANT_TEST_MONGODB_URI (docs/SCALE.md; none installable here)",
         ),
     )

@@ -22,15 +22,8 @@ async def _people(store: Storage) -> tuple[str, str, str]:
 
 def _appointment(therapist: str, clients: tuple[str, ...], starts_at: int = NOW) -> Appointment:
     return Appointment(
-        new_id(),
-        therapist,
-        tuple(sorted(clients)),
-        starts_at,
-        starts_at + HOUR,
-        len(clients),
-        "scheduled",
-        NOW,
-        NOW,
+        new_id(), therapist, tuple(sorted(clients)), starts_at, starts_at + HOUR, len(clients), "scheduled",
+        NOW, NOW,
     )
 
 
@@ -47,8 +40,7 @@ async def test_appointments_are_listed_for_host_and_invited_only(store: Storage)
         return [x.session_id for x in found]
 
     assert ids(await store.appointments.get_appointments_of(therapist, ends_after=NOW, limit=10)) == [
-        sooner.session_id,
-        later.session_id,
+        sooner.session_id, later.session_id,
     ]
     listed = store.appointments.get_appointments_of
     assert ids(await listed(b, ends_after=NOW, limit=10)) == [sooner.session_id]
@@ -67,10 +59,7 @@ async def test_changes_apply_only_while_scheduled(store: Storage) -> None:
     )
     assert moved is not None
     assert (moved.participants, moved.starts_at, moved.max_participants, moved.updated_at) == (
-        tuple(sorted((a, b))),
-        NOW + HOUR,
-        2,
-        NOW + 50,
+        tuple(sorted((a, b))), NOW + HOUR, 2, NOW + 50,
     )
     listed = await store.appointments.get_appointments_of(b, ends_after=NOW, limit=5)
     assert [x.session_id for x in listed] == [sid]
@@ -83,11 +72,7 @@ async def test_changes_apply_only_while_scheduled(store: Storage) -> None:
     final = await store.appointments.get_appointment(sid)
     assert final is not None
     assert (final.state, final.started_at, final.ended_at, final.starts_at, final.participants) == (
-        "cancelled",
-        NOW + 60,
-        NOW + 80,
-        NOW + HOUR,
-        tuple(sorted((a, b))),
+        "cancelled", NOW + 60, NOW + 80, NOW + HOUR, tuple(sorted((a, b))),
     )
 
 

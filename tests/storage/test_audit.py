@@ -43,11 +43,7 @@ async def test_entries_round_trip_and_are_found_by_owner_or_actor(store: Storage
     await store.audit.append_entry(_record(4, "alice", event="device_added"), _seal)
     [first] = await store.audit.get_entries(0, 1)
     assert (first.at, first.event, first.account_ref, first.actor_ref, first.details) == (
-        NOW + 1,
-        "login",
-        "alice",
-        "",
-        (("n", 1), ("role", "client")),
+        NOW + 1, "login", "alice", "", (("n", 1), ("role", "client")),
     )
     mine = await store.audit.get_entries_of(("alice",), None, 10)
     assert [e.seq for e in mine] == [4, 3, 1]  # newest first, as owner or as actor
@@ -55,9 +51,7 @@ async def test_entries_round_trip_and_are_found_by_owner_or_actor(store: Storage
     assert [e.seq for e in await store.audit.get_entries_of(("carol", "bob"), None, 10)] == [3, 2]
     assert await store.audit.get_entries_of((), None, 10) == []
     assert await store.audit.count_entries_by_event() == {
-        "login": 2,
-        "admin_account_disabled": 1,
-        "device_added": 1,
+        "login": 2, "admin_account_disabled": 1, "device_added": 1,
     }
 
 

@@ -55,8 +55,7 @@ async def test_staff_listing_is_oldest_first_and_never_lists_clients(store: Stor
     await add_account(store, Role.CLIENT, therapist.account_id, now=NOW + 2)
     staff = await store.ops.get_accounts_by_role((Role.ADMIN, Role.THERAPIST), 10)
     assert [(s.account.account_id, s.account.role, s.active_devices) for s in staff] == [
-        (admin.account_id, Role.ADMIN, 1),
-        (therapist.account_id, Role.THERAPIST, 1),
+        (admin.account_id, Role.ADMIN, 1), (therapist.account_id, Role.THERAPIST, 1),
     ]
     assert [s.account.account_id for s in await store.ops.get_accounts_by_role((Role.THERAPIST,), 10)] == [
         therapist.account_id
@@ -72,17 +71,12 @@ async def test_sessions_are_counted_by_state(store: Storage) -> None:
     client, _ = await add_account(store, Role.CLIENT, therapist.account_id)
     ids = [new_id() for _ in range(4)]
     for sid in ids:
-        await store.appointments.add_appointment(
-            Appointment(
-                sid, therapist.account_id, (client.account_id,), NOW, NOW + 1000, 1, "scheduled", NOW, NOW
-            )
-        )
+        await store.appointments.add_appointment(Appointment(
+            sid, therapist.account_id, (client.account_id,), NOW, NOW + 1000, 1, "scheduled", NOW, NOW
+        ))
     await store.appointments.mark_appointment_started(ids[1], NOW)
     assert await store.appointments.set_appointment_state(ids[2], "ended", NOW, only_from=("scheduled",))
     assert await store.appointments.set_appointment_state(ids[3], "cancelled", NOW, only_from=("scheduled",))
     assert await store.ops.count_sessions_by_state() == {
-        "scheduled": 1,
-        "in_progress": 1,
-        "ended": 1,
-        "cancelled": 1,
+        "scheduled": 1, "in_progress": 1, "ended": 1, "cancelled": 1,
     }

@@ -12,20 +12,14 @@ from storage.protocols import STORES, Storage
 
 
 def _store_protocols() -> dict[str, type]:
-    hints = {
-        name: get_type_hints(member.fget)
-        for name, member in vars(Storage).items()
-        if isinstance(member, property) and member.fget is not None
-    }
+    hints = {name: get_type_hints(member.fget) for name, member in vars(Storage).items()
+             if isinstance(member, property) and member.fget is not None}
     return {name: hint["return"] for name, hint in hints.items()}
 
 
 def _methods(protocol: type) -> list[str]:
-    return [
-        name
-        for name, member in vars(protocol).items()
-        if not name.startswith("_") and inspect.iscoroutinefunction(member)
-    ]
+    return [name for name, member in vars(protocol).items()
+            if not name.startswith("_") and inspect.iscoroutinefunction(member)]
 
 
 def test_stores_names_every_store_of_the_protocol() -> None:
