@@ -50,6 +50,8 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464  # 0 picks a free one
     log_requests: bool = False  # one info line per HTTP request (otherwise only at debug level)
+    max_attachment_bytes: int = 100 * 1024 * 1024  # one attachment's plaintext (the blob adds 17 B / 64 KiB)
+    attachment_quota_bytes: int = 1024 * 1024 * 1024  # blobs one account may hold at once (until fetched)
 
     @property
     def base_url(self) -> str:
@@ -66,6 +68,8 @@ _INT_FIELDS = {
     "invitation_ttl_seconds",
     "metrics_interval_seconds",
     "metrics_port",
+    "max_attachment_bytes",
+    "attachment_quota_bytes",
 }
 _BOOL_FIELDS = {"log_requests"}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
@@ -153,6 +157,9 @@ def _validate(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
+    for name in ("max_attachment_bytes", "attachment_quota_bytes"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be a positive number of bytes")
     if s.public_url:
         parts = urlsplit(s.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:

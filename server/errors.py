@@ -61,6 +61,8 @@ class ErrorCode(str, Enum):  # noqa: UP042 (str mixin: codes compare equal to th
     DEVICE_SET_MISMATCH = "device_set_mismatch"
     LIMIT_REACHED = "limit_reached"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     INTERNAL = "internal"
 
@@ -83,6 +85,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.DEVICE_SET_MISMATCH: 409,
     ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
