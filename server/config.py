@@ -46,6 +46,18 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # CIDRs of reverse proxies whose X-Forwarded-For is believed
     web_root: Path | None = field(default_factory=_default_web_root)
     metrics_interval_seconds: int = 10  # backlog / session counts / dependency checks for /metrics
+    # The key that seals every account's audit pseudonym key, kept OUTSIDE the database (server/audit_key.py);
+    # None: <data_dir>/audit-pseudonym.key, created on first start. Several nodes must share one file.
+    audit_key_file: Path | None = None
+    # Retention (docs/STORAGE.md "Retention"), enforced by the sweeper.
+    sends_retention_seconds: int = 6 * 3600  # idempotency records: a retry comes within minutes
+    attendance_retention_days: int = 6 * 365  # the therapist's record that a session took place
+    audit_retention_days: int = 6 * 365  # the practice's legal duty (default 6 years)
+
+    @property
+    def audit_key_path(self) -> Path:
+        default = self.data_dir / "audit-pseudonym.key"
+        return self.audit_key_file if self.audit_key_file is not None else default
 
     @property
     def base_url(self) -> str:
@@ -61,8 +73,11 @@ _INT_FIELDS = {
     "token_ttl_seconds",
     "invitation_ttl_seconds",
     "metrics_interval_seconds",
+    "sends_retention_seconds",
+    "attendance_retention_days",
+    "audit_retention_days",
 }
-_PATH_FIELDS = {"data_dir", "web_root"}
+_PATH_FIELDS = {"data_dir", "web_root", "audit_key_file"}
 _LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
 _NAMES = tuple(f.name for f in fields(Settings))
 
@@ -133,6 +148,9 @@ def _validate(s: Settings) -> None:
         "token_ttl_seconds",
         "invitation_ttl_seconds",
         "metrics_interval_seconds",
+        "sends_retention_seconds",
+        "attendance_retention_days",
+        "audit_retention_days",
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")

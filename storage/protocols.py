@@ -12,6 +12,7 @@ from typing import Protocol
 
 from storage.appointments import AppointmentStore
 from storage.audit import AuditStore
+from storage.erasure import ErasureStore
 from storage.ops import OpsStore
 from storage.records import (
     Account,
@@ -62,6 +63,10 @@ class AccountStore(Protocol):
         for a client, the link to the inviting therapist. Raises InvitationUnusable."""
         ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): The account row."""
+        ...
+
 
 class InvitationStore(Protocol):
     async def add_invitation(self, invitation: Invitation) -> None: ...
@@ -78,12 +83,20 @@ class InvitationStore(Protocol):
 
     async def delete_expired_invitations(self, now: int) -> int: ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): invitations the account issued or redeemed."""
+        ...
+
 
 class LinkStore(Protocol):
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None: ...
 
     async def get_links_of(self, account_id: str) -> list[Link]:
         """Every link where the account is the therapist or the client."""
+        ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Every link where the account is the therapist or the client."""
         ...
 
 
@@ -111,6 +124,10 @@ class DeviceStore(Protocol):
 
     async def delete_expired_link_codes(self, now: int) -> int: ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Every device of the account (revoked ones too) and its link codes."""
+        ...
+
 
 class PrekeyStore(Protocol):
     async def add_one_time_prekeys(
@@ -126,6 +143,10 @@ class PrekeyStore(Protocol):
         so that two concurrent claims never get the same key."""
         ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): The one-time prekeys of the account's devices."""
+        ...
+
 
 class ChallengeStore(Protocol):
     async def add_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None: ...
@@ -136,6 +157,10 @@ class ChallengeStore(Protocol):
 
     async def delete_expired_challenges(self, now: int) -> int: ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Login challenges of the account's devices."""
+        ...
+
 
 class TokenStore(Protocol):
     async def add_token(self, token_hash: bytes, record: TokenRecord) -> None: ...
@@ -145,6 +170,10 @@ class TokenStore(Protocol):
     async def delete_token(self, token_hash: bytes) -> bool: ...
 
     async def delete_expired_tokens(self, now: int) -> int: ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Every token of the account: it is logged out everywhere."""
+        ...
 
 
 class ConsentStore(Protocol):
@@ -164,6 +193,10 @@ class ConsentStore(Protocol):
         """The newest consent of every pair where the account is therapist or client."""
         ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): consents of either party, a therapist's terms."""
+        ...
+
 
 class MailboxStore(Protocol):
     async def add_send(self, send: NewSend) -> SendOutcome:
@@ -181,6 +214,10 @@ class MailboxStore(Protocol):
 
     async def delete_expired_items(self, now: int) -> int:
         """Delete expired envelopes and the idempotency records of expired sends."""
+        ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): envelopes to or from the account, its devices' send records."""
         ...
 
 
@@ -219,6 +256,8 @@ class Storage(Protocol):
     def audit(self) -> AuditStore: ...
     @property
     def ops(self) -> OpsStore: ...
+    @property
+    def erasure(self) -> ErasureStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -248,4 +287,5 @@ STORES: tuple[str, ...] = (
     "appointments",
     "audit",
     "ops",
+    "erasure",
 )

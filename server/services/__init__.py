@@ -15,6 +15,7 @@ from server.services.admin import AdminService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.consent import ConsentService
+from server.services.erasure import ErasureService, pause_from_env
 from server.services.expiry import ExpiryService
 from server.services.invitations import InvitationService
 from server.services.links import LinkService
@@ -47,6 +48,7 @@ class Services:
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
+    erasure: ErasureService  # account deletion (server/services/erasure.py)
 
 
 def build_services(
@@ -104,4 +106,6 @@ def build_services(
         admin=AdminService(
             storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
         ),
+        erasure=ErasureService(storage, notifier, audit, clock, authz=authz,
+                               pause=pause_from_env(str(settings.data_dir))),
     )

@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from storage.errors import TermsVersionConflict
 from storage.mongodb._docs import Doc
 from storage.mongodb._engine import Engine, Session, expire_on
+from storage.mongodb.erasure import erase
 from storage.records import Consent, ConsentState, MailboxItem, NewEnvelope, NewSend, SendOutcome, Terms
 
 __all__ = ["MongoConsentStore", "MongoMailboxStore"]
@@ -52,6 +53,9 @@ def _terms(d: Doc) -> Terms:
 class MongoConsentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "consent", account_id)
 
     async def add_terms(self, therapist_id: str, text: str, terms_hash: bytes, now: int) -> Terms:
         async with self._engine.op():
@@ -131,6 +135,9 @@ class MongoConsentStore:
 class MongoMailboxStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "mailbox", account_id)
 
     async def add_send(self, send: NewSend) -> SendOutcome:
         engine = self._engine

@@ -131,3 +131,19 @@ class MongoAuditStore:
                 return_document=ReturnDocument.AFTER,
             )
         return bytes(doc["value"])
+
+    async def get_or_add_account_key(self, index: str, candidate: bytes) -> bytes:
+        async with self._engine.op():
+            # First writer wins, as for the secrets above.
+            doc = await self._engine["audit_account_keys"].find_one_and_update(
+                {"_id": index},
+                {"$setOnInsert": {"sealed_key": Binary(candidate)}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        return bytes(doc["sealed_key"])
+
+    async def delete_account_key(self, index: str) -> bool:
+        async with self._engine.op():
+            result = await self._engine["audit_account_keys"].delete_one({"_id": index})
+        return bool(result.deleted_count == 1)

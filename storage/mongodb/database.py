@@ -18,6 +18,7 @@ from storage.mongodb._engine import Engine
 from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
 from storage.mongodb.appointments import MongoAppointmentStore
 from storage.mongodb.audit import MongoAuditStore
+from storage.mongodb.erasure import MongoErasureStore
 from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.schema import create_indexes
 from storage.send_facts import ComposedSendFactsStore
@@ -60,6 +61,7 @@ class MongoStorage:
         self.appointments = MongoAppointmentStore(engine)
         self.audit = MongoAuditStore(engine)
         self.ops = MongoOpsStore(engine)
+        self.erasure = MongoErasureStore(engine)
 
     @classmethod
     def connect(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:

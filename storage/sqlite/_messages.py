@@ -7,6 +7,7 @@ import sqlite3
 from storage.errors import TermsVersionConflict
 from storage.records import Consent, ConsentState, MailboxItem, NewSend, SendOutcome, Terms
 from storage.sqlite._engine import Engine
+from storage.sqlite.erasure import erase
 
 __all__ = ["SqliteConsentStore", "SqliteMailboxStore"]
 
@@ -22,6 +23,9 @@ def _consent(row: tuple[str, str, int, bytes, int, bytes, str, int]) -> Consent:
 class SqliteConsentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "consent", account_id)
 
     async def add_terms(self, therapist_id: str, text: str, terms_hash: bytes, now: int) -> Terms:
         def publish_terms(conn: sqlite3.Connection) -> Terms:
@@ -100,6 +104,9 @@ class SqliteConsentStore:
 class SqliteMailboxStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "mailbox", account_id)
 
     async def add_send(self, send: NewSend) -> SendOutcome:
         s = send

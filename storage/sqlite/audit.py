@@ -112,3 +112,22 @@ class SqliteAuditStore:
             return bytes(value)
 
         return await self._engine.write(write)
+
+    async def get_or_add_account_key(self, index: str, candidate: bytes) -> bytes:
+
+        def write(conn: sqlite3.Connection) -> bytes:
+            conn.execute("INSERT OR IGNORE INTO audit_account_keys (key_index, sealed_key) VALUES (?, ?)",
+                         (index, candidate))
+            (value,) = conn.execute(
+                "SELECT sealed_key FROM audit_account_keys WHERE key_index = ?", (index,)
+            ).fetchone()
+            return bytes(value)
+
+        return await self._engine.write(write)
+
+    async def delete_account_key(self, index: str) -> bool:
+
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM audit_account_keys WHERE key_index = ?", (index,)).rowcount == 1
+
+        return await self._engine.write(write)

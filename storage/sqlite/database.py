@@ -21,6 +21,7 @@ from storage.sqlite._engine import Engine
 from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
 from storage.sqlite.appointments import SqliteAppointmentStore
 from storage.sqlite.audit import SqliteAuditStore
+from storage.sqlite.erasure import SqliteErasureStore
 from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
 from storage.sqlite.send_facts import SqliteSendFactsStore
@@ -48,6 +49,7 @@ class SqliteStorage:
         self.appointments = SqliteAppointmentStore(engine)
         self.audit = SqliteAuditStore(engine)
         self.ops = SqliteOpsStore(engine)
+        self.erasure = SqliteErasureStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:

@@ -195,7 +195,22 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Erasure (storage/erasure.py) and per-account audit pseudonym keys (server/audit.py). The one shared
+# pseudonym key of version 3 is dropped: entries sealed under it then name no one (they still verify).
+_V4 = """
+CREATE TABLE erasure_jobs (
+    account_id TEXT PRIMARY KEY,                  -- no foreign key: the account row goes before the job
+    requested_at INTEGER NOT NULL,
+    by_admin INTEGER NOT NULL                     -- 1: an administrator asked, 0: the person did
+);
+CREATE TABLE audit_account_keys (
+    key_index TEXT PRIMARY KEY,                   -- keyed hash of the account id (key outside the database)
+    sealed_key BLOB NOT NULL                      -- the account's pseudonym key, sealed by that outside key
+) WITHOUT ROWID;
+DELETE FROM audit_secrets WHERE name = 'pseudonym_key';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
