@@ -95,6 +95,10 @@ class LinkStore(Protocol):
         """Every link where the account is the therapist or the client."""
         ...
 
+    async def delete_link(self, therapist_id: str, client_id: str) -> bool:
+        """Discharge: end the link (False if there was none). Consents stay, as the record of the past."""
+        ...
+
     async def erase_account(self, account_id: str) -> int:
         """Erasure (storage/erasure.py): Every link where the account is the therapist or the client."""
         ...

@@ -50,7 +50,14 @@ def register(ctx: AppContext) -> None:
         await s.erasure.erase_by_admin(caller, request.match_info["account_id"])
         return reply()
 
+    async def discharge(request: web.Request) -> web.Response:
+        caller = await bearer_principal(request, s.auth)
+        await s.discharge.discharge(caller, request.match_info["client_id"])
+        return reply()
+
     tag = "accounts"
+    ctx.add_route(Route("DELETE", f"{API}/links/{_HEX_ID % 'client_id'}", discharge,
+                        "End a client's link (therapists): messaging and sessions stop", tag, status=204))
     ctx.add_route(Route("POST", f"{API}/me/erasure-challenge", erase_challenge,
                         "A single-use nonce to confirm erasing your account", tag,
                         response=rs.ChallengeOut, status=201))

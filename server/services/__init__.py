@@ -15,6 +15,7 @@ from server.services.admin import AdminService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.consent import ConsentService
+from server.services.discharge import DischargeService
 from server.services.erasure import ErasureService, pause_from_env
 from server.services.expiry import ExpiryService
 from server.services.invitations import InvitationService
@@ -49,6 +50,7 @@ class Services:
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
     erasure: ErasureService  # account deletion (server/services/erasure.py)
+    discharge: DischargeService  # a therapist ends a client's link
 
 
 def build_services(
@@ -108,4 +110,5 @@ def build_services(
         ),
         erasure=ErasureService(storage, notifier, audit, clock, authz=authz,
                                pause=pause_from_env(str(settings.data_dir))),
+        discharge=DischargeService(storage, notifier, audit, authz=authz),
     )

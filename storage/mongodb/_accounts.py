@@ -156,6 +156,13 @@ class MongoLinkStore:
     async def erase_account(self, account_id: str) -> int:
         return await erase(self._engine, "links", account_id)
 
+    async def delete_link(self, therapist_id: str, client_id: str) -> bool:
+        async with self._engine.op():
+            result = await self._engine["links"].delete_one(
+                {"therapist_id": therapist_id, "client_id": client_id}
+            )
+        return bool(result.deleted_count == 1)
+
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None:
         async with self._engine.op():
             doc = await self._engine["links"].find_one({"therapist_id": therapist_id, "client_id": client_id})

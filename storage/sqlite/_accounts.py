@@ -161,6 +161,15 @@ class SqliteLinkStore:
     async def erase_account(self, account_id: str) -> int:
         return await erase(self._engine, "links", account_id)
 
+    async def delete_link(self, therapist_id: str, client_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM links WHERE therapist_id = ? AND client_id = ?", (therapist_id, client_id)
+            )
+            return cur.rowcount == 1
+
+        return await self._engine.write(write)
+
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None:
         def read(conn: sqlite3.Connection) -> Link | None:
             row = conn.execute(

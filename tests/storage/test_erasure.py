@@ -107,3 +107,12 @@ async def test_audit_account_keys_first_writer_wins_and_shred(store: Storage) ->
     assert await store.audit.delete_account_key("i1")
     assert not await store.audit.delete_account_key("i1")
     assert await store.audit.get_or_add_account_key("i1", b"k3") == b"k3"
+
+
+async def test_discharge_deletes_one_link_and_keeps_the_consent(store: Storage) -> None:
+    t, c, other, *_ = await _populated(store)
+    assert await store.links.delete_link(t, c)
+    assert not await store.links.delete_link(t, c)
+    assert await store.links.get_link(t, c) is None
+    assert await store.links.get_link(t, other) is not None
+    assert [x.client_id for x in await store.consent.get_consents_of(c)] == [c]
