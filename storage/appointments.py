@@ -85,3 +85,7 @@ class AppointmentStore(Protocol):
         """Erasure (storage/erasure.py): the account's attendance and invitations to sessions, and the
         appointments it hosts (with their participants and attendance)."""
         ...
+
+    async def delete_appointments_ended_before(self, cutoff: int) -> int:
+        """Retention: appointments whose window ended before ``cutoff``, with participants and attendance."""
+        ...

@@ -197,6 +197,10 @@ class ConsentStore(Protocol):
         """The newest consent of every pair where the account is therapist or client."""
         ...
 
+    async def delete_unreferenced_terms(self) -> int:
+        """Retention: terms versions that are not their therapist's current one and that no consent names."""
+        ...
+
     async def erase_account(self, account_id: str) -> int:
         """Erasure (storage/erasure.py): consents of either party, a therapist's terms."""
         ...
@@ -218,6 +222,10 @@ class MailboxStore(Protocol):
 
     async def delete_expired_items(self, now: int) -> int:
         """Delete expired envelopes and the idempotency records of expired sends."""
+        ...
+
+    async def delete_sends_before(self, cutoff: int) -> int:
+        """Retention: idempotency records of sends accepted before ``cutoff`` (a retry comes much sooner)."""
         ...
 
     async def erase_account(self, account_id: str) -> int:

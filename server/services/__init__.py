@@ -24,6 +24,7 @@ from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
+from server.services.retention import RetentionService
 from server.services.session_events import AuditedSessionEvents
 from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
@@ -51,6 +52,7 @@ class Services:
     admin: AdminService
     erasure: ErasureService  # account deletion (server/services/erasure.py)
     discharge: DischargeService  # a therapist ends a client's link
+    retention: RetentionService  # deletions by age (the sweeper runs it)
 
 
 def build_services(
@@ -111,4 +113,6 @@ def build_services(
         erasure=ErasureService(storage, notifier, audit, clock, authz=authz,
                                pause=pause_from_env(str(settings.data_dir))),
         discharge=DischargeService(storage, notifier, audit, authz=authz),
+        retention=RetentionService(storage, clock, sends_seconds=settings.sends_retention_seconds,
+                                   attendance_days=settings.attendance_retention_days),
     )

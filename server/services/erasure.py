@@ -126,8 +126,9 @@ class ErasureService:
 
     async def _erase(self, account_id: str) -> None:
         storage = self._storage
-        await storage.accounts.set_account_disabled(account_id, True)
-        self._authz.invalidate(account_id)
+        await self._authz.after_commit(
+            storage.accounts.set_account_disabled(account_id, True), lambda _: (account_id,)
+        )
         devices = await storage.devices.get_devices([account_id])
         contacts = {link.client_id if link.therapist_id == account_id else link.therapist_id
                     for link in await storage.links.get_links_of(account_id)}
@@ -135,9 +136,8 @@ class ErasureService:
             await self._notifier.disconnect_device(device.device_id)
         for name in ERASE_ORDER:
             store: Erasable = getattr(storage, name)
-            await store.erase_account(account_id)
+            await self._authz.after_commit(store.erase_account(account_id), lambda _: (account_id, *contacts))
             await self._pause(name)
-        self._authz.invalidate(account_id, *contacts)
         await self._audit.shred(account_id)
         await storage.erasure.delete_erasure_job(account_id)
         # Contacts refetch their contacts and devices: the erased account is gone from both.

@@ -49,6 +49,16 @@ class MongoAppointmentStore:
     async def erase_account(self, account_id: str) -> int:
         return await erase(self._engine, "appointments", account_id)
 
+    async def delete_appointments_ended_before(self, cutoff: int) -> int:
+        async with self._engine.op():
+            old = await self._engine["appointments"].find(
+                {"ends_at": {"$lt": cutoff}}, projection={"_id": 1}
+            ).to_list(None)
+            sessions = [d["_id"] for d in old]
+            await self._engine["appointment_attendance"].delete_many({"session_id": {"$in": sessions}})
+            result = await self._engine["appointments"].delete_many({"_id": {"$in": sessions}})
+        return int(result.deleted_count)
+
     async def add_appointment(self, appointment: Appointment) -> None:
         a = appointment
         async with self._engine.op():

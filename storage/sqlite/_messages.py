@@ -6,6 +6,7 @@ import sqlite3
 
 from storage.errors import TermsVersionConflict
 from storage.records import Consent, ConsentState, MailboxItem, NewSend, SendOutcome, Terms
+from storage.sqlite import retention
 from storage.sqlite._engine import Engine
 from storage.sqlite.erasure import erase
 
@@ -26,6 +27,9 @@ class SqliteConsentStore:
 
     async def erase_account(self, account_id: str) -> int:
         return await erase(self._engine, "consent", account_id)
+
+    async def delete_unreferenced_terms(self) -> int:
+        return await retention.delete_unreferenced_terms(self._engine)
 
     async def add_terms(self, therapist_id: str, text: str, terms_hash: bytes, now: int) -> Terms:
         def publish_terms(conn: sqlite3.Connection) -> Terms:
@@ -107,6 +111,9 @@ class SqliteMailboxStore:
 
     async def erase_account(self, account_id: str) -> int:
         return await erase(self._engine, "mailbox", account_id)
+
+    async def delete_sends_before(self, cutoff: int) -> int:
+        return await retention.delete_sends_before(self._engine, cutoff)
 
     async def add_send(self, send: NewSend) -> SendOutcome:
         s = send

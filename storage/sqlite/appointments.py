@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 
 from storage.appointments import Appointment, Attendance, DurableState, Reschedule
+from storage.sqlite import retention
 from storage.sqlite._engine import Engine
 from storage.sqlite.erasure import erase
 
@@ -51,6 +52,9 @@ class SqliteAppointmentStore:
 
     async def erase_account(self, account_id: str) -> int:
         return await erase(self._engine, "appointments", account_id)
+
+    async def delete_appointments_ended_before(self, cutoff: int) -> int:
+        return await retention.delete_appointments_ended_before(self._engine, cutoff)
 
     async def add_appointment(self, appointment: Appointment) -> None:
         a = appointment

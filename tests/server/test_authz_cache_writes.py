@@ -61,6 +61,8 @@ def test_the_writes_that_change_a_send_are_known() -> None:
         "revoke_device",
         "add_terms",
         "add_consent",
+        "erase_account",
+        "delete_link",
     }
 
 
