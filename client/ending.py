@@ -1,7 +1,8 @@
 """When therapy ends, from the SDK: erase one's own account, an administrator's erasure, a discharge.
 
 Kept out of ``client.device`` (one concept per module): these take an open ``Device``. The signed message
-is the one the server checks (server/services/erasure.py), pinned by tests/vectors/erase_account.json.
+is the one the server checks (server/services/erasure.py) and the browser builds (web-client/src/app/
+ending.js); tests/e2e/test_erasure.py and tests/browser/test_ending.py have the server verify both.
 """
 
 from __future__ import annotations

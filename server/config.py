@@ -52,7 +52,6 @@ class Settings:
     # Retention (docs/STORAGE.md "Retention"), enforced by the sweeper.
     sends_retention_seconds: int = 6 * 3600  # idempotency records: a retry comes within minutes
     attendance_retention_days: int = 6 * 365  # the therapist's record that a session took place
-    audit_retention_days: int = 6 * 365  # the practice's legal duty (default 6 years)
 
     @property
     def audit_key_path(self) -> Path:
@@ -75,7 +74,6 @@ _INT_FIELDS = {
     "metrics_interval_seconds",
     "sends_retention_seconds",
     "attendance_retention_days",
-    "audit_retention_days",
 }
 _PATH_FIELDS = {"data_dir", "web_root", "audit_key_file"}
 _LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
@@ -150,7 +148,6 @@ def _validate(s: Settings) -> None:
         "metrics_interval_seconds",
         "sends_retention_seconds",
         "attendance_retention_days",
-        "audit_retention_days",
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")

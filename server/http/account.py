@@ -6,6 +6,7 @@ Also resumes, at start, the erasures a crash interrupted (a background task that
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -17,11 +18,28 @@ from server.wire import responses as rs
 from server.wire.decode import b64 as decode_b64
 from server.wire.requests import B64
 
-__all__ = ["EraseIn", "register"]
+__all__ = ["EraseIn", "ExportOut", "register"]
 
 log = logging.getLogger(__name__)
 
 _HEX_ID = r"{%s:[0-9a-f]{32}}"
+
+
+class ExportOut(msgspec.Struct, frozen=True):
+    """Everything the server holds about the caller (server/services/export.py; docs/API.md "Export")."""
+
+    format: str
+    generated_at: int
+    account: dict[str, Any] | None
+    devices: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    invitations_issued: list[dict[str, Any]]
+    consents: list[dict[str, Any]]
+    terms_published: dict[str, Any] | None
+    appointments: list[dict[str, Any]]
+    attendance: list[dict[str, Any]]
+    envelopes_waiting: int
+    audit_entries: list[dict[str, Any]]
 
 
 class EraseIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -55,7 +73,13 @@ def register(ctx: AppContext) -> None:
         await s.discharge.discharge(caller, request.match_info["client_id"])
         return reply()
 
+    async def export(request: web.Request) -> web.Response:
+        caller = await bearer_principal(request, s.auth)
+        return reply(msgspec.convert(await s.export.export(caller), ExportOut))
+
     tag = "accounts"
+    ctx.add_route(Route("GET", f"{API}/me/export", export,
+                        "Everything the server holds about you (right of access)", tag, response=ExportOut))
     ctx.add_route(Route("DELETE", f"{API}/links/{_HEX_ID % 'client_id'}", discharge,
                         "End a client's link (therapists): messaging and sessions stop", tag, status=204))
     ctx.add_route(Route("POST", f"{API}/me/erasure-challenge", erase_challenge,

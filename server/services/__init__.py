@@ -18,6 +18,7 @@ from server.services.consent import ConsentService
 from server.services.discharge import DischargeService
 from server.services.erasure import ErasureService, pause_from_env
 from server.services.expiry import ExpiryService
+from server.services.export import ExportService
 from server.services.invitations import InvitationService
 from server.services.links import LinkService
 from server.services.mailbox import MailboxService
@@ -53,6 +54,7 @@ class Services:
     erasure: ErasureService  # account deletion (server/services/erasure.py)
     discharge: DischargeService  # a therapist ends a client's link
     retention: RetentionService  # deletions by age (the sweeper runs it)
+    export: ExportService  # right of access: what the server holds about the caller
 
 
 def build_services(
@@ -115,4 +117,5 @@ def build_services(
         discharge=DischargeService(storage, notifier, audit, authz=authz),
         retention=RetentionService(storage, clock, sends_seconds=settings.sends_retention_seconds,
                                    attendance_days=settings.attendance_retention_days),
+        export=ExportService(storage, audit, clock),
     )

@@ -5,8 +5,11 @@ passes the axe audit; screenshots for docs/WEB.md."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+import jsonschema
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -16,12 +19,16 @@ from tests.fixtures.server_proc import ConfidantServer
 pytestmark = pytest.mark.browser
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "export.schema.json"
 
 
 async def test_discharge_then_the_client_deletes_their_account(browser: Browser, server: ConfidantServer) -> None:
     p = await practice(browser, server)
     t, c = p.therapist.page, p.client.page
+    await t.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
     await send(c, "Your therapist", "Thank you for these months.")
+    unread = t.get_by_role("list", name="Clients").get_by_role("link", name=re.compile("1 unread$"))
+    await expect(unread).to_be_visible()
     await open_chat(t, p.client_name)
     await expect(bubble(t, "Thank you for these months.")).to_be_visible()
 
@@ -47,6 +54,18 @@ async def test_discharge_then_the_client_deletes_their_account(browser: Browser,
 
     await c.get_by_role("link", name="Your account and data").click()
     await expect(c.get_by_role("heading", name="Your account", exact=True)).to_be_visible()
+    # Right of access: the archive is built in the browser and holds the conversation and the consent.
+    async with c.expect_download() as got:
+        await c.get_by_role("button", name="Download as JSON").click()
+    archive = json.loads(Path(await (await got.value).path()).read_text())
+    jsonschema.validate(archive, json.loads(SCHEMA.read_text()))
+    bodies = [m["body"] for conv in archive["conversations"] for m in conv["messages"]]
+    assert bodies == ["Thank you for these months."]
+    assert len(archive["consents"]) == 1 and archive["audit_entries"]
+    async with c.expect_download() as got:
+        await c.get_by_role("button", name="Download a printable page").click()
+    page = Path(await (await got.value).path()).read_text()
+    assert "Thank you for these months." in page and page.startswith("<!doctype html>")
     delete = c.get_by_role("button", name="Delete my account")
     await expect(delete).to_be_disabled()
     await c.get_by_label("I understand that my account and its data will be deleted for good.").check()

@@ -5,13 +5,19 @@ could end it."""
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from client.device import Device
 from client.ending import discharge
 from client.errors import ApiError, ClientError
-from tests.e2e.conftest import Practice
+from tests.e2e.conftest import TERMS, Practice
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "export.schema.json").read_text())
+SERVER_EXPORT = {**SCHEMA["properties"]["server"], "$defs": SCHEMA["$defs"]}
 
 
 async def _event(device: Device, name: str, timeout: float = 10.0) -> dict[str, object]:
@@ -30,6 +36,19 @@ async def test_a_therapist_discharges_a_client(practice: Practice) -> None:
     await client.accept_terms(therapist.account_id)
     await client.send(therapist.account_id, "Thank you for everything.", timeout=30)
     assert [m.body for m in await therapist.receive(1)] == ["Thank you for everything."]
+
+    # Right of access: what the server holds about each of them, and nothing of the other's.
+    mine = await client.api.request("GET", "/me/export")
+    jsonschema.validate(mine, SERVER_EXPORT)
+    assert mine["account"]["account_id"] == client.account_id
+    assert [d["device_id"] for d in mine["devices"]] == [client.device_id]
+    assert [(c["therapist_id"], c["version"]) for c in mine["consents"]] == [(therapist.account_id, 1)]
+    assert mine["links"][0]["label_ciphertext"] is None and mine["terms_published"] is None
+    assert {e["event"] for e in mine["audit_entries"]} >= {"account_registered", "consent_accepted"}
+    theirs = await therapist.api.request("GET", "/me/export")
+    jsonschema.validate(theirs, SERVER_EXPORT)
+    assert theirs["terms_published"]["text"] == TERMS
+    assert "consent_accepted" not in {e["event"] for e in theirs["audit_entries"]}
 
     with pytest.raises(ApiError) as refused:  # the client cannot end it for the therapist
         await discharge(client, therapist.account_id)

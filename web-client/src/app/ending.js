@@ -18,8 +18,9 @@ export function watchEnding(device) {
   device.addEventListener("change", (ev) => {
     if (ev.detail.what !== "contacts" || device.role !== "client") return;
     const linked = device.me && device.me.linked_account_id;
-    // Ended while this browser was offline: the therapist is no longer among the contacts.
-    if (linked && !device.contacts.has(linked) && !endedAt(device, linked)) markEnded(device, linked).catch(() => {});
+    // Ended while this browser was offline: a therapist this device knew is no longer among the contacts.
+    const known = linked && device.state && device.state.contacts && device.state.contacts[linked];
+    if (known && !device.contacts.has(linked) && !endedAt(device, linked)) markEnded(device, linked).catch(() => {});
   });
 }
 

@@ -2,9 +2,35 @@
 // discharge confirmation, and the client's read-only conversation once the therapist ended the link.
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { dischargeClient, endedAt, eraseOwnAccount } from "../app/ending.js";
+import { archiveHtml, buildArchive, download } from "../app/export.js";
 
 function errorText(e) {
   return e && e.message ? e.message : "Something went wrong. Try again.";
+}
+
+function exportSection(device) {
+  const status = h("div", { "aria-live": "polite" });
+  const stamp = () => new Date().toISOString().slice(0, 10);
+  const run = (make) => async () => {
+    status.replaceChildren(h("p", { class: "muted" }, "Preparing your data on this device…"));
+    try {
+      const archive = await buildArchive(device);
+      make(archive);
+      status.replaceChildren(h("p", { role: "status" }, "Your data was downloaded."));
+    } catch (e) {
+      status.replaceChildren(h("div", { class: "notice error", role: "alert" }, errorText(e)));
+    }
+  };
+  const asJson = run((a) => download(`confidant-export-${stamp()}.json`, JSON.stringify(a, null, 2), "application/json"));
+  const asPage = run((a) => download(`confidant-export-${stamp()}.html`, archiveHtml(a), "text/html"));
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "export-title" },
+    h("h2", { id: "export-title" }, "Download your data"),
+    h("p", null, "Your conversations, the consents you signed and your security log, put together on this device (the server cannot read your messages). The page can be printed; the JSON file is for other programs."),
+    h("div", { class: "row" }, h("button", { type: "button", onclick: asPage }, "Download a printable page"), h("button", { type: "button", class: "secondary", onclick: asJson }, "Download as JSON")),
+    status,
+  );
 }
 
 export function accountView(device, { extra = [] } = {}) {
@@ -34,6 +60,7 @@ export function accountView(device, { extra = [] } = {}) {
       h("p", { class: "muted" }, `Account ${device.me.account_id.slice(0, 8)} · ${device.role}`),
     ),
     ...extra,
+    exportSection(device),
     h(
       "section",
       { class: "card", "aria-labelledby": "erase-title" },
