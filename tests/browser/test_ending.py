@@ -22,7 +22,9 @@ SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "export.schema.json"
 
 
-async def test_discharge_then_the_client_deletes_their_account(browser: Browser, server: ConfidantServer) -> None:
+async def test_discharge_then_the_client_deletes_their_account(
+    browser: Browser, server: ConfidantServer
+) -> None:
     p = await practice(browser, server)
     t, c = p.therapist.page, p.client.page
     await t.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()

@@ -24,7 +24,7 @@ async def _event(device: Device, name: str, timeout: float = 10.0) -> dict[str, 
     async def wait() -> dict[str, object]:
         while True:
             event = await device.events.get()
-            if event.get("event") == name:
+            if isinstance(event, dict) and event.get("event") == name:
                 return event
 
     return await asyncio.wait_for(wait(), timeout)
