@@ -57,6 +57,8 @@ class Settings:
     def audit_key_path(self) -> Path:
         default = self.data_dir / "audit-pseudonym.key"
         return self.audit_key_file if self.audit_key_file is not None else default
+    max_attachment_bytes: int = 100 * 1024 * 1024  # one attachment's plaintext (the blob adds 17 B / 64 KiB)
+    attachment_quota_bytes: int = 1024 * 1024 * 1024  # blobs one account may hold at once (until fetched)
 
     @property
     def base_url(self) -> str:
@@ -74,6 +76,8 @@ _INT_FIELDS = {
     "metrics_interval_seconds",
     "sends_retention_seconds",
     "attendance_retention_days",
+    "max_attachment_bytes",
+    "attachment_quota_bytes",
 }
 _PATH_FIELDS = {"data_dir", "web_root", "audit_key_file"}
 _LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
@@ -151,6 +155,9 @@ def _validate(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
+    for name in ("max_attachment_bytes", "attachment_quota_bytes"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be a positive number of bytes")
     if s.public_url:
         parts = urlsplit(s.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:

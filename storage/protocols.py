@@ -12,6 +12,7 @@ from typing import Protocol
 
 from storage.appointments import AppointmentStore
 from storage.audit import AuditStore
+from storage.blobs import BlobStore
 from storage.erasure import ErasureStore
 from storage.ops import OpsStore
 from storage.records import (
@@ -270,6 +271,8 @@ class Storage(Protocol):
     def ops(self) -> OpsStore: ...
     @property
     def erasure(self) -> ErasureStore: ...
+    @property
+    def blobs(self) -> BlobStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -300,4 +303,5 @@ STORES: tuple[str, ...] = (
     "audit",
     "ops",
     "erasure",
+    "blobs",
 )

@@ -14,6 +14,7 @@ from server.services.accounts import AccountService
 from server.services.admin import AdminService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
+from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
 from server.services.discharge import DischargeService
 from server.services.erasure import ErasureService, pause_from_env
@@ -55,6 +56,7 @@ class Services:
     discharge: DischargeService  # a therapist ends a client's link
     retention: RetentionService  # deletions by age (the sweeper runs it)
     export: ExportService  # right of access: what the server holds about the caller
+    blobs: BlobService  # attachment blobs (server/services/blobs.py)
 
 
 def build_services(
@@ -118,4 +120,5 @@ def build_services(
         retention=RetentionService(storage, clock, sends_seconds=settings.sends_retention_seconds,
                                    attendance_days=settings.attendance_retention_days),
         export=ExportService(storage, audit, clock),
+        blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )

@@ -195,9 +195,30 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
+_V4 = """
+CREATE TABLE blobs (
+    blob_id TEXT PRIMARY KEY,                     -- random, by the server; names the file of the bytes
+    owner_account TEXT NOT NULL,                  -- quota and erasure (no FK: erasure deletes the files too)
+    owner_device TEXT NOT NULL,
+    to_account TEXT NOT NULL,                     -- who else may download: the conversation's other side
+    size INTEGER NOT NULL,                        -- ciphertext bytes: quota, Range checks
+    state TEXT NOT NULL CHECK (state IN ('pending', 'ready')),  -- pending: uploading, never served
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL                   -- pending: upload deadline; ready: the envelope TTL
+);
+CREATE INDEX blobs_by_owner ON blobs(owner_account);
+CREATE INDEX blobs_by_expiry ON blobs(expires_at);
+
+CREATE TABLE blob_pending (
+    blob_id TEXT NOT NULL REFERENCES blobs(blob_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,                      -- an addressed device that has not confirmed the fetch yet
+    PRIMARY KEY (blob_id, device_id)
+) WITHOUT ROWID;
+"""
+
 # Erasure (storage/erasure.py) and per-account audit pseudonym keys (server/audit.py). The one shared
 # pseudonym key of version 3 is dropped: entries sealed under it then name no one (they still verify).
-_V4 = """
+_V5 = """
 CREATE TABLE erasure_jobs (
     account_id TEXT PRIMARY KEY,                  -- no foreign key: the account row goes before the job
     requested_at INTEGER NOT NULL,
@@ -210,7 +231,7 @@ CREATE TABLE audit_account_keys (
 DELETE FROM audit_secrets WHERE name = 'pseudonym_key';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

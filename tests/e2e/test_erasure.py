@@ -6,6 +6,7 @@ An erasure killed midway (kill -9 between two stores) is finished by the next st
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 import time
@@ -18,6 +19,7 @@ import pytest
 from client.device import Device
 from client.ending import erase_account_as_admin, erase_own_account
 from client.errors import ApiError, TransportError
+from client.files import send_file
 from server.services.erasure import PAUSE_ENV
 from tests.e2e._scan import encodings
 from tests.e2e.conftest import Practice
@@ -81,10 +83,19 @@ async def _converse(p: Practice) -> None:
     assert [m.body for m in await p.therapist.receive(1)] == ["I would like to stop our sessions."]
     await p.therapist.send(p.client.account_id, "Of course. Take care.", timeout=30)
     assert [m.body for m in await p.client.receive(1)] == ["Of course. Take care."]
-    # One envelope the therapist never fetched: its sender id must go too.
+    # A file to the client that it never downloads: its blob is addressed to the client.
+    await send_file(p.therapist, p.client.account_id, os.urandom(50_000), name="worksheet.pdf")
+    await p.client.receive(1)
+    # An envelope and a file the therapist never fetched: their sender id must go too.
     await p.therapist.close()
     p.remember(p.therapist)
     await p.client.send(p.therapist.account_id, "One last thing.", timeout=30)
+    await send_file(p.client, p.therapist.account_id, os.urandom(40_000), name="journal.txt")
+    assert len(_blob_files(p)) == 2
+
+
+def _blob_files(p: Practice) -> list[Path]:
+    return [f for f in (p.server.data_dir / "blobs").rglob("*") if f.is_file()]
 
 
 async def _token_is_dead(server_url: str, token: str) -> bool:
@@ -113,6 +124,7 @@ async def test_a_client_erases_their_account_and_nothing_of_it_remains(practice:
     assert therapist.state is not None  # the therapist's own account, keys and history are intact
     p.server.stop()
     assert _table_leaks(db, traces) == []
+    assert _blob_files(p) == []  # both files involved the client
     log = p.server.log_path.read_bytes()
     assert [label for label, values in traces.items() if any(v in log for v in values)] == []
     # Entries stay (the chain verifies) but the client's pseudonym key is gone.
@@ -157,5 +169,6 @@ async def test_an_erasure_killed_midway_is_finished_at_the_next_start(practice: 
         await asyncio.sleep(0.05)
     srv.stop()
     assert _table_leaks(db, traces) == []
+    assert _blob_files(p) == []
     result = _verify_cli(srv.data_dir)
     assert result.returncode == 0, result.stdout + result.stderr
