@@ -246,11 +246,15 @@ class AuditService:
         return entry
 
     async def verify(self) -> ChainReport:
-        """Walk the whole chain in pages; report the first broken link."""
+        """Walk the whole chain in pages, from the retention floor (the newest entry deleted by age, whose
+        hash the next entry must name); report the first broken link."""
         head = await self._store.get_head()
         head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
         checker = _Checker()
         after = 0
+        floor = await self._store.get_floor()
+        if floor is not None:
+            checker.expected_seq, checker.prev, after = floor.seq + 1, floor.hash, floor.seq
         while True:
             page = await self._store.get_entries(after, PAGE)
             for entry in page:

@@ -52,6 +52,7 @@ class Settings:
     # Retention (docs/STORAGE.md "Retention"), enforced by the sweeper.
     sends_retention_seconds: int = 6 * 3600  # idempotency records: a retry comes within minutes
     attendance_retention_days: int = 6 * 365  # the therapist's record that a session took place
+    audit_retention_days: int = 6 * 365  # the practice's legal duty (default 6 years)
 
     @property
     def audit_key_path(self) -> Path:
@@ -76,6 +77,7 @@ _INT_FIELDS = {
     "metrics_interval_seconds",
     "sends_retention_seconds",
     "attendance_retention_days",
+    "audit_retention_days",
     "max_attachment_bytes",
     "attachment_quota_bytes",
 }
@@ -152,6 +154,7 @@ def _validate(s: Settings) -> None:
         "metrics_interval_seconds",
         "sends_retention_seconds",
         "attendance_retention_days",
+    "audit_retention_days",
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")

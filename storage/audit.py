@@ -85,3 +85,12 @@ class AuditStore(Protocol):
     async def delete_account_key(self, index: str) -> bool:
         """Crypto-shredding: without this key the account's entries name no one. True if it existed."""
         ...
+
+    async def get_floor(self) -> AuditHead | None:
+        """The newest entry deleted by retention (None: none deleted): verification starts after it."""
+        ...
+
+    async def delete_entries_before(self, cutoff: int) -> int:
+        """Retention: delete the oldest entries, in order, up to the last one before the first entry with
+        ``at >= cutoff``, recording the last deleted one as the floor first; the number deleted."""
+        ...

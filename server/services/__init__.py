@@ -118,7 +118,8 @@ def build_services(
                                pause=pause_from_env(str(settings.data_dir))),
         discharge=DischargeService(storage, notifier, audit, authz=authz),
         retention=RetentionService(storage, clock, sends_seconds=settings.sends_retention_seconds,
-                                   attendance_days=settings.attendance_retention_days),
+                                   attendance_days=settings.attendance_retention_days,
+                                   audit_days=settings.audit_retention_days),
         export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )
