@@ -18,6 +18,7 @@ NO_CACHED_FACT = {
     "add_link_code": "a code is not a device; redeeming it (add_device_with_link_code) is",
     "set_signed_prekey": "keys are not part of the facts; the device set is unchanged",
     "delete_expired_link_codes": "unused codes only",
+    "delete_unreferenced_terms": "never the current version nor an accepted one, which are all a send reads",
 }
 
 
