@@ -2,7 +2,7 @@
 
 Kept out of ``client.device`` (one concept per module): these take an open ``Device``. The signed message
 is the one the server checks (server/services/erasure.py) and the browser builds (web-client/src/app/
-ending.js); tests/e2e/test_erasure.py and tests/browser/test_ending.py have the server verify both.
+ending.js), pinned by tests/vectors/erase_account.json.
 """
 
 from __future__ import annotations
