@@ -75,4 +75,17 @@ async def test_discharge_then_the_client_deletes_their_account(
     await c.screenshot(path=str(SHOTS / "client-delete-account.png"))
     await delete.click()
     await expect(c.get_by_role("heading", name="Welcome to Confidant")).to_be_visible()
+
+    # An administrator erases the therapist's account from the dashboard (two clicks).
+    a = p.admin.page
+    await a.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard").click()
+    staff = a.get_by_role("row").filter(has_text="therapist")
+    therapist_id = await staff.locator("code").get_attribute("title")
+    assert therapist_id
+    await a.get_by_label("Account id").fill(therapist_id)
+    await a.get_by_role("button", name="Erase account").click()
+    await a.get_by_role("button", name="Confirm: erase account").click()
+    await expect(a.get_by_test_id("moderation-result")).to_contain_text(f"Account {therapist_id[:8]}… erased")
+    await expect(staff).to_have_count(0)
+    assert p.admin.errors == []
     assert p.client.errors == [] and p.therapist.errors == []
