@@ -39,7 +39,7 @@ SYNC_PAGE = 200
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
 # server_shutdown: the node is stopping (docs/API.md); the connection closes next and the supervisor
 # reconnects with back-off as after any drop. Forwarded so an app can show "Reconnecting...".
-PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "server_shutdown")
+PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "server_shutdown", "link_ended")
 
 
 class Realtime:

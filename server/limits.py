@@ -71,6 +71,7 @@ RATE_CALL_SIGNAL_PER_DEVICE = (600, 60.0)  # a call with trickle ICE needs a few
 MAX_STAFF_LISTED = 1000  # admins and therapists in one listing; bounds the reply, far above any practice
 DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the client does not say
 MAX_AUDIT_PAGE = 200  # bounds one reply's size
+MAX_EXPORT_ITEMS = 1000  # bounds one export: appointments, waiting envelopes counted, audit entries
 
 # --- presence ---
 PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies

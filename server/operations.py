@@ -17,6 +17,7 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from server.audit import AuditService
+from server.audit_key import load_or_create_audit_key
 from server.instrument import (
     observe_connections,
     observe_live_pushes,
@@ -69,7 +70,8 @@ def build_operations(
 
     readiness = ReadinessChecker.for_deployment(storage_ready, brokered.ping, settings.turn_urls, metrics)
     interval = float(settings.metrics_interval_seconds)
-    ops = Operations(metrics, AuditService(timed.audit, metrics), readiness, interval)
+    audit = AuditService(timed.audit, metrics, load_or_create_audit_key(settings.audit_key_path))
+    ops = Operations(metrics, audit, readiness, interval)
     return ops, timed, brokered
 
 

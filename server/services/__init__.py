@@ -16,13 +16,17 @@ from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
+from server.services.discharge import DischargeService
+from server.services.erasure import ErasureService, pause_from_env
 from server.services.expiry import ExpiryService
+from server.services.export import ExportService
 from server.services.invitations import InvitationService
 from server.services.links import LinkService
 from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
+from server.services.retention import RetentionService
 from server.services.session_events import AuditedSessionEvents
 from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
@@ -48,6 +52,10 @@ class Services:
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
+    erasure: ErasureService  # account deletion (server/services/erasure.py)
+    discharge: DischargeService  # a therapist ends a client's link
+    retention: RetentionService  # deletions by age (the sweeper runs it)
+    export: ExportService  # right of access: what the server holds about the caller
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
 
 
@@ -106,5 +114,12 @@ def build_services(
         admin=AdminService(
             storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
         ),
+        erasure=ErasureService(storage, notifier, audit, clock, authz=authz,
+                               pause=pause_from_env(str(settings.data_dir))),
+        discharge=DischargeService(storage, notifier, audit, authz=authz),
+        retention=RetentionService(storage, clock, sends_seconds=settings.sends_retention_seconds,
+                                   attendance_days=settings.attendance_retention_days,
+                                   audit_days=settings.audit_retention_days),
+        export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )

@@ -16,9 +16,12 @@ import { verifyView } from "./views/verify.js";
 import { sessionsView } from "./views/sessions.js";
 import { callView } from "./views/call.js";
 import { devicesView } from "./views/devices.js";
+import { accountView, dischargeView, endedClientView } from "./views/account.js";
+import { endedAt, watchEnding } from "./app/ending.js";
 
 const root = document.getElementById("app");
 const device = new Device();
+watchEnding(device);
 let cleanup = [];
 let renderSeq = 0;
 
@@ -80,6 +83,8 @@ async function render() {
 
   // Ready. Consent before contact: a client sees the therapist's terms before anything else.
   if (device.role === "client") {
+    const ended = device.me.linked_account_id;
+    if (ended && endedAt(device, ended)) return show(route, first === "account" ? accountView(device) : endedClientView(device, ended));
     let terms = null;
     try {
       terms = await device.pendingTerms();
@@ -117,6 +122,12 @@ async function render() {
       break;
     case "devices":
       view = devicesView(device);
+      break;
+    case "account":
+      view = accountView(device);
+      break;
+    case "end":
+      view = device.role === "therapist" && device.contacts.has(arg) ? dischargeView(device, arg) : clientsView(device, null);
       break;
     case "admin":
       view = adminView();
@@ -172,7 +183,7 @@ function focusMain() {
 window.addEventListener("hashchange", () => render());
 device.addEventListener("change", (e) => {
   const what = e.detail.what;
-  if (what === "status") render();
+  if (what === "status" || what === "link_ended") render();
   // A client waiting for contacts or for (new) terms re-evaluates the gate.
   if (what === "contacts" && device.role === "client" && !root.querySelector(".chat")) render();
   if (what === "contacts" && device.role === "client" && root.querySelector(".chat")) {

@@ -73,6 +73,16 @@ export function mount(container, device) {
     }
   }
 
+  async function eraseAccount(accountId) {
+    try {
+      await api.del(`/admin/accounts/${accountId}`);
+      say(moderationResult, `Account ${short(accountId)} erased: the server no longer holds anything of it.`);
+      refreshSlow();
+    } catch (e) {
+      say(moderationResult, e.message, true);
+    }
+  }
+
   async function revokeDevice(deviceId) {
     try {
       await api.del(`/admin/devices/${deviceId}`);
@@ -102,6 +112,7 @@ export function mount(container, device) {
       { class: "row" },
       confirmButton("Disable account", "danger", () => { const id = idFrom(accountInput); if (id) setDisabled(id, true); }),
       h("button", { type: "button", class: "secondary", onclick: () => { const id = idFrom(accountInput); if (id) setDisabled(id, false); } }, "Enable account"),
+      confirmButton("Erase account", "danger", () => { const id = idFrom(accountInput); if (id) eraseAccount(id); }),
     ),
     h("div", { class: "field" }, h("label", { for: "mod-device" }, "Device id"), deviceInput),
     h("div", { class: "row" }, confirmButton("Revoke device", "danger", () => { const id = idFrom(deviceInput); if (id) revokeDevice(id); })),

@@ -162,6 +162,7 @@ export function chatView(device, accountId) {
       h("span", { class: "spacer" }),
       next,
       h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
+      device.role === "therapist" ? h("a", { class: "button ghost small", href: `#/end/${accountId}` }, "End therapy") : null,
     ),
     banner,
     list,

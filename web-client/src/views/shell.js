@@ -6,6 +6,7 @@ const NAV = {
     ["#/", "Messages"],
     ["#/sessions", "Sessions"],
     ["#/devices", "Devices"],
+    ["#/account", "Account"],
   ],
   therapist: [
     ["#/", "Clients"],
@@ -13,6 +14,7 @@ const NAV = {
     ["#/invite", "Invite"],
     ["#/terms", "Terms"],
     ["#/devices", "Devices"],
+    ["#/account", "Account"],
   ],
   admin: [
     ["#/admin", "Dashboard"],
