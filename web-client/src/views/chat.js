@@ -1,6 +1,8 @@
 // One conversation: messages with sending / sent / delivered / queued / failed states, retry,
 // a key-change warning, and a composer. New incoming messages are announced politely.
 import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
+import { termsUpdateBox } from "./termsupdate.js";
+import { enterSends } from "./phone.js";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -15,7 +17,9 @@ export function chatView(device, accountId) {
   const name = () => device.contactName(accountId);
   const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
   const banner = h("div");
-  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
+  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}`, dir: "auto" });
+  // A client sees a new terms version here, in the conversation, without losing what they are typing.
+  const updates = device.role === "client" ? termsUpdateBox(device, accountId) : null;
   const send = h("button", { type: "submit" }, "Send");
   const title = h("h1", { id: "chat-title" }, name());
   const rendered = new Map();
@@ -72,7 +76,7 @@ export function chatView(device, accountId) {
       if (msg.state === "failed")
         meta.push(h("button", { class: "ghost small", type: "button", onclick: () => m.retry(accountId, msg.id) }, "Retry"));
     }
-    li.replaceChildren(h("div", { class: "bubble" }, msg.body), h("div", { class: "meta" }, meta));
+    li.replaceChildren(h("div", { class: "bubble", dir: "auto" }, msg.body), h("div", { class: "meta" }, meta));
     return li;
   };
 
@@ -98,6 +102,7 @@ export function chatView(device, accountId) {
     e.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    if (updates && updates.holdSend()) return; // the draft stays in the composer
     input.value = "";
     autosize();
     await m.send(accountId, text);
@@ -107,7 +112,7 @@ export function chatView(device, accountId) {
     input.classList.toggle("multi", input.value.includes("\n"));
   };
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && enterSends()) submit(e);
   });
   input.addEventListener("input", autosize);
 
@@ -120,6 +125,9 @@ export function chatView(device, accountId) {
     }
   };
   device.addEventListener("change", onChange);
+  // Read in a background tab: marked read (and the title's count cleared) when the person comes back.
+  const onVisible = () => document.visibilityState === "visible" && m.markRead(accountId);
+  document.addEventListener("visibilitychange", onVisible);
   renderBanner();
   refresh(false);
 
@@ -158,11 +166,16 @@ export function chatView(device, accountId) {
       h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
     ),
     banner,
+    updates ? updates.node : null,
     list,
     h("form", { class: "composer", onsubmit: submit }, input, send),
   );
   queueMicrotask(() => input.focus());
-  return { node, cleanup: () => device.removeEventListener("change", onChange) };
+  return { node, cleanup: () => {
+    device.removeEventListener("change", onChange);
+    document.removeEventListener("visibilitychange", onVisible);
+    if (updates) updates.cleanup();
+  } };
 }
 
 export function initials(name) {
