@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-ttl-seconds", type=int, help="bearer token lifetime (default: 3600)")
     serve.add_argument("--invitation-ttl-seconds", type=int, help="default invitation lifetime (7 days)")
     serve.add_argument(
+        "--max-attachment-bytes", type=int, help="largest file a user may send (default: 100 MiB)"
+    )
+    serve.add_argument(
+        "--attachment-quota-bytes", type=int, help="file bytes one account may hold at once (default: 1 GiB)"
+    )
+    serve.add_argument(
         "--turn-url",
         dest="turn_urls",
         action="append",
@@ -120,6 +126,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "turn_urls",
             "turn_secret",
             "trusted_proxies",
+            "max_attachment_bytes",
+            "attachment_quota_bytes",
         )
     }
     return load_settings(flags, config_file=args.config)
