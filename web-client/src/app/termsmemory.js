@@ -6,7 +6,8 @@ const record = (therapistId) => `terms-accepted:${therapistId}`;
 /** Accept (sign) these terms, then remember their text for the next change. */
 export async function acceptAndRemember(device, terms) {
   const r = await device.acceptTerms(terms);
-  await device.vault.put(record(terms.therapist_id), { version: terms.version, text: terms.text });
+  // Not awaited: the screen moves on at once (vault writes are serialised, so this one still lands in order).
+  device.vault.put(record(terms.therapist_id), { version: terms.version, text: terms.text }).catch(() => {});
   return r;
 }
 
