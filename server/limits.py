@@ -48,6 +48,7 @@ RATE_CHALLENGE_PER_DEVICE = (10, 60.0)
 RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bounds CPU
 RATE_TOKEN_PER_DEVICE = (10, 60.0)
 RATE_REDEEM_PER_IP = (10, 60.0)  # invitation / link-code guessing
+RATE_INVITATION_CHECK_PER_IP = (30, 60.0)  # a person opens their link a few times; guessing stays hopeless
 RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
 RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
 
@@ -83,4 +84,5 @@ RATE_RULES: dict[str, tuple[int, float]] = {
     "token_per_device": RATE_TOKEN_PER_DEVICE,
     "redeem_per_ip": RATE_REDEEM_PER_IP,
     "send_per_device": RATE_SEND_PER_DEVICE,
+    "invitation_check_per_ip": RATE_INVITATION_CHECK_PER_IP,
 }

@@ -74,6 +74,10 @@ class InvitationStore(Protocol):
 
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]: ...
 
+    async def get_invitation_by_code_hash(self, code_hash: bytes) -> Invitation | None:
+        """The invitation a code redeems, used or not; None if no invitation has this code."""
+        ...
+
     async def revoke_invitation(self, invitation_id: str, inviter_id: str, now: int) -> bool:
         """Revoke an unused invitation of this inviter; False if none matches."""
         ...

@@ -29,6 +29,7 @@ __all__ = [
     "ErrorOut",
     "HealthOut",
     "InboxEvent",
+    "InvitationCheckOut",
     "InvitationCreatedOut",
     "InvitationOut",
     "InvitationsOut",
@@ -177,6 +178,11 @@ class CountOut(_Out, frozen=True):
 
 class OneTimePrekeysCountOut(_Out, frozen=True):
     one_time_prekeys: int
+
+
+class InvitationCheckOut(_Out, frozen=True):
+    valid: bool
+    role: str | None  # only when valid
 
 
 class TermsPublishedOut(_Out, frozen=True):

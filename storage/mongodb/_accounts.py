@@ -119,6 +119,11 @@ class MongoInvitationStore:
         async with self._engine.op():
             await self._engine["invitations"].insert_one(_docs.invitation_doc(invitation))
 
+    async def get_invitation_by_code_hash(self, code_hash: bytes) -> Invitation | None:
+        async with self._engine.op():
+            doc = await self._engine["invitations"].find_one({"code_hash": code_hash})
+        return None if doc is None else _docs.invitation(doc)
+
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]:
         async with self._engine.op():
             cursor = self._engine["invitations"].find({"inviter_id": inviter_id})

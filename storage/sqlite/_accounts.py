@@ -113,6 +113,15 @@ class SqliteInvitationStore:
 
         await self._engine.write(write)
 
+    async def get_invitation_by_code_hash(self, code_hash: bytes) -> Invitation | None:
+        def read(conn: sqlite3.Connection) -> Invitation | None:
+            row = conn.execute(
+                f"SELECT {_rows.INVITATION_COLUMNS} FROM invitations WHERE code_hash = ?", (code_hash,)
+            ).fetchone()
+            return None if row is None else _rows.invitation(row)
+
+        return await self._engine.read(read)
+
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]:
         def read(conn: sqlite3.Connection) -> list[Invitation]:
             rows = conn.execute(

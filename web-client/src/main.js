@@ -18,6 +18,11 @@ import { callView } from "./views/call.js";
 import { devicesView } from "./views/devices.js";
 import { accountView, dischargeView, endedClientView } from "./views/account.js";
 import { endedAt, watchEnding } from "./app/ending.js";
+import { withAccountCards } from "./views/accountcards.js";
+import { activityView } from "./views/activity.js";
+import { invitationGate } from "./views/invitecheck.js";
+import { termsUpdatePending } from "./app/termsmemory.js";
+import { startAttention, titleWithUnread } from "./app/attention.js";
 
 const root = document.getElementById("app");
 const device = new Device();
@@ -49,7 +54,8 @@ function mount(nodes, extraCleanup) {
 function setTitle() {
   const heading = document.querySelector("#main h1");
   const text = heading && heading.textContent.trim();
-  document.title = !text ? "Confidant" : text.includes("Confidant") ? text : `${text} · Confidant`;
+  const title = !text ? "Confidant" : text.includes("Confidant") ? text : `${text} · Confidant`;
+  document.title = titleWithUnread(device, title); // "(2) …": unread messages show in the tab
 }
 
 // The skip link moves focus to the screen's content itself: as a plain "#main" link it would be taken by the
@@ -73,7 +79,8 @@ async function render() {
   if (device.status === "loading") return;
 
   if ((first === "join" || first === "link") && arg) {
-    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: first === "link" }));
+    if (device.status === "none" && first === "join") return mount(invitationGate(device, arg, joinView(device, arg, { onDone: () => go("#/") })));
+    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: true }));
     if (device.status === "locked") return mount(existingDeviceView(device));
     return go("#/");
   }
@@ -93,7 +100,9 @@ async function render() {
     }
     if (seq !== renderSeq) return;
     if (terms && terms.missing) return show(route, waitingTermsView());
-    if (terms) return show(route, acceptTermsView(device, terms, { onDone: () => go("#/") }));
+    // An update to terms already accepted is shown in the conversation (the draft is kept); a session still waits.
+    if (terms && !(termsUpdatePending(device) && first !== "call"))
+      return show(route, acceptTermsView(device, terms, { onDone: first === "call" ? () => render() : () => go("#/") }));
   }
 
   let view;
@@ -121,7 +130,10 @@ async function render() {
       view = callView(device, arg);
       break;
     case "devices":
-      view = devicesView(device);
+      view = withAccountCards(devicesView(device), device);
+      break;
+    case "activity":
+      view = activityView(device);
       break;
     case "account":
       view = accountView(device);
@@ -188,7 +200,7 @@ device.addEventListener("change", (e) => {
   if (what === "contacts" && device.role === "client" && !root.querySelector(".chat")) render();
   if (what === "contacts" && device.role === "client" && root.querySelector(".chat")) {
     const t = device.contacts.get(device.me.linked_account_id);
-    if (t && t.consent && t.consent.accepted_version !== t.consent.current_version) render();
+    if (t && t.consent && t.consent.accepted_version !== t.consent.current_version && !termsUpdatePending(device)) render();
   }
 });
 /** Screens that will need libsodium on submit fetch it when the person starts typing (their passphrase takes
@@ -207,6 +219,7 @@ function warmCrypto() {
 }
 
 if (import.meta.env.PROD) startReleaseGuard();
+startAttention(device);
 device.load().then(() => {
   render();
   warmCrypto();

@@ -2,6 +2,8 @@
 // a key-change warning, and a composer. New incoming messages are announced politely.
 import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
 import { attachControls, bindDropAndPaste, fileCard } from "./attachments.js";
+import { termsUpdateBox } from "./termsupdate.js";
+import { enterSends } from "./phone.js";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -16,7 +18,9 @@ export function chatView(device, accountId) {
   const name = () => device.contactName(accountId);
   const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
   const banner = h("div");
-  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
+  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}`, dir: "auto" });
+  // A client sees a new terms version here, in the conversation, without losing what they are typing.
+  const updates = device.role === "client" ? termsUpdateBox(device, accountId) : null;
   const send = h("button", { type: "submit" }, "Send");
   const title = h("h1", { id: "chat-title" }, name());
   const rendered = new Map();
@@ -77,7 +81,7 @@ export function chatView(device, accountId) {
     }
     if (msg.kind === "file" && !cards.has(msg.id)) cards.set(msg.id, fileCard(device, msg));
     const content = msg.kind === "file" ? cards.get(msg.id) : msg.body;
-    li.replaceChildren(h("div", { class: msg.kind === "file" ? "bubble file" : "bubble" }, content), h("div", { class: "meta" }, meta));
+    li.replaceChildren(h("div", { class: msg.kind === "file" ? "bubble file" : "bubble", dir: "auto" }, content), h("div", { class: "meta" }, meta));
     return li;
   };
 
@@ -104,6 +108,7 @@ export function chatView(device, accountId) {
     e.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    if (updates && updates.holdSend()) return; // the draft stays in the composer
     input.value = "";
     autosize();
     await m.send(accountId, text);
@@ -113,7 +118,7 @@ export function chatView(device, accountId) {
     input.classList.toggle("multi", input.value.includes("\n"));
   };
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && enterSends()) submit(e);
   });
   input.addEventListener("input", autosize);
 
@@ -126,6 +131,9 @@ export function chatView(device, accountId) {
     }
   };
   device.addEventListener("change", onChange);
+  // Read in a background tab: marked read (and the title's count cleared) when the person comes back.
+  const onVisible = () => document.visibilityState === "visible" && m.markRead(accountId);
+  document.addEventListener("visibilitychange", onVisible);
   renderBanner();
   refresh(false);
 
@@ -165,13 +173,18 @@ export function chatView(device, accountId) {
       device.role === "therapist" ? h("a", { class: "button ghost small", href: `#/end/${accountId}` }, "End therapy") : null,
     ),
     banner,
+    updates ? updates.node : null,
     list,
     attach.area,
     h("form", { class: "composer", onsubmit: submit }, attach.button, attach.input, input, send),
   );
   bindDropAndPaste(node, input, attach.attach);
   queueMicrotask(() => input.focus());
-  return { node, cleanup: () => device.removeEventListener("change", onChange) };
+  return { node, cleanup: () => {
+    device.removeEventListener("change", onChange);
+    document.removeEventListener("visibilitychange", onVisible);
+    if (updates) updates.cleanup();
+  } };
 }
 
 export function initials(name) {
