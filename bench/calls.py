@@ -219,7 +219,7 @@ def make_call(
     relay = path == "turn"
     if target == "inproc":
         creds = mint_turn_credentials(
-            secret=coturn.secret, account_id=secrets.token_hex(16), urls=(coturn.url,), ttl_seconds=600
+            secret=coturn.secret, user=secrets.token_hex(16), urls=(coturn.url,), ttl_seconds=600
         )
         server = RTCIceServer(urls=coturn.url, username=creds.username, credential=creds.credential)
         ice = [server] if relay else []

@@ -19,7 +19,7 @@ from tests.fixtures.coturn_proc import Coturn
 
 def test_credentials_follow_the_turn_rest_scheme() -> None:
     creds = mint_turn_credentials(
-        secret="s3cret", account_id="ab" * 16, urls=("turn:t:3478",), ttl_seconds=600, now=1_700_000_000
+        secret="s3cret", user="ab" * 16, urls=("turn:t:3478",), ttl_seconds=600, now=1_700_000_000
     )
     assert creds.username == f"1700000600:{'ab' * 16}"
     expected = base64.b64encode(hmac.new(b"s3cret", creds.username.encode(), hashlib.sha1).digest()).decode()
@@ -31,7 +31,7 @@ def test_credentials_follow_the_turn_rest_scheme() -> None:
 @pytest.mark.parametrize("account_id", ["a:b"])
 def test_an_account_id_cannot_forge_the_expiry_field(account_id: str) -> None:
     with pytest.raises(ValueError):
-        mint_turn_credentials(secret="s", account_id=account_id, urls=())
+        mint_turn_credentials(secret="s", user=account_id, urls=())
 
 
 def _servers(coturn: Coturn, creds: TurnCredentials) -> list[RTCIceServer]:
@@ -42,9 +42,7 @@ def _servers(coturn: Coturn, creds: TurnCredentials) -> list[RTCIceServer]:
 @pytest.mark.usefixtures("loopback_ice")
 async def test_a_relay_only_call_connects_through_coturn_with_minted_credentials(coturn: Coturn) -> None:
     account = secrets.token_hex(16)
-    creds = mint_turn_credentials(
-        secret=coturn.secret, account_id=account, urls=(coturn.url,), ttl_seconds=300
-    )
+    creds = mint_turn_credentials(secret=coturn.secret, user=account, urls=(coturn.url,), ttl_seconds=300)
     a, b = channel_pair()
     caller = CallPeer(a, ice_servers=_servers(coturn, creds), relay_only=True, name="therapist")
     callee = CallPeer(b, ice_servers=_servers(coturn, creds), relay_only=True, name="client")
@@ -70,7 +68,7 @@ async def test_a_relay_only_call_connects_through_coturn_with_minted_credentials
 async def test_coturn_refuses_expired_or_forged_credentials(coturn: Coturn, problem: str) -> None:
     account = secrets.token_hex(16)
     secret, ttl = (coturn.secret, -60) if problem == "expired" else ("not-the-secret", 300)
-    creds = mint_turn_credentials(secret=secret, account_id=account, urls=(coturn.url,), ttl_seconds=ttl)
+    creds = mint_turn_credentials(secret=secret, user=account, urls=(coturn.url,), ttl_seconds=ttl)
     a, _b = channel_pair()
     caller = CallPeer(a, ice_servers=_servers(coturn, creds), relay_only=True)
     try:
