@@ -263,7 +263,9 @@ class Call:
             ]
 
         await self.conn.wait_until(lambda: len(admitted()) >= others, timeout, f"{others} admitted peers")
-        targets = [str(m["peer"]) for m in admitted()]
+        # The therapist first: its channel carries the roster that introduces the others.
+        ordered = sorted(admitted(), key=lambda m: m.get("account_id") != self.therapist_id)
+        targets = [str(m["peer"]) for m in ordered]
         for target in targets:
             if target not in self.peers:
                 await self.connect(target, timeout=timeout)

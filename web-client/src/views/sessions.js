@@ -31,7 +31,10 @@ export function sessionsView(device) {
     }
     list.replaceChildren(
       ...upcoming.map((s) => {
-        const who = therapist ? s.participants.map((id) => device.contactName(id)).join(", ") : device.contactName(s.therapist_id);
+        const others = (s.participant_count || 1) - 1;
+        const who = therapist
+          ? s.participants.map((id) => device.contactName(id)).join(", ")
+          : `${device.contactName(s.therapist_id)}${others ? ` and ${others} other ${others === 1 ? "person" : "people"}` : ""}`;
         const joinable = now >= s.starts_at - JOIN_EARLY_MS;
         return h(
           "li",
@@ -56,7 +59,14 @@ export function sessionsView(device) {
   let form = null;
   if (therapist) {
     const clients = [...device.contacts.values()].filter((c) => c.role === "client");
-    const who = h("select", { id: "session-client", required: true }, clients.map((c) => h("option", { value: c.account_id }, device.contactName(c.account_id))));
+    // One to three clients: one-to-one, couples, families (a full mesh of up to 4 people).
+    const boxes = clients.map((c, i) => h("input", { type: "checkbox", id: `session-client-${i}`, value: c.account_id, checked: i === 0 && clients.length === 1 }));
+    const who = h(
+      "fieldset",
+      { class: "field client-picks" },
+      h("legend", null, "Clients (up to three)"),
+      ...clients.map((c, i) => h("div", { class: "check" }, boxes[i], h("label", { for: `session-client-${i}` }, device.contactName(c.account_id)))),
+    );
     const when = h("input", { id: "session-start", type: "datetime-local", required: true, value: localInputValue(Date.now()) });
     const length = h("select", { id: "session-length" }, [30, 45, 50, 60, 90].map((m) => h("option", { value: m, selected: m === 50 }, `${m} minutes`)));
     const submit = h("button", { type: "submit", disabled: !clients.length }, "Schedule session");
@@ -68,9 +78,15 @@ export function sessionsView(device) {
           e.preventDefault();
           err.hidden = true;
           const startsAt = new Date(when.value).getTime();
+          const picked = boxes.filter((b) => b.checked).map((b) => b.value);
+          if (!picked.length || picked.length > 3) {
+            err.textContent = picked.length ? "A session has at most three clients." : "Choose at least one client.";
+            err.hidden = false;
+            return;
+          }
           submit.disabled = true;
           try {
-            await device.api.post("/sessions", { participants: [who.value], starts_at: startsAt, ends_at: startsAt + Number(length.value) * 60000 });
+            await device.api.post("/sessions", { participants: picked, starts_at: startsAt, ends_at: startsAt + Number(length.value) * 60000 });
             announce("Session scheduled");
             await refresh();
           } catch (e2) {
@@ -83,7 +99,7 @@ export function sessionsView(device) {
       },
       h("h2", null, "Schedule a session"),
       clients.length ? null : h("p", { class: "muted" }, "Invite a client first."),
-      h("div", { class: "field" }, h("label", { for: "session-client" }, "Client"), who),
+      clients.length ? who : null,
       h("div", { class: "row" }, h("div", { class: "field grow" }, h("label", { for: "session-start" }, "Starts"), when), h("div", { class: "field" }, h("label", { for: "session-length" }, "Length"), length)),
       h("div", { class: "row end" }, submit),
     );
