@@ -91,7 +91,10 @@ async def test_sdk_therapist_calls_browser_client(
         member = call.member(client_id)
         assert member is not None
         await real_request("call.signal", _forged_offer(sid, therapist.device_id, call, member))
-        await eventually(lambda: sorted(rejected) == ["DecryptionFailed", "ReplayedSignal"], timeout=15)
+        try:
+            await eventually(lambda: sorted(rejected) == ["DecryptionFailed", "ReplayedSignal"], timeout=15)
+        except TimeoutError:
+            raise AssertionError(f"rejections seen: {rejected}") from None
         await expect(region).to_have_attribute("data-call-state", "connected")
 
         # The browser reloads: a new join, still admitted; the SDK calls again; the old offer does not open.

@@ -193,7 +193,8 @@ export function callView(device, sessionId) {
       clearInterval(tick);
       document.removeEventListener("click", onClick, true);
       window.removeEventListener("beforeunload", onBeforeUnload);
-      if (call.state === "ended") call.dispose();
+      // The app re-rendering this same screen (e.g. after an unlock) is not leaving: the new view joins again.
+      if (call.state === "ended" || location.hash === `#/call/${sessionId}`) call.dispose();
       else call.hangUp();
     },
   };
