@@ -5,6 +5,7 @@ without a new admission, and the others are told who dropped, who is back and wh
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,46 @@ async def test_a_couples_session_is_a_mesh_and_survives_the_therapist_reloading(
     for page in (t, a, b):
         await sees_videos(page, 2)
     assert p.therapist.errors == [] and p.client.errors == [] and partner.errors == []
+
+
+async def test_weekly_sessions_rescheduled_and_cancelled_are_told_to_the_client(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
+    p = await practice(browser, server)
+    t, c = p.therapist.page, p.client.page
+    accept_dialogs(t)
+    conversation = c.locator(".messages .bubble")
+
+    await t.get_by_role("link", name="Sessions").click()
+    await t.get_by_label(p.client_name, exact=True).check()
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=2)
+    await t.get_by_label("Starts").fill(start.strftime("%Y-%m-%dT%H:%M"))
+    await t.get_by_label("Repeats").select_option(label="Weekly, 4 sessions")
+    await t.get_by_role("button", name="Schedule session").click()
+    sessions_t = t.get_by_role("list", name="Sessions").get_by_role("listitem")
+    await expect(sessions_t).to_have_count(4)
+    await expect(conversation.filter(has_text="Video sessions scheduled: weekly for 4 weeks")).to_be_visible()
+
+    # The therapist moves the first one and cancels the second: the client is told each time.
+    await sessions_t.nth(0).get_by_role("button", name="Reschedule").click()
+    await (
+        sessions_t.nth(0)
+        .get_by_label("New start")
+        .fill((start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    )
+    await sessions_t.nth(0).get_by_role("button", name="Save new time").click()
+    await expect(conversation.filter(has_text="Video session moved from")).to_be_visible()
+    await sessions_t.nth(1).get_by_role("button", name="Cancel").click()
+    await expect(conversation.filter(has_text="Video session cancelled")).to_be_visible()
+    await shot(c, artifacts, "client-told-of-schedule")
+
+    await c.get_by_role("link", name="Sessions").click()
+    sessions_c = c.get_by_role("list", name="Sessions").get_by_role("listitem")
+    await expect(sessions_c).to_have_count(3)
+    async with c.expect_download() as info:
+        await sessions_c.nth(0).get_by_role("button", name="Add to calendar").click()
+    ics = Path(await (await info.value).path()).read_text()
+    moved = (start + timedelta(hours=3)).strftime("%Y%m%dT%H%M00Z")
+    assert "BEGIN:VEVENT" in ics and f"DTSTART:{moved}" in ics
+    assert p.client_name not in ics and "Maya" not in ics  # no names in a file calendars sync elsewhere
+    assert await violations(t) == []
