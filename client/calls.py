@@ -217,6 +217,12 @@ class Call:
             for s in turn.get("ice_servers", [])
         ]
 
+    async def renew_turn(self) -> JSON:
+        """Fresh TURN credentials (they last only for the session's window); new peers use them."""
+        turn = await self.device.api.request("POST", f"/sessions/{self.session_id}/turn")
+        self.joined = {**self.joined, "turn": turn}
+        return turn
+
     async def connect(self, target: str, *, place: bool | None = None, timeout: float = 15.0) -> CallPeer:
         """A peer with ``target``'s device (account id or handle) once it is admitted with a join.
 

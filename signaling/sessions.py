@@ -37,6 +37,7 @@ __all__ = ["Caller", "Notifier", "SessionService", "TurnSettings"]
 JOIN_EARLY_MS = 15 * 60 * 1000  # the waiting room opens a quarter of an hour before the start
 MAX_SESSION_MS = 8 * 3600 * 1000  # a therapy session, even a group one, is hours long, not days
 ROOM_TTL_GRACE_S = 2 * 3600  # room keys outlive the window so a session over time keeps its state
+PRECALL_TURN_TTL_S = 120  # the waiting room's network check needs the relay for seconds, not the session
 TURN_GRACE_S = 15 * 60  # a session may run a little over its window; TURN must not cut it mid-sentence
 LIST_LIMIT = 200
 
@@ -189,13 +190,15 @@ class SessionService:
         return w.AttendanceOut([w.AttendanceItemOut(r.account_id, r.joined_at, r.left_at) for r in rows])
 
     async def turn_credentials(self, caller: Caller, session_id: str) -> w.TurnOut:
-        """Fresh TURN credentials, for admitted participants only (e.g. before an ICE restart)."""
+        """Fresh TURN credentials: for admitted participants (renewal), and, valid two minutes, for a client
+        in the waiting room, so its pre-call check can test the relay before the session."""
         a = await self._visible(caller, session_id)
         await self._require_live(a)
         member = await self._rooms.get_member(session_id, caller.account_id)
-        if member is None or not member.state.admitted or member.device_id != caller.device_id:
-            raise e.NotAdmitted("Only admitted participants get TURN credentials.")
-        turn = self._mint(member.peer, a)
+        waiting = member is not None and member.state is ParticipantState.WAITING
+        if member is None or not (member.state.admitted or waiting) or member.device_id != caller.device_id:
+            raise e.NotAdmitted("Only participants in the room get TURN credentials.")
+        turn = self._mint(member.peer, a, PRECALL_TURN_TTL_S if waiting else None)
         if turn is None:
             raise e.TurnUnavailable("This server has no TURN relay configured.")
         return turn
@@ -525,7 +528,7 @@ class SessionService:
                 view = self._view(a, room, m.account_id)
                 await self._notifier.to_device(m.device_id, "call.state", view)
 
-    def _mint(self, peer: str, a: Appointment) -> w.TurnOut | None:
+    def _mint(self, peer: str, a: Appointment, cap_s: int | None = None) -> w.TurnOut | None:
         """TURN credentials for a member's opaque handle, valid until the session's window closes (plus the
         room's grace), never longer than the configured lifetime. Renewed by ``turn_credentials``."""
         if not self._turn.urls or not self._turn.secret:
@@ -536,7 +539,7 @@ class SessionService:
             secret=self._turn.secret,
             user=peer,
             urls=self._turn.urls,
-            ttl_seconds=min(self._turn.ttl_seconds, window_s),
+            ttl_seconds=min(self._turn.ttl_seconds, window_s, cap_s or window_s),
             now=now_ms / 1000,
         )
         self._events.turn_issued()

@@ -271,13 +271,16 @@ async def test_refusals_have_stable_codes(call_server: CallServer) -> None:
         assert await _refusal(Call.join(outsider, sid)) == ("not_found", "not_invited")
     # Invited but without consent to the therapist's current terms.
     assert (await _refusal(Call.join(no_consent, sid)))[0] == "consent_required"
-    # In the waiting room but not admitted: no signaling, no TURN credentials, no admitting others.
+    # In the waiting room but not admitted: no signaling, no admitting others; TURN credentials for the
+    # pre-call check only, valid two minutes; an invited client not in the room gets none.
     payload = base64.b64encode(secrets.token_bytes(200)).decode()
     therapist_peer = guest.member(therapist.account_id)
     assert therapist_peer is not None
     signal = {"session_id": sid, "to_peer": therapist_peer["peer"], "payload": payload}
     assert await _refusal(guest.conn.request("call.signal", signal)) == ("forbidden", "not_admitted")
-    assert await _refusal(client.api.request("POST", f"/sessions/{sid}/turn")) == (
+    check = await client.api.request("POST", f"/sessions/{sid}/turn")
+    assert check["expires_at"] <= _now() + 121_000
+    assert await _refusal(no_consent.api.request("POST", f"/sessions/{sid}/turn")) == (
         "forbidden",
         "not_admitted",
     )

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from aiortc import RTCIceServer
 
+from client.calls import run_call
 from signaling.loopback import channel_pair
 from signaling.peer import CallPeer, NoRelayCandidates
 from signaling.turn import TurnCredentials, mint_turn_credentials
 from tests.fixtures.coturn_proc import Coturn
+from tests.signaling._kit import serve
 
 
 def test_credentials_follow_the_turn_rest_scheme() -> None:
@@ -97,3 +99,22 @@ def test_the_shipped_coturn_config_uses_the_rest_secret_and_refuses_private_peer
     ):
         assert private in denied
     assert not any(line.startswith(("user=", "lt-cred-mech", "allow-loopback-peers")) for line in lines)
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+async def test_a_relay_only_call_over_turn_tcp_and_tls_for_a_network_that_allows_only_tcp(
+    transport: str, coturn: Coturn, tmp_path: Path, loopback_ice: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client behind a firewall that lets only TCP (443) out: TURN over TCP, and over TLS with the
+    relay's certificate checked (the test trusts the fixture's self-signed one)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(coturn.cert_path))
+    url = coturn.tcp_url if transport == "tcp" else coturn.tls_url
+    async with serve(tmp_path, coturn, turn_urls=(url,)) as srv:
+        therapist = await srv.therapist()
+        client = await srv.client(therapist)
+        timings = await run_call(therapist, client, relay_only=True, hold_s=0.3)
+    for stats in (timings.therapist, timings.client):
+        assert (stats.selected_local_type, stats.selected_remote_type) == ("relay", "relay")
+        assert stats.frames_received["video"] > 0
+    if transport == "tls":  # coturn logs the cipher of each allocation made over TLS
+        await coturn.wait_for_log(r"username=<\d+:[0-9a-f]{32}>, lifetime=\d+, cipher=\S+, method=TLS")

@@ -11,6 +11,7 @@ const PLACE_RETRY_MS = 8000;
 const RESTART_AFTER_MS = 3000; // a "disconnected" connection that has not recovered by then gets an ICE restart
 const AUDIO_ONLY_AFTER_S = 8; // connected this long with audio but no video frames: say video is not getting through
 const ADMITTED = ["admitted", "connected"];
+const TURN_RENEW_BEFORE_MS = 5 * 60 * 1000;
 
 /** The devices of `accountId` this browser seals call signaling to and accepts it from: {device_id -> identity key}.
  *  The one place that decides it (today: the contact's listed devices). */
@@ -71,7 +72,7 @@ export class CallController extends EventTarget {
       rt.on("call.state", (e) => e && e.session_id === this.sessionId && this._onRoom(e)),
       rt.on("call.admitted", (e) => {
         if (!e || e.session_id !== this.sessionId) return;
-        this.iceServers = iceServers(e.turn);
+        this._setTurn(e.turn);
         this._set("admitted");
         this._onRoom(e.room);
       }),
@@ -116,9 +117,54 @@ export class CallController extends EventTarget {
     for (const peer of [...this.peers.values()]) this._dropPeer(peer, false); // their joins stay valid
     const joined = await this.d.rt.request("call.join", { session_id: this.sessionId, join: toB64(this._join.statement) });
     this.session = joined.session;
-    this.iceServers = iceServers(joined.turn);
+    this._setTurn(joined.turn);
     this._set(joined.state === "waiting" ? "waiting" : "admitted");
     this._onRoom(joined.room);
+  }
+
+  /** TURN credentials are valid for the session's window only: renewed a few minutes before they expire. */
+  _setTurn(turn) {
+    this.iceServers = iceServers(turn);
+    clearTimeout(this._turnTimer);
+    if (!turn || !turn.expires_at) return;
+    const wait = Math.max(turn.expires_at - Date.now() - TURN_RENEW_BEFORE_MS, 30000);
+    this._turnTimer = setTimeout(async () => {
+      try {
+        const fresh = await this.d.api.post(`/sessions/${this.sessionId}/turn`);
+        this._setTurn(fresh);
+        for (const p of this.peers.values()) if (p.pc && p.pc.signalingState !== "closed") p.pc.setConfiguration({ iceServers: this.iceServers });
+      } catch (e) {
+        console.warn("TURN renewal", e.code);
+      }
+    }, wait);
+  }
+
+  /** Switch camera and/or microphone (pre-call check): the peers get the new tracks without renegotiating. */
+  async useDevices({ camera = null, mic = null }) {
+    const stream = await navigator.mediaDevices.getUserMedia({
+      audio: mic ? { deviceId: { exact: mic } } : true,
+      video: this.audioOnlyLocal && !camera ? false : { width: 640, height: 480, ...(camera ? { deviceId: { exact: camera } } : {}) },
+    });
+    const old = this.local;
+    this.local = stream;
+    for (const peer of this.peers.values())
+      for (const sender of (peer.pc && peer.pc.getSenders()) || [])
+        if (sender.track) await sender.replaceTrack(stream.getTracks().find((t) => t.kind === sender.track.kind) || null);
+    if (old) for (const t of old.getTracks()) t.stop();
+    for (const t of stream.getAudioTracks()) t.enabled = !this.muted;
+    for (const t of stream.getVideoTracks()) t.enabled = !this.cameraOff;
+    this._emit("local");
+  }
+
+  /** ICE servers for the pre-call check: ours once admitted, else short-lived ones for the waiting room. */
+  async checkServers() {
+    if (this.iceServers.length) return this.iceServers;
+    try {
+      return iceServers(await this.d.api.post(`/sessions/${this.sessionId}/turn`));
+    } catch (e) {
+      if (e.code === "not_found") return [];
+      throw e;
+    }
   }
 
   waiting() {
@@ -490,6 +536,7 @@ export class CallController extends EventTarget {
 
   dispose() {
     clearInterval(this._statsTimer);
+    clearTimeout(this._turnTimer);
     for (const off of this._off) off();
     this._off = [];
     for (const p of this.peers.values()) this._closePc(p);

@@ -3,6 +3,67 @@
 // badges; a live region says who dropped, who is back and who left; leaving asks first.
 import { h, announce } from "../lib/dom.js";
 import { CallController } from "../app/call.js";
+import { advice, checkRelays, downloadSpeed, levelMeter, listDevices, testSound } from "../app/precall.js";
+
+const TRANSPORT_TEXT = { udp: "Relay over UDP (fastest)", tcp: "Relay over TCP", tls: "Relay over TLS (port 443)" };
+
+/** The waiting room's pre-call check: pick camera and microphone, see the microphone move, hear a sound,
+ *  and check the network, with advice in plain words. */
+function preCallCheck(call) {
+  const camera = h("select", { id: "precall-camera" });
+  const mic = h("select", { id: "precall-mic" });
+  const meter = h("meter", { id: "precall-level", min: 0, max: 1, low: 0.05, value: 0 });
+  const results = h("ul", { class: "precall-results", "aria-label": "Connection check" });
+  const tips = h("div", { class: "precall-advice", role: "status" });
+  const runCheck = h("button", { type: "button", class: "secondary" }, "Check my connection");
+  let stopMeter = () => {};
+  const watch = () => {
+    stopMeter();
+    stopMeter = levelMeter(call.local, (level) => (meter.value = level));
+  };
+  const fill = async () => {
+    const { cameras, mics } = await listDevices().catch(() => ({ cameras: [], mics: [] }));
+    const options = (list, kind) => (list.length ? list.map((d, i) => h("option", { value: d.deviceId }, d.label || `${kind} ${i + 1}`)) : [h("option", { value: "" }, `No ${kind.toLowerCase()} found`)]);
+    camera.replaceChildren(...options(cameras, "Camera"));
+    mic.replaceChildren(...options(mics, "Microphone"));
+    return { cameras, mics };
+  };
+  const change = () => call.useDevices({ camera: camera.value || null, mic: mic.value || null }).then(watch).catch((e) => (tips.textContent = `That device could not be opened: ${e.message}`));
+  camera.addEventListener("change", change);
+  mic.addEventListener("change", change);
+  runCheck.addEventListener("click", async () => {
+    runCheck.disabled = true;
+    tips.textContent = "Checking your connection…";
+    results.replaceChildren();
+    try {
+      const { cameras, mics } = await fill();
+      const relays = await checkRelays(await call.checkServers());
+      const mbps = await downloadSpeed().catch(() => null);
+      results.replaceChildren(
+        ...relays.map((r) => h("li", { "data-ok": String(r.ok) }, `${TRANSPORT_TEXT[r.transport]}: ${r.ok ? `reachable (${r.ms} ms)` : "blocked"}`)),
+        h("li", null, mbps ? `Download speed: about ${mbps < 10 ? mbps.toFixed(1) : Math.round(mbps)} Mbit/s` : "Download speed: unknown"),
+      );
+      const words = advice({ relays, mbps, camera: cameras.length > 0, mic: mics.length > 0 });
+      tips.textContent = words.length ? words.join(" ") : "Everything looks good for a video session.";
+    } catch (e) {
+      tips.textContent = `The check could not finish: ${e.message}`;
+    } finally {
+      runCheck.disabled = false;
+    }
+  });
+  const node = h(
+    "section",
+    { class: "precall card", "aria-labelledby": "precall-title" },
+    h("h2", { id: "precall-title" }, "Check your setup"),
+    h("div", { class: "field" }, h("label", { for: "precall-camera" }, "Camera"), camera),
+    h("div", { class: "field" }, h("label", { for: "precall-mic" }, "Microphone"), mic),
+    h("div", { class: "field" }, h("label", { for: "precall-level" }, "Microphone level"), meter),
+    h("div", { class: "row" }, h("button", { type: "button", class: "secondary", onclick: () => testSound() }, "Play a test sound"), runCheck),
+    results,
+    tips,
+  );
+  return { node, start: () => fill().then(watch), stop: () => stopMeter() };
+}
 
 const QUALITY_TEXT = { good: "Good connection", fair: "Fair connection", poor: "Poor connection" };
 const LEAVE_QUESTION = "Leave the session? You can join again while it is open.";
@@ -32,12 +93,14 @@ export function callView(device, sessionId) {
   const endAll = call.isHost ? h("button", { type: "button", class: "danger", onclick: () => window.confirm("End the session for everyone?") && call.endForEveryone() }, "End session") : null;
   const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Call controls" }, mute, camera, hangup, endAll);
 
+  const check = preCallCheck(call);
   const waitingRoom = h(
     "div",
     { class: "waiting" },
     h("div", { class: "breathe", "aria-hidden": "true" }),
     h("h1", null, "You are in the waiting room"),
     h("p", null, "Your therapist will let you in shortly. Take a slow breath; there is no rush."),
+    check.node,
   );
   const empty = h("p", { class: "tile-empty" });
   const stage = h("div", { class: "stage" }, tiles, empty, localVideo);
@@ -143,6 +206,7 @@ export function callView(device, sessionId) {
   call.addEventListener("change", (e) => {
     const what = e.detail.what;
     if (what === "state") {
+      if (call.state !== "waiting") check.stop();
       render();
       renderRoom();
       if (call.state === "connected") announce("Connected");
@@ -152,8 +216,10 @@ export function callView(device, sessionId) {
       const last = call.presence[call.presence.length - 1];
       presence.textContent = last.text;
       renderRoom();
-    } else if (what === "local") localVideo.srcObject = call.local;
-    else if (what === "controls") {
+    } else if (what === "local") {
+      localVideo.srcObject = call.local;
+      if (call.state === "waiting" || call.state === "starting") check.start();
+    } else if (what === "controls") {
       mute.setAttribute("aria-pressed", String(call.muted));
       mute.textContent = call.muted ? "Unmute" : "Mute";
       camera.setAttribute("aria-pressed", String(call.cameraOff));
@@ -191,6 +257,7 @@ export function callView(device, sessionId) {
     node: root,
     cleanup: () => {
       clearInterval(tick);
+      check.stop();
       document.removeEventListener("click", onClick, true);
       window.removeEventListener("beforeunload", onBeforeUnload);
       // The app re-rendering this same screen (e.g. after an unlock) is not leaving: the new view joins again.
