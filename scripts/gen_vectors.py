@@ -358,7 +358,11 @@ def gen_boxed() -> Json:
     )
     # The callee rejoined (a reload): same device and identity, a new join.
     rejoin_b = boxed.Join.create(
-        callee, session, dev_b, ephemeral=_x("boxed/rejoin/callee"), join_id=_seed("boxed/rejoin-id/callee", 16)
+        callee,
+        session,
+        dev_b,
+        ephemeral=_x("boxed/rejoin/callee"),
+        join_id=_seed("boxed/rejoin-id/callee", 16),
     )
     ctx = boxed.SignalContext(session, dev_a, dev_b, join_a.join_id, join_b.join_id)
     cases = []
@@ -401,15 +405,17 @@ def gen_boxed() -> Json:
             "to_join": c.to_join.hex(),
         }
 
-    other_session = boxed.SignalContext(_seed("boxed/other-call", 16), dev_a, dev_b, ctx.from_join, ctx.to_join)
+    other_session = boxed.SignalContext(
+        _seed("boxed/other-call", 16), dev_a, dev_b, ctx.from_join, ctx.to_join
+    )
     reflected = boxed.SignalContext(session, dev_b, dev_a, join_b.join_id, join_a.join_id)
     after_rejoin = boxed.SignalContext(session, dev_a, dev_b, join_a.join_id, rejoin_b.join_id)
     forged = bytearray(join_b.statement.to_bytes())
     forged[20] ^= 1  # another ephemeral key under the callee's signature: a swapped join
     return {
-        "description": "Boxed signaling v2: join statements signed by identity keys, crypto_box between the "
-        "two joins' ephemeral X25519 keys over version || session || from || to || from_join || to_join || seq "
-        "|| payload.",
+        "description": "Boxed signaling v2: join statements signed by identity keys, crypto_box between "
+        "the two joins' ephemeral X25519 keys over version || session || from || to || from_join || "
+        "to_join || seq || payload.",
         "session_id": session.hex(),
         "sender": _identity_json(caller),
         "recipient": _identity_json(callee),
@@ -419,13 +425,26 @@ def gen_boxed() -> Json:
         "context": ctx_json(ctx),
         "cases": cases,
         "join_rejections": [
-            {"name": "ephemeral key swapped", "statement": bytes(forged).hex(), "device_id": dev_b.hex(),
-             "error": "BadSignature"},
-            {"name": "statement of another device", "statement": join_b.statement.to_bytes().hex(),
-             "device_id": dev_a.hex(), "error": "BadSignature"},
+            {
+                "name": "ephemeral key swapped",
+                "statement": bytes(forged).hex(),
+                "device_id": dev_b.hex(),
+                "error": "BadSignature",
+            },
+            {
+                "name": "statement of another device",
+                "statement": join_b.statement.to_bytes().hex(),
+                "device_id": dev_a.hex(),
+                "error": "BadSignature",
+            },
         ],
         "rejections": [
-            {"name": "replayed (last_seq = 1)", "boxed": first.hex(), "last_seq": 1, "error": "ReplayedSignal"},
+            {
+                "name": "replayed (last_seq = 1)",
+                "boxed": first.hex(),
+                "last_seq": 1,
+                "error": "ReplayedSignal",
+            },
             {
                 "name": "opened for another session",
                 "boxed": first.hex(),

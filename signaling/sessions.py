@@ -43,7 +43,6 @@ from storage.records import Role
 __all__ = ["Caller", "Notifier", "SessionService", "TurnSettings"]
 
 
-
 class Caller(Protocol):
     @property
     def account_id(self) -> str: ...

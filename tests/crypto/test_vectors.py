@@ -216,7 +216,9 @@ def _join(identity: dict[str, Any], j: dict[str, Any]) -> boxed.Join:
     message = boxed.join_message(SESSION, _h(j["device_id"]), _h(j["join_id"]), eph.public.to_bytes())
     assert message.hex() == j["signed_message"]
     assert join.statement.to_bytes().hex() == j["statement"]  # Ed25519 is deterministic
-    assert boxed.verify_join(ik.public, SESSION, _h(j["device_id"]), join.statement.to_bytes()) == join.statement
+    assert (
+        boxed.verify_join(ik.public, SESSION, _h(j["device_id"]), join.statement.to_bytes()) == join.statement
+    )
     return join
 
 
