@@ -45,6 +45,7 @@ async def test_sdk_therapist_calls_browser_client(
         client = await open_user(browser, server)
         c = client.page
         await join(c, f"/#/join/{invitation['code']}")
+        await expect(c.get_by_role("document", name="Terms text")).to_have_text(TERMS)  # rendered, final
         await c.get_by_label("I have read these terms in full.").check()
         await c.get_by_role("button", name="I accept these terms").click()
         await expect(c.get_by_label("Message to Your therapist")).to_be_visible()

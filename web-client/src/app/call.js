@@ -87,8 +87,11 @@ export class CallController extends EventTarget {
     rt.addEventListener("connected", reconnected);
     this._off.push(() => rt.removeEventListener("connected", reconnected));
     await this._openMedia();
+    // The app may render this screen twice in a row (e.g. after an unlock): a disposed one never joins.
+    if (this._disposed) return this._stopLocal();
     this._emit("local");
     if (!rt.connected) await waitConnected(rt, 10000);
+    if (this._disposed) return this._stopLocal();
     try {
       await this._joinRoom();
     } catch (e) {
@@ -534,7 +537,12 @@ export class CallController extends EventTarget {
     this._set("ended");
   }
 
+  _stopLocal() {
+    if (this.local) for (const t of this.local.getTracks()) t.stop();
+  }
+
   dispose() {
+    this._disposed = true;
     clearInterval(this._statsTimer);
     clearTimeout(this._turnTimer);
     for (const off of this._off) off();

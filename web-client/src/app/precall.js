@@ -26,9 +26,12 @@ export function levelMeter(stream, onLevel) {
     for (const v of data) sum += ((v - 128) / 128) ** 2;
     onLevel(Math.min(1, Math.sqrt(sum / data.length) * 4));
   }, 100);
+  let stopped = false;
   return () => {
+    if (stopped) return;
+    stopped = true;
     clearInterval(timer);
-    ctx.close();
+    ctx.close().catch(() => {});
   };
 }
 
@@ -44,7 +47,7 @@ export async function testSound() {
   osc.connect(gain).connect(ctx.destination);
   osc.start();
   osc.stop(ctx.currentTime + 1);
-  osc.onended = () => ctx.close();
+  osc.onended = () => ctx.close().catch(() => {});
 }
 
 function transportOf(url) {
