@@ -14,6 +14,7 @@ from server.services.accounts import AccountService
 from server.services.admin import AdminService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
+from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
 from server.services.expiry import ExpiryService
 from server.services.invitations import InvitationService
@@ -47,6 +48,7 @@ class Services:
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
+    blobs: BlobService  # attachment blobs (server/services/blobs.py)
 
 
 def build_services(
@@ -104,4 +106,5 @@ def build_services(
         admin=AdminService(
             storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
         ),
+        blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )

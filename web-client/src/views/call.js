@@ -103,7 +103,7 @@ export function callView(device, sessionId) {
     check.node,
   );
   const empty = h("p", { class: "tile-empty" });
-  const stage = h("div", { class: "stage" }, tiles, empty, localVideo);
+  const stage = h("div", { class: "stage" }, h("h1", { class: "visually-hidden" }, "Video session"), tiles, empty, localVideo);
   const endText = h("p", { class: "end-text" });
   const endLength = h("p", { class: "muted end-length" });
   const ended = h(
@@ -220,10 +220,9 @@ export function callView(device, sessionId) {
       localVideo.srcObject = call.local;
       if (call.state === "waiting" || call.state === "starting") check.start();
     } else if (what === "controls") {
+      // Toggle buttons keep their name and report their state with aria-pressed ("Mute, pressed" = muted).
       mute.setAttribute("aria-pressed", String(call.muted));
-      mute.textContent = call.muted ? "Unmute" : "Mute";
       camera.setAttribute("aria-pressed", String(call.cameraOff));
-      camera.textContent = call.cameraOff ? "Camera on" : "Camera off";
     } else if (what === "stats") {
       renderTiles();
       if (call.stats) {
