@@ -236,7 +236,8 @@ export function callView(device, sessionId) {
   // Leaving by navigation asks first: a link inside the app, or closing / reloading the tab.
   const inCall = () => ["admitted", "connected"].includes(call.state);
   const onClick = (ev) => {
-    const a = ev.target.closest && ev.target.closest("a[href^='#']");
+    const a = ev.target.closest && ev.target.closest("a[href^='#/']"); // another screen; not the skip link
+
     if (a && inCall() && !root.contains(a) && !confirmLeave()) {
       ev.preventDefault();
       ev.stopPropagation();
