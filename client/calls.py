@@ -40,6 +40,7 @@ from client.device import Device
 from client.errors import ApiError, TransportError
 from crypto import boxed
 from crypto.keys import IdentityPublicKey
+from signaling.messages import SignalRejected
 from signaling.peer import CallPeer, PeerStats
 
 __all__ = [
@@ -242,7 +243,15 @@ class Call:
         if old is not None:
             await old.close()
         channel = self.conn.channel(self.session_id, self.own, peer_id, self._on_control)
-        channel.accept_join(str(m["join"]))
+        while True:
+            try:
+                channel.accept_join(str(m["join"]))
+                break
+            except SignalRejected:
+                # The room still shows a join this device has seen replaced (the peer rejoined twice in a
+                # row, e.g. a page rendered twice): wait for the room to show the newer one.
+                await self._wait_newer_join(target, str(m["join"]), timeout)
+                m = self.member(target) or m
         self.channels[peer_id.peer] = channel
         peer = CallPeer(
             channel,
@@ -339,6 +348,12 @@ class Call:
         for peer in self.peers.values():
             await peer.close()
         await self.conn.close()
+
+    async def _wait_newer_join(self, target: str, stale: str, timeout: float) -> None:
+        def newer() -> bool:
+            return (self.member(target) or {}).get("join") not in (None, stale)
+
+        await self.conn.wait_until(newer, timeout, "a newer join")
 
     def _offers_to(self, m: JSON) -> bool:
         """Who places the offer in a pair: the therapist; between two clients, the smaller handle."""
