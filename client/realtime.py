@@ -7,9 +7,9 @@ handed to ``on_envelopes`` and awaited before the next is fetched (the consumer 
 memory stays bounded). An ``inbox`` push is a wake-up carrying only a stream position: it makes the device
 pull (``sync`` from its cursor), because pushes relayed by other nodes can arrive out of order or be lost
 while Redis is away. Pulls are coalesced: pushes arriving during a pull cause one more pull after it.
-While a node cannot relay wake-ups (its broker is degraded) it sends ``poll`` hints; the device then also
-pulls every ``poll_interval`` seconds until the node reports healthy again, and always at least every
-``idle_poll`` seconds, so delivery stays bounded even when a wake-up is lost.
+While a node cannot relay wake-ups (its pub/sub is unhealthy) it sends "pull now" wake-ups (position 0)
+every second instead; and the device pulls at least every ``idle_poll`` seconds anyway, so delivery stays
+bounded even when a wake-up is lost.
 A refused connect with ``unauthenticated`` (expired or revoked token) makes it log in again before the next
 attempt. Envelopes may arrive twice (a push racing a sync page): the consumer de-duplicates.
 """
@@ -37,6 +37,7 @@ EnvelopeHandler = Callable[[list[JSON]], Awaitable[None]]
 EventHandler = Callable[[str, JSON], Awaitable[None]]
 
 SYNC_PAGE = 200
+IDLE_POLL_S = 30.0  # a connected device pulls at least this often even without a wake-up
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
 PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed")
 
@@ -53,6 +54,7 @@ class Realtime:
         backoff_initial: float = 0.05,
         backoff_max: float = 5.0,
         call_timeout: float = 30.0,
+        idle_poll: float = IDLE_POLL_S,
     ) -> None:
         self.url = url
         self._token = token
@@ -62,6 +64,7 @@ class Realtime:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._call_timeout = call_timeout
+        self._idle_poll = idle_poll
         self._sio: socketio.AsyncClient | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -171,7 +174,13 @@ class Realtime:
             self._pull_soon()  # the drain: in the background, page by page
             stop_wait = asyncio.ensure_future(self._stopping.wait())
             closed_wait = asyncio.ensure_future(closed.wait())
-            await asyncio.wait({stop_wait, closed_wait}, return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                done, _ = await asyncio.wait(
+                    {stop_wait, closed_wait}, timeout=self._idle_poll, return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    break
+                self._pull_soon()  # a wake-up may have been lost: pull anyway now and then
             stop_wait.cancel()
             closed_wait.cancel()
             self.connected.clear()

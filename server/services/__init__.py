@@ -19,6 +19,7 @@ from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
+from server.services.wakeups import WakeUps
 from storage.broker import Broker
 from storage.protocols import Storage
 from storage.send_facts import send_facts_store
@@ -38,6 +39,7 @@ class Services:
     expiry: ExpiryService
     limiter: RateLimiter
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
+    wakeups: WakeUps  # live wake-ups after sends; its worker is a background task of the app
 
 
 def build_services(
@@ -57,6 +59,7 @@ def build_services(
     # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
     single_node = not settings.redis_url and not settings.mongodb_uri
     authz = AuthzCache(send_facts_store(storage), enabled=single_node)
+    wakeups = WakeUps(notifier)
     return Services(
         auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, notifier=notifier, audit=audit),
         invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
@@ -67,7 +70,7 @@ def build_services(
         mailbox=MailboxService(
             storage,
             links,
-            notifier,
+            wakeups,
             limiter,
             clock,
             settings.envelope_ttl_seconds,
@@ -77,4 +80,5 @@ def build_services(
         expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
         authz=authz,
+        wakeups=wakeups,
     )
