@@ -16,7 +16,6 @@ from aiohttp import web
 from server.app import bootstrap_if_empty, build_app
 from server.config import ConfigError, Settings, load_settings
 from server.logging import configure_logging
-from server.operations import run_verify_audit
 from server.probe import add_probe_parser, run_probe
 from storage.errors import StorageUnavailable
 from storage.records import Role
@@ -157,6 +156,18 @@ async def _operator_invite(settings: Settings, role: Role, ttl_seconds: int | No
     return settings.invitation_url(created.code)
 
 
+async def _verify_audit(settings: Settings) -> int:
+    """``confidant admin verify-audit``: walk the local audit chain, print one line, exit 1 if broken."""
+    built = build_app(settings)
+    try:
+        report = await built.ctx.ops.audit.verify()
+    finally:
+        await built.ctx.broker.close()
+        await built.ctx.storage.close()
+    print(report.verdict())
+    return 0 if report.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "probe":  # a client of a running relay: no server settings
@@ -171,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.admin_command == "verify-audit":
-            return run_verify_audit(settings)
+            return asyncio.run(_verify_audit(settings))
         elif args.admin_command == "bootstrap":
             print(asyncio.run(_operator_invite(settings, Role.ADMIN, None)))
         else:

@@ -8,18 +8,16 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from server import limits
 from server.context import AppContext, Route
 from server.errors import InvalidField
 from server.http._base import API, bearer_principal, reply
 from server.metrics import CONTENT_TYPE
 from server.operations import sample_forever
-from server.realtime import SocketNotifier
-from server.services.admin import AdminService
 
 __all__ = ["register"]
 
 _HEX_ID = r"{%s:[0-9a-f]{32}}"
-MAX_AUDIT_PAGE = 200
 
 
 class _Out(msgspec.Struct, frozen=True):
@@ -103,10 +101,7 @@ def _query_int(request: web.Request, name: str, default: int | None, low: int, h
 def register(ctx: AppContext) -> None:
     ops = ctx.ops
     auth = ctx.services.auth
-    # Built here rather than in build_services: it needs the operations bundle, which only exists in
-    # deployments that install this feature.
-    admin = AdminService(ctx.storage, ops.ops_store, SocketNotifier(ctx.sio), ops.audit, ops.metrics,
-                         ops.readiness, ctx.clock, ctx.node_id, authz=ctx.services.authz)
+    admin = ctx.services.admin
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=ops.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
@@ -152,7 +147,8 @@ def register(ctx: AppContext) -> None:
     async def my_audit(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
         before = _query_int(request, "before", None, 1, 2**53)
-        limit = _query_int(request, "limit", 50, 1, MAX_AUDIT_PAGE) or 50
+        limit = _query_int(request, "limit", limits.DEFAULT_AUDIT_PAGE, 1, limits.MAX_AUDIT_PAGE)
+        limit = limit or limits.DEFAULT_AUDIT_PAGE
         devices = [d.device_id for d in await ctx.services.accounts.get_devices(caller)]
         entries = await ops.audit.entries_of(caller.account_id, devices, before, limit)
         return reply(AuditEntriesOut([msgspec.convert(e, AuditEntryOut) for e in entries]))

@@ -16,7 +16,11 @@ from storage.mongodb._accounts import MongoAccountStore, MongoInvitationStore, M
 from storage.mongodb._devices import MongoChallengeStore, MongoDeviceStore, MongoPrekeyStore, MongoTokenStore
 from storage.mongodb._engine import Engine
 from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
+from storage.mongodb.appointments import MongoAppointmentStore
+from storage.mongodb.audit import MongoAuditStore
+from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.schema import create_indexes
+from storage.send_facts import ComposedSendFactsStore
 
 __all__ = ["DEFAULT_DATABASE", "MongoStorage"]
 
@@ -51,6 +55,11 @@ class MongoStorage:
         self.tokens = MongoTokenStore(engine)
         self.consent = MongoConsentStore(engine)
         self.mailbox = MongoMailboxStore(engine)
+        # No single-call read on MongoDB: the ordinary reads, issued together.
+        self.send_facts = ComposedSendFactsStore(self.accounts, self.links, self.consent, self.devices)
+        self.appointments = MongoAppointmentStore(engine)
+        self.audit = MongoAuditStore(engine)
+        self.ops = MongoOpsStore(engine)
 
     @classmethod
     def connect(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:

@@ -1,4 +1,8 @@
-"""``SqliteStorage``: the embedded default backend (one file, WAL, group commit)."""
+"""``SqliteStorage``: the embedded default backend (one file, WAL, group commit).
+
+Every store of the ``Storage`` port is built here on the one engine; ``open`` brings the file to the newest
+schema version first (storage/sqlite/schema.py), so a store never creates a table itself.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,11 @@ from storage.sqlite._devices import (
 )
 from storage.sqlite._engine import Engine
 from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
+from storage.sqlite.appointments import SqliteAppointmentStore
+from storage.sqlite.audit import SqliteAuditStore
+from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
+from storage.sqlite.send_facts import SqliteSendFactsStore
 
 __all__ = ["DATABASE_FILE", "SqliteStorage"]
 
@@ -36,6 +44,10 @@ class SqliteStorage:
         self.tokens = SqliteTokenStore(engine)
         self.consent = SqliteConsentStore(engine)
         self.mailbox = SqliteMailboxStore(engine)
+        self.send_facts = SqliteSendFactsStore(engine)
+        self.appointments = SqliteAppointmentStore(engine)
+        self.audit = SqliteAuditStore(engine)
+        self.ops = SqliteOpsStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:

@@ -65,11 +65,6 @@ class SqliteOpsStore:
         # admission happened (started_at) is in progress. Whether a waiting room is open lives in the
         # broker only, so "open" is not counted here.
         def read(conn: sqlite3.Connection) -> dict[str, int]:
-            exists = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'appointments'"
-            ).fetchone()
-            if exists is None:
-                return {}
             rows = conn.execute(
                 "SELECT CASE WHEN state = 'scheduled' AND started_at IS NOT NULL THEN 'in_progress' "
                 "ELSE state END, COUNT(*) FROM appointments GROUP BY 1"
