@@ -28,12 +28,12 @@ from typing import Any
 
 from client._keys import (
     auth_message,
-    bundle_from_wire,
     consent_message,
     device_payload,
     otk_wire,
     terms_hash,
 )
+from client._sendport import DeviceSendPort
 from client._wire import b64d, b64e, now_ms
 from client.api import ApiClient
 from client.errors import ApiError, KeyChanged, TransportError
@@ -42,7 +42,7 @@ from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
 from client.sessions import SessionBook
-from client.state import DeviceState, OutboxEntry, StoredMessage
+from client.state import DeviceState, StoredMessage
 from crypto import (
     CryptoError,
     IdentityKeyPair,
@@ -107,7 +107,7 @@ class Device:
         self.events: asyncio.Queue[KeyChanged | JSON] = asyncio.Queue()
         self.lock = asyncio.Lock()
         self._inbox_changed = asyncio.Event()
-        self.outbox = Outbox(self.state.outbox, keystore, self)
+        self.outbox = Outbox(self.state.outbox, keystore, DeviceSendPort(self))
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
         self._replenish_lock = asyncio.Lock()
@@ -408,63 +408,6 @@ class Device:
     async def flush(self, timeout: float = 60.0) -> None:
         """Wait until the outbox is empty (every queued send acknowledged or refused)."""
         await self.outbox.flush(timeout)
-
-    # -- the outbox's port (client/outbox.py OutboxPort) ------
-
-    async def encrypt_send(self, entry: OutboxEntry) -> JSON:
-        """Encrypt for every current device of the recipient and our other devices (sessions staged)."""
-        async with self.lock:
-            if entry.to_account not in self.state.device_sets:
-                self.lock.release()
-                try:
-                    await self.contacts()
-                finally:
-                    await self.lock.acquire()
-            sets = self.state.device_sets
-            targets = [(entry.to_account, dev) for dev in sets.get(entry.to_account, [])]
-            own = [dev for dev in sets.get(self.account_id, []) if dev != self.device_id]
-            targets += [(self.account_id, dev) for dev in own]
-            for account, device in targets:
-                if not self.book.has_session(device):
-                    self.book.start(account, device, bundle_from_wire(await self.api.device_bundle(device)))
-            plaintext = b64d(entry.plaintext)
-            envelopes = []
-            for _, device in targets:
-                kind, wire = self.book.encrypt(device, plaintext)
-                envelopes.append({"v": 1, "to_device": device, "type": kind, "ciphertext": b64e(wire)})
-        return {"id": entry.id, "to_account": entry.to_account, "envelopes": envelopes}
-
-    async def post_send(self, body: JSON) -> JSON:
-        if self.realtime.connected.is_set():
-            try:
-                return await self.realtime.call("send", body)
-            except ApiError as err:
-                if err.code != "unauthenticated":
-                    raise
-            except TransportError:
-                pass
-        return await self.api.send(body)
-
-    async def device_set_changed(self, details: JSON) -> None:
-        async with self.lock:
-            for device in [*details.get("extra", []), *details.get("stale", [])]:
-                self.book.drop(str(device))
-        await self.contacts()
-        await self.refresh_devices()
-        log.info(
-            "device set of a send changed (missing %d, extra %d, stale %d)",
-            len(details.get("missing", [])),
-            len(details.get("extra", [])),
-            len(details.get("stale", [])),
-        )
-
-    async def wait_online(self, timeout: float) -> None:
-        connected = self.realtime.connected
-        if connected.is_set():
-            await asyncio.sleep(timeout)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(connected.wait(), timeout)
 
     # -- receiving ------
 
