@@ -2,6 +2,7 @@
 
     {"v": 1, "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
      "sent_at": <client clock, ms>, "to": "<recipient account id>"}
+    {"v": 1, "type": "file", "file": {<a FilePointer, client/file_pointer.py>}, "sent_at": ..., "to": ...}
 
 ``to`` lets the sender's own other devices file their copy under the right conversation; the server
 never sees it. Compact JSON, UTF-8; unknown keys are ignored so later versions can add fields.
@@ -13,6 +14,7 @@ import json
 from dataclasses import dataclass
 
 from client._wire import b64d, b64e
+from client.file_pointer import FilePointer, MalformedFile
 
 __all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError"]
 
@@ -25,13 +27,18 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class Payload:
-    body: str | bytes
+    body: str | bytes | FilePointer
     sent_at: int
     to: str
 
     def encode(self) -> bytes:
-        kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
-        doc = {"v": PAYLOAD_VERSION, "type": kind, "body": body, "sent_at": self.sent_at, "to": self.to}
+        doc: dict[str, object]
+        if isinstance(self.body, FilePointer):
+            doc = {"v": PAYLOAD_VERSION, "type": "file", "file": self.body.to_wire()}
+        else:
+            kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
+            doc = {"v": PAYLOAD_VERSION, "type": kind, "body": body}
+        doc.update({"sent_at": self.sent_at, "to": self.to})
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -40,12 +47,18 @@ class Payload:
             doc = json.loads(raw.decode())
             if not isinstance(doc, dict) or doc.get("v") != PAYLOAD_VERSION:
                 raise PayloadError("unsupported payload version")
-            kind, body = doc["type"], doc["body"]
-            value: str | bytes = b64d(body) if kind == "bytes" else str(body)
-            if kind not in ("text", "bytes"):
+            kind = doc["type"]
+            value: str | bytes | FilePointer
+            if kind == "file":
+                value = FilePointer.from_wire(doc["file"])
+            elif kind in ("text", "bytes"):
+                value = b64d(doc["body"]) if kind == "bytes" else str(doc["body"])
+            else:
                 raise PayloadError("unknown payload type")
             return cls(value, int(doc["sent_at"]), str(doc.get("to", "")))
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             if isinstance(exc, PayloadError):
                 raise
+            if isinstance(exc, MalformedFile):
+                raise PayloadError(f"malformed file pointer: {exc}") from None
             raise PayloadError("malformed payload") from None

@@ -57,6 +57,8 @@ class ErrorCode(str, Enum):  # noqa: UP042 (str mixin: codes compare equal to th
     CONFLICT = "conflict"
     DEVICE_SET_MISMATCH = "device_set_mismatch"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     INTERNAL = "internal"
 
@@ -77,6 +79,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.DEVICE_SET_MISMATCH: 409,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }

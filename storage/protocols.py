@@ -12,6 +12,7 @@ from typing import Protocol
 
 from storage.appointments import AppointmentStore
 from storage.audit import AuditStore
+from storage.blobs import BlobStore
 from storage.ops import OpsStore
 from storage.records import (
     Account,
@@ -219,6 +220,8 @@ class Storage(Protocol):
     def audit(self) -> AuditStore: ...
     @property
     def ops(self) -> OpsStore: ...
+    @property
+    def blobs(self) -> BlobStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -248,4 +251,5 @@ STORES: tuple[str, ...] = (
     "appointments",
     "audit",
     "ops",
+    "blobs",
 )

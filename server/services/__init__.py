@@ -14,6 +14,7 @@ from server.services.accounts import AccountService
 from server.services.admin import AdminService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
+from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
 from server.services.expiry import ExpiryService
 from server.services.invitations import InvitationService
@@ -49,6 +50,7 @@ class Services:
     wakeups: WakeUps  # live wake-ups after sends; its worker is a background task of the app
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
+    blobs: BlobService  # attachment blobs (server/services/blobs.py)
 
 
 def build_services(
@@ -108,4 +110,5 @@ def build_services(
         admin=AdminService(
             storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
         ),
+        blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )

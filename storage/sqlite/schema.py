@@ -195,7 +195,28 @@ CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+_V4 = """
+CREATE TABLE blobs (
+    blob_id TEXT PRIMARY KEY,                     -- random, by the server; names the file of the bytes
+    owner_account TEXT NOT NULL,                  -- quota and erasure (no FK: erasure deletes the files too)
+    owner_device TEXT NOT NULL,
+    to_account TEXT NOT NULL,                     -- who else may download: the conversation's other side
+    size INTEGER NOT NULL,                        -- ciphertext bytes: quota, Range checks
+    state TEXT NOT NULL CHECK (state IN ('pending', 'ready')),  -- pending: uploading, never served
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL                   -- pending: upload deadline; ready: the envelope TTL
+);
+CREATE INDEX blobs_by_owner ON blobs(owner_account);
+CREATE INDEX blobs_by_expiry ON blobs(expires_at);
+
+CREATE TABLE blob_pending (
+    blob_id TEXT NOT NULL REFERENCES blobs(blob_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,                      -- an addressed device that has not confirmed the fetch yet
+    PRIMARY KEY (blob_id, device_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
