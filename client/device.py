@@ -171,6 +171,7 @@ class Device:
         **opts: Any,
     ) -> Device:
         keystore = await asyncio.to_thread(Keystore.create, Path(keystore_path), passphrase, kdf=kdf)
+        created: JSON | None = None
         try:
             identity = IdentityKeyPair.generate()
             spk = SignedPreKeyPair.generate(identity, 1)
@@ -195,6 +196,8 @@ class Device:
             await keystore.commit()
         except BaseException:
             await keystore.close()
+            if created is None:  # no account was made: leave no keystore behind, a retry starts clean
+                keystore.remove_files()
             raise
         device = cls(keystore, source_host=source_host, **opts)
         await device.start(connect=connect)

@@ -258,6 +258,11 @@ class Keystore:
             self._conn.close()
             self._unlock()
 
+    def remove_files(self) -> None:
+        """Delete a closed keystore's files (a creation that failed before anything worth keeping)."""
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
     def _unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)

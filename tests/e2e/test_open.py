@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from client.device import Device
-from client.errors import TransportError
+from client.errors import ApiError, TransportError
 from client.keystore import KeystoreLocked
 from tests.e2e.conftest import PASSPHRASE, Practice
 
@@ -131,3 +131,15 @@ async def test_a_5000_message_backlog_reaches_the_app_in_order_while_the_loop_ke
     assert opened < 5, f"open waited for the backlog ({opened:.1f}s)"
     # the old keystore blocked the loop for tens of seconds here; 1 s leaves room for a loaded machine
     assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.2f}s"
+
+
+async def test_a_refused_registration_leaves_no_keystore_and_a_retry_at_the_same_path_works(
+    practice: Practice,
+) -> None:
+    path = practice.keystore("retry")
+    with pytest.raises(ApiError):  # an invitation already redeemed
+        await Device.register(practice.server.url, practice.codes[1], path, PASSPHRASE, kdf="fast")
+    assert not path.exists()
+    code = (await practice.therapist.invite_client())["code"]
+    device = practice.remember(await Device.register(practice.server.url, code, path, PASSPHRASE, kdf="fast"))
+    assert device.role == "client"
