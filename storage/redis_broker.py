@@ -15,8 +15,9 @@ So while Redis is unreachable this broker DEGRADES instead of failing the caller
 - ``get_presence`` answers None (unknown), ``ping`` raises ``BrokerUnavailable`` (readiness: degraded);
 - room state raises ``BrokerUnavailable``: a waiting room cannot be guessed.
 
-After a failure the broker does not touch Redis again for ``RETRY_AFTER_S`` (a cheap circuit breaker), so
-a dead Redis costs one refused connection per interval, not one per request. Transitions are logged once.
+After a failure no request touches Redis again until a background probe (a ``PING`` every ``RETRY_AFTER_S``,
+bounded by ``CALL_TIMEOUT_S``) has succeeded: a dead or frozen Redis costs the one request that met the
+failure, never one per request or one per interval. Transitions are logged once.
 Fan-out of wake-ups is NOT here: it is ``socketio.AsyncRedisManager`` (``storage/redis_pubsub.py``).
 """
 
@@ -26,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -125,8 +125,8 @@ class RedisBroker:
         self._clear_script = self._redis.register_script(_CLEAR_IF_HELD_LUA)
         self._fallback = MemoryBroker()
         self._held: dict[str, tuple[str, float]] = {}  # device -> (node, ttl): what this node published
-        self._down_until = 0.0
         self._degraded = False
+        self._probe: asyncio.Task[None] | None = None
         self._heartbeat_seconds = heartbeat_seconds
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -139,24 +139,36 @@ class RedisBroker:
         return f"{self._prefix}{kind}:{key}"
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
-        if self._degraded and time.monotonic() < self._down_until:
+        if self._degraded:
+            self._probe_soon()
             raise BrokerUnavailable("the broker (Redis) is unreachable")
         try:
-            result = await asyncio.wait_for(op(), CALL_TIMEOUT_S)
+            return await asyncio.wait_for(op(), CALL_TIMEOUT_S)
         except _REDIS_ERRORS as exc:
-            self._down_until = time.monotonic() + RETRY_AFTER_S
             if not self._degraded:
                 self._degraded = True
                 log.error(
                     "redis unreachable: live push, presence and cluster-wide rate limits degraded (%s)",
                     exc.__class__.__name__,
                 )
+            self._probe_soon()
             raise BrokerUnavailable("the broker (Redis) is unreachable") from exc
-        if self._degraded:
+
+    def _probe_soon(self) -> None:
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._run_probe(), name="redis-broker-probe")
+
+    async def _run_probe(self) -> None:
+        # Requests fail fast while degraded; only this task waits on Redis, until it answers again.
+        while self._degraded:
+            await asyncio.sleep(RETRY_AFTER_S)
+            try:
+                await asyncio.wait_for(self._redis.ping(), CALL_TIMEOUT_S)
+            except _REDIS_ERRORS:
+                continue
             self._degraded = False
             log.warning("redis reachable again: broker back to normal")
             self._replay_presence_soon()
-        return result
 
     async def ping(self) -> None:
         async def op() -> Any:
@@ -255,6 +267,11 @@ class RedisBroker:
             await self._refresh_presence()
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
