@@ -39,7 +39,9 @@ EventHandler = Callable[[str, JSON], Awaitable[None]]
 SYNC_PAGE = 200
 IDLE_POLL_S = 30.0  # a connected device pulls at least this often even without a wake-up
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
-PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed")
+# server_shutdown: the node is stopping (docs/API.md); the connection closes next and the supervisor
+# reconnects with back-off as after any drop. Forwarded so an app can show "Reconnecting...".
+PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "server_shutdown")
 
 
 class Realtime:

@@ -147,3 +147,11 @@ async def test_delivery_after_a_cross_node_wake_up_is_counted_once(
             for device in relay.devices:
                 await device.close()
         server.stop()
+
+
+def test_every_wire_error_code_has_its_own_metric_label() -> None:
+    """An error code missing from the allow-list would be counted as "other" and hide from the dashboard."""
+    from server.errors import ErrorCode
+    from server.metrics import ERROR_CODES
+
+    assert {code.value for code in ErrorCode} <= ERROR_CODES
