@@ -87,14 +87,14 @@ def open_broker(settings: Settings) -> Broker:
 
 def client_manager(settings: Settings) -> socketio.AsyncManager:
     if settings.redis_url:
-        return redis_socketio_manager(settings.redis_url, on_resubscribed=_pull_after_lost_pushes)
+        return redis_socketio_manager(settings.redis_url, pull_now=_pull_after_lost_pushes)
     return socketio.AsyncManager()
 
 
 async def _pull_after_lost_pushes(sio: socketio.AsyncServer) -> None:
-    # Cross-node pushes were dropped while Redis was away (the envelopes are stored): an inbox event
-    # without envelopes makes every device connected to this node pull from its cursor (docs/API.md).
-    await sio.emit("inbox", {"envelopes": []}, ignore_queue=True)
+    # Cross-node wake-ups were dropped while Redis was away (the envelopes are stored): a "pull now"
+    # wake-up (position 0) makes every device connected to this node pull from its cursor (docs/API.md).
+    await sio.emit("inbox", {"pos": 0}, ignore_queue=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,6 @@ from server.audit import AuditService
 from server.audit_key import load_or_create_audit_key
 from server.instrument import (
     observe_connections,
-    observe_live_pushes,
     timed_broker,
     timed_socket_events,
     timed_storage,
@@ -79,7 +78,6 @@ def instrument_socketio(ctx: AppContext, ops: Operations) -> None:
     """After every feature registered, before the events are bound."""
     timed_socket_events(ctx.socket_events, ops.metrics)
     observe_connections(ctx.sio, ops.metrics)
-    observe_live_pushes(ctx.sio, ops.metrics, ctx.clock)
 
 
 async def sample_once(ctx: AppContext, ops: Operations) -> None:

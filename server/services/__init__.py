@@ -28,6 +28,7 @@ from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
 from server.services.retention import RetentionService
 from server.services.session_events import AuditedSessionEvents
+from server.services.wakeups import WakeUps
 from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
 from storage.protocols import Storage
@@ -50,6 +51,7 @@ class Services:
     expiry: ExpiryService
     limiter: RateLimiter
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
+    wakeups: WakeUps  # live wake-ups after sends; its worker is a background task of the app
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
     erasure: ErasureService  # account deletion (server/services/erasure.py)
@@ -77,6 +79,7 @@ def build_services(
     # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
     single_node = not settings.redis_url and not settings.mongodb_uri
     authz = AuthzCache(storage.send_facts, enabled=single_node)
+    wakeups = WakeUps(notifier)
 
     async def is_linked(therapist_id: str, client_id: str) -> bool:
         return await storage.links.get_link(therapist_id, client_id) is not None
@@ -91,7 +94,7 @@ def build_services(
         mailbox=MailboxService(
             storage,
             links,
-            notifier,
+            wakeups,
             limiter,
             clock,
             settings.envelope_ttl_seconds,
@@ -101,6 +104,7 @@ def build_services(
         expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
         authz=authz,
+        wakeups=wakeups,
         sessions=SessionService(
             storage.appointments,
             broker,

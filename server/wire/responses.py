@@ -248,7 +248,7 @@ class ReadyOut(_Out, frozen=True):
 
 
 class InboxEvent(_Out, frozen=True):
-    envelopes: list[MailboxItemOut]
+    pos: int  # the device's newest stream position (0: unknown, pull anyway); never ciphertext or sender
 
 
 class PrekeysLowEvent(_Out, frozen=True):

@@ -54,6 +54,8 @@ export function chatView(device, accountId) {
 
   const renderMessage = (msg) => {
     let li = rendered.get(msg.id);
+    // Already on screen and unchanged: nothing to do (a backlog re-renders only what is new).
+    if (li && li.dataset.state === (msg.state || "received") && (msg.dir !== "out" || li.dataset.error === String(msg.error || ""))) return li;
     if (!li) {
       const day = formatDay(msg.at);
       if (day !== lastDay) {
@@ -72,6 +74,7 @@ export function chatView(device, accountId) {
     li.className = `msg ${msg.dir}${msg.state === "failed" ? " failed" : ""}`;
     li.dataset.id = msg.id;
     li.dataset.state = msg.state || "received";
+    li.dataset.error = String(msg.error || "");
     const who = msg.dir === "out" ? "You" : name();
     const meta = [h("span", { class: "visually-hidden" }, `${who}, `), h("time", { datetime: new Date(msg.at).toISOString() }, formatTime(msg.at))];
     if (msg.dir === "out") {
@@ -86,11 +89,17 @@ export function chatView(device, accountId) {
   };
 
   let firstLoad = true;
-  const refresh = async (incoming) => {
+  let rendering = Promise.resolve();
+  // One refresh at a time, rendering in slices so a long conversation never freezes the page.
+  const refresh = (incoming) => (rendering = rendering.then(() => doRefresh(incoming)).catch((e) => console.error("chat", e)));
+  const doRefresh = async (incoming) => {
     const conv = await m.conversation(accountId);
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
     const before = rendered.size;
-    for (const msg of conv) renderMessage(msg);
+    for (let i = 0; i < conv.length; i++) {
+      renderMessage(conv[i]);
+      if (i % 250 === 249) await new Promise((r) => setTimeout(r, 0));
+    }
     if (incoming && !firstLoad) {
       const fresh = conv.slice(before).filter((x) => x.dir === "in");
       const last = fresh[fresh.length - 1];
