@@ -313,6 +313,8 @@ class Device:
             self.save()
         for notice in notices:
             self.events.put_nowait(notice)
+        if any(isinstance(n, dict) and n.get("event") == "key_restored" for n in notices):
+            await self._release_held()
         return out
 
     async def refresh_devices(self) -> None:
@@ -350,11 +352,18 @@ class Device:
 
     async def _after_decision(self, account_id: str) -> None:
         await self.contacts()
+        await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Envelopes held while a contact was blocked are decrypted now; queued sends resume."""
         async with self.lock:
             held, self.state.held = self.state.held, []
+            seen = set(self.state.seen_ids)
+            for item in held:
+                self._keep(await self._decrypt_item(item), seen)
             self.save()
         if held:
-            self._incoming.put_nowait(held)
+            self._inbox_changed.set()
         self.outbox.wake()
 
     async def lock_device(self) -> None:
@@ -487,14 +496,7 @@ class Device:
                 pos = int(item["pos"])
                 if pos <= self.state.cursor:
                     continue
-                stored = await self._decrypt_item(item)
-                if stored is not None:
-                    # De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md 20).
-                    inner = f"{stored.from_account}:{stored.id}"
-                    if inner not in seen:
-                        self.state.inbox.append(stored)
-                        self.state.remember_seen(inner)
-                        seen.add(inner)
+                self._keep(await self._decrypt_item(item), seen)
                 self.state.cursor = pos
                 advanced = True
             if not advanced:
@@ -502,6 +504,16 @@ class Device:
             self.save()
             self._inbox_changed.set()
             return self.state.cursor
+
+    def _keep(self, stored: StoredMessage | None, seen: set[str]) -> None:
+        """De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md section 20)."""
+        if stored is None:
+            return
+        inner = f"{stored.from_account}:{stored.id}"
+        if inner not in seen:
+            self.state.inbox.append(stored)
+            self.state.remember_seen(inner)
+            seen.add(inner)
 
     async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
