@@ -8,8 +8,8 @@ answers ``unauthenticated`` and a ``reauth`` callback is set, the client logs in
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, BinaryIO
 
 import aiohttp
 
@@ -223,3 +223,65 @@ class ApiClient:
 
     async def ack(self, up_to: int) -> JSON:
         return await self.request("POST", "/messages/ack", {"up_to": up_to})
+
+    # -- files (docs/API.md "Files"): raw ciphertext bodies, not JSON --------------------------------------
+
+    async def upload_blob(self, to_account: str, size: int, body: AsyncIterator[bytes]) -> JSON:
+        """Stream ``size`` bytes of ciphertext; the body is consumed once, so this never retries itself."""
+        headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
+        url = f"{self.base_url}{PREFIX}/blobs"
+        try:
+            async with self._http().post(
+                url, params={"to": to_account}, data=body, headers={**headers, **self._auth()}
+            ) as resp:
+                raw, status = await resp.read(), resp.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TransportError(f"POST /blobs: {exc.__class__.__name__}") from exc
+        return _decoded(raw, status)
+
+    async def download_blob(self, blob_id: str, sink: BinaryIO, *, offset: int = 0) -> int:
+        """Append the blob's bytes from ``offset`` (a Range request when resuming) to ``sink``; returns the
+        number of bytes written. Raises TransportError when the connection drops (resume from there)."""
+        headers = self._auth()
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+        url = f"{self.base_url}{PREFIX}/blobs/{blob_id}"
+        written = 0
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=self._timeout.total)
+        try:
+            async with self._http().get(url, headers=headers, timeout=timeout) as resp:
+                if resp.status >= 400:
+                    _decoded(await resp.read(), resp.status)
+                if offset and resp.status != 206:
+                    raise ApiError("internal", "the server ignored the Range of a resumed download")
+                async for piece in resp.content.iter_chunked(256 * 1024):
+                    sink.write(piece)
+                    written += len(piece)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TransportError(f"GET /blobs: {exc.__class__.__name__} after {written} bytes") from exc
+        finally:
+            sink.flush()
+        return written
+
+    async def confirm_blob_fetched(self, blob_id: str) -> JSON:
+        return await self.request("POST", f"/blobs/{blob_id}/fetched")
+
+    async def blob_usage(self) -> JSON:
+        return await self.request("GET", "/blobs/usage")
+
+    def _auth(self) -> dict[str, str]:
+        if self.token is None:
+            raise ApiError("unauthenticated", "Not logged in.", status=401)
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _decoded(raw: bytes, status: int) -> JSON:
+    try:
+        decoded: Any = json.loads(raw) if raw else {}
+    except ValueError:
+        decoded = None
+    if status >= 400:
+        raise ApiError.from_wire(decoded, status)
+    if not isinstance(decoded, dict):
+        raise ApiError("internal", f"unexpected response body (HTTP {status})", status=status)
+    return decoded

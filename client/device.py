@@ -39,6 +39,7 @@ from client._keys import (
 from client._wire import b64d, b64e, new_id, now_ms
 from client.api import ApiClient
 from client.errors import ApiError, ContactBlocked, KeyChanged, TransportError, UntrustedDevice
+from client.file_pointer import FilePointer
 from client.keystore import Keystore
 from client.linking import LinkApproval, LinkedAccount, LinkRequest
 from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
@@ -72,7 +73,7 @@ class Message:
     id: str
     from_account: str
     from_device: str
-    body: str | bytes
+    body: str | bytes | FilePointer  # a FilePointer for a file: client.files.download_file fetches it
     sent_at: int  # the sender's clock (inside the ciphertext), ms
     to_account: str  # the conversation: the recipient account (differs from ours on own-device copies)
 
@@ -479,14 +480,16 @@ class Device:
 
     # -- sending ------
 
-    async def send(self, account_id: str, payload: bytes | str, *, timeout: float | None = None) -> str:
+    async def send(
+        self, account_id: str, payload: bytes | str | FilePointer, *, timeout: float | None = None
+    ) -> str:
         """Encrypt ``payload`` to every device of ``account_id`` and our other devices; returns the message id
         once the server acknowledged it. Retries (same id) through disconnects and server restarts."""
         message_id = self.enqueue(account_id, payload)
         await asyncio.wait_for(asyncio.shield(self.outbox.result(message_id)), timeout)
         return message_id
 
-    def enqueue(self, account_id: str, payload: bytes | str) -> str:
+    def enqueue(self, account_id: str, payload: bytes | str | FilePointer) -> str:
         """Persist a send in the outbox and return its id at once; the outbox worker delivers it."""
         message_id = new_id()  # inside the ciphertext too: receivers de-duplicate on it (PROTOCOL.md 20)
         plaintext = Payload(payload, now_ms(), account_id, message_id).encode()

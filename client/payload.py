@@ -2,6 +2,7 @@
 
     {"v": 2, "id": "<message id, 32 hex>", "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
      "sent_at": <client clock, ms>, "to": "<recipient account id>"}
+    {"v": 2, "id": ..., "type": "file", "file": {<FilePointer, client/file_pointer.py>}, "sent_at": ..., "to": ...}
 
 ``id`` (version 2) is the sender's message id, chosen once and kept across retries and re-encryptions:
 receivers de-duplicate on it, authenticated inside the ciphertext, never on the id the relay delivers
@@ -17,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 from client._wire import b64d, b64e
+from client.file_pointer import FilePointer, MalformedFile
 
 __all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError"]
 
@@ -29,21 +31,19 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class Payload:
-    body: str | bytes
+    body: str | bytes | FilePointer
     sent_at: int
     to: str
     id: str
 
     def encode(self) -> bytes:
-        kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
-        doc = {
-            "v": PAYLOAD_VERSION,
-            "id": self.id,
-            "type": kind,
-            "body": body,
-            "sent_at": self.sent_at,
-            "to": self.to,
-        }
+        doc: dict[str, object]
+        if isinstance(self.body, FilePointer):
+            doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": "file", "file": self.body.to_wire()}
+        else:
+            kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
+            doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": kind, "body": body}
+        doc.update({"sent_at": self.sent_at, "to": self.to})
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -52,9 +52,13 @@ class Payload:
             doc = json.loads(raw.decode())
             if not isinstance(doc, dict) or doc.get("v") != PAYLOAD_VERSION:
                 raise PayloadError("unsupported payload version")
-            kind, body = doc["type"], doc["body"]
-            value: str | bytes = b64d(body) if kind == "bytes" else str(body)
-            if kind not in ("text", "bytes"):
+            kind = doc["type"]
+            value: str | bytes | FilePointer
+            if kind == "file":
+                value = FilePointer.from_wire(doc["file"])
+            elif kind in ("text", "bytes"):
+                value = b64d(doc["body"]) if kind == "bytes" else str(doc["body"])
+            else:
                 raise PayloadError("unknown payload type")
             message_id = doc["id"]
             if not isinstance(message_id, str) or len(message_id) != 32 or not _is_hex(message_id):
@@ -63,6 +67,8 @@ class Payload:
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             if isinstance(exc, PayloadError):
                 raise
+            if isinstance(exc, MalformedFile):
+                raise PayloadError(f"malformed file pointer: {exc}") from None
             raise PayloadError("malformed payload") from None
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "MAX_ACCOUNT_SECRET_BYTES",
     "MAX_ATTACHMENT_BYTES",
     "MAX_ENVELOPE_BYTES",
+    "MAX_FILE_NAME_BYTES",
     "MAX_PLAINTEXT_BYTES",
     "MAX_PREVIOUS_CHAINS",
     "MAX_REPLAY_ENTRIES",
@@ -23,6 +24,7 @@ __all__ = [
     "MAX_SKIP",
     "MAX_SKIPPED_KEYS",
     "MAX_STORED_ONE_TIME_PREKEYS",
+    "MAX_THUMBNAIL_BYTES",
     "PADDING_BLOCK_BYTES",
     "PREKEY_BATCH_SIZE",
     "PREKEY_LOW_WATER_MARK",
@@ -65,6 +67,12 @@ ATTACHMENT_CHUNK_BYTES: Final = 64 * 1024
 
 # Largest attachment plaintext (the server's blob limit adds the per-chunk overhead on top).
 MAX_ATTACHMENT_BYTES: Final = 100 * 1024 * 1024
+
+# A file message's image thumbnail (JPEG, inside the message): a preview, small enough for one envelope.
+MAX_THUMBNAIL_BYTES: Final = 16 * 1024
+
+# A file message's file name in UTF-8 bytes: the common file system limit.
+MAX_FILE_NAME_BYTES: Final = 255
 
 # Largest boxed signaling plaintext: an SDP offer with many candidates stays well below this.
 MAX_SIGNAL_PLAINTEXT_BYTES: Final = 32 * 1024

@@ -1,7 +1,9 @@
 """The composition root: settings -> storage -> broker -> services -> aiohttp app + socket.io server.
 
-Nothing else in the code base constructs a store, a broker or a service. Features plug in by appending
-a module with ``register(ctx: AppContext)`` to ``FEATURES`` (signaling, metrics and admin do the same).
+Nothing else in the code base constructs a store, a broker or a service, and no other module outside
+``storage/`` names a concrete adapter (tests/server/test_composition.py checks it). Features plug in by
+appending a module with ``register(ctx: AppContext)`` to ``FEATURES`` (signaling, metrics and admin do the
+same).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from server import _json, limits, openapi, realtime, realtime_sessions, sweeper
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
-from server.http import accounts, auth, consent, health, keys, messages
+from server.http import accounts, auth, blobs, consent, health, keys, messages
 from server.http import admin as ops_admin
 from server.http import web as web_client
 from server.http.forwarded import TRUSTED_PROXIES_KEY, TrustedProxies
@@ -63,6 +65,7 @@ FEATURES: tuple[ModuleType, ...] = (
     sweeper,
     ops_admin,
     realtime_sessions,
+    blobs,
 )
 LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 
@@ -122,8 +125,9 @@ def build_app(
         logger=False,
         engineio_logger=False,
     )
+    node_id = secrets.token_hex(8)
     services = build_services(
-        settings, storage, broker, realtime.SocketNotifier(sio), clock, observer=ops.metrics, audit=ops.audit
+        settings, storage, broker, realtime.SocketNotifier(sio), clock, ops=ops, node_id=node_id
     )
     ctx = AppContext(
         settings=settings,
@@ -132,7 +136,7 @@ def build_app(
         clock=clock,
         services=services,
         sio=sio,
-        node_id=secrets.token_hex(8),
+        node_id=node_id,
         ops=ops,
     )
     for feature in (*FEATURES, *features, *LAST_FEATURES):

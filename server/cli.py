@@ -16,8 +16,8 @@ from aiohttp import web
 from server.app import bootstrap_if_empty, build_app
 from server.config import ConfigError, Settings, load_settings
 from server.logging import configure_logging
-from server.operations import run_verify_audit
 from server.probe import add_probe_parser, run_probe
+from server.verify_web import add_verify_web_parser, run_verify_web
 from storage.errors import ProtocolVersionRefused, StorageUnavailable
 from storage.records import Role
 
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-ttl-seconds", type=int, help="bearer token lifetime (default: 3600)")
     serve.add_argument("--invitation-ttl-seconds", type=int, help="default invitation lifetime (7 days)")
     serve.add_argument(
+        "--max-attachment-bytes", type=int, help="largest file a user may send (default: 100 MiB)"
+    )
+    serve.add_argument(
+        "--attachment-quota-bytes", type=int, help="file bytes one account may hold at once (default: 1 GiB)"
+    )
+    serve.add_argument(
         "--turn-url",
         dest="turn_urls",
         action="append",
@@ -98,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(verify_audit)
     add_probe_parser(commands)
+    add_verify_web_parser(commands)
     return parser
 
 
@@ -119,6 +126,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "turn_urls",
             "turn_secret",
             "trusted_proxies",
+            "max_attachment_bytes",
+            "attachment_quota_bytes",
         )
     }
     return load_settings(flags, config_file=args.config)
@@ -157,10 +166,24 @@ async def _operator_invite(settings: Settings, role: Role, ttl_seconds: int | No
     return settings.invitation_url(created.code)
 
 
+async def _verify_audit(settings: Settings) -> int:
+    """``confidant admin verify-audit``: walk the local audit chain, print one line, exit 1 if broken."""
+    built = build_app(settings)
+    try:
+        report = await built.ctx.ops.audit.verify()
+    finally:
+        await built.ctx.broker.close()
+        await built.ctx.storage.close()
+    print(report.verdict())
+    return 0 if report.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "probe":  # a client of a running relay: no server settings
         return run_probe(args)
+    if args.command == "verify-web":  # likewise
+        return run_verify_web(args)
     try:
         settings = _settings(args)
     except ConfigError as exc:
@@ -171,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             asyncio.run(_serve(settings))
         elif args.admin_command == "verify-audit":
-            return run_verify_audit(settings)
+            return asyncio.run(_verify_audit(settings))
         elif args.admin_command == "bootstrap":
             print(asyncio.run(_operator_invite(settings, Role.ADMIN, None)))
         else:

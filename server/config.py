@@ -46,6 +46,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # CIDRs of reverse proxies whose X-Forwarded-For is believed
     web_root: Path | None = field(default_factory=_default_web_root)
     metrics_interval_seconds: int = 10  # backlog / session counts / dependency checks for /metrics
+    max_attachment_bytes: int = 100 * 1024 * 1024  # one attachment's plaintext (the blob adds 17 B / 64 KiB)
+    attachment_quota_bytes: int = 1024 * 1024 * 1024  # blobs one account may hold at once (until fetched)
 
     @property
     def base_url(self) -> str:
@@ -61,6 +63,8 @@ _INT_FIELDS = {
     "token_ttl_seconds",
     "invitation_ttl_seconds",
     "metrics_interval_seconds",
+    "max_attachment_bytes",
+    "attachment_quota_bytes",
 }
 _PATH_FIELDS = {"data_dir", "web_root"}
 _LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
@@ -136,6 +140,9 @@ def _validate(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")
+    for name in ("max_attachment_bytes", "attachment_quota_bytes"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{name} must be a positive number of bytes")
     if s.public_url:
         parts = urlsplit(s.public_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -100,7 +100,7 @@ class AppContext:
     services: Services
     sio: socketio.AsyncServer
     node_id: str
-    ops: Operations  # metrics, audit log, aggregate reads, readiness (server.operations)
+    ops: Operations  # metrics, audit log, readiness (server.operations)
     routes: list[Route] = field(default_factory=list)
     socket_events: dict[str, SocketEvent] = field(default_factory=dict)
     background: list[tuple[str, BackgroundTask]] = field(default_factory=list)

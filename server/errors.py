@@ -1,14 +1,17 @@
 """Every error a client can see: a stable code, an HTTP status, one human sentence.
 
 Mapped to the wire in exactly two places: ``server.http.middleware`` (HTTP) and ``server.realtime``
-(socket.io acks and connect refusals). Both call ``to_app_error`` and ``AppError.to_wire``.
+(socket.io acks and connect refusals). Both call ``to_app_error`` and ``AppError.to_wire``; it is also the
+one place where a video-session refusal (``signaling.errors.SessionError``) becomes an ``AppError``.
 """
 
 from __future__ import annotations
 
+import logging
 from enum import Enum
 from typing import Any
 
+from signaling.errors import SessionError
 from storage.errors import StorageUnavailable
 
 __all__ = [
@@ -31,8 +34,11 @@ __all__ = [
     "StorageDown",
     "Unauthenticated",
     "UnsupportedVersion",
+    "session_app_error",
     "to_app_error",
 ]
+
+log = logging.getLogger(__name__)
 
 
 class ErrorCode(str, Enum):  # noqa: UP042 (str mixin: codes compare equal to their wire strings)
@@ -51,6 +57,8 @@ class ErrorCode(str, Enum):  # noqa: UP042 (str mixin: codes compare equal to th
     CONFLICT = "conflict"
     DEVICE_SET_MISMATCH = "device_set_mismatch"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     INTERNAL = "internal"
 
@@ -71,6 +79,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.DEVICE_SET_MISMATCH: 409,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 413,
+    ErrorCode.RANGE_NOT_SATISFIABLE: 416,
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
@@ -171,10 +181,27 @@ class RateLimited(AppError):
         super().__init__("Too many requests; retry later.", {"retry_after_seconds": self.retry_after_seconds})
 
 
+_CODES = {c.value: c for c in ErrorCode}
+# A session rule refused the request: whatever its code, it is never the server's fault.
+_SESSION_FALLBACK = ErrorCode.FORBIDDEN
+
+
+def session_app_error(exc: SessionError) -> AppError:
+    """A video-session refusal (``signaling.errors``) in the error envelope: its generic ``code`` plus
+    ``details.reason``. A code this server does not know becomes ``forbidden``, never a 500."""
+    code = _CODES.get(exc.code)
+    if code is None or STATUS[code] >= 500:
+        log.error("session error with an unknown code", extra={"code": str(exc.code)[:40]})
+        code = _SESSION_FALLBACK
+    return AppError(exc.message, exc.details, code=code)
+
+
 def to_app_error(exc: BaseException) -> AppError:
     """The wire form of any exception escaping a handler; unknown ones become ``internal``."""
     if isinstance(exc, AppError):
         return exc
+    if isinstance(exc, SessionError):
+        return session_app_error(exc)
     if isinstance(exc, StorageUnavailable):
         return StorageDown("The database is unavailable; nothing was stored. Retry later.")
     return Internal("An internal error occurred; it has been logged with the request id.")

@@ -1,9 +1,10 @@
 """Timing wrappers applied by the composition root, so that stores, the broker, HTTP views and socket
 handlers report to the :class:`~server.observability.Observer` without containing a line about it.
 
-* ``timed_storage`` / ``timed_broker``: proxies that time every coroutine method of every store.
-  Only ``StorageUnavailable`` (or any broker exception) counts as a failed operation: an application-level
-  refusal such as ``InvitationUnusable`` means the database answered.
+* ``timed_storage`` / ``timed_broker``: one proxy (``_Timed``) that times every coroutine method of every
+  store of the port (``storage.protocols.STORES``) and of the broker. Only ``StorageUnavailable`` (or any
+  broker exception) counts as a failed operation: an application-level refusal such as ``InvitationUnusable``
+  means the database answered.
 * ``http_metrics_middleware``: route *template* (``/api/v1/devices/{device_id}``), method, status; refused
   sends by error code. Installed inside the error middleware, so it sees the exception and its code.
 * ``timed_socket_events``: the outcome of a socket.io event is ``ok`` or the stable error code.
@@ -15,7 +16,7 @@ import dataclasses
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import socketio
 from aiohttp import web
@@ -27,7 +28,7 @@ from server.observability import DeliveryPath, Observer
 from server.services.values import Principal
 from storage.broker import Broker
 from storage.errors import StorageUnavailable
-from storage.protocols import Storage
+from storage.protocols import STORES, Storage
 
 __all__ = [
     "http_metrics_middleware",
@@ -36,86 +37,25 @@ __all__ = [
     "timed_broker",
     "timed_socket_events",
     "timed_storage",
-    "timed_store",
 ]
 
-T = TypeVar("T")
 SEND_ROUTE = "/api/v1/messages"  # the HTTP fallback of the socket event "send"
-AGGREGATES = (
-    "accounts",
-    "invitations",
-    "links",
-    "devices",
-    "prekeys",
-    "challenges",
-    "tokens",
-    "consent",
-    "mailbox",
-)
+
+Report = Callable[[str, float, bool], None]  # (method name, seconds, ok)
 
 
-class _TimedStore:
-    """Wraps one store: every ``async def`` method is timed under (store, method name)."""
+class _Timed:
+    """Times every ``async def`` method of ``inner`` (except ``close``) and reports it to ``report``.
 
-    def __init__(self, inner: object, name: str, observer: Observer) -> None:
+    The one timing proxy, for the stores and for the broker. An exception counts as a failed operation only if
+    ``failed(exc)`` says so: for a store only ``StorageUnavailable`` does, since an application-level refusal
+    such as ``InvitationUnusable`` means the database answered.
+    """
+
+    def __init__(self, inner: object, report: Report, failed: Callable[[Exception], bool]) -> None:
         self._inner = inner
-        self._name = name
-        self._observer = observer
-        self._cache: dict[str, Any] = {}
-
-    def __getattr__(self, attr: str) -> Any:
-        cached = self._cache.get(attr)
-        if cached is not None:
-            return cached
-        target = getattr(self._inner, attr)
-        if not inspect.iscoroutinefunction(target):
-            return target
-        store, observer = self._name, self._observer
-
-        async def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            ok = True
-            try:
-                return await target(*args, **kwargs)
-            except StorageUnavailable:
-                ok = False
-                raise
-            finally:
-                observer.storage_operation(store, attr, time.perf_counter() - start, ok)
-
-        self._cache[attr] = timed
-        return timed
-
-
-class _TimedStorage:
-    def __init__(self, inner: Storage, observer: Observer) -> None:
-        self._inner = inner
-        self._stores = {name: _TimedStore(getattr(inner, name), name, observer) for name in AGGREGATES}
-        self._ping = _TimedStore(inner, "storage", observer)
-
-    def __getattr__(self, attr: str) -> Any:
-        store = self._stores.get(attr)
-        if store is not None:
-            return store
-        if attr in ("ping", "put_heartbeat"):
-            return getattr(self._ping, attr)
-        return getattr(self._inner, attr)
-
-
-def timed_store(store: T, name: str, observer: Observer) -> T:
-    """One store (any object with ``async def`` methods), timed under ``store=name``."""
-    return cast(T, _TimedStore(store, name, observer))
-
-
-def timed_storage(storage: Storage, observer: Observer) -> Storage:
-    """The same storage, with every store operation timed."""
-    return cast(Storage, _TimedStorage(storage, observer))
-
-
-class _TimedBroker:
-    def __init__(self, inner: Broker, observer: Observer) -> None:
-        self._inner = inner
-        self._observer = observer
+        self._report = report
+        self._failed = failed
         self._cache: dict[str, Any] = {}
 
     def __getattr__(self, attr: str) -> Any:
@@ -125,26 +65,56 @@ class _TimedBroker:
         target = getattr(self._inner, attr)
         if not inspect.iscoroutinefunction(target) or attr == "close":
             return target
-        observer = self._observer
+        report, failed = self._report, self._failed
 
         async def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
             ok = True
             try:
                 return await target(*args, **kwargs)
-            except Exception:
-                ok = False
+            except Exception as exc:
+                ok = not failed(exc)
                 raise
             finally:
-                observer.broker_operation(attr, time.perf_counter() - start, ok)
+                report(attr, time.perf_counter() - start, ok)
 
         self._cache[attr] = timed
         return timed
 
 
+def _unavailable(exc: Exception) -> bool:
+    return isinstance(exc, StorageUnavailable)
+
+
+def _store_report(store: str, observer: Observer) -> Report:
+    return lambda method, seconds, ok: observer.storage_operation(store, method, seconds, ok)
+
+
+class _TimedStorage:
+    """Every store of the port timed under its own name; ``ping`` / ``put_heartbeat`` under ``storage``."""
+
+    def __init__(self, inner: Storage, observer: Observer) -> None:
+        self._inner = inner
+        self._stores = {
+            name: _Timed(getattr(inner, name), _store_report(name, observer), _unavailable) for name in STORES
+        }
+        self._lifecycle = _Timed(inner, _store_report("storage", observer), _unavailable)
+
+    def __getattr__(self, attr: str) -> Any:
+        store = self._stores.get(attr)
+        if store is not None:
+            return store
+        return getattr(self._lifecycle, attr)
+
+
+def timed_storage(storage: Storage, observer: Observer) -> Storage:
+    """The same storage, with every store operation timed."""
+    return cast(Storage, _TimedStorage(storage, observer))
+
+
 def timed_broker(broker: Broker, observer: Observer) -> Broker:
-    """The same broker, with every operation timed."""
-    return cast(Broker, _TimedBroker(broker, observer))
+    """The same broker, with every operation timed (any exception is a failed operation)."""
+    return cast(Broker, _Timed(broker, observer.broker_operation, lambda exc: True))
 
 
 def _route_template(request: web.Request) -> str:
@@ -163,9 +133,8 @@ def http_metrics_middleware(observer: Observer) -> Callable[..., Awaitable[web.S
     """Installed inside the error middleware: it sees the exception, hence the stable error code."""
 
     @web.middleware
-    async def metrics(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def metrics(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                      ) -> web.StreamResponse:
         start = time.perf_counter()
         status = 500
         try:
@@ -235,11 +204,9 @@ def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Cl
         envelopes = data.get("envelopes") if isinstance(data, dict) else None
         if not isinstance(envelopes, list) or not _local_devices(sio, str(namespace or "/"), room):
             return
-        items = [
-            (e["pos"], e["sent_at"])
-            for e in envelopes
-            if isinstance(e, dict) and isinstance(e.get("pos"), int) and isinstance(e.get("sent_at"), int)
-        ]
+        items = [(e["pos"], e["sent_at"]) for e in envelopes
+                 if isinstance(e, dict) and isinstance(e.get("pos"), int)
+                 and isinstance(e.get("sent_at"), int)]
         observer.envelopes_handed_out(DeliveryPath.LIVE, room.removeprefix("device:"), items, clock())
 
     if hasattr(manager, "_handle_emit"):  # socketio.AsyncPubSubManager and its Redis subclass
@@ -253,9 +220,8 @@ def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Cl
     else:
         emit = manager.emit
 
-        async def observed_emit(
-            event: str, data: Any, namespace: str, room: Any = None, **kwargs: Any
-        ) -> Any:
+        async def observed_emit(event: str, data: Any, namespace: str, room: Any = None,
+                                **kwargs: Any) -> Any:
             count(event, data, namespace, kwargs.get("to") or room)
             return await emit(event, data, namespace, room=room, **kwargs)
 

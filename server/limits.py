@@ -6,10 +6,11 @@ Protocol sizes come from ``crypto.limits`` so that the server and the clients ca
 from __future__ import annotations
 
 from crypto import limits as _crypto
+from crypto import primitives as _primitives
 
 # --- protocol sizes ---
-PUBLIC_KEY_BYTES = 32  # Ed25519 and X25519 public keys
-SIGNATURE_BYTES = 64  # Ed25519
+PUBLIC_KEY_BYTES = _primitives.X25519_PUBLIC_SIZE  # X25519 keys; Ed25519 public keys have the same size
+SIGNATURE_BYTES = _primitives.ED25519_SIGNATURE_SIZE  # Ed25519
 NONCE_BYTES = 32  # login challenge: enough entropy that guessing is hopeless
 ENVELOPE_VERSION = 1  # the only envelope version this server relays (docs/PROTOCOL.md section 5)
 MAX_ENVELOPE_CIPHERTEXT_BYTES = _crypto.MAX_ENVELOPE_BYTES  # one encoded envelope; big files are attachments
@@ -53,6 +54,13 @@ RATE_LINK_OFFER_PER_DEVICE = (10, 60.0)  # a person links a handful of devices, 
 RATE_BUNDLE_PER_DEVICE = (60, 60.0)  # session starts are rare; this stops scraping keys
 RATE_OTPK_CLAIM_PER_PAIR = (20, 3600.0)  # past this a requester gets bundles without one: no draining
 RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
+
+RATE_CALL_SIGNAL_PER_DEVICE = (600, 60.0)  # a call with trickle ICE needs a few dozen signals a minute
+
+# --- administration and audit ---
+MAX_STAFF_LISTED = 1000  # admins and therapists in one listing; bounds the reply, far above any practice
+DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the client does not say
+MAX_AUDIT_PAGE = 200  # bounds one reply's size
 
 # --- presence ---
 PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies

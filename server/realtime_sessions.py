@@ -1,89 +1,32 @@
-"""Video sessions on the wire: builds the SessionService and registers its socket.io events and HTTP routes.
+"""Video sessions on the wire: registers the SessionService's socket.io events and HTTP routes.
 
 Socket events (client -> server, acked ``{ok, result}``): ``call.join``, ``call.admit``, ``call.remove``,
 ``call.signal``, ``call.media``, ``call.leave``, ``call.end``. Pushes (server -> client): ``call.waiting``,
 ``call.admitted``, ``call.removed``, ``call.signal``, ``call.state``, ``call.ended`` (docs/API.md).
-Each handler: decode the payload, call ONE service method, return its result; ``SessionError``s become
-the server's ``AppError`` here (the ack mapping does the rest).
+Each handler: decode the payload, call ONE service method, return its result; a ``SessionError`` becomes
+the server's error envelope in ``server.errors.to_app_error``, like every other refusal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
+from server import limits
 from server.context import AppContext, SocketEvent
-from server.errors import AppError, ErrorCode, RateLimited
+from server.errors import RateLimited
 from server.http import sessions as http_sessions
-from server.instrument import timed_store
-from server.operations import OpsSessionEvents
-from server.realtime import SocketNotifier
 from server.services.values import Principal
 from server.wire.decode import from_data
 from signaling import wire as w
-from signaling.errors import SessionError
-from signaling.sessions import SessionService, TurnSettings
-from storage.appointments import AppointmentStore
-from storage.protocols import Storage
 
-__all__ = ["app_error", "build_session_service", "register"]
-
-T = TypeVar("T")
-SIGNAL_RATE = (600, 60.0)  # signals per device per minute: a call with trickle ICE needs a few dozen
-
-
-def app_error(exc: SessionError) -> AppError:
-    return AppError(exc.message, exc.details, code=ErrorCode(exc.code))
-
-
-async def mapped(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except SessionError as exc:
-        raise app_error(exc) from None
-
-
-def appointment_store(storage: Storage) -> AppointmentStore:
-    """The appointment store of the configured backend (SQLite or MongoDB).
-
-    Looked up by the backend's engine, so that wrappers (timing, metrics) around the storage still work.
-    """
-    from storage.mongodb._engine import Engine as MongoEngine
-    from storage.mongodb.appointments import MongoAppointmentStore
-    from storage.sqlite._engine import Engine
-    from storage.sqlite.appointments import SqliteAppointmentStore
-
-    engine = getattr(storage, "engine", None)
-    if isinstance(engine, Engine):
-        return SqliteAppointmentStore(engine)
-    if isinstance(engine, MongoEngine):
-        return MongoAppointmentStore(engine)
-    raise RuntimeError(f"no appointment store for {type(storage).__name__}")
-
-
-def build_session_service(ctx: AppContext) -> SessionService:
-    links = ctx.services.links
-
-    async def is_linked(therapist_id: str, client_id: str) -> bool:
-        return await ctx.storage.links.get_link(therapist_id, client_id) is not None
-
-    turn = TurnSettings(ctx.settings.turn_urls, ctx.settings.turn_secret)
-    return SessionService(
-        timed_store(appointment_store(ctx.storage), "appointments", ctx.ops.metrics),
-        ctx.broker,
-        SocketNotifier(ctx.sio),
-        ctx.clock,
-        is_linked=is_linked,
-        require_consent=links.require_consent,
-        turn=turn,
-        events=OpsSessionEvents(ctx.ops),
-    )
+__all__ = ["register"]
 
 
 def register(ctx: AppContext) -> None:
-    service = build_session_service(ctx)
+    service = ctx.services.sessions
     http_sessions.register_routes(ctx, service)
     broker = ctx.broker
 
@@ -95,13 +38,13 @@ def register(ctx: AppContext) -> None:
         run: Callable[[Principal, Any], Awaitable[msgspec.Struct | None]],
     ) -> None:
         async def handler(principal: Principal, data: Any) -> msgspec.Struct | None:
-            return await mapped(run(principal, from_data(data, payload)))
+            return await run(principal, from_data(data, payload))
 
         ctx.add_socket_event(SocketEvent(name, handler, payload, result, summary))
 
     async def signal(p: Principal, body: w.SignalIn) -> None:
         # Trickled ICE candidates come in bursts of tens; far more than this per device is abuse.
-        retry_after = await broker.hit(f"call.signal:{p.device_id}", *SIGNAL_RATE)
+        retry_after = await broker.hit(f"call.signal:{p.device_id}", *limits.RATE_CALL_SIGNAL_PER_DEVICE)
         if retry_after is not None:
             raise RateLimited(retry_after)
         await service.signal(p, body)
@@ -120,7 +63,7 @@ def register(ctx: AppContext) -> None:
         return joined
 
     async def leave_on_disconnect(p: Principal) -> None:
-        await mapped(service.disconnected(p, connected))
+        await service.disconnected(p, connected)
 
     ctx.on_disconnect(leave_on_disconnect)
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from signaling.limits import MAX_SIGNAL_BYTES
+
 __all__ = [
     "MAX_SIGNAL_BYTES",
     "ChannelClosed",
@@ -28,8 +30,6 @@ __all__ = [
     "SignalingChannel",
 ]
 
-# A full aiortc/Chromium offer with audio, video, screen share and all candidates is ~6-12 KB.
-MAX_SIGNAL_BYTES = 32 * 1024
 
 
 class SignalKind(StrEnum):

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from signaling import errors as e
 from signaling import wire as w
+from signaling.limits import JOIN_EARLY_MS, MAX_SESSION_MS, MAX_SESSIONS_LISTED, ROOM_TTL_GRACE_S
 from signaling.rooms import LiveSession, Member, RoomStore
 from signaling.states import (
     InvalidTransition,
@@ -34,10 +35,6 @@ from storage.records import Role
 
 __all__ = ["Caller", "Notifier", "SessionService", "TurnSettings"]
 
-JOIN_EARLY_MS = 15 * 60 * 1000  # the waiting room opens a quarter of an hour before the start
-MAX_SESSION_MS = 8 * 3600 * 1000  # a therapy session, even a group one, is hours long, not days
-ROOM_TTL_GRACE_S = 2 * 3600  # room keys outlive the window so a session over time keeps its state
-LIST_LIMIT = 200
 
 
 class Caller(Protocol):
@@ -138,7 +135,7 @@ class SessionService:
 
     async def list(self, caller: Caller) -> w.SessionsOut:
         found = await self._store.get_appointments_of(
-            caller.account_id, ends_after=self._clock() - MAX_SESSION_MS, limit=LIST_LIMIT
+            caller.account_id, ends_after=self._clock() - MAX_SESSION_MS, limit=MAX_SESSIONS_LISTED
         )
         return w.SessionsOut([self._out(a, await self._rooms.get_live(a.session_id)) for a in found])
 

@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from storage.appointments import AppointmentStore
+from storage.audit import AuditStore
+from storage.blobs import BlobStore
+from storage.ops import OpsStore
 from storage.records import (
     Account,
     Bundle,
@@ -28,8 +32,10 @@ from storage.records import (
     Terms,
     TokenRecord,
 )
+from storage.send_facts import SendFactsStore
 
 __all__ = [
+    "STORES",
     "AccountStore",
     "ChallengeStore",
     "ConsentStore",
@@ -185,7 +191,13 @@ class MailboxStore(Protocol):
 
 
 class Storage(Protocol):
-    """The set of stores of one backend, plus its lifecycle."""
+    """The set of stores of one backend, plus its lifecycle.
+
+    Every store a service uses is a property here, and ``open()`` of every adapter provides all of them
+    (one database, one engine). A store's Protocol lives in ``storage.protocols`` or, with its records, in
+    its own module (``storage.appointments``, ``storage.audit``, ``storage.ops``, ``storage.send_facts``).
+    Adding one: docs/STORAGE.md, "Adding a store".
+    """
 
     @property
     def accounts(self) -> AccountStore: ...
@@ -205,6 +217,16 @@ class Storage(Protocol):
     def consent(self) -> ConsentStore: ...
     @property
     def mailbox(self) -> MailboxStore: ...
+    @property
+    def send_facts(self) -> SendFactsStore: ...
+    @property
+    def appointments(self) -> AppointmentStore: ...
+    @property
+    def audit(self) -> AuditStore: ...
+    @property
+    def ops(self) -> OpsStore: ...
+    @property
+    def blobs(self) -> BlobStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -216,3 +238,23 @@ class Storage(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# The names of the store properties of ``Storage`` (the timing wrapper and the contract suite walk them;
+# tests/storage/test_port.py checks this tuple against the Protocol).
+STORES: tuple[str, ...] = (
+    "accounts",
+    "invitations",
+    "links",
+    "devices",
+    "prekeys",
+    "challenges",
+    "tokens",
+    "consent",
+    "mailbox",
+    "send_facts",
+    "appointments",
+    "audit",
+    "ops",
+    "blobs",
+)

@@ -1,21 +1,24 @@
 """What authorizing one send needs, read together: the device sets, both accounts' state, the link, consent.
 
 A send is authorized on every call (server/services/mailbox.py). Reading these facts store by store costs one
-reader-thread hop each on SQLite; ``SendFactsStore.get_send_facts`` reads them in ONE call. Adapters with a
-native single-call read provide one (SQLite); any other ``Storage`` gets ``ProtocolSendFactsStore``, which
-composes the ordinary store reads and gives the same answers (tests/storage/test_send_facts.py).
+reader-thread hop each on SQLite; ``SendFactsStore.get_send_facts`` reads them in ONE call. It is a member
+of the ``Storage`` port like any other store: an adapter with a native single-call read provides its own
+(SQLite), any other adapter provides ``ComposedSendFactsStore`` over its own stores, which gives the same
+answers (tests/storage/test_send_facts.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from storage.protocols import Storage
 from storage.records import Account, ConsentState, Device
 
-__all__ = ["PairFacts", "ProtocolSendFactsStore", "SendFacts", "SendFactsStore", "send_facts_store"]
+if TYPE_CHECKING:  # storage.protocols names SendFactsStore as a member of the port
+    from storage.protocols import AccountStore, ConsentStore, DeviceStore, LinkStore
+
+__all__ = ["ComposedSendFactsStore", "PairFacts", "SendFacts", "SendFactsStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,43 +58,35 @@ def _device_sets(devices: list[Device]) -> tuple[frozenset[str], frozenset[str]]
     )
 
 
-class ProtocolSendFactsStore:
-    """The facts from the ordinary store reads (issued together: on SQLite they would share one hop)."""
+class ComposedSendFactsStore:
+    """The facts from the ordinary store reads of one backend, issued together."""
 
-    def __init__(self, storage: Storage) -> None:
-        self._storage = storage
+    def __init__(
+        self, accounts: AccountStore, links: LinkStore, consent: ConsentStore, devices: DeviceStore
+    ) -> None:
+        self._accounts = accounts
+        self._links = links
+        self._consent = consent
+        self._devices = devices
 
     async def get_send_facts(
         self, sender_id: str, recipient_id: str, pair: tuple[str, str] | None
     ) -> SendFacts:
-        s = self._storage
         if pair is None:
             sender, devices = await asyncio.gather(
-                s.accounts.get_account(sender_id), s.devices.get_devices([sender_id])
+                self._accounts.get_account(sender_id), self._devices.get_devices([sender_id])
             )
             return SendFacts(_enabled(sender), *_device_sets(devices), None)
         therapist_id, client_id = pair
         sender, recipient, link, consent, devices = await asyncio.gather(
-            s.accounts.get_account(sender_id),
-            s.accounts.get_account(recipient_id),
-            s.links.get_link(therapist_id, client_id),
-            s.consent.get_consent_state(therapist_id, client_id),
-            s.devices.get_devices([sender_id, recipient_id]),
+            self._accounts.get_account(sender_id),
+            self._accounts.get_account(recipient_id),
+            self._links.get_link(therapist_id, client_id),
+            self._consent.get_consent_state(therapist_id, client_id),
+            self._devices.get_devices([sender_id, recipient_id]),
         )
         return SendFacts(
             _enabled(sender),
             *_device_sets(devices),
             PairFacts(link is not None, _enabled(recipient), consent),
         )
-
-
-def send_facts_store(storage: Storage) -> SendFactsStore:
-    """The single-call reader of this backend. Looked up by the backend's engine, so that wrappers (timing)
-    around the storage still work, as for the appointment store."""
-    from storage.sqlite._engine import Engine as SqliteEngine
-    from storage.sqlite.send_facts import SqliteSendFactsStore
-
-    engine = getattr(storage, "engine", None)
-    if isinstance(engine, SqliteEngine):
-        return SqliteSendFactsStore(engine)
-    return ProtocolSendFactsStore(storage)

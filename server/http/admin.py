@@ -8,18 +8,16 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from server import limits
 from server.context import AppContext, Route
 from server.errors import InvalidField
 from server.http._base import API, bearer_principal, reply
 from server.metrics import CONTENT_TYPE
 from server.operations import sample_forever
-from server.realtime import SocketNotifier
-from server.services.admin import AdminService
 
 __all__ = ["register"]
 
 _HEX_ID = r"{%s:[0-9a-f]{32}}"
-MAX_AUDIT_PAGE = 200
 
 
 class _Out(msgspec.Struct, frozen=True):
@@ -103,58 +101,30 @@ def _query_int(request: web.Request, name: str, default: int | None, low: int, h
 def register(ctx: AppContext) -> None:
     ops = ctx.ops
     auth = ctx.services.auth
-    # Built here rather than in build_services: it needs the operations bundle, which only exists in
-    # deployments that install this feature.
-    admin = AdminService(
-        ctx.storage,
-        ops.ops_store,
-        SocketNotifier(ctx.sio),
-        ops.audit,
-        ops.metrics,
-        ops.readiness,
-        ctx.clock,
-        ctx.node_id,
-        authz=ctx.services.authz,
-    )
+    admin = ctx.services.admin
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=ops.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def health(request: web.Request) -> web.Response:
         result = await admin.health(await bearer_principal(request, auth))
-        deps = {
-            name: DependencyOut("ok" if d.ok else "unavailable", round(d.latency_ms, 2), d.error)
-            for name, d in result.dependencies.items()
-        }
+        deps = {name: DependencyOut("ok" if d.ok else "unavailable", round(d.latency_ms, 2), d.error)
+                for name, d in result.dependencies.items()}
         return reply(AdminHealthOut(result.at, result.node_id, result.ready, deps, result.metrics))
 
     async def overview(request: web.Request) -> web.Response:
         population, audit_counts = await admin.population(await bearer_principal(request, auth))
-        out = AdminOverviewOut(
-            population.accounts,
-            population.disabled_accounts,
-            population.active_devices,
-            population.pending_invitations,
-            audit_counts,
-        )
+        out = AdminOverviewOut(population.accounts, population.disabled_accounts, population.active_devices,
+                               population.pending_invitations, audit_counts)
         return reply(out)
 
     async def staff(request: web.Request) -> web.Response:
         accounts = await admin.staff(await bearer_principal(request, auth))
-        return reply(
-            StaffOut(
-                [
-                    StaffAccountOut(
-                        s.account.account_id,
-                        s.account.role.value,
-                        s.account.created_at,
-                        s.account.disabled,
-                        s.active_devices,
-                    )
-                    for s in accounts
-                ]
-            )
-        )
+        return reply(StaffOut([
+            StaffAccountOut(s.account.account_id, s.account.role.value, s.account.created_at,
+                            s.account.disabled, s.active_devices)
+            for s in accounts
+        ]))
 
     def set_disabled(disabled: bool) -> Any:
         async def view(request: web.Request) -> web.Response:
@@ -171,16 +141,14 @@ def register(ctx: AppContext) -> None:
 
     async def verify_audit(request: web.Request) -> web.Response:
         report = await admin.verify_audit(await bearer_principal(request, auth))
-        return reply(
-            AuditVerifyOut(
-                report.ok, report.entries, report.head_seq, report.head_hash, report.broken_at, report.reason
-            )
-        )
+        return reply(AuditVerifyOut(report.ok, report.entries, report.head_seq, report.head_hash,
+                                    report.broken_at, report.reason))
 
     async def my_audit(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
         before = _query_int(request, "before", None, 1, 2**53)
-        limit = _query_int(request, "limit", 50, 1, MAX_AUDIT_PAGE) or 50
+        limit = _query_int(request, "limit", limits.DEFAULT_AUDIT_PAGE, 1, limits.MAX_AUDIT_PAGE)
+        limit = limit or limits.DEFAULT_AUDIT_PAGE
         devices = [d.device_id for d in await ctx.services.accounts.get_devices(caller)]
         entries = await ops.audit.entries_of(caller.account_id, devices, before, limit)
         return reply(AuditEntriesOut([msgspec.convert(e, AuditEntryOut) for e in entries]))
@@ -191,94 +159,21 @@ def register(ctx: AppContext) -> None:
     ctx.add_background("metrics-sampler", sampler)
 
     admin_api = f"{API}/admin"
-    ctx.add_route(
-        Route(
-            "GET",
-            "/metrics",
-            metrics,
-            "Prometheus metrics of this node (aggregates only)",
-            "health",
-            auth=False,
-            documented=False,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "GET",
-            f"{admin_api}/health",
-            health,
-            "Live relay figures and dependency status",
-            "admin",
-            response=AdminHealthOut,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "GET",
-            f"{admin_api}/overview",
-            overview,
-            "Account, device and invitation counts",
-            "admin",
-            response=AdminOverviewOut,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "GET",
-            f"{admin_api}/staff",
-            staff,
-            "Administrator and therapist accounts",
-            "admin",
-            response=StaffOut,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "POST",
-            f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/disable",
-            set_disabled(True),
-            "Disable an account and end its connections",
-            "admin",
-            response=AccountStateOut,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "POST",
-            f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/enable",
-            set_disabled(False),
-            "Enable a disabled account",
-            "admin",
-            response=AccountStateOut,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "DELETE",
-            f"{admin_api}/devices/{_HEX_ID % 'device_id'}",
-            revoke_device,
-            "Revoke any device",
-            "admin",
-            status=204,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "GET",
-            f"{admin_api}/audit/verify",
-            verify_audit,
-            "Verify the audit hash chain",
-            "admin",
-            response=AuditVerifyOut,
-        )
-    )
-    ctx.add_route(
-        Route(
-            "GET",
-            f"{API}/audit/me",
-            my_audit,
-            "Your own audit entries, newest first",
-            "audit",
-            response=AuditEntriesOut,
-        )
-    )
+    ctx.add_route(Route("GET", "/metrics", metrics, "Prometheus metrics of this node (aggregates only)",
+                        "health", auth=False, documented=False))
+    ctx.add_route(Route("GET", f"{admin_api}/health", health, "Live relay figures and dependency status",
+                        "admin", response=AdminHealthOut))
+    ctx.add_route(Route("GET", f"{admin_api}/overview", overview, "Account, device and invitation counts",
+                        "admin", response=AdminOverviewOut))
+    ctx.add_route(Route("GET", f"{admin_api}/staff", staff, "Administrator and therapist accounts",
+                        "admin", response=StaffOut))
+    ctx.add_route(Route("POST", f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/disable", set_disabled(True),
+                        "Disable an account and end its connections", "admin", response=AccountStateOut))
+    ctx.add_route(Route("POST", f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/enable", set_disabled(False),
+                        "Enable a disabled account", "admin", response=AccountStateOut))
+    ctx.add_route(Route("DELETE", f"{admin_api}/devices/{_HEX_ID % 'device_id'}", revoke_device,
+                        "Revoke any device", "admin", status=204))
+    ctx.add_route(Route("GET", f"{admin_api}/audit/verify", verify_audit, "Verify the audit hash chain",
+                        "admin", response=AuditVerifyOut))
+    ctx.add_route(Route("GET", f"{API}/audit/me", my_audit, "Your own audit entries, newest first",
+                        "audit", response=AuditEntriesOut))

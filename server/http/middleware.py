@@ -22,6 +22,7 @@ from server.errors import (
 from server.http._base import reply
 from server.logging import new_request_id, request_id_var
 from server.wire.responses import ErrorBody, ErrorOut
+from signaling.errors import SessionError
 
 __all__ = ["CSP", "SECURITY_HEADERS", "error_middleware"]
 
@@ -78,8 +79,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             if exc.status < 400:
                 raise
             response = _error_response(_from_http_exception(exc))
-        except (AppError, msgspec.ValidationError) as exc:
-            response = _error_response(exc if isinstance(exc, AppError) else to_app_error(exc))
+        except (AppError, SessionError, msgspec.ValidationError) as exc:
+            response = _error_response(to_app_error(exc))
         except Exception as exc:
             error = to_app_error(exc)
             if error.code is ErrorCode.INTERNAL:

@@ -5,29 +5,16 @@ Registered by ``server.realtime_sessions`` (which owns the one SessionService in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TypeVar
-
 from aiohttp import web
 
 from server.context import AppContext, Route
-from server.errors import AppError, ErrorCode
 from server.http._base import API, bearer_principal, read_body, reply
 from signaling import wire as w
-from signaling.errors import SessionError
 from signaling.sessions import SessionService
 
 __all__ = ["register_routes"]
 
-T = TypeVar("T")
 _SID = "{session_id:[0-9a-f]{32}}"
-
-
-async def _mapped(call: Awaitable[T]) -> T:
-    try:
-        return await call
-    except SessionError as exc:
-        raise AppError(exc.message, exc.details, code=ErrorCode(exc.code)) from None
 
 
 def register_routes(ctx: AppContext, service: SessionService) -> None:
@@ -36,32 +23,32 @@ def register_routes(ctx: AppContext, service: SessionService) -> None:
     async def create(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
         body = await read_body(request, w.CreateSessionIn)
-        return reply(await _mapped(service.create(caller, body)), 201)
+        return reply(await service.create(caller, body), 201)
 
     async def list_sessions(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
-        return reply(await _mapped(service.list(caller)))
+        return reply(await service.list(caller))
 
     async def get(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
-        return reply(await _mapped(service.get(caller, request.match_info["session_id"])))
+        return reply(await service.get(caller, request.match_info["session_id"]))
 
     async def reschedule(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
         body = await read_body(request, w.RescheduleIn)
-        return reply(await _mapped(service.reschedule(caller, request.match_info["session_id"], body)))
+        return reply(await service.reschedule(caller, request.match_info["session_id"], body))
 
     async def cancel(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
-        return reply(await _mapped(service.cancel(caller, request.match_info["session_id"])))
+        return reply(await service.cancel(caller, request.match_info["session_id"]))
 
     async def attendance(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
-        return reply(await _mapped(service.attendance(caller, request.match_info["session_id"])))
+        return reply(await service.attendance(caller, request.match_info["session_id"]))
 
     async def turn(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
-        return reply(await _mapped(service.turn_credentials(caller, request.match_info["session_id"])))
+        return reply(await service.turn_credentials(caller, request.match_info["session_id"]))
 
     tag = "sessions"
     base = f"{API}/sessions"

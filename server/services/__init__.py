@@ -1,16 +1,20 @@
-"""Services hold the rules. They depend on storage Protocols, a Broker and a Notifier, nothing concrete."""
+"""Services hold the rules. They depend on storage Protocols, a Broker and a Notifier, nothing concrete.
+
+``build_services`` builds every one of them (called once, by the composition root ``server.app``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from server.audit import AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.config import Settings
-from server.observability import NullObserver, Observer
 from server.services.accounts import AccountService
+from server.services.admin import AdminService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
+from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
 from server.services.device_links import DeviceLinkService
 from server.services.expiry import ExpiryService
@@ -20,9 +24,13 @@ from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
+from server.services.session_events import AuditedSessionEvents
+from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
 from storage.protocols import Storage
-from storage.send_facts import send_facts_store
+
+if TYPE_CHECKING:  # server.operations imports (through server.context) this package
+    from server.operations import Operations
 
 __all__ = ["Services", "build_services"]
 
@@ -40,6 +48,9 @@ class Services:
     expiry: ExpiryService
     limiter: RateLimiter
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
+    sessions: SessionService  # video sessions (signaling.sessions)
+    admin: AdminService
+    blobs: BlobService  # attachment blobs (server/services/blobs.py)
 
 
 def build_services(
@@ -49,17 +60,22 @@ def build_services(
     notifier: Notifier,
     clock: Clock,
     *,
-    observer: Observer | None = None,
-    audit: AuditRecorder | None = None,
+    ops: Operations,
+    node_id: str,
 ) -> Services:
-    observer = observer or NullObserver()
-    audit = audit or NullAuditRecorder()
+    """Every service; ``storage`` and ``broker`` are the timed ones ``build_operations`` returned."""
+    observer = ops.metrics
+    audit = ops.audit
     limiter = RateLimiter(broker)
     links = LinkService(storage)
     # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
     single_node = not settings.redis_url and not settings.mongodb_uri
-    authz = AuthzCache(send_facts_store(storage), enabled=single_node)
+    authz = AuthzCache(storage.send_facts, enabled=single_node)
     accounts = AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit)
+
+    async def is_linked(therapist_id: str, client_id: str) -> bool:
+        return await storage.links.get_link(therapist_id, client_id) is not None
+
     return Services(
         auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, notifier=notifier, audit=audit),
         invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
@@ -81,4 +97,18 @@ def build_services(
         expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
         authz=authz,
+        sessions=SessionService(
+            storage.appointments,
+            broker,
+            notifier,
+            clock,
+            is_linked=is_linked,
+            require_consent=links.require_consent,
+            turn=TurnSettings(settings.turn_urls, settings.turn_secret),
+            events=AuditedSessionEvents(audit, observer),
+        ),
+        admin=AdminService(
+            storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
+        ),
+        blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
     )

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from server import limits
 from server.audit import AuditEvent, AuditService, ChainReport
 from server.clock import Clock
 from server.errors import Forbidden, NotFound
@@ -21,15 +22,13 @@ from server.services.authz_cache import AuthzCache
 from server.services.notify import Notifier
 from server.services.values import Principal
 from server.wire.responses import DevicesChangedEvent
-from storage.ops import AccountSummary, OpsStore, Population
+from storage.ops import AccountSummary, Population
 from storage.protocols import Storage
 from storage.records import Role
 
 __all__ = ["AdminService", "Health"]
 
 log = logging.getLogger(__name__)
-
-MAX_STAFF_LISTED = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,22 +49,12 @@ def require_admin(caller: Principal) -> None:
 
 
 class AdminService:
-    def __init__(
-        self,
-        storage: Storage,
-        ops_store: OpsStore,
-        notifier: Notifier,
-        audit: AuditService,
-        metrics: PrometheusObserver,
-        readiness: ReadinessChecker,
-        clock: Clock,
-        node_id: str,
-        *,
-        authz: AuthzCache,
-    ) -> None:
+    def __init__(self, storage: Storage, notifier: Notifier, audit: AuditService,
+                 metrics: PrometheusObserver, readiness: ReadinessChecker, clock: Clock,
+                 node_id: str, *, authz: AuthzCache) -> None:
         self._storage = storage
         self._authz = authz
-        self._ops = ops_store
+        self._ops = storage.ops
         self._notifier = notifier
         self._audit = audit
         self._metrics = metrics
@@ -84,7 +73,7 @@ class AdminService:
 
     async def staff(self, caller: Principal) -> list[AccountSummary]:
         require_admin(caller)
-        return await self._ops.get_accounts_by_role((Role.ADMIN, Role.THERAPIST), MAX_STAFF_LISTED)
+        return await self._ops.get_accounts_by_role((Role.ADMIN, Role.THERAPIST), limits.MAX_STAFF_LISTED)
 
     async def set_disabled(self, caller: Principal, account_id: str, disabled: bool) -> bool:
         require_admin(caller)
@@ -119,12 +108,8 @@ class AdminService:
         for link in await self._storage.links.get_links_of(device.account_id):
             other = link.client_id if link.therapist_id == device.account_id else link.therapist_id
             await self._notifier.to_account(other, "devices_changed", event)
-        await self._audit.record(
-            AuditEvent.ADMIN_DEVICE_REVOKED,
-            account_id=device.account_id,
-            actor_id=caller.account_id,
-            device_id=device_id,
-        )
+        await self._audit.record(AuditEvent.ADMIN_DEVICE_REVOKED, account_id=device.account_id,
+                                 actor_id=caller.account_id, device_id=device_id)
 
     async def verify_audit(self, caller: Principal) -> ChainReport:
         require_admin(caller)

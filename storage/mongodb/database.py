@@ -17,7 +17,12 @@ from storage.mongodb._accounts import MongoAccountStore, MongoInvitationStore, M
 from storage.mongodb._devices import MongoChallengeStore, MongoDeviceStore, MongoPrekeyStore, MongoTokenStore
 from storage.mongodb._engine import Engine
 from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
+from storage.mongodb.appointments import MongoAppointmentStore
+from storage.mongodb.audit import MongoAuditStore
+from storage.mongodb.blobs import MongoBlobStore
+from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.schema import create_indexes
+from storage.send_facts import ComposedSendFactsStore
 
 __all__ = ["DEFAULT_DATABASE", "MongoStorage"]
 
@@ -44,7 +49,7 @@ async def _on_start(engine: Engine) -> None:
 class MongoStorage:
     """Open with ``await MongoStorage.open(uri)``; close with ``await storage.close()``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, blob_bucket: Any | None = None) -> None:
         self.engine = engine
         self.accounts = MongoAccountStore(engine)
         self.invitations = MongoInvitationStore(engine)
@@ -55,13 +60,27 @@ class MongoStorage:
         self.tokens = MongoTokenStore(engine)
         self.consent = MongoConsentStore(engine)
         self.mailbox = MongoMailboxStore(engine)
+        # No single-call read on MongoDB: the ordinary reads, issued together.
+        self.send_facts = ComposedSendFactsStore(self.accounts, self.links, self.consent, self.devices)
+        self.appointments = MongoAppointmentStore(engine)
+        self.audit = MongoAuditStore(engine)
+        self.ops = MongoOpsStore(engine)
+        self.blobs = MongoBlobStore(engine, bucket=blob_bucket)  # bytes in GridFS, bucket "blobs"
 
     @classmethod
-    def connect(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:
+    def connect(
+        cls,
+        uri: str,
+        *,
+        client: Any | None = None,
+        database: str | None = None,
+        blob_bucket: Any | None = None,
+    ) -> MongoStorage:
         """Build without I/O (the composition root is synchronous). The first operation asks the server
         whether it has transactions and creates the indexes; StorageUnavailable until a server answers.
 
-        ``client`` replaces ``AsyncMongoClient(uri)`` (tests pass the in-process test double).
+        ``client`` replaces ``AsyncMongoClient(uri)`` and ``blob_bucket`` the GridFS bucket of the blob store
+        (tests pass the in-process test doubles: GridFS refuses anything but a real database).
         """
         if client is None:
             client = AsyncMongoClient(
@@ -73,12 +92,19 @@ class MongoStorage:
             )
             # The database named in the URI path, else "confidant".
             database = database or client.get_default_database(DEFAULT_DATABASE).name
-        return cls(Engine(client, database or DEFAULT_DATABASE, on_start=_on_start))
+        return cls(Engine(client, database or DEFAULT_DATABASE, on_start=_on_start), blob_bucket=blob_bucket)
 
     @classmethod
-    async def open(cls, uri: str, *, client: Any | None = None, database: str | None = None) -> MongoStorage:
+    async def open(
+        cls,
+        uri: str,
+        *,
+        client: Any | None = None,
+        database: str | None = None,
+        blob_bucket: Any | None = None,
+    ) -> MongoStorage:
         """``connect`` and start now: raises StorageUnavailable if no server answers."""
-        storage = cls.connect(uri, client=client, database=database)
+        storage = cls.connect(uri, client=client, database=database, blob_bucket=blob_bucket)
         try:
             await storage.engine.start()
         except BaseException:

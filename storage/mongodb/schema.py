@@ -23,6 +23,9 @@ also carry ``expire_on`` (a date) for a TTL index; the TTL index only cleans up,
 | appointments | session_id | (appointment_attendance.open_key, sparse): one open attendance per account |
 | counters | device_id | ``high``: highest stream position handed out or acked; ``otk_seq``: upload order |
 | heartbeat | "readiness" | one document, rewritten by the readiness check to prove writes commit |
+| blob_meta | blob_id | none: the id is random; no TTL index (the sweeper must also delete the GridFS bytes) |
+| blob_usage | account_id | ``used``: stored + uploading bytes, raised by one conditional ``$inc`` (quota) |
+| blobs.files, blobs.chunks | GridFS | the blob bytes (ciphertext); GridFS creates its own indexes |
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("session_id", ASCENDING), ("joined_at", ASCENDING)], {}),
         ([("open_key", ASCENDING)], {"unique": True, "sparse": True}),
     ],
+    "blob_meta": [([("owner_account", ASCENDING)], {}), ([("expires_at", ASCENDING)], {})],
     "mailbox": [
         ([("device_id", ASCENDING), ("pos", ASCENDING)], _UNIQUE),
         ([("device_id", ASCENDING), ("from_device", ASCENDING), ("message_id", ASCENDING)], _UNIQUE),

@@ -1,60 +1,21 @@
 """SQLite adapter of ``storage.appointments.AppointmentStore``.
 
-The appointment tables are versioned by this module (like the audit log), apart from the relay schema:
-``CREATE ... IF NOT EXISTS`` run once through the engine's writer before the first use, so an existing
-database gains them on upgrade without touching ``PRAGMA user_version`` of the relay schema.
+The tables are created by the versioned migrations (storage/sqlite/schema.py, version 3).
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 
 from storage.appointments import Appointment, Attendance, DurableState, Reschedule
 from storage.sqlite._engine import Engine
 
-__all__ = ["APPOINTMENTS_SCHEMA", "SqliteAppointmentStore"]
-
-APPOINTMENTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS appointments (
-    session_id TEXT PRIMARY KEY,
-    therapist_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,  -- the host
-    starts_at INTEGER NOT NULL,                   -- the scheduled window: joins are refused outside it
-    ends_at INTEGER NOT NULL,
-    max_participants INTEGER NOT NULL,            -- clients admitted at once
-    state TEXT NOT NULL CHECK (state IN ('scheduled', 'ended', 'cancelled')),  -- live states: broker
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    started_at INTEGER,                           -- first admission: the session really took place
-    ended_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS appointments_by_therapist ON appointments(therapist_id, ends_at);
-CREATE TABLE IF NOT EXISTS appointment_participants (
-    session_id TEXT NOT NULL REFERENCES appointments(session_id) ON DELETE CASCADE,
-    account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,  -- an invited client
-    PRIMARY KEY (session_id, account_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS appointment_participants_by_account ON appointment_participants(account_id);
-CREATE TABLE IF NOT EXISTS appointment_attendance (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL REFERENCES appointments(session_id) ON DELETE CASCADE,
-    account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
-    joined_at INTEGER NOT NULL,                   -- join/leave times: the only record of the call itself
-    left_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS appointment_attendance_by_session
-    ON appointment_attendance(session_id, account_id);
-"""
+__all__ = ["SqliteAppointmentStore"]
 
 _COLUMNS = (
     "session_id, therapist_id, starts_at, ends_at, max_participants, state, created_at, updated_at, "
     "started_at, ended_at"
 )
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 def _participants(conn: sqlite3.Connection, session_id: str) -> tuple[str, ...]:
@@ -86,25 +47,8 @@ def _appointment(conn: sqlite3.Connection, row: tuple[object, ...]) -> Appointme
 class SqliteAppointmentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._ready = False
-        self._lock = asyncio.Lock()
-
-    async def _ensure_schema(self) -> None:
-        if self._ready:
-            return
-        async with self._lock:
-            if self._ready:
-                return
-
-            def create(conn: sqlite3.Connection) -> None:
-                for statement in _statements(APPOINTMENTS_SCHEMA):
-                    conn.execute(statement)
-
-            await self._engine.write(create)
-            self._ready = True
 
     async def add_appointment(self, appointment: Appointment) -> None:
-        await self._ensure_schema()
         a = appointment
 
         def write(conn: sqlite3.Connection) -> None:
@@ -131,7 +75,6 @@ class SqliteAppointmentStore:
         await self._engine.write(write)
 
     async def get_appointment(self, session_id: str) -> Appointment | None:
-        await self._ensure_schema()
 
         def read(conn: sqlite3.Connection) -> Appointment | None:
             row = conn.execute(
@@ -142,7 +85,6 @@ class SqliteAppointmentStore:
         return await self._engine.read(read)
 
     async def get_appointments_of(self, account_id: str, *, ends_after: int, limit: int) -> list[Appointment]:
-        await self._ensure_schema()
 
         def read(conn: sqlite3.Connection) -> list[Appointment]:
             rows = conn.execute(
@@ -157,7 +99,6 @@ class SqliteAppointmentStore:
         return await self._engine.read(read)
 
     async def update_appointment(self, session_id: str, change: Reschedule, now: int) -> Appointment | None:
-        await self._ensure_schema()
 
         def write(conn: sqlite3.Connection) -> Appointment | None:
             # The state condition and the update are one statement: a concurrent cancel or end wins or loses
@@ -184,7 +125,6 @@ class SqliteAppointmentStore:
     async def set_appointment_state(
         self, session_id: str, state: DurableState, now: int, *, only_from: tuple[DurableState, ...]
     ) -> bool:
-        await self._ensure_schema()
         marks = ", ".join("?" for _ in only_from)
 
         def write(conn: sqlite3.Connection) -> bool:
@@ -198,7 +138,6 @@ class SqliteAppointmentStore:
         return await self._engine.write(write)
 
     async def mark_appointment_started(self, session_id: str, now: int) -> None:
-        await self._ensure_schema()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -209,7 +148,6 @@ class SqliteAppointmentStore:
         await self._engine.write(write)
 
     async def add_attendance(self, session_id: str, account_id: str, joined_at: int) -> None:
-        await self._ensure_schema()
 
         def write(conn: sqlite3.Connection) -> None:
             open_row = conn.execute(
@@ -226,7 +164,6 @@ class SqliteAppointmentStore:
         await self._engine.write(write)
 
     async def close_attendance(self, session_id: str, account_id: str, left_at: int) -> None:
-        await self._ensure_schema()
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -238,7 +175,6 @@ class SqliteAppointmentStore:
         await self._engine.write(write)
 
     async def get_attendance(self, session_id: str) -> list[Attendance]:
-        await self._ensure_schema()
 
         def read(conn: sqlite3.Connection) -> list[Attendance]:
             rows = conn.execute(

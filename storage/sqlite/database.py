@@ -1,4 +1,8 @@
-"""``SqliteStorage``: the embedded default backend (one file, WAL, group commit)."""
+"""``SqliteStorage``: the embedded default backend (one file, WAL, group commit).
+
+Every store of the ``Storage`` port is built here on the one engine; ``open`` brings the file to the newest
+schema version first (storage/sqlite/schema.py), so a store never creates a table itself.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,12 @@ from storage.sqlite._devices import (
 )
 from storage.sqlite._engine import Engine
 from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
+from storage.sqlite.appointments import SqliteAppointmentStore
+from storage.sqlite.audit import SqliteAuditStore
+from storage.sqlite.blobs import BLOB_DIRECTORY, SqliteBlobStore
+from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
+from storage.sqlite.send_facts import SqliteSendFactsStore
 
 __all__ = ["DATABASE_FILE", "SqliteStorage"]
 
@@ -25,7 +34,7 @@ DATABASE_FILE = "confidant.sqlite3"
 class SqliteStorage:
     """Open with ``SqliteStorage.open(data_dir)``; close with ``await storage.close()``."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, blob_directory: Path | None = None) -> None:
         self.engine = engine
         self.accounts = SqliteAccountStore(engine)
         self.invitations = SqliteInvitationStore(engine)
@@ -36,6 +45,12 @@ class SqliteStorage:
         self.tokens = SqliteTokenStore(engine)
         self.consent = SqliteConsentStore(engine)
         self.mailbox = SqliteMailboxStore(engine)
+        self.send_facts = SqliteSendFactsStore(engine)
+        self.appointments = SqliteAppointmentStore(engine)
+        self.audit = SqliteAuditStore(engine)
+        self.ops = SqliteOpsStore(engine)
+        # Blob bytes are files next to the database (``open`` clears partial uploads a crash left behind).
+        self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:
@@ -52,8 +67,14 @@ class SqliteStorage:
         except BaseException:
             engine.close_sync()
             raise
+        storage = cls(engine, data_dir / BLOB_DIRECTORY)
+        try:
+            storage.blobs.remove_leftovers()
+        except OSError as exc:
+            engine.close_sync()
+            raise StorageUnavailable(f"cannot prepare the blob directory in {data_dir}: {exc}") from exc
         engine.start()
-        return cls(engine)
+        return storage
 
     async def ping(self) -> None:
         def read(conn: sqlite3.Connection) -> None:

@@ -36,8 +36,7 @@ class SqliteOpsStore:
             pending: dict[str, int] = {r.value: 0 for r in Role}
             for role, count in conn.execute(
                 "SELECT role, COUNT(*) FROM invitations WHERE used_at IS NULL AND revoked_at IS NULL "
-                "AND expires_at > ? GROUP BY role",
-                (now,),
+                "AND expires_at > ? GROUP BY role", (now,)
             ):
                 pending[str(role)] = int(count)
             return Population(active, disabled, int(devices), pending)
@@ -56,10 +55,8 @@ class SqliteOpsStore:
                 f"FROM accounts a WHERE a.role IN ({marks}) ORDER BY a.created_at, a.account_id LIMIT ?",
                 (*(r.value for r in roles), limit),
             ).fetchall()
-            return [
-                AccountSummary(Account(str(a), Role(role), int(created), bool(dis)), int(devices))
-                for a, role, created, dis, devices in rows
-            ]
+            return [AccountSummary(Account(str(a), Role(role), int(created), bool(dis)), int(devices))
+                    for a, role, created, dis, devices in rows]
 
         return await self._engine.read(read)
 
@@ -68,11 +65,6 @@ class SqliteOpsStore:
         # admission happened (started_at) is in progress. Whether a waiting room is open lives in the
         # broker only, so "open" is not counted here.
         def read(conn: sqlite3.Connection) -> dict[str, int]:
-            exists = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'appointments'"
-            ).fetchone()
-            if exists is None:
-                return {}
             rows = conn.execute(
                 "SELECT CASE WHEN state = 'scheduled' AND started_at IS NOT NULL THEN 'in_progress' "
                 "ELSE state END, COUNT(*) FROM appointments GROUP BY 1"

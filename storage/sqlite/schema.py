@@ -138,15 +138,96 @@ CREATE TABLE heartbeat (
 );
 """
 
-# Protocol version 2 (docs/PROTOCOL.md): account keys and device certificates. Version-1 rows would have
-# neither, and there is no migration (no deployment existed): migrate() refuses such a database.
+# The appointment and audit tables. Before version 3 their modules created them on first use, outside
+# ``user_version``: ``IF NOT EXISTS`` lets this step adopt the identical tables such a database already holds.
 _V3 = """
+CREATE TABLE IF NOT EXISTS appointments (
+    session_id TEXT PRIMARY KEY,
+    therapist_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,  -- the host
+    starts_at INTEGER NOT NULL,                   -- the scheduled window: joins are refused outside it
+    ends_at INTEGER NOT NULL,
+    max_participants INTEGER NOT NULL,            -- clients admitted at once
+    state TEXT NOT NULL CHECK (state IN ('scheduled', 'ended', 'cancelled')),  -- live states: broker
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    started_at INTEGER,                           -- first admission: the session really took place
+    ended_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS appointments_by_therapist ON appointments(therapist_id, ends_at);
+CREATE TABLE IF NOT EXISTS appointment_participants (
+    session_id TEXT NOT NULL REFERENCES appointments(session_id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,  -- an invited client
+    PRIMARY KEY (session_id, account_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS appointment_participants_by_account ON appointment_participants(account_id);
+CREATE TABLE IF NOT EXISTS appointment_attendance (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL REFERENCES appointments(session_id) ON DELETE CASCADE,
+    account_id TEXT NOT NULL REFERENCES accounts(account_id) ON DELETE CASCADE,
+    joined_at INTEGER NOT NULL,                   -- join/leave times: the only record of the call itself
+    left_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS appointment_attendance_by_session
+    ON appointment_attendance(session_id, account_id);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,                      -- 1, 2, 3 ...: a gap is a deleted entry
+    at INTEGER NOT NULL,
+    event TEXT NOT NULL,                          -- a kind from server.audit.AuditEvent, never free text
+    account_ref TEXT NOT NULL,                    -- keyed pseudonym of the owner: survives erasure unlinkable
+    actor_ref TEXT NOT NULL,                      -- keyed pseudonym of who acted ('' = the owner)
+    details TEXT NOT NULL,                        -- canonical JSON of short ids / numbers; no content
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_account ON audit_log(account_ref, seq);
+CREATE INDEX IF NOT EXISTS audit_by_actor ON audit_log(actor_ref, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),        -- one row: the newest seq and hash
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_secrets (
+    name TEXT PRIMARY KEY,                        -- e.g. the pseudonym key; generated once
+    value BLOB NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+_V4 = """
+CREATE TABLE blobs (
+    blob_id TEXT PRIMARY KEY,                     -- random, by the server; names the file of the bytes
+    owner_account TEXT NOT NULL,                  -- quota and erasure (no FK: erasure deletes the files too)
+    owner_device TEXT NOT NULL,
+    to_account TEXT NOT NULL,                     -- who else may download: the conversation's other side
+    size INTEGER NOT NULL,                        -- ciphertext bytes: quota, Range checks
+    state TEXT NOT NULL CHECK (state IN ('pending', 'ready')),  -- pending: uploading, never served
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL                   -- pending: upload deadline; ready: the envelope TTL
+);
+CREATE INDEX blobs_by_owner ON blobs(owner_account);
+CREATE INDEX blobs_by_expiry ON blobs(expires_at);
+
+CREATE TABLE blob_pending (
+    blob_id TEXT NOT NULL REFERENCES blobs(blob_id) ON DELETE CASCADE,
+    device_id TEXT NOT NULL,                      -- an addressed device that has not confirmed the fetch yet
+    PRIMARY KEY (blob_id, device_id)
+) WITHOUT ROWID;
+"""
+
+# Protocol version 2 (docs/PROTOCOL.md): account keys and device certificates. Rows written before this
+# step (schemas 1-4, protocol version 1) have neither, and there is no migration (no deployment existed):
+# migrate() refuses such a database.
+_V5 = """
 ALTER TABLE accounts ADD COLUMN account_key BLOB;   -- Ed25519 public account key; certifies devices
 ALTER TABLE devices ADD COLUMN certificate BLOB;    -- created_at u64 || account-key signature
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
-FIRST_PROTOCOL_V2_SCHEMA = 3  # schema versions below this (but above 0) were written by protocol version 1
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+FIRST_PROTOCOL_V2_SCHEMA = 5  # schema versions below this (but above 0) were written by protocol version 1
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -168,5 +249,14 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 def _statements(script: str) -> list[str]:
-    lines = [line.split("--", 1)[0] for line in script.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    # sqlite3.complete_statement knows that a trigger's body (BEGIN ... END) holds inner ';'.
+    out: list[str] = []
+    buf = ""
+    for line in script.splitlines():
+        buf += line.split("--", 1)[0] + "\n"
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        raise ValueError(f"incomplete SQL statement in a migration: {buf.strip()[:60]!r}")
+    return out

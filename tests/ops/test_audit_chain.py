@@ -12,8 +12,7 @@ import pytest
 
 from server.audit import AuditEvent, AuditService, canonical_bytes, seal
 from storage.audit import GENESIS_HASH, NewAuditRecord
-from storage.sqlite._engine import Engine
-from storage.sqlite.audit import SqliteAuditStore, ensure_audit_schema
+from storage.sqlite import DATABASE_FILE, SqliteStorage
 
 ALICE = "a1" * 16
 BOB = "b2" * 16
@@ -23,14 +22,12 @@ PHONE = "c3" * 16
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[tuple[AuditService, Path]]:
-    path = tmp_path / "confidant.sqlite3"
-    engine = Engine(path)
-    ensure_audit_schema(engine.writer_connection)
-    engine.start()
+    # The tampering below edits the SQLite file behind the application's back: this suite needs that adapter.
+    storage = SqliteStorage.open(tmp_path)
     try:
-        yield AuditService(SqliteAuditStore(engine)), path
+        yield AuditService(storage.audit), tmp_path / DATABASE_FILE
     finally:
-        await engine.close()
+        await storage.close()
 
 
 async def _fill(audit: AuditService, n: int) -> None:

@@ -8,8 +8,8 @@ import secrets
 from pathlib import Path
 
 from client.device import Device
-from server.instrument import AGGREGATES
 from server.metrics import AUDIT_EVENTS, LABEL_VALUES
+from storage.protocols import STORES
 from tests.fixtures.redis_proc import RedisProcess, redis_proc  # noqa: F401  (fixture)
 from tests.ops.conftest import PASSPHRASE, Relay, Sample, practice, relay_server
 
@@ -100,7 +100,7 @@ async def test_every_label_value_comes_from_a_fixed_set(relay: Relay) -> None:
     openapi = (await relay.call("GET", "/openapi.json")).body
     routes = {re.sub(r"\{(\w+)\}", r"{\1:[0-9a-f]{32}}", p) for p in _route_templates(openapi)}
     routes |= _route_templates(openapi) | {"/metrics", "/openapi.json", "/static", "unmatched"}
-    stores = set(AGGREGATES) | {"storage", "audit", "appointments"}
+    stores = set(STORES) | {"storage"}
     personal = {d.account_id for d in relay.devices} | {d.device_id for d in relay.devices}
     samples: list[Sample] = await relay.metrics()
     assert any(s.labels.get("route") == "unmatched" for s in samples)

@@ -21,7 +21,6 @@ from server.services.values import Principal
 from server.wire.decode import from_data, send_request
 from server.wire.requests import SendIn
 from storage.records import SendOutcome
-from storage.send_facts import send_facts_store
 from tests.server._kit import API, Device, eventually_async
 from tests.server.conftest import Server
 
@@ -196,7 +195,7 @@ async def test_a_full_cache_is_cleared_not_wrong(server: Server) -> None:
     therapist, client = await server.pair()
     second = await server.client(therapist)
     await server.consent(second, therapist)
-    authz = AuthzCache(send_facts_store(server.ctx.storage), enabled=True, max_entries=1)
+    authz = AuthzCache(server.ctx.storage.send_facts, enabled=True, max_entries=1)
     for other in (client, second, client):
         facts = await authz.get_send_facts(
             therapist.account_id, other.account_id, (therapist.account_id, other.account_id)
@@ -209,7 +208,8 @@ async def test_cache_is_off_when_other_nodes_may_write(server: Server, tmp_path:
     notifier = SocketNotifier(server.ctx.sio)
     for multi_node in ({"redis_url": "redis://127.0.0.1:6379/0"}, {"mongodb_uri": "mongodb://127.0.0.1/x"}):
         settings = Settings(data_dir=tmp_path, web_root=None, **multi_node)  # type: ignore[arg-type]
-        services = build_services(settings, server.ctx.storage, server.ctx.broker, notifier, server.clock)
+        services = build_services(settings, server.ctx.storage, server.ctx.broker, notifier, server.clock,
+                                  ops=server.ctx.ops, node_id=server.ctx.node_id)
         assert not services.authz.enabled
     therapist, client = await server.pair()
     assert not services.authz.enabled

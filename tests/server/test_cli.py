@@ -129,9 +129,9 @@ def test_serve_refuses_a_protocol_version_1_database_in_one_sentence(tmp_path: P
     from storage.sqlite.schema import MIGRATIONS
 
     conn = sqlite3.connect(tmp_path / DATABASE_FILE)
-    for script in MIGRATIONS[:2]:  # what protocol version 1 wrote
+    for script in MIGRATIONS[:4]:  # what protocol version 1 wrote
         conn.executescript(script)
-    conn.execute("PRAGMA user_version=2")
+    conn.execute("PRAGMA user_version=4")
     conn.close()
     refused = _run("serve", "--data-dir", str(tmp_path), "--port", str(free_port()))
     assert refused.returncode == 1

@@ -18,6 +18,7 @@ import pytest
 
 from storage.mongodb import MongoStorage
 from storage.protocols import Storage
+from tests.fixtures.gridfs_double import GridFSBucketDouble
 from tests.fixtures.mongo_double import MongoClientDouble
 
 __all__ = ["MONGODB_URI", "mongo_double", "mongo_double_transactions", "mongodb", "mongodb_param"]
@@ -34,13 +35,19 @@ class _ThrowawayMongoStorage(MongoStorage):
         await super().close()
 
 
+async def _double_storage(client: MongoClientDouble) -> MongoStorage:
+    """The adapter on the MongoDB double, with the double's GridFS stand-in for the blob store."""
+    bucket = GridFSBucketDouble(client, "confidant", "blobs")
+    return await MongoStorage.open("mongodb://mongo-double", client=client, blob_bucket=bucket)
+
+
 async def mongo_double(tmp_path: Path) -> Storage:
-    return await MongoStorage.open("mongodb://mongo-double", client=MongoClientDouble())
+    return await _double_storage(MongoClientDouble())
 
 
 async def mongo_double_transactions(tmp_path: Path) -> Storage:
     """The adapter's transaction path, on the double's crude emulation of transactions."""
-    storage = await MongoStorage.open("mongodb://mongo-double", client=MongoClientDouble(transactions=True))
+    storage = await _double_storage(MongoClientDouble(transactions=True))
     assert storage.transactions
     return storage
 

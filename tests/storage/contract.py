@@ -6,7 +6,17 @@ import hashlib
 import os
 import secrets
 
-from storage.records import Invitation, NewDevice, NewEnvelope, NewSend, OneTimePrekey, Role, SignedPrekey
+from storage.protocols import Storage
+from storage.records import (
+    Account,
+    Invitation,
+    NewDevice,
+    NewEnvelope,
+    NewSend,
+    OneTimePrekey,
+    Role,
+    SignedPrekey,
+)
 
 NOW = 1_800_000_000_000
 
@@ -64,3 +74,16 @@ def send(
         sent_at=now,
         expires_at=now + ttl_ms,
     )
+
+
+async def add_account(
+    store: Storage, role: Role, inviter_id: str | None = None, prekeys: int = 3, now: int = NOW
+) -> tuple[Account, NewDevice]:
+    """An account with one device, created the one way services create accounts (an invitation)."""
+    code = new_id()
+    await store.invitations.add_invitation(invitation(code, role, inviter_id))
+    device = new_device(prekeys)
+    account, _ = await store.accounts.add_account_from_invitation(
+        code_hash=code_hash(code), account_id=new_id(), device=device, now=now
+    )
+    return account, device

@@ -4,19 +4,12 @@ what the no-transaction strategy promises (docs/SCALE.md) and how an unreachable
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from storage.appointments import Appointment, Reschedule
-from storage.audit import NewAuditRecord
 from storage.errors import StorageUnavailable
 from storage.mongodb import MongoStorage
-from storage.mongodb.appointments import MongoAppointmentStore
-from storage.mongodb.audit import MongoAuditStore
-from storage.mongodb.ops import MongoOpsStore
-from storage.ops import Backlog
 from storage.records import NewDevice, NewEnvelope, NewSend, Role, SignedPrekey
 from tests.fixtures.mongo_double import MongoClientDouble
 from tests.storage.contract import NOW, code_hash, invitation, new_device, new_id, send
@@ -108,54 +101,6 @@ async def test_a_server_down_at_boot_is_retried_on_the_next_request(double: Mong
         )
     )
     assert out.positions == {"d" * 32: 1}
-
-
-async def test_concurrent_audit_appends_form_one_chain(store: MongoStorage) -> None:
-    audit = MongoAuditStore(store.engine)
-
-    def seal(seq: int, prev: str, record: NewAuditRecord) -> str:
-        return hashlib.sha256(f"{seq}|{prev}|{record.event}".encode()).hexdigest()
-
-    records = [NewAuditRecord(NOW + i, "login", f"acct{i}", "", (("role", "client"),)) for i in range(20)]
-    appended = await asyncio.gather(*(audit.append_entry(r, seal) for r in records))
-    assert sorted(a.seq for a in appended) == list(range(1, 21))
-    chain = await audit.get_entries(0, 100)
-    assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]
-    head = await audit.get_head()
-    assert head is not None and (head.seq, head.hash) == (20, chain[-1].hash)
-    assert await audit.count_entries_by_event() == {"login": 20}
-    assert await audit.get_or_add_secret("k", b"first") == b"first"
-    assert await audit.get_or_add_secret("k", b"second") == b"first"
-
-
-async def test_appointments_change_as_a_whole_and_attendance_opens_once(store: MongoStorage) -> None:
-    appointments = MongoAppointmentStore(store.engine)
-    a = Appointment("s" * 32, "t" * 32, ("c1", "c2"), NOW, NOW + 3600_000, 2, "scheduled", NOW, NOW)
-    await appointments.add_appointment(a)
-    assert await appointments.get_appointment(a.session_id) == a
-    assert [x.session_id for x in await appointments.get_appointments_of("c2", ends_after=NOW, limit=5)] == [
-        a.session_id
-    ]
-    moved = await appointments.update_appointment(a.session_id, Reschedule(NOW + 1, NOW + 2, ("c1",), 1), NOW)
-    assert moved is not None and moved.participants == ("c1",)
-    assert await appointments.set_appointment_state(a.session_id, "cancelled", NOW, only_from=("scheduled",))
-    assert not await appointments.set_appointment_state(a.session_id, "ended", NOW, only_from=("scheduled",))
-    assert await appointments.update_appointment(a.session_id, Reschedule(1, 2, (), 1), NOW) is None
-    await asyncio.gather(*(appointments.add_attendance(a.session_id, "c1", NOW + i) for i in range(3)))
-    await appointments.close_attendance(a.session_id, "c1", NOW + 10)
-    await appointments.add_attendance(a.session_id, "c1", NOW + 20)
-    attendance = await appointments.get_attendance(a.session_id)
-    assert [(x.joined_at, x.left_at) for x in attendance] == [(NOW, NOW + 10), (NOW + 20, None)]
-
-
-async def test_ops_aggregates_count_without_listing_pairs(store: MongoStorage) -> None:
-    ops = MongoOpsStore(store.engine)
-    assert await ops.get_backlog(NOW) == Backlog(0, None)
-    await store.mailbox.add_send(send(new_id(), new_id(), new_id(), ["a" * 32, "b" * 32]))
-    assert await ops.get_backlog(NOW) == Backlog(2, NOW)
-    assert (await ops.get_population(NOW)).active_devices == 0
-    with pytest.raises(ValueError):
-        await ops.get_accounts_by_role((Role.CLIENT,), 10)
 
 
 @pytest.mark.parametrize("transactions", [True, False], ids=["transaction", "undone-by-hand"])

@@ -1,35 +1,24 @@
-"""The facts of a send: the backend's single-call reader (``send_facts_store``) answers exactly what the
-ordinary store reads answer, on every adapter and in every state that changes a send's authorization."""
+"""The facts of a send: each adapter's ``send_facts`` store answers exactly what the ordinary store reads
+answer, on every adapter and in every state that changes a send's authorization."""
 
 from __future__ import annotations
 
 from storage.protocols import Storage
-from storage.records import Account, Consent, ConsentState, NewDevice, Role
-from storage.send_facts import PairFacts, ProtocolSendFactsStore, SendFacts, send_facts_store
-from storage.sqlite import SqliteStorage
-from tests.storage.contract import NOW, code_hash, invitation, new_device, new_id
-
-
-async def _account(store: Storage, role: Role, inviter_id: str | None = None) -> tuple[Account, NewDevice]:
-    code = new_id()
-    await store.invitations.add_invitation(invitation(code, role, inviter_id))
-    device = new_device()
-    account, _ = await store.accounts.add_account_from_invitation(
-        code_hash=code_hash(code), account_id=new_id(), device=device, now=NOW
-    )
-    return account, device
+from storage.records import Consent, ConsentState, Role
+from storage.send_facts import ComposedSendFactsStore, PairFacts, SendFacts
+from tests.storage.contract import NOW, add_account, code_hash, new_device, new_id
 
 
 async def _both(store: Storage, sender: str, recipient: str, pair: tuple[str, str] | None) -> SendFacts:
-    single = await send_facts_store(store).get_send_facts(sender, recipient, pair)
-    composed = await ProtocolSendFactsStore(store).get_send_facts(sender, recipient, pair)
-    assert single == composed
+    single = await store.send_facts.get_send_facts(sender, recipient, pair)
+    composed = ComposedSendFactsStore(store.accounts, store.links, store.consent, store.devices)
+    assert single == await composed.get_send_facts(sender, recipient, pair)
     return single
 
 
 async def test_facts_follow_every_change_that_authorizes_a_send(store: Storage) -> None:
-    therapist, t_device = await _account(store, Role.THERAPIST)
-    client, c_device = await _account(store, Role.CLIENT, therapist.account_id)
+    therapist, t_device = await add_account(store, Role.THERAPIST)
+    client, c_device = await add_account(store, Role.CLIENT, therapist.account_id)
     t, c = therapist.account_id, client.account_id
 
     facts = await _both(store, c, t, (t, c))
@@ -66,8 +55,8 @@ async def test_facts_follow_every_change_that_authorizes_a_send(store: Storage) 
 
 
 async def test_unlinked_and_unknown_accounts(store: Storage) -> None:
-    therapist, _ = await _account(store, Role.THERAPIST)
-    stranger, s_device = await _account(store, Role.CLIENT)  # invited by the operator: no link
+    therapist, _ = await add_account(store, Role.THERAPIST)
+    stranger, s_device = await add_account(store, Role.CLIENT)  # invited by the operator: no link
     t, s = therapist.account_id, stranger.account_id
     assert (await _both(store, s, t, (t, s))).pair == PairFacts(False, True, ConsentState(0, 0))
     unknown = new_id()
@@ -75,11 +64,3 @@ async def test_unlinked_and_unknown_accounts(store: Storage) -> None:
     assert facts.pair == PairFacts(False, False, ConsentState(0, 0))
     assert facts.active_devices == {s_device.device_id}
     assert not (await _both(store, unknown, unknown, None)).sender_enabled
-
-
-async def test_sqlite_reads_the_facts_in_one_call(store: Storage) -> None:
-    # The point of the single-call reader: one reader-thread hop per send on SQLite.
-    if isinstance(store, SqliteStorage):
-        assert type(send_facts_store(store)).__name__ == "SqliteSendFactsStore"
-    else:
-        assert isinstance(send_facts_store(store), ProtocolSendFactsStore)

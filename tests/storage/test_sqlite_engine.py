@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from storage.audit import NewAuditRecord
 from storage.errors import PROTOCOL_V1_REFUSED, ProtocolVersionRefused, StorageUnavailable
 from storage.records import Role
 from storage.sqlite import DATABASE_FILE, SqliteStorage
-from storage.sqlite.schema import MIGRATIONS
-from tests.storage.contract import invitation
+from storage.sqlite.schema import MIGRATIONS, _statements
+from tests.storage.contract import add_account, invitation
 
 
 async def test_concurrent_writes_share_commits(tmp_path: Path) -> None:
@@ -79,10 +80,66 @@ def test_a_protocol_version_1_database_is_refused_with_one_sentence(tmp_path: Pa
     data = tmp_path / "v1"
     data.mkdir()
     conn = sqlite3.connect(data / DATABASE_FILE)
-    for script in MIGRATIONS[:2]:  # the schema protocol version 1 wrote
+    for script in MIGRATIONS[:4]:  # the schema protocol version 1 wrote
         conn.executescript(script)
-    conn.execute("PRAGMA user_version=2")
+    conn.execute("PRAGMA user_version=4")
     conn.close()
     with pytest.raises(ProtocolVersionRefused) as refused:
         SqliteStorage.open(data)
     assert str(refused.value) == PROTOCOL_V1_REFUSED and PROTOCOL_V1_REFUSED.count(".") == 1
+
+
+async def test_send_facts_are_read_in_one_reader_hop(tmp_path: Path) -> None:
+    # The point of the SQLite send-facts store: authorizing a send costs one reader-thread hop, not five.
+    storage = SqliteStorage.open(tmp_path)
+    try:
+        therapist, _ = await add_account(storage, Role.THERAPIST)
+        client, _ = await add_account(storage, Role.CLIENT, therapist.account_id)
+        hops = 0
+        original = storage.engine.read
+
+        async def counting(fn):  # type: ignore[no-untyped-def]
+            nonlocal hops
+            hops += 1
+            return await original(fn)
+
+        storage.engine.read = counting  # type: ignore[method-assign]
+        pair = (therapist.account_id, client.account_id)
+        facts = await storage.send_facts.get_send_facts(client.account_id, therapist.account_id, pair)
+        assert facts.pair is not None and facts.pair.linked and hops == 1
+    finally:
+        await storage.close()
+
+
+@pytest.mark.parametrize("legacy_tables", [True, False], ids=["tables-made-on-first-use", "no-tables"])
+async def test_version_2_database_upgrades_keeping_appointments_and_audit(
+    tmp_path: Path, legacy_tables: bool
+) -> None:
+    # Before version 3, the appointment and audit modules created their tables on first use, outside
+    # user_version: such a database must open, keep its rows, and end at the newest version.
+    conn = sqlite3.connect(tmp_path / DATABASE_FILE, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        for statement in _statements(script):
+            conn.execute(statement)
+    if legacy_tables:
+        for statement in _statements(MIGRATIONS[2]):
+            conn.execute(statement)
+        conn.execute("INSERT INTO audit_secrets (name, value) VALUES ('pseudonym', x'01')")
+    conn.execute("PRAGMA user_version=2")
+    conn.close()
+    storage = SqliteStorage.open(tmp_path)
+    try:
+        secret = await storage.audit.get_or_add_secret("pseudonym", b"\x02")
+        assert secret == (b"\x01" if legacy_tables else b"\x02")
+        assert await storage.ops.count_sessions_by_state() == {}
+        record = NewAuditRecord(1, "login", "ref", "", ())
+        assert (await storage.audit.append_entry(record, lambda seq, prev, r: "h" * 64)).seq == 1
+    finally:
+        await storage.close()
+    conn = sqlite3.connect(tmp_path / DATABASE_FILE)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute("DELETE FROM audit_log")
+    finally:
+        conn.close()

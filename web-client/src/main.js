@@ -2,6 +2,10 @@
 import "./styles.css";
 import { h, replace } from "./lib/dom.js";
 import { Device } from "./app/device.js";
+import { ready as cryptoReady } from "./crypto/primitives.js";
+import { prepareOneTimePrekeys } from "./crypto/keys.js";
+import { PREKEY_BATCH_SIZE } from "./crypto/limits.js";
+import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
@@ -19,6 +23,7 @@ let cleanup = [];
 let renderSeq = 0;
 
 function parseRoute() {
+  if (location.hash === "#main") return { parts: [], hash: "" }; // the skip link's target, should it be followed
   const hash = location.hash.replace(/^#\/?/, "");
   const parts = hash.split("/").filter(Boolean).map(decodeURIComponent);
   return { parts, hash };
@@ -34,7 +39,25 @@ function mount(nodes, extraCleanup) {
   cleanup = extraCleanup ? [extraCleanup] : [];
   replace(root, ...nodes);
   root.removeAttribute("aria-busy");
+  setTitle();
 }
+
+/** The tab title names the screen (its h1), so a person with many tabs, or a screen reader, knows where they are. */
+function setTitle() {
+  const heading = document.querySelector("#main h1");
+  const text = heading && heading.textContent.trim();
+  document.title = !text ? "Confidant" : text.includes("Confidant") ? text : `${text} · Confidant`;
+}
+
+// The skip link moves focus to the screen's content itself: as a plain "#main" link it would be taken by the
+// hash router (a "Not found" screen, or a join form thrown away with what was typed).
+document.querySelector(".skip-link")?.addEventListener("click", (e) => {
+  e.preventDefault();
+  const main = document.getElementById("main");
+  if (!main) return;
+  if (!main.hasAttribute("tabindex")) main.setAttribute("tabindex", "-1");
+  main.focus();
+});
 
 function asView(v) {
   return v instanceof Node ? { node: v, cleanup: null } : v;
@@ -138,7 +161,7 @@ function focusMain() {
     const main = document.getElementById("main");
     if (!main) return;
     const heading = main.querySelector("h1, h2");
-    document.title = heading && heading.textContent ? `${heading.textContent} · Confidant` : "Confidant";
+    setTitle();
     if (main.contains(document.activeElement)) return;
     const target = heading || main;
     if (!target.hasAttribute("tabindex")) target.setAttribute("tabindex", "-1");
@@ -157,6 +180,25 @@ device.addEventListener("change", (e) => {
     if (t && t.consent && t.consent.accepted_version !== t.consent.current_version) render();
   }
 });
-device.load().then(render, (e) => {
+/** Screens that will need libsodium on submit fetch it when the person starts typing (their passphrase takes
+ * longer to type than libsodium takes to arrive): never on the first screen's critical path. */
+function warmCrypto() {
+  const { parts } = parseRoute();
+  const needs = device.status === "locked" || ((parts[0] === "join" || parts[0] === "link") && parts[1]);
+  if (!needs) return;
+  // A new device also needs its first one-time prekeys: made while the person types, a few at a time.
+  const joining = device.status === "none";
+  const warm = () =>
+    cryptoReady()
+      .then(() => joining && prepareOneTimePrekeys(PREKEY_BATCH_SIZE))
+      .catch(() => {});
+  document.addEventListener("input", warm, { once: true, capture: true });
+}
+
+if (import.meta.env.PROD) startReleaseGuard();
+device.load().then(() => {
+  render();
+  warmCrypto();
+}, (e) => {
   replace(root, h("div", { class: "page" }, h("div", { class: "notice error", role: "alert" }, `Confidant could not start: ${e.message}`)));
 });

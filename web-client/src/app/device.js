@@ -43,8 +43,8 @@ export class Device extends EventTarget {
     return this.me && this.me.role;
   }
 
+  /** Reads only the stored (public) account record: the first screen never waits for libsodium. */
   async load() {
-    await ready();
     const meta = await this.vault.loadMeta();
     this.status = meta ? "locked" : "none";
     if (meta) this.me = meta.account;
@@ -53,6 +53,7 @@ export class Device extends EventTarget {
 
   /** Accept an invitation: keys are made here, only public keys leave the browser. */
   async join(code, passphrase) {
+    await ready();
     const keys = DeviceKeys.generate();
     const account = await this.api.post("/accounts", { invitation_code: code, device: keys.devicePayload() }, { auth: false });
     await this._created(keys, account, passphrase);
@@ -60,6 +61,7 @@ export class Device extends EventTarget {
 
   /** Add this browser as a new device of an existing account, with a link code from one of its devices. */
   async link(code, passphrase) {
+    await ready();
     const keys = DeviceKeys.generate();
     const account = await this.api.post("/devices", { link_code: code, device: keys.devicePayload() }, { auth: false });
     await this._created(keys, { linked_account_id: null, ...account }, passphrase);
@@ -76,6 +78,7 @@ export class Device extends EventTarget {
   }
 
   async unlock(passphrase) {
+    await ready();
     await this.vault.unlock(passphrase);
     this.keys = new DeviceKeys(await this.vault.get("keys"));
     this.state = (await this.vault.get("state")) || { lastPos: 0, contacts: {} };

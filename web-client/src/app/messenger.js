@@ -5,12 +5,14 @@
 // (client/payload.py); the message id is the send's client-chosen id:
 //   {"v": 1, "type": "text", "body": "...", "sent_at": ms, "to": "<recipient account_id>"}
 //   {"v": 1, "type": "receipt", "ids": ["<message id>", ...], "sent_at": ms, "to": "..."}   (delivered)
+//   {"v": 1, "type": "file", "file": {...pointer...}, "sent_at": ms, "to": "..."}   (files.js, PROTOCOL §11.1)
 // A plaintext that is not such JSON is shown as text (interop with minimal senders).
 import { equalBytes, fromB64, fromUtf8, randomHex, toB64, utf8 } from "../lib/bytes.js";
 import { Session } from "../crypto/session.js";
 import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
 import { DuplicateMessage } from "../crypto/errors.js";
 import { ApiError } from "./api.js";
+import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -94,13 +96,28 @@ export class Messenger {
     return msg;
   }
 
+  /** Send a file message; `pointer` is an uploaded file's pointer (files.js). Stored like a text message. */
+  async sendFile(to, pointer) {
+    const file = pointerToWire(pointer);
+    const msg = { id: randomHex(16), dir: "out", kind: "file", file, body: pointer.name, at: Date.now(), state: "sending" };
+    (await this.conversation(to)).push(msg);
+    await this.saveConv(to);
+    if (this.d.rt.state !== "online") msg.state = "queued";
+    this.outbox.push({ kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at) });
+    await this.saveOutbox();
+    this.d.emit("messages", { accountId: to });
+    this.flush();
+    return msg;
+  }
+
   async retry(to, id) {
     const conv = await this.conversation(to);
     const msg = conv.find((m) => m.id === id);
     if (!msg || msg.state !== "failed") return;
     msg.state = "sending";
     await this.saveConv(to);
-    this.outbox.push({ kind: "text", id, to, payload: textPayload(to, msg.body, msg.at) });
+    const payload = msg.kind === "file" ? filePayload(to, pointerFromWire(msg.file), msg.at) : textPayload(to, msg.body, msg.at);
+    this.outbox.push({ kind: "text", id, to, payload });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
     this.flush();
@@ -362,6 +379,7 @@ export class Messenger {
     }
     const mine = e.from_account === this.d.me.account_id;
     if (payload.type === "bytes") payload = { ...payload, type: "text", body: "A file was sent. Files cannot be opened in the browser yet." };
+    if (payload.type === "file") return this._applyFile(e, payload, mine, touched);
     if (payload.type === "text") {
       const key = e.id;
       if (this.seen.has(key)) return;
@@ -389,6 +407,33 @@ export class Messenger {
     } else if (payload.type === "signal") {
       this.d.emit("signal", { from_account: e.from_account, from_device: e.from_device, payload });
     }
+  }
+
+  async _applyFile(e, payload, mine, touched) {
+    if (this.seen.has(e.id)) return;
+    let pointer;
+    try {
+      pointer = pointerFromWire(payload.file);
+    } catch {
+      // Refused by the rules of PROTOCOL §11.1: nothing of it is shown.
+      this.seen.add(e.id);
+      return this._notice(mine ? payload.to : e.from_account, "A file could not be read: its description was invalid.", e, touched);
+    }
+    this.seen.add(e.id);
+    const file = pointerToWire(pointer);
+    const at = Number(payload.sent_at) || e.sent_at;
+    if (mine) {
+      if (!payload.to) return;
+      (await this.conversation(payload.to)).push({ id: e.id, dir: "out", kind: "file", file, body: pointer.name, at, state: "sent" });
+      touched.add(payload.to);
+      return;
+    }
+    (await this.conversation(e.from_account)).push({ id: e.id, dir: "in", kind: "file", file, body: pointer.name, at, receivedAt: Date.now() });
+    touched.add(e.from_account);
+    const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
+    cst.unread = (cst.unread || 0) + 1;
+    this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, type: "receipt", ids: [e.id], sent_at: Date.now(), to: e.from_account } });
+    await this.saveOutbox();
   }
 
   async _notice(accountId, text, e, touched) {

@@ -5,6 +5,7 @@
 import * as p from "../crypto/primitives.js";
 import { utf8, fromUtf8 } from "../lib/bytes.js";
 import { wrapKey, unwrapKey } from "../crypto/keywrap.js";
+import { KdfFailed } from "../crypto/kdf.js";
 import { idbGet, idbPut, idbDel, idbClear } from "../store/idb.js";
 
 export class WrongPassphrase extends Error {}
@@ -38,7 +39,8 @@ export class Vault {
     if (!this.meta) throw new Error("no device on this browser");
     try {
       this.key = await unwrapKey(passphrase, this.meta.wrapped);
-    } catch {
+    } catch (e) {
+      if (e instanceof KdfFailed) throw e;
       throw new WrongPassphrase("That passphrase does not unlock this device.");
     }
   }

@@ -63,9 +63,27 @@ export function generateSignedPrekey(identity, id, keyPair = null) {
   return { id, keyPair: kp, signature: identity.sign(signedPrekeyMessage(id, kp.public)) };
 }
 
+// Key pairs made ahead of need, a few per task, so that a first registration (100 one-time prekeys, ~130 ms of
+// main thread on a slow phone) does not freeze the page when the person submits. Only fresh random pairs sit
+// here; each is handed out once, and ids are given when they are.
+const pool = [];
+let filling = null;
+
+/** Make `count` X25519 key pairs ahead of time, `slice` per task, yielding to the page in between. */
+export function prepareOneTimePrekeys(count, slice = 10) {
+  if (!filling)
+    filling = (async () => {
+      while (pool.length < count) {
+        for (let i = 0; i < slice && pool.length < count; i++) pool.push(X25519KeyPair.generate());
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    })().finally(() => (filling = null));
+  return filling;
+}
+
 export function generateOneTimePrekeys(startId, count) {
   const out = [];
-  for (let i = 0; i < count; i++) out.push({ id: startId + i, keyPair: X25519KeyPair.generate() });
+  for (let i = 0; i < count; i++) out.push({ id: startId + i, keyPair: pool.shift() || X25519KeyPair.generate() });
   return out;
 }
 

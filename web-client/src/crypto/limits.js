@@ -9,3 +9,7 @@ export const MAX_PREVIOUS_CHAINS = 8;
 export const PREKEY_BATCH_SIZE = 100;
 export const MAX_STORED_ONE_TIME_PREKEYS = 1000;
 export const PREKEY_LOW_WATER_MARK = 10;
+export const ATTACHMENT_CHUNK_BYTES = 64 * 1024;
+export const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
+export const MAX_THUMBNAIL_BYTES = 16 * 1024;
+export const MAX_FILE_NAME_BYTES = 255;

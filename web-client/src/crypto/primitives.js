@@ -1,19 +1,29 @@
 // Primitive operations over libsodium (the only module that touches `sodium` directly), mirroring
 // crypto/primitives.py: bytes in, bytes out, lengths checked. HKDF and HMAC are RFC 5869 / RFC 2104
 // over SHA-256, through libsodium's crypto_auth_hmacsha256_* (synchronous, so the ratchet stays simple).
-import _sodium from "libsodium-wrappers-sumo";
+// libsodium is loaded lazily (its own chunk and a binary .wasm, see web-client/build/sodium-wasm.js): the first
+// screens render without it; `ready()` is awaited before the first operation that needs a key.
 import { concat } from "../lib/bytes.js";
 import { CryptoError, DecryptionFailed, InvalidKey, BadSignature } from "./errors.js";
 
 export let sodium = null;
+let loading = null;
 
 /** Resolve once libsodium's WebAssembly is instantiated; every other function needs it. */
-export async function ready() {
-  if (!sodium) {
-    await _sodium.ready;
-    sodium = _sodium;
-  }
-  return sodium;
+export function ready() {
+  if (sodium) return Promise.resolve(sodium);
+  if (!loading)
+    loading = import("libsodium-wrappers-sumo")
+      .then(async ({ default: lib }) => {
+        await lib.ready;
+        sodium = lib;
+        return lib;
+      })
+      .catch((e) => {
+        loading = null; // a failed download (offline) may be retried
+        throw e;
+      });
+  return loading;
 }
 
 export const X25519_SIZE = 32;

@@ -27,7 +27,7 @@ export function callView(device, sessionId) {
     h("h1", null, "You are in the waiting room"),
     h("p", null, "Your therapist will let you in shortly. Take a slow breath; there is no rush."),
   );
-  const stage = h("div", { class: "stage" }, remoteVideo, localVideo);
+  const stage = h("div", { class: "stage" }, h("h1", { class: "visually-hidden" }, "Video session"), remoteVideo, localVideo);
   const ended = h("div", { class: "page" }, h("div", { class: "card" }, h("h1", { tabindex: "-1" }, "Session ended"), h("p", { class: "end-text" }), h("a", { class: "button", href: "#/sessions" }, "Back to sessions")));
 
   const renderRoom = () => {
@@ -86,10 +86,9 @@ export function callView(device, sessionId) {
       const peer = [...call.peers.values()][0];
       remoteVideo.srcObject = peer ? peer.remote : null;
     } else if (what === "controls") {
+      // Toggle buttons keep their name and report their state with aria-pressed ("Mute, pressed" = muted).
       mute.setAttribute("aria-pressed", String(call.muted));
-      mute.textContent = call.muted ? "Unmute" : "Mute";
       camera.setAttribute("aria-pressed", String(call.cameraOff));
-      camera.textContent = call.cameraOff ? "Camera on" : "Camera off";
     } else if (what === "stats" && call.stats) {
       quality.dataset.level = call.stats.level;
       quality.dataset.frames = String(call.stats.frames);

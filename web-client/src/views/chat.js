@@ -1,6 +1,7 @@
 // One conversation: messages with sending / sent / delivered / queued / failed states, retry,
 // a key-change warning, and a composer. New incoming messages are announced politely.
 import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
+import { attachControls, bindDropAndPaste, fileCard } from "./attachments.js";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -17,8 +18,10 @@ export function chatView(device, accountId) {
   const banner = h("div");
   const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
   const send = h("button", { type: "submit" }, "Send");
-  const title = h("h2", { id: "chat-title" }, name());
+  const title = h("h1", { id: "chat-title" }, name());
   const rendered = new Map();
+  const cards = new Map(); // message id -> file card: kept across re-renders (a download in progress)
+  const attach = attachControls(device, accountId, name);
   let lastDay = null;
 
   const renderBanner = () => {
@@ -72,7 +75,9 @@ export function chatView(device, accountId) {
       if (msg.state === "failed")
         meta.push(h("button", { class: "ghost small", type: "button", onclick: () => m.retry(accountId, msg.id) }, "Retry"));
     }
-    li.replaceChildren(h("div", { class: "bubble" }, msg.body), h("div", { class: "meta" }, meta));
+    if (msg.kind === "file" && !cards.has(msg.id)) cards.set(msg.id, fileCard(device, msg));
+    const content = msg.kind === "file" ? cards.get(msg.id) : msg.body;
+    li.replaceChildren(h("div", { class: msg.kind === "file" ? "bubble file" : "bubble" }, content), h("div", { class: "meta" }, meta));
     return li;
   };
 
@@ -84,7 +89,8 @@ export function chatView(device, accountId) {
     for (const msg of conv) renderMessage(msg);
     if (incoming && !firstLoad) {
       const fresh = conv.slice(before).filter((x) => x.dir === "in");
-      if (fresh.length) announce(`New message from ${name()}: ${fresh[fresh.length - 1].body}`);
+      const last = fresh[fresh.length - 1];
+      if (last) announce(`New ${last.kind === "file" ? "file" : "message"} from ${name()}: ${last.body}`);
     }
     if (firstLoad || nearBottom || rendered.size !== before) list.scrollTop = list.scrollHeight;
     if (firstLoad && !conv.length)
@@ -159,8 +165,10 @@ export function chatView(device, accountId) {
     ),
     banner,
     list,
-    h("form", { class: "composer", onsubmit: submit }, input, send),
+    attach.area,
+    h("form", { class: "composer", onsubmit: submit }, attach.button, attach.input, input, send),
   );
+  bindDropAndPaste(node, input, attach.attach);
   queueMicrotask(() => input.focus());
   return { node, cleanup: () => device.removeEventListener("change", onChange) };
 }

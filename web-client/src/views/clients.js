@@ -52,7 +52,7 @@ export function clientsView(device, selected) {
     pane = h(
       "div",
       { class: "empty" },
-      h("h2", null, "Your clients"),
+      h("h1", null, "Your clients"),
       h("p", null, "Choose a client to open your conversation, or invite someone new. Everything here is end-to-end encrypted."),
       h("a", { class: "button", href: "#/invite" }, "Invite a client"),
     );

@@ -25,6 +25,11 @@ function errorBox() {
   return h("div", { class: "notice error", role: "alert", hidden: true });
 }
 
+/** Shown while the passphrase is stretched (Argon2id, 0.5-2 s, in a Web Worker so this keeps moving). */
+function busyBar(label) {
+  return h("div", { class: "busy", hidden: true }, h("progress", { "aria-label": label }), h("span", { class: "hint" }, "Protecting your keys with your passphrase…"));
+}
+
 function showError(box, text) {
   box.textContent = text;
   box.hidden = false;
@@ -47,6 +52,7 @@ export function joinView(device, code, { onDone, link = false }) {
   const pass = h("input", { id: "pass", type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSPHRASE, "aria-describedby": "pass-hint" });
   const pass2 = h("input", { id: "pass2", type: "password", autocomplete: "new-password", required: true });
   const submit = h("button", { type: "submit" }, "Create my secure space");
+  const busy = busyBar("Creating your keys");
   const form = h(
     "form",
     {
@@ -58,11 +64,13 @@ export function joinView(device, code, { onDone, link = false }) {
         if (pass.value !== pass2.value) return showError(err, "The two passphrases do not match.");
         submit.disabled = true;
         submit.textContent = "Creating your keys…";
+        busy.hidden = false;
         announce("Creating your keys");
         try {
           await (link ? device.link(code, pass.value) : device.join(code, pass.value));
           onDone();
         } catch (e2) {
+          busy.hidden = true;
           submit.disabled = false;
           submit.textContent = "Create my secure space";
           showError(err, e2.code === "invitation_invalid" ? link ? "This link code is no longer valid. Create a new one on your other device." : "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
@@ -74,6 +82,7 @@ export function joinView(device, code, { onDone, link = false }) {
     err,
     h("div", { class: "field" }, h("label", { for: "pass" }, "Passphrase"), pass, h("span", { class: "hint", id: "pass-hint" }, `At least ${MIN_PASSPHRASE} characters. A short sentence works well.`)),
     h("div", { class: "field" }, h("label", { for: "pass2" }, "Repeat the passphrase"), pass2),
+    busy,
     h("div", { class: "row end" }, submit),
   );
   queueMicrotask(() => pass.focus());
@@ -96,6 +105,7 @@ export function unlockView(device, { onDone }) {
   const err = errorBox();
   const pass = h("input", { id: "unlock-pass", type: "password", autocomplete: "current-password", required: true });
   const submit = h("button", { type: "submit" }, "Unlock");
+  const busy = busyBar("Unlocking");
   const form = h(
     "form",
     {
@@ -105,10 +115,13 @@ export function unlockView(device, { onDone }) {
         err.hidden = true;
         submit.disabled = true;
         submit.textContent = "Unlocking…";
+        busy.hidden = false;
+        announce("Unlocking");
         try {
           await device.unlock(pass.value);
           onDone();
         } catch (e2) {
+          busy.hidden = true;
           submit.disabled = false;
           submit.textContent = "Unlock";
           showError(err, e2 instanceof WrongPassphrase ? "That passphrase does not unlock this device. Try again." : e2.message);
@@ -120,6 +133,7 @@ export function unlockView(device, { onDone }) {
     h("p", { class: "muted" }, "Your keys and conversations on this device are encrypted with your passphrase."),
     err,
     h("div", { class: "field" }, h("label", { for: "unlock-pass" }, "Passphrase"), pass),
+    busy,
     h("div", { class: "row end" }, submit),
     h(
       "details",
