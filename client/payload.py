@@ -2,7 +2,7 @@
 
     {"v": 2, "id": "<message id, 32 hex>", "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
      "sent_at": <client clock, ms>, "to": "<recipient account id>"}
-    {"v": 2, "id": ..., "type": "file", "file": {<FilePointer, client/file_pointer.py>}, "sent_at": ..., "to": ...}
+    {"v": 2, "id": ..., "type": "file", "file": {<FilePointer: client/file_pointer.py>}, "sent_at", "to"}
 
 ``id`` (version 2) is the sender's message id, chosen once and kept across retries and re-encryptions:
 receivers de-duplicate on it, authenticated inside the ciphertext, never on the id the relay delivers
