@@ -155,6 +155,10 @@ class DeviceLinkService:
         state = await self._load(lid)
         if state.offer_key is not None:
             raise Conflict("This link already has an offer; start again on the new device.")
+        # Pending approvals per account, like version 1's link codes: a token cannot pile them up.
+        await self._limiter.cap_new(
+            "device_links", caller.account_id, limits.MAX_OUTSTANDING_LINK_CODES, limits.LINK_CODE_TTL_SECONDS
+        )
         offered = LinkState(
             state.link_id,
             state.link_key,
