@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from server import limits
 from server._verify import is_valid_public_key, link_id
 from server.clock import Clock
-from server.errors import Conflict, Forbidden, InvalidField, InvitationInvalid
+from server.errors import Conflict, Forbidden, InvalidField, InvitationInvalid, NotFound
 from server.services._secrets import sha256
 from server.services.accounts import AccountService, new_device, verify_device_keys
 from server.services.authz_cache import AuthzCache
@@ -116,11 +116,9 @@ class DeviceLinkService:
 
     async def _load(self, lid: str) -> LinkState:
         raw = await self._broker.get_state(self._key(lid))
-        if raw is None:
-            raise InvitationInvalid(_GONE)
-        state = LinkState.from_json(raw)
-        if state.expires_at <= self._clock():
-            raise InvitationInvalid(_GONE)
+        state = None if raw is None else LinkState.from_json(raw)
+        if state is None or state.expires_at <= self._clock():
+            raise NotFound(_GONE)  # a path naming nothing (live) is not_found, like every other resource
         return state
 
     async def _save(self, state: LinkState) -> None:
@@ -199,7 +197,10 @@ class DeviceLinkService:
     async def register(self, lid: str, keys: DeviceKeys, ip: str) -> tuple[Account, Device]:
         """N registers itself with the certificate E issued; verified under the stored account key.
         No per-IP count: only an approved, unguessable link gets this far."""
-        state = await self._load(lid)
+        try:
+            state = await self._load(lid)
+        except NotFound:
+            raise InvitationInvalid(_GONE) from None  # the permit in the body is spent or never existed
         if state.bundle is None or state.account_id is None:
             raise Forbidden("This link has not been approved on a device of the account yet.")
         if keys.device_id != state.device_id or keys.identity_key != state.identity_key:
