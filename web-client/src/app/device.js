@@ -7,6 +7,8 @@ import { Realtime } from "./realtime.js";
 import { Vault } from "./vault.js";
 import { DeviceKeys } from "./identity.js";
 import { Messenger } from "./messenger.js";
+import { acceptKeys } from "./trust.js";
+import { IdleLock } from "./idle.js";
 import { PREKEY_BATCH_SIZE, PREKEY_LOW_WATER_MARK } from "../crypto/limits.js";
 
 // Login refusals that mean this device will never get in again (as opposed to being offline).
@@ -25,6 +27,8 @@ export class Device extends EventTarget {
     this.contacts = new Map(); // account_id -> contact (see _mergeContacts)
     this.state = null; // persisted, encrypted: {lastPos, contacts: {id: {known, verified, keyChanged, lastRead}}}
     this.messenger = new Messenger(this);
+    this.idle = new IdleLock(this);
+    this.lockReason = null; // why the device is locked: manual | idle | removed
     this.api.onUnauthenticated = () => this._tokenExpired();
     this.rt.addEventListener("connected", () => this._onConnected());
     this.rt.addEventListener("connect_error", (e) => this._onConnectError(e.detail));
@@ -83,7 +87,14 @@ export class Device extends EventTarget {
     await this._start();
   }
 
-  lock() {
+  /**
+   * Lock this device: the token is revoked on the server (so a copy of it is worthless from now on) and the
+   * keys leave memory. Offline, the revocation cannot reach the server and the token expires on its own.
+   */
+  lock({ reason = "manual" } = {}) {
+    this.idle.stop();
+    if (this.api.token) revokeToken(this.api.base, this.api.token);
+    this.lockReason = reason;
     clearTimeout(this._reconnectTimer);
     this.rt.close();
     this.api.token = null;
@@ -96,8 +107,25 @@ export class Device extends EventTarget {
     this.emit("status");
   }
 
+  /**
+   * "Remove this account from this browser": this device is revoked on the server first (tokens, prekeys and
+   * mailbox go with it, contacts are told), and only then is the local data wiped. If the server cannot be
+   * reached nothing is wiped, so the person can try again rather than leave a live device behind.
+   */
+  async removeFromBrowser() {
+    if (this.status === "ready") {
+      try {
+        await this.api.del(`/devices/${this.me.device_id}`);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === "not_found")) throw e; // not_found: already revoked
+      }
+    }
+    await this.forget();
+  }
+
+  /** Wipe this browser's copy only (the device stays on the account until removed elsewhere). */
   async forget() {
-    this.lock();
+    this.lock({ reason: "removed" });
     await this.vault.wipe();
     this.status = "none";
     this.me = null;
@@ -107,6 +135,8 @@ export class Device extends EventTarget {
   async _start() {
     await this.messenger.load();
     this.status = "ready";
+    this.lockReason = null;
+    await this.idle.start();
     try {
       await this.login();
       await this.refreshContacts();
@@ -212,13 +242,17 @@ export class Device extends EventTarget {
     for (const d of c.devices) current[d.device_id] = d.identity_key;
     const newKeys = Object.entries(current).filter(([id, k]) => st.known[id] !== k);
     const removed = Object.keys(st.known).filter((id) => !(id in current));
-    if (hadKeys && (newKeys.length || removed.length)) {
+    if (hadKeys && newKeys.length) {
+      // Blocking (app/trust.js): the new key is pinned only when the person accepts it.
+      if (!st.keyChanged) changed = true;
       st.keyChanged = true;
       st.verified = false;
+    } else if (newKeys.length) {
+      st.known = current; // first sight (trust on first use)
       changed = true;
     }
-    if (newKeys.length || removed.length) {
-      st.known = current;
+    if (removed.length) {
+      for (const id of removed) delete st.known[id]; // a removed device can read nothing new: not a key change
       changed = true;
     }
     let label = null;
@@ -234,13 +268,9 @@ export class Device extends EventTarget {
     return c.role === "therapist" ? "Your therapist" : `Client ${accountId.slice(0, 6)}`;
   }
 
-  async acknowledgeKeyChange(accountId, verified = false) {
-    const st = this.state.contacts[accountId];
-    if (!st) return;
-    st.keyChanged = false;
-    if (verified) st.verified = true;
-    await this.saveState();
-    this.emit("contacts");
+  /** The person accepts the contact's new key (or verified it): sending and calls resume (app/trust.js). */
+  acknowledgeKeyChange(accountId, verified = false) {
+    return acceptKeys(this, accountId, { verified });
   }
 
   async replenishPrekeys() {
@@ -319,3 +349,13 @@ export class Device extends EventTarget {
   }
 }
 
+/** DELETE /auth/token with the token being dropped; keepalive lets it finish while the page unloads. */
+function revokeToken(base, token) {
+  fetch(`${base}/auth/token`, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${token}` },
+    credentials: "omit",
+    cache: "no-store",
+    keepalive: true,
+  }).catch(() => {});
+}

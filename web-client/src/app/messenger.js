@@ -11,6 +11,7 @@ import { Session } from "../crypto/session.js";
 import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
 import { DuplicateMessage } from "../crypto/errors.js";
 import { ApiError } from "./api.js";
+import { KeyChangeHold, isBlocked, trustedDevices } from "./trust.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -18,6 +19,7 @@ const RETRY_MS = 3000;
 // Refusals that say "not now" rather than "never": the outbox keeps the message and tries again.
 const TRANSIENT = new Set(["rate_limited", "storage_unavailable", "internal"]);
 const SYNC_PAGE = 200;
+const HELD = "held"; // _sendItem: kept in the outbox until the person accepts the contact's new key
 
 export class Messenger {
   constructor(device) {
@@ -44,7 +46,7 @@ export class Messenger {
     for (const [dev, list] of Object.entries(sessions)) this.sessions.set(dev, list.map((b64) => Session.fromBytes(fromB64(b64))));
     this.outbox = (await v.get("outbox")) || [];
     this.seen = new Set((await v.get("seen")) || []);
-    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, "queued", false);
+    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, isBlocked(this.d, item.to) ? "held" : "queued", false);
   }
 
   async saveSessions() {
@@ -87,6 +89,7 @@ export class Messenger {
     (await this.conversation(to)).push(msg);
     await this.saveConv(to);
     if (this.d.rt.state !== "online") msg.state = "queued";
+    if (isBlocked(this.d, to)) msg.state = "held";
     this.outbox.push({ kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
@@ -115,11 +118,13 @@ export class Messenger {
     this._flushing = (async () => {
       do {
         this._flushAgain = false;
-        while (this.outbox.length && this.d.status === "ready") {
-          const item = this.outbox[0];
+        while (this.d.status === "ready") {
+          // Items for a contact blocked by a key change wait in place (app/trust.js); the rest go in order.
+          const item = this.outbox.find((it) => !isBlocked(this.d, it.to));
+          if (!item) break;
           const done = await this._sendItem(item);
           if (!done) return;
-          this.outbox.shift();
+          if (done !== HELD) this.outbox.splice(this.outbox.indexOf(item), 1);
           await this.saveOutbox();
         }
       } while (this._flushAgain);
@@ -142,10 +147,14 @@ export class Messenger {
         if (item.kind === "text") this._setState(item.to, item.id, "sent");
         return true;
       } catch (e) {
+        if (e instanceof KeyChangeHold) {
+          if (item.kind === "text") this._setState(item.to, item.id, "held");
+          return HELD;
+        }
         if (e instanceof ApiError && e.code === "network") {
           // Offline: everything still in the outbox waits for the connection (sent in order on reconnect;
           // a timed-out request on a live connection is retried shortly, with the same id).
-          for (const it of this.outbox) if (it.kind === "text") this._setState(it.to, it.id, "queued");
+          for (const it of this.outbox) if (it.kind === "text" && !isBlocked(this.d, it.to)) this._setState(it.to, it.id, "queued");
           if (this.d.rt.connected) this._retryLater(RETRY_MS);
           return false;
         }
@@ -179,10 +188,8 @@ export class Messenger {
       contact = this.d.contacts.get(to);
       if (!contact) throw new ApiError(404, "not_found", "This person is no longer one of your contacts.");
     }
-    const targets = [
-      ...contact.devices,
-      ...this.d.devices.filter((x) => x.device_id !== this.d.me.device_id),
-    ];
+    if (isBlocked(this.d, to)) throw new KeyChangeHold(to);
+    const targets = [...trustedDevices(this.d, to), ...trustedDevices(this.d, this.d.me.account_id)];
     const envelopes = [];
     for (const t of targets) {
       let s = (this.sessions.get(t.device_id) || [])[0];

@@ -21,3 +21,5 @@ export class TooLarge extends CryptoError {}
 export class WrongContext extends CryptoError {}
 export class ReplayedSignal extends CryptoError {}
 export class StreamTruncated extends CryptoError {}
+export class BadCertificate extends CryptoError {}
+export class ReplayedMessage extends CryptoError {}

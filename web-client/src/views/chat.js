@@ -8,6 +8,7 @@ const STATE_TEXT = {
   sent: "Sent",
   delivered: "Delivered",
   failed: "Not sent",
+  held: "Waiting: their security key changed",
 };
 
 export function chatView(device, accountId) {
@@ -30,12 +31,13 @@ export function chatView(device, accountId) {
           "div",
           { class: "notice warn", role: "alert" },
           h("strong", null, `${name()}'s security key has changed. `),
-          "This happens when they use a new device or reinstall. If you did not expect it, compare safety numbers before sharing anything sensitive.",
+          "Nothing is sent to them and no call is placed until you accept the new key; your messages wait. " +
+            "If you did not expect this, compare safety numbers with them first.",
           h(
             "div",
             { class: "row" },
             h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Compare safety numbers"),
-            h("button", { class: "ghost small", type: "button", onclick: () => device.acknowledgeKeyChange(accountId) }, "Dismiss"),
+            h("button", { class: "secondary small", type: "button", onclick: () => device.acknowledgeKeyChange(accountId) }, "Accept the new key"),
           ),
         ),
       );

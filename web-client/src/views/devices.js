@@ -1,5 +1,6 @@
 // This account's devices: link a new one (shows a one-time link), revoke others.
 import { h, announce, formatDateTime } from "../lib/dom.js";
+import { idleLockSection, removeAccountSection } from "./security.js";
 
 export function devicesView(device) {
   const list = h("ul", { class: "session-list", "aria-label": "Your devices" });
@@ -64,6 +65,8 @@ export function devicesView(device) {
       list,
     ),
     h("section", { class: "card" }, h("h2", null, "Add a device"), linkBtn, result),
+    idleLockSection(device),
+    removeAccountSection(device),
   );
   return { node, cleanup: () => device.removeEventListener("change", onChange) };
 }

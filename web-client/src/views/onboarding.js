@@ -117,6 +117,7 @@ export function unlockView(device, { onDone }) {
       },
     },
     h("h1", null, "Unlock Confidant"),
+    device.lockReason === "idle" ? h("p", { class: "notice info", role: "status" }, "Locked because this browser was not used for a while.") : null,
     h("p", { class: "muted" }, "Your keys and conversations on this device are encrypted with your passphrase."),
     err,
     h("div", { class: "field" }, h("label", { for: "unlock-pass" }, "Passphrase"), pass),
@@ -125,18 +126,19 @@ export function unlockView(device, { onDone }) {
       "details",
       { class: "help" },
       h("summary", null, "Forgot your passphrase?"),
-      h("p", null, "It cannot be recovered: nobody else ever had it, not even the server. You can remove this account from this browser and ask for a new invitation; the messages stored here will be gone."),
+      h("p", null, "It cannot be recovered: nobody else ever had it, not even the server. You can erase this browser's copy and ask for a new invitation; the messages stored here will be gone."),
+      h("p", null, "Without the passphrase this browser cannot sign out of your account by itself: remove it from the Devices screen of another of your devices, or ask your administrator. Its keys stay encrypted until then."),
       h(
         "button",
         {
           type: "button",
           class: "danger small",
           onclick: async () => {
-            if (!window.confirm("Remove the account and all messages stored in this browser? This cannot be undone.")) return;
+            if (!window.confirm("Erase the account and all messages stored in this browser? This cannot be undone.")) return;
             await device.forget();
           },
         },
-        "Remove this account from this browser",
+        "Erase this browser's copy",
       ),
     ),
   );
