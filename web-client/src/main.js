@@ -3,7 +3,8 @@ import "./styles.css";
 import { h, replace } from "./lib/dom.js";
 import { Device } from "./app/device.js";
 import { shell } from "./views/shell.js";
-import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
+import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
+import { newDeviceLinkView } from "./views/link.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
 import { inviteView } from "./views/invite.js";
 import { clientsView } from "./views/clients.js";
@@ -46,8 +47,10 @@ async function render() {
   const [first, arg] = route.parts;
   if (device.status === "loading") return;
 
-  if ((first === "join" || first === "link") && arg) {
-    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: first === "link" }));
+  if ((first === "join" && arg) || first === "link") {
+    // #/join/<code>/<inviter's account-key fingerprint> (docs/PROTOCOL.md §18); #/link: add this browser.
+    if (device.status === "none" && first === "join") return mount(joinView(device, arg, { onDone: () => go("#/"), fingerprint: route.parts[2] || null }));
+    if (device.status === "none") return mount(newDeviceLinkView(device, { frame, onDone: () => go("#/") }));
     if (device.status === "locked") return mount(existingDeviceView(device));
     return go("#/");
   }

@@ -184,10 +184,11 @@ test("boxed signaling vectors", () => {
 test("fingerprint vectors", () => {
   const d = load("fingerprint.json");
   const a = d.alice, b = d.bob;
-  assert.equal(toHex(fingerprintHash(H(a.identity_key), H(a.account_id))), a.hash);
-  assert.equal(toHex(fingerprintHash(H(b.identity_key), H(b.account_id))), b.hash);
+  const v = d.version ?? 0;
+  assert.equal(toHex(fingerprintHash(H(a.identity_key), H(a.account_id), v)), a.hash);
+  assert.equal(toHex(fingerprintHash(H(b.identity_key), H(b.account_id), v)), b.hash);
   for (const [x, y] of [[a, b], [b, a]]) {
-    const sn = safetyNumber(H(x.identity_key), H(x.account_id), H(y.identity_key), H(y.account_id));
+    const sn = safetyNumber(H(x.identity_key), H(x.account_id), H(y.identity_key), H(y.account_id), v);
     assert.equal(sn.number, d.safety_number);
     assert.equal(sn.groups.join(" "), d.display);
     assert.equal(toHex(sn.qr), d.qr_payload);

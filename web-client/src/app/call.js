@@ -4,6 +4,7 @@
 // SignalMessage JSON: {"kind": "offer"|"answer"|"candidate"|"hangup", ...} (signaling/messages.py).
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
+import { trustedDevices } from "./trust.js";
 
 const STATS_PERIOD_MS = 1000;
 const PLACE_RETRY_MS = 8000;
@@ -101,8 +102,8 @@ export class CallController extends EventTarget {
   // ---- peers -----------------------------------------------------------------------------------------
 
   _peerKey(accountId, deviceId) {
-    const c = this.d.contacts.get(accountId);
-    const dev = c && c.devices.find((x) => x.device_id === deviceId);
+    // Only certified devices of an accepted account key (app/trust.js): none while a key change waits.
+    const dev = trustedDevices(this.d, accountId).find((x) => x.device_id === deviceId);
     return dev ? fromB64(dev.identity_key) : null;
   }
 

@@ -1,14 +1,16 @@
 // This browser's device: account lifecycle (join, unlock, lock), authentication, contacts and consent.
 // Messaging lives in messenger.js; it shares this object's api, realtime connection and vault.
 import { ready, sha256 } from "../crypto/primitives.js";
-import { toB64, utf8 } from "../lib/bytes.js";
+import { fromHex, toB64, utf8 } from "../lib/bytes.js";
+import { b64url, invitationFingerprint } from "../crypto/link.js";
 import { Api, ApiError } from "./api.js";
 import { Realtime } from "./realtime.js";
 import { Vault } from "./vault.js";
 import { DeviceKeys } from "./identity.js";
 import { Messenger } from "./messenger.js";
-import { acceptKeys } from "./trust.js";
+import { acceptKeys, addedDeviceText, mergeContact, ownCertified } from "./trust.js";
 import { IdleLock } from "./idle.js";
+import { DAY_MS, maintainPrekeys } from "./prekeys.js";
 import { PREKEY_BATCH_SIZE, PREKEY_LOW_WATER_MARK } from "../crypto/limits.js";
 
 // Login refusals that mean this device will never get in again (as opposed to being offline).
@@ -55,25 +57,34 @@ export class Device extends EventTarget {
     this.emit("status");
   }
 
-  /** Accept an invitation: keys are made here, only public keys leave the browser. */
-  async join(code, passphrase) {
+  /**
+   * Accept an invitation: the account key and this device's keys are made here, only public keys leave the
+   * browser. `fingerprint` is the inviter's account-key fingerprint from the link's fragment (§18), or null.
+   */
+  async join(code, passphrase, fingerprint = null) {
     const keys = DeviceKeys.generate();
-    const account = await this.api.post("/accounts", { invitation_code: code, device: keys.devicePayload() }, { auth: false });
-    await this._created(keys, account, passphrase);
+    keys.createAccount();
+    const body = {
+      invitation_code: code,
+      account: { account_id: keys.data.account.id, account_key: keys.accountPublicB64() },
+      device: keys.devicePayload(),
+    };
+    const account = await this.api.post("/accounts", body, { auth: false });
+    const invite = fingerprint && account.linked_account_id ? { accountId: account.linked_account_id, fingerprint } : null;
+    await this._created(keys, account, passphrase, invite);
   }
 
-  /** Add this browser as a new device of an existing account, with a link code from one of its devices. */
-  async link(code, passphrase) {
-    const keys = DeviceKeys.generate();
-    const account = await this.api.post("/devices", { link_code: code, device: keys.devicePayload() }, { auth: false });
+  /** A new device whose linking was approved on an existing one (app/linking.js) registers itself. */
+  async registerLinked(keys, linkId, passphrase) {
+    const account = await this.api.post("/devices", { link_id: linkId, device: keys.devicePayload() }, { auth: false });
     await this._created(keys, { linked_account_id: null, ...account }, passphrase);
   }
 
-  async _created(keys, account, passphrase) {
+  async _created(keys, account, passphrase, invite = null) {
     await this.vault.create(passphrase, { account });
     this.keys = keys;
     this.me = account;
-    this.state = { lastPos: 0, contacts: {} };
+    this.state = { lastPos: 0, contacts: {}, invite };
     await this.vault.put("keys", keys.data);
     await this.vault.put("state", this.state);
     await this._start();
@@ -93,6 +104,7 @@ export class Device extends EventTarget {
    */
   lock({ reason = "manual" } = {}) {
     this.idle.stop();
+    clearInterval(this._prekeyTimer);
     if (this.api.token) revokeToken(this.api.base, this.api.token);
     this.lockReason = reason;
     clearTimeout(this._reconnectTimer);
@@ -140,7 +152,11 @@ export class Device extends EventTarget {
     try {
       await this.login();
       await this.refreshContacts();
-      this.replenishPrekeys().catch(() => {});
+      this.replenishPrekeys()
+        .catch(() => {})
+        .then(() => maintainPrekeys(this));
+      clearInterval(this._prekeyTimer);
+      this._prekeyTimer = setInterval(() => this.status === "ready" && maintainPrekeys(this), DAY_MS);
     } catch (e) {
       if (e instanceof ApiError && REVOKED.has(e.code)) {
         this.status = "revoked";
@@ -215,6 +231,7 @@ export class Device extends EventTarget {
       hasContacts ? this.api.get("/contacts") : Promise.resolve({ contacts: [] }),
     ]);
     this.devices = me.devices || [];
+    this.ownCertified = ownCertified(this, me).certified;
     const seen = new Set();
     let changed = false;
     for (const c of contacts) {
@@ -233,31 +250,12 @@ export class Device extends EventTarget {
     this.emit("contacts");
   }
 
-  /** Record the contact's device keys; a key we have not seen before for a known contact is a key change. */
+  /** Pin the contact's account key and keep only the devices it certifies (app/trust.js). */
   _mergeContact(c) {
-    const st = (this.state.contacts[c.account_id] ||= { known: {}, verified: false, keyChanged: false, lastRead: 0 });
-    let changed = false;
-    const hadKeys = Object.keys(st.known).length > 0;
-    const current = {};
-    for (const d of c.devices) current[d.device_id] = d.identity_key;
-    const newKeys = Object.entries(current).filter(([id, k]) => st.known[id] !== k);
-    const removed = Object.keys(st.known).filter((id) => !(id in current));
-    if (hadKeys && newKeys.length) {
-      // Blocking (app/trust.js): the new key is pinned only when the person accepts it.
-      if (!st.keyChanged) changed = true;
-      st.keyChanged = true;
-      st.verified = false;
-    } else if (newKeys.length) {
-      st.known = current; // first sight (trust on first use)
-      changed = true;
-    }
-    if (removed.length) {
-      for (const id of removed) delete st.known[id]; // a removed device can read nothing new: not a key change
-      changed = true;
-    }
-    let label = null;
-    if (c.label_ciphertext) label = this.keys.openFromSelf(c.label_ciphertext);
-    this.contacts.set(c.account_id, { ...c, label, st });
+    const { changed, added } = mergeContact(this, c);
+    const merged = this.contacts.get(c.account_id);
+    merged.label = c.label_ciphertext ? this.keys.openFromSelf(c.label_ciphertext) : null;
+    for (const d of added) this.messenger.notice(c.account_id, `device-${d.device_id}`, addedDeviceText(this.contactName(c.account_id), d));
     return changed;
   }
 
@@ -279,10 +277,6 @@ export class Device extends EventTarget {
     const prekeys = this.keys.newOneTimePrekeys(PREKEY_BATCH_SIZE);
     await this.vault.put("keys", this.keys.data);
     await this.api.post("/keys/one-time-prekeys", { prekeys });
-  }
-
-  async createLinkCode() {
-    return this.api.post("/devices/link-codes", {});
   }
 
   async revokeDevice(deviceId) {
@@ -335,6 +329,11 @@ export class Device extends EventTarget {
 
   async publishTerms(text) {
     return this.api.put("/consent/terms", { text });
+  }
+
+  /** base64url of our account-key fingerprint, for the fragment of the invitations we create (§18). */
+  invitationFingerprint() {
+    return b64url(invitationFingerprint(fromHex(this.me.account_id), this.keys.account.public));
   }
 
   async invite(label) {

@@ -9,9 +9,9 @@
 import { equalBytes, fromB64, fromUtf8, randomHex, toB64, utf8 } from "../lib/bytes.js";
 import { Session } from "../crypto/session.js";
 import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
-import { DuplicateMessage } from "../crypto/errors.js";
+import { DuplicateMessage, ReplayedMessage, SessionMismatch } from "../crypto/errors.js";
 import { ApiError } from "./api.js";
-import { KeyChangeHold, isBlocked, trustedDevices } from "./trust.js";
+import { KeyChangeHold, isBlocked, trustedDevices, trustedIdentityKey } from "./trust.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -90,7 +90,7 @@ export class Messenger {
     await this.saveConv(to);
     if (this.d.rt.state !== "online") msg.state = "queued";
     if (isBlocked(this.d, to)) msg.state = "held";
-    this.outbox.push({ kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) });
+    this.outbox.push({ kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at, msg.id) });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
     this.flush();
@@ -103,7 +103,7 @@ export class Messenger {
     if (!msg || msg.state !== "failed") return;
     msg.state = "sending";
     await this.saveConv(to);
-    this.outbox.push({ kind: "text", id, to, payload: textPayload(to, msg.body, msg.at) });
+    this.outbox.push({ kind: "text", id, to, payload: textPayload(to, msg.body, msg.at, id) });
     await this.saveOutbox();
     this.d.emit("messages", { accountId: to });
     this.flush();
@@ -278,14 +278,18 @@ export class Messenger {
     for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
       if (e.pos <= st.lastPos) continue;
       try {
-        const { plaintext, usedOtpk } = await this._decrypt(e);
-        if (usedOtpk !== null && usedOtpk !== undefined) {
-          this.d.keys.deleteOneTimePrekey(usedOtpk);
-          keysChanged = true;
-        }
+        const { plaintext, usedOtpk, accepted } = await this._decrypt(e);
+        if (usedOtpk !== null && usedOtpk !== undefined) this.d.keys.deleteOneTimePrekey(usedOtpk);
+        if (accepted) keysChanged = true;
         await this._apply(e, plaintext, touched);
       } catch (err) {
-        if (!(err instanceof DuplicateMessage)) {
+        if (err instanceof UntrustedSender && isBlocked(this.d, e.from_account)) {
+          await this._notice(e.from_account, `A message was refused because ${this.d.contactName(e.from_account)}'s security key changed. Once you accept the new key, ask them to send it again.`, e, touched);
+        } else if (err instanceof UntrustedSender) {
+          await this._notice(e.from_account, `A message from a device that ${this.d.contactName(e.from_account)}'s account did not approve was refused.`, e, touched);
+        } else if (err instanceof ReplayedMessage) {
+          await this._notice(e.from_account, "A copy of an old message was delivered again and refused.", e, touched);
+        } else if (!(err instanceof DuplicateMessage)) {
           console.warn("undecryptable envelope", err && err.name);
           await this._notice(e.from_account, "A message could not be decrypted. Ask them to send it again.", e, touched);
         }
@@ -317,46 +321,46 @@ export class Messenger {
    */
   async _decrypt(e) {
     const bytes = fromB64(e.ciphertext);
+    // Only certified devices of an accepted account key are heard (app/trust.js), whatever the server says.
+    if (!(await this._trustedSender(e.from_account, e.from_device))) throw new UntrustedSender();
     const list = this.sessions.get(e.from_device) || [];
-    let duplicate = null;
+    let refusal = null;
     for (let i = 0; i < list.length; i++) {
       try {
         const plaintext = list[i].decrypt(bytes);
         list.unshift(...list.splice(i, 1));
         return { plaintext, usedOtpk: null };
       } catch (err) {
-        if (err instanceof DuplicateMessage) duplicate = err;
+        // docs/PROTOCOL.md §7: only SessionMismatch may lead to accept; a duplicate or a failed decryption
+        // ends here (a replayed prekey message must never replace a working session).
+        if (!(err instanceof SessionMismatch) && !refusal) refusal = err;
       }
     }
-    if (duplicate) throw duplicate;
     const env = parseEnvelope(bytes);
+    if (refusal) throw refusal;
     if (env.type !== TYPE_PREKEY) throw new Error("no session decrypts this message");
-    const expected = await this._expectedIdentity(e.from_account, e.from_device);
+    const expected = trustedIdentityKey(this.d, e.from_account, e.from_device);
     if (!expected || !equalBytes(expected, env.initialMessage.identityKey)) throw new Error("identity key mismatch");
     const keys = this.d.keys;
+    const im = env.initialMessage;
+    if (keys.isReplay(im)) throw new ReplayedMessage("this session start was already accepted");
     const r = Session.accept(keys.identity, hexBytes(this.d.me.device_id), (id) => keys.signedPrekey(id), (id) => keys.oneTimePrekey(id), bytes);
+    keys.rememberInitialMessage(im); // saved with the session, in _process, before the ack
     this._push(e.from_device, r.session);
-    return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId };
+    return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId, accepted: true };
+  }
+
+  async _trustedSender(accountId, deviceId) {
+    if (trustedIdentityKey(this.d, accountId, deviceId)) return true;
+    if (isBlocked(this.d, accountId)) return false;
+    await this.d.refreshContacts().catch(() => {});
+    return !!trustedIdentityKey(this.d, accountId, deviceId);
   }
 
   _push(deviceId, session) {
     const list = this.sessions.get(deviceId) || [];
     list.unshift(session);
     this.sessions.set(deviceId, list.slice(0, 1 + MAX_PREVIOUS_SESSIONS));
-  }
-
-  async _expectedIdentity(accountId, deviceId) {
-    const find = () => {
-      const list = accountId === this.d.me.account_id ? this.d.devices : (this.d.contacts.get(accountId) || {}).devices || [];
-      const dev = list.find((x) => x.device_id === deviceId);
-      return dev ? fromB64(dev.identity_key) : null;
-    };
-    let k = find();
-    if (!k) {
-      await this.d.refreshContacts().catch(() => {});
-      k = find();
-    }
-    return k;
   }
 
   async _apply(e, plaintext, touched) {
@@ -370,9 +374,11 @@ export class Messenger {
     const mine = e.from_account === this.d.me.account_id;
     if (payload.type === "bytes") payload = { ...payload, type: "text", body: "A file was sent. Files cannot be opened in the browser yet." };
     if (payload.type === "text") {
-      const key = e.id;
-      if (this.seen.has(key)) return;
-      this.seen.add(key);
+      // De-duplicate on the sender's id from inside the ciphertext, never on the relay's (§20).
+      const key = typeof payload.id === "string" && /^[0-9a-f]{32}$/.test(payload.id) ? payload.id : e.id;
+      const seenKey = `${e.from_account}:${key}`;
+      if (this.seen.has(seenKey)) return;
+      this.seen.add(seenKey);
       if (mine) {
         if (!payload.to) return;
         (await this.conversation(payload.to)).push({ id: key, dir: "out", body: String(payload.body), at: payload.sent_at || e.sent_at, state: "sent" });
@@ -384,7 +390,8 @@ export class Messenger {
       touched.add(e.from_account);
       const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
       cst.unread = (cst.unread || 0) + 1;
-      this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, type: "receipt", ids: [key], sent_at: Date.now(), to: e.from_account } });
+      const rid = randomHex(16);
+      this.outbox.push({ kind: "receipt", id: rid, to: e.from_account, payload: { v: PAYLOAD_VERSION, id: rid, type: "receipt", ids: [key], sent_at: Date.now(), to: e.from_account } });
       await this.saveOutbox();
     } else if (payload.type === "receipt" && !mine && Array.isArray(payload.ids)) {
       const conv = await this.conversation(e.from_account);
@@ -398,6 +405,15 @@ export class Messenger {
     }
   }
 
+  /** A line in the conversation from Confidant itself (e.g. "<name> added a device on <date>"), once per id. */
+  async notice(accountId, id, text) {
+    const conv = await this.conversation(accountId);
+    if (conv.some((m) => m.id === id)) return;
+    conv.push({ id, dir: "notice", kind: "info", body: text, at: Date.now() });
+    await this.saveConv(accountId);
+    this.d.emit("messages", { accountId });
+  }
+
   async _notice(accountId, text, e, touched) {
     if (!accountId || accountId === this.d.me.account_id) return;
     (await this.conversation(accountId)).push({ id: `notice-${e.pos}`, dir: "notice", body: text, at: e.sent_at || Date.now() });
@@ -405,7 +421,10 @@ export class Messenger {
   }
 }
 
-const textPayload = (to, body, sentAt) => ({ v: 1, type: "text", body, sent_at: sentAt, to });
+const PAYLOAD_VERSION = 2;
+const textPayload = (to, body, sentAt, id) => ({ v: PAYLOAD_VERSION, id, type: "text", body, sent_at: sentAt, to });
+
+class UntrustedSender extends Error {}
 
 function hexBytes(hex) {
   const out = new Uint8Array(hex.length / 2);

@@ -1,6 +1,7 @@
 // One conversation: messages with sending / sent / delivered / queued / failed states, retry,
 // a key-change warning, and a composer. New incoming messages are announced politely.
 import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
+import "./trust.css";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -25,6 +26,24 @@ export function chatView(device, accountId) {
   const renderBanner = () => {
     const c = device.contacts.get(accountId);
     const items = [];
+    if (c && c.st.mismatch)
+      items.push(
+        h(
+          "div",
+          { class: "notice error", role: "alert" },
+          h("strong", null, `The key the server gave for ${name()} does not match your invitation link. `),
+          "Someone may be in the middle. Nothing is sent to them until you compare safety numbers with them in person or on a call.",
+          h("div", { class: "row" }, h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Compare safety numbers")),
+        ),
+      );
+    if (c && c.rejected && c.rejected.length && !c.st.keyChanged && !c.st.mismatch)
+      items.push(
+        h(
+          "div",
+          { class: "notice warn", role: "status" },
+          `The server lists ${c.rejected.length === 1 ? "a device" : `${c.rejected.length} devices`} that ${name()}'s account did not approve. Nothing is sent to ${c.rejected.length === 1 ? "it" : "them"}.`,
+        ),
+      );
     if (c && c.st.keyChanged)
       items.push(
         h(
@@ -61,7 +80,7 @@ export function chatView(device, accountId) {
     }
     if (msg.dir === "notice") {
       li.className = "msg notice";
-      li.replaceChildren(h("div", { class: "notice warn small" }, msg.body));
+      li.replaceChildren(h("div", { class: `notice ${msg.kind === "info" ? "info" : "warn"} small` }, msg.body));
       return li;
     }
     li.className = `msg ${msg.dir}${msg.state === "failed" ? " failed" : ""}`;

@@ -38,7 +38,10 @@ export function inviteView(device) {
         submit.disabled = true;
         try {
           const inv = await device.invite(label.value.trim());
-          const url = inv.url && inv.url.includes("#/join/") ? new URL(inv.url.slice(inv.url.indexOf("#/join/")), location.href).href : `${location.origin}/#/join/${inv.code}`;
+          const base = inv.url && inv.url.includes("#/join/") ? new URL(inv.url.slice(inv.url.indexOf("#/join/")), location.href).href : `${location.origin}/#/join/${inv.code}`;
+          // The fragment carries our account-key fingerprint (docs/PROTOCOL.md §18): the invitee checks the key
+          // the server gives it against this, so its first contact with us is verified.
+          const url = `${base}/${device.invitationFingerprint()}`;
           const copy = h("button", { type: "button", class: "secondary", onclick: () => navigator.clipboard && navigator.clipboard.writeText(url).then(() => announce("Link copied")) }, "Copy link");
           result.replaceChildren(
             h(

@@ -5,7 +5,7 @@ import { WrongPassphrase } from "../app/vault.js";
 
 const MIN_PASSPHRASE = 8;
 
-function frame(...content) {
+export function frame(...content) {
   return [
     h("header", { class: "topbar" }, brand()),
     h(
@@ -38,11 +38,12 @@ export function welcomeView() {
       h("h1", null, "Welcome to Confidant"),
       h("p", null, "A private space to talk with your therapist. Messages and video are end-to-end encrypted: they are readable only on your devices and theirs, never by the server."),
       h("p", { class: "muted" }, "To begin, open the invitation link your therapist sent you."),
+      h("div", { class: "row" }, h("a", { class: "button secondary", href: "#/link" }, "Add this browser to an existing account")),
     ),
   );
 }
 
-export function joinView(device, code, { onDone, link = false }) {
+export function joinView(device, code, { onDone, fingerprint = null }) {
   const err = errorBox();
   const pass = h("input", { id: "pass", type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSPHRASE, "aria-describedby": "pass-hint" });
   const pass2 = h("input", { id: "pass2", type: "password", autocomplete: "new-password", required: true });
@@ -60,16 +61,16 @@ export function joinView(device, code, { onDone, link = false }) {
         submit.textContent = "Creating your keys…";
         announce("Creating your keys");
         try {
-          await (link ? device.link(code, pass.value) : device.join(code, pass.value));
+          await device.join(code, pass.value, fingerprint);
           onDone();
         } catch (e2) {
           submit.disabled = false;
           submit.textContent = "Create my secure space";
-          showError(err, e2.code === "invitation_invalid" ? link ? "This link code is no longer valid. Create a new one on your other device." : "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
+          showError(err, e2.code === "invitation_invalid" ? "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
         }
       },
     },
-    h("h1", null, link ? "Add this browser to your account" : "You have been invited to Confidant"),
+    h("h1", null, "You have been invited to Confidant"),
     h("p", null, "Your encryption keys are created here, in this browser. Choose a passphrase to protect them on this device. It never leaves this browser and cannot be recovered, so keep it somewhere safe."),
     err,
     h("div", { class: "field" }, h("label", { for: "pass" }, "Passphrase"), pass, h("span", { class: "hint", id: "pass-hint" }, `At least ${MIN_PASSPHRASE} characters. A short sentence works well.`)),
