@@ -54,6 +54,7 @@ export function base32Decode(text) {
 function checkPublic(pub) {
   if (!(pub instanceof Uint8Array) || pub.length !== 32) throw new InvalidKey("link key must be 32 bytes");
   if (pub.every((b) => b === 0)) throw new InvalidKey("link key is all zero");
+  p.x25519(p.randomBytes(32), pub); // InvalidKey for a low-order point (the shared secret would be zero)
 }
 
 /** The text the new device shows (groups of 4) for its link key. */
