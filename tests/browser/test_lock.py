@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, Request, expect
 
-from tests.browser._ui import open_user, join, unlock, violations
+from tests.browser._ui import join, open_user, unlock, violations
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -28,12 +28,14 @@ def record_tokens(page: Page) -> list[str]:
 
 
 async def status_with(server: ConfidantServer, token: str) -> int:
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"{server.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}) as r:
-            return r.status
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http, http.get(f"{server.url}/api/v1/me", headers=headers) as r:
+        return r.status
 
 
-async def test_lock_revokes_token_and_idle_lock_follows_the_setting(browser: Browser, server: ConfidantServer) -> None:
+async def test_lock_revokes_token_and_idle_lock_follows_the_setting(
+    browser: Browser, server: ConfidantServer
+) -> None:
     admin = await open_user(browser, server)
     page = admin.page
     # The page's clock is Playwright's: ten idle minutes pass in an instant, and nothing else is faked.
@@ -70,7 +72,7 @@ async def test_lock_revokes_token_and_idle_lock_follows_the_setting(browser: Bro
     await expect(page.get_by_text("Locked because this browser was not used for a while.")).to_be_visible()
     assert await status_with(server, fresh) == 401
 
-    # The setting is kept (encrypted) with the device: 1 minute, then activity keeps it open, idleness locks it.
+    # The setting is kept (encrypted) with the device: at 1 minute, activity keeps it open, idleness locks it.
     await unlock(page)
     await page.get_by_role("link", name="Devices").click()
     await page.get_by_label("Lock this browser when it is not used").select_option("1")
@@ -87,7 +89,9 @@ async def test_lock_revokes_token_and_idle_lock_follows_the_setting(browser: Bro
     assert admin.errors == []
 
 
-async def test_remove_account_revokes_the_device_before_wiping(browser: Browser, server: ConfidantServer) -> None:
+async def test_remove_account_revokes_the_device_before_wiping(
+    browser: Browser, server: ConfidantServer
+) -> None:
     admin = await open_user(browser, server)
     page = admin.page
     tokens = record_tokens(page)
