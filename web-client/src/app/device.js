@@ -248,6 +248,7 @@ export class Device extends EventTarget {
     }
     if (changed) await this.saveState();
     this.emit("contacts");
+    if (changed) this.messenger.flush(); // a contact no longer blocked releases its held messages
   }
 
   /** Pin the contact's account key and keep only the devices it certifies (app/trust.js). */
