@@ -40,7 +40,7 @@ async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 
 async def revoked(server: ConfidantServer, token: str) -> None:
-    """The token opens nothing any more (the revocation is sent as the page locks: polled, with a deadline)."""
+    """The token opens nothing any more (revocation is sent as the page locks: polled, with a deadline)."""
     for _ in range(100):
         if await status_with(server, token) == 401:
             return
