@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Browser, Page, Route, ViewportSize, expect
 
-from crypto.keys import IdentityKeyPair
+from crypto.keys import IdentityKeyPair, SignedPreKeyPair
 from crypto.signed import certificate_message
 from tests.browser._ui import (
     bubble,
@@ -47,11 +47,12 @@ def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-def attacker_device(account_id: str, account_key: IdentityKeyPair | None = None) -> tuple[Contacts, str]:
+def attacker_device(account_id: str, account_key: IdentityKeyPair | None = None,
+                    identity: IdentityKeyPair | None = None) -> tuple[Contacts, str]:
     """A device the relay invents for `account_id`: its own identity key, and a certificate signed by
     `account_key` (the attacker's own account key) or, without one, by the device key itself."""
     device_id = os.urandom(16).hex()
-    identity = IdentityKeyPair.generate()
+    identity = identity or IdentityKeyPair.generate()
     signer = account_key or identity
     created = int(time.time() * 1000)
     sig = signer.sign(certificate_message(bytes.fromhex(account_id), bytes.fromhex(device_id),
@@ -278,6 +279,67 @@ def _send_frames(frames: list[str]) -> list[dict[str, Any]]:
                 out.append(args[0])
     assert out, "no send frame seen"
     return out
+
+
+async def test_a_stolen_token_cannot_enrol_a_device(browser: Browser, server: ConfidantServer) -> None:
+    """The thief holds the client's live token and drives the linking API itself: it can make an offer, but
+    without the account key no certificate it makes verifies, so no device is added and nothing reaches it."""
+    p = await practice(browser, server)
+    t, c = p.therapist.page, p.client.page
+    tokens = record_tokens(c)
+    await c.reload()
+    await unlock(c)
+    await expect(c.get_by_label("Message to Your therapist")).to_be_visible()
+    stolen = {"Authorization": f"Bearer {tokens[-1]}"}
+    me = await _get(server, "/api/v1/me", stolen)
+
+    link_key = IdentityKeyPair.generate().x25519().public.to_bytes()
+    thief_account = IdentityKeyPair.generate()
+    thief_device = IdentityKeyPair.generate()
+    dev, dev_id = attacker_device(me["account_id"], thief_account, thief_device)
+    async with aiohttp.ClientSession(base_url=server.url) as http:
+        async with http.post("/api/v1/device-links", json={"link_key": b64(link_key), "device_id": dev_id,
+                                                           "identity_key": dev["identity_key"]}) as r:
+            assert r.status == 201, await r.text()
+            link_id = (await r.json())["link_id"]
+        offer = IdentityKeyPair.generate().x25519().public.to_bytes()
+        async with http.post(f"/api/v1/device-links/{link_id}/offer", json={"link_key": b64(offer)},
+                             headers=stolen) as r:
+            assert r.status == 200, await r.text()
+        async with http.post(f"/api/v1/device-links/{link_id}/approve", json={"bundle": b64(os.urandom(200))},
+                             headers=stolen) as r:
+            assert r.status == 204, await r.text()
+        device = {**dev, "signed_prekey": _signed_prekey(thief_device), "one_time_prekeys": []}
+        async with http.post("/api/v1/devices", json={"link_id": link_id, "device": device}) as r:
+            assert r.status == 401, await r.text()
+            error = (await r.json())["error"]
+            assert error["code"] == "signature_invalid"
+            field = error.get("details", {}).get("field", "device.certificate.signature")
+            assert field == "device.certificate.signature"
+        # The thief's device does not exist: it cannot even ask to log in, so it has no mailbox to read.
+        async with http.post("/api/v1/auth/challenge", json={"device_id": dev_id}) as r:
+            assert r.status == 404
+
+    listed = (await _get(server, "/api/v1/me", stolen))["devices"]
+    assert [d["device_id"] for d in listed] == [me["device_id"]]
+    await send(t, p.client_name, "after the attempt")
+    await expect(bubble(c, "after the attempt")).to_be_visible()
+    await expect(t.locator(".msg.notice").filter(has_text="added a device")).to_have_count(0)
+    for user in (p.admin, p.therapist, p.client):
+        assert user.errors == []
+
+
+async def _get(server: ConfidantServer, path: str, headers: dict[str, str]) -> Any:
+    async with aiohttp.ClientSession() as http, http.get(server.url + path, headers=headers) as r:
+        assert r.status == 200, await r.text()
+        return await r.json()
+
+
+def _signed_prekey(identity: IdentityKeyPair) -> dict[str, Any]:
+    """Well-formed and signed by the device: only the certificate can make the registration fail."""
+    spk = SignedPreKeyPair.generate(identity, 1)
+    pub = spk.public_part()
+    return {"id": 1, "public": b64(pub.public.to_bytes()), "signature": b64(pub.signature)}
 
 
 async def test_linking_is_approved_from_an_existing_device(

@@ -154,7 +154,8 @@ device.addEventListener("change", (e) => {
   const what = e.detail.what;
   if (what === "status") render();
   // A client waiting for contacts or for (new) terms re-evaluates the gate.
-  if (what === "contacts" && device.role === "client" && !root.querySelector(".chat")) render();
+  // Only on the home route: elsewhere (e.g. approving a new device on #/devices) a re-render would lose the screen's state.
+  if (what === "contacts" && device.role === "client" && !root.querySelector(".chat") && !parseRoute().parts.length) render();
   if (what === "contacts" && device.role === "client" && root.querySelector(".chat")) {
     const t = device.contacts.get(device.me.linked_account_id);
     if (t && t.consent && t.consent.accepted_version !== t.consent.current_version) render();
