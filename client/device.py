@@ -13,7 +13,9 @@ Guarantees (docs/SDK.md):
   sets, drops sessions of extra or stale devices, starts sessions for missing ones and re-encrypts.
 - Receive: envelopes are decrypted in stream order; the session state, the decrypted message and the new
   cursor are saved in one keystore write before the position is acknowledged to the server.
-- A device whose identity key differs from the pinned one raises / reports :class:`KeyChanged`.
+- Trust is per account (client/trust.py): only devices certified by a contact's pinned account key are
+  encrypted to or read from; a changed account key is reported as :class:`KeyChanged` and blocks sending
+  to that contact (queued messages wait) until ``accept_new_key`` or ``verify``.
 """
 
 from __future__ import annotations
@@ -30,31 +32,43 @@ from client._keys import (
     auth_message,
     consent_message,
     device_payload,
-    otk_wire,
     terms_hash,
 )
-from client._wire import b64d, b64e, now_ms
+from client._wire import b64d, b64e, new_id, now_ms
 from client.api import ApiClient
-from client.errors import ApiError, KeyChanged, TransportError
+from client.errors import ApiError, KeyChanged, TransportError, UntrustedDevice
 from client.keystore import KeystoreState, SealedFile, StoredMessage
+from client.linking import LinkApproval, LinkedAccount, LinkRequest
+from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
 from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
 from client.sessions import SessionBook
+from client.trust import CertifiedDevice, TrustBook
 from crypto import (
+    AccountKeyPair,
     CryptoError,
+    DeviceCertificate,
     IdentityKeyPair,
     SignedPreKeyPair,
+    fingerprint,
     generate_one_time_prekeys,
 )
-from crypto.limits import PREKEY_BATCH_SIZE
 
-__all__ = ["Contact", "Device", "Message"]
+__all__ = ["Contact", "Device", "Message", "parse_invitation"]
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-INITIAL_PREKEYS = 100
+MAX_HELD = 1000  # envelopes kept from a contact whose key changed, until the person decides
+
+
+def parse_invitation(text: str) -> tuple[str, str | None]:
+    """(code, inviter fingerprint or None) from a code or an invitation link ``.../#/join/<code>[/<fp>]``."""
+    if "#/join/" not in text:
+        return text, None
+    parts = text.split("#/join/", 1)[1].split("/")
+    return parts[0], (parts[1] if len(parts) > 1 and parts[1] else None)
 
 
 @dataclass(frozen=True)
@@ -73,7 +87,9 @@ class Contact:
     role: str
     accepted_version: int | None
     current_version: int | None
-    devices: tuple[str, ...]
+    devices: tuple[str, ...]  # certified by the accepted account key
+    verified: bool = False  # safety number compared, or verified by the invitation link
+    blocked: bool = False  # the account key changed and was not accepted: nothing is sent
 
 
 class Device:
@@ -81,7 +97,10 @@ class Device:
         self._sealed = sealed
         self.state = state
         self.identity = IdentityKeyPair.from_bytes(b64d(state.identity_seed))
+        self.account_key = AccountKeyPair(b64d(state.account_seed))
         self.book = SessionBook(state, self.identity)
+        self.trust = TrustBook(state, self.account_key.public)
+        self.prekeys = PrekeyUpkeep(self)
         self.api = ApiClient(state.server_url, reauth=self._relogin, source_host=source_host)
         self.realtime = Realtime(
             state.server_url, self._token, lambda: self.state.cursor, self._on_envelopes, self._on_event
@@ -93,7 +112,6 @@ class Device:
         self.outbox = Outbox(self)
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
-        self._replenish_lock = asyncio.Lock()
         self._ack_wanted = 0
         self._ack_sent = 0
         self._ack_task: asyncio.Task[None] | None = None
@@ -125,57 +143,80 @@ class Device:
 
     @classmethod
     async def register(
-        cls, server_url: str, invitation_code: str, keystore_path: Path | str, passphrase: str, **opts: Any
-    ) -> Device:
-        """Create an account from an invitation, with this new device as its first device."""
-        return await cls._create(server_url, keystore_path, passphrase, "invitation", invitation_code, **opts)
-
-    @classmethod
-    async def link(
-        cls, server_url: str, link_code: str, keystore_path: Path | str, passphrase: str, **opts: Any
-    ) -> Device:
-        """Add a new device to an existing account with a link code from one of its devices."""
-        return await cls._create(server_url, keystore_path, passphrase, "link", link_code, **opts)
-
-    @classmethod
-    async def _create(
         cls,
         server_url: str,
+        invitation: str,
         keystore_path: Path | str,
         passphrase: str,
-        kind: str,
-        code: str,
         *,
         kdf: str = "interactive",
         connect: bool = True,
         source_host: str | None = None,
     ) -> Device:
-        path = Path(keystore_path)
-        sealed = SealedFile.create(path, passphrase, kdf=kdf)
-        identity = IdentityKeyPair.generate()
+        """Create an account from an invitation code or link, with this new device as its first device.
+
+        A link carrying the inviter's fingerprint (``.../#/join/<code>/<fp>``) verifies the inviter's account
+        key at once; a mismatch (a server that swapped it) blocks the contact (``KeyChanged``)."""
+        code, inviter_fp = parse_invitation(invitation)
+        identity, account_key = IdentityKeyPair.generate(), AccountKeyPair.generate()
+        account_id, device_id = new_id(), new_id()
+        certificate = DeviceCertificate.issue(
+            account_key, bytes.fromhex(account_id), bytes.fromhex(device_id), identity.public, now_ms()
+        )
         spk = SignedPreKeyPair.generate(identity, 1)
         otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
-        payload = device_payload(identity, spk, otks)
+        path = Path(keystore_path)
+        sealed = SealedFile.create(path, passphrase, kdf=kdf)
+        account = {"account_id": account_id, "account_key": b64e(account_key.public.to_bytes())}
         async with ApiClient(server_url, source_host=source_host) as api:
-            if kind == "invitation":
-                created = await api.create_account(code, payload)
-            else:
-                created = await api.link_device(code, payload)
-        state = KeystoreState(
-            server_url=server_url.rstrip("/"),
-            account_id=created["account_id"],
-            device_id=created["device_id"],
-            role=created["role"],
-            identity_seed=b64e(identity.to_bytes()),
-            signed_prekeys={str(spk.key_id): b64e(spk.to_bytes())},
-            current_signed_prekey=spk.key_id,
-            one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in otks},
-            next_prekey_id=INITIAL_PREKEYS + 1,
+            created = await api.create_account(
+                code, account, device_payload(device_id, identity, certificate, spk, otks)
+            )
+        state = _new_state(server_url, created, identity, account_key, certificate, spk, otks, {})
+        if inviter_fp is not None and created.get("linked_account_id"):
+            state.invitation_fingerprints[str(created["linked_account_id"])] = inviter_fp
+        sealed.save(state)
+        device = cls(sealed, state, source_host=source_host)
+        await device.start(connect=connect)
+        return device
+
+    @staticmethod
+    async def request_link(server_url: str, *, source_host: str | None = None) -> LinkRequest:
+        """A new device asks to join an account: show ``request.code``, then see client/linking.py."""
+        return await LinkRequest.start(server_url, source_host=source_host)
+
+    @classmethod
+    async def from_link(
+        cls,
+        server_url: str,
+        link_id: str,
+        linked: LinkedAccount,
+        keystore_path: Path | str,
+        passphrase: str,
+        *,
+        kdf: str = "interactive",
+        connect: bool = True,
+        source_host: str | None = None,
+    ) -> Device:
+        """Register the new device with the certificate an existing device issued (after linking)."""
+        spk = SignedPreKeyPair.generate(linked.identity, 1)
+        otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
+        sealed = SealedFile.create(Path(keystore_path), passphrase, kdf=kdf)
+        payload = device_payload(linked.device_id, linked.identity, linked.certificate, spk, otks)
+        async with ApiClient(server_url, source_host=source_host) as api:
+            created = await api.register_linked_device(link_id, payload)
+        secrets = {str(k): b64e(v) for k, v in linked.secrets.items()}
+        state = _new_state(
+            server_url, created, linked.identity, linked.account_key, linked.certificate, spk, otks, secrets
         )
         sealed.save(state)
         device = cls(sealed, state, source_host=source_host)
         await device.start(connect=connect)
         return device
+
+    async def approve_link(self, code: str) -> LinkApproval:
+        """An existing device answers a new device's code; compare ``.comparison``, then ``.approve()``."""
+        return await LinkApproval.start(self, code)
 
     @classmethod
     async def open(
@@ -197,6 +238,8 @@ class Device:
     async def start(self, *, connect: bool = True) -> None:
         await self.login()
         await self.refresh_devices()
+        with contextlib.suppress(ApiError, TransportError):
+            await self.prekeys.run_once()
         self._tasks.append(asyncio.create_task(self._receive_loop(), name="confidant-receive"))
         self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
         if connect:
@@ -246,51 +289,98 @@ class Device:
     # -- accounts, invitations, consent ------
 
     async def contacts(self) -> list[Contact]:
-        """Linked accounts with consent state and devices; pins device identity keys (``KeyChanged``)."""
+        """Linked accounts with consent state and their certified devices (client/trust.py): pins account
+        keys, reports key changes, new and uncertified devices on ``events``."""
         listing = (await self.api.contacts())["contacts"]
         out = []
+        notices: list[KeyChanged | JSON] = []
         async with self.lock:
-            changed: KeyChanged | None = None
             for c in listing:
-                devices = [d["device_id"] for d in c.get("devices", [])]
-                self.state.device_sets[c["account_id"]] = devices
-                for d in c.get("devices", []):
-                    try:
-                        self.book.check_pin(d["device_id"], c["account_id"], b64d(d["identity_key"]))
-                    except KeyChanged as exc:
-                        changed = exc
+                account_id = str(c["account_id"])
+                notices += self.trust.observe(account_id, b64d(c["account_key"]), list(c.get("devices", [])))
                 consent = c.get("consent") or {}
                 out.append(
                     Contact(
-                        c["account_id"],
+                        account_id,
                         c["role"],
                         consent.get("accepted_version"),
                         consent.get("current_version"),
-                        tuple(devices),
+                        tuple(self.state.device_sets.get(account_id, [])),
+                        self.trust.is_verified(account_id),
+                        self.trust.is_blocked(account_id),
                     )
                 )
             self.save()
-        if changed is not None:
-            self.events.put_nowait(changed)
+        for notice in notices:
+            self.events.put_nowait(notice)
         return out
 
     async def refresh_devices(self) -> None:
-        """Refresh our own device set (for copies to our other devices) and pin their keys."""
+        """Refresh our own certified device set (for copies to our other devices)."""
         me = await self.api.me()
         async with self.lock:
-            self.state.device_sets[self.account_id] = [d["device_id"] for d in me.get("devices", [])]
-            for d in me.get("devices", []):
-                if d["device_id"] != self.device_id:
-                    with contextlib.suppress(KeyChanged):
-                        self.book.check_pin(d["device_id"], self.account_id, b64d(d["identity_key"]))
+            notices = self.trust.observe(self.account_id, b"", list(me.get("devices", [])))
             self.save()
+        for notice in notices:
+            self.events.put_nowait(notice)
+
+    # -- trust decisions (docs/SDK.md "Trust") ------
+
+    def certified_devices(self, account_id: str) -> list[CertifiedDevice]:
+        """Devices of ``account_id`` certified by its accepted account key (none while blocked): the only
+        devices to call, admit or accept signaling from."""
+        return self.trust.certified_devices(account_id)
+
+    def safety_number(self, account_id: str) -> str:
+        return fingerprint.format_safety_number(self.trust.safety_number(account_id))
+
+    async def verify(self, account_id: str) -> None:
+        """The person compared the safety number (of the new key, if it changed): trusted and verified."""
+        async with self.lock:
+            self.trust.mark_verified(account_id)
+            self.save()
+        await self._after_decision(account_id)
+
+    async def accept_new_key(self, account_id: str) -> None:
+        """The person accepts a changed account key without verifying it: sending resumes."""
+        async with self.lock:
+            self.trust.accept_new_key(account_id)
+            self.save()
+        await self._after_decision(account_id)
+
+    async def _after_decision(self, account_id: str) -> None:
+        await self.contacts()
+        async with self.lock:
+            held, self.state.held = self.state.held, []
+            self.save()
+        if held:
+            self._incoming.put_nowait(held)
+        self.outbox.wake()
+
+    async def lock_device(self) -> None:
+        """ "Lock": revoke the bearer token on the server (its sockets close), then disconnect."""
+        with contextlib.suppress(ApiError, TransportError):
+            await self.api.logout()
+        self.api.token = None
+        await self.close()
+
+    async def remove_this_device(self) -> None:
+        """ "Remove this account from this device": revoke the device on the server first, then delete the
+        keystore. Raises (and deletes nothing) if the server could not be told."""
+        await self.api.revoke_device(self.device_id)
+        await self.close()
+        self.keystore_path.unlink(missing_ok=True)
 
     async def invite(
         self, role: str, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
     ) -> JSON:
         """Admins invite therapists, therapists invite clients: ``{invitation_id, code, expires_at, url}``."""
         label = b64e(label_ciphertext) if label_ciphertext is not None else None
-        return await self.api.create_invitation(role, ttl_seconds, label)
+        created = await self.api.create_invitation(role, ttl_seconds, label)
+        # The fragment is ours, not the server's: the invitee checks our account key against it.
+        fp = fingerprint.invitation_fingerprint_text(self.account_key.public, bytes.fromhex(self.account_id))
+        created["url"] = f"{created['url']}/{fp}"
+        return created
 
     async def invite_client(
         self, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
@@ -301,9 +391,6 @@ class Device:
         self, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
     ) -> JSON:
         return await self.invite("therapist", ttl_seconds, label_ciphertext)
-
-    async def create_link_code(self) -> str:
-        return str((await self.api.create_link_code())["code"])
 
     async def publish_terms(self, text: str) -> JSON:
         return await self.api.publish_terms(text)
@@ -332,24 +419,8 @@ class Device:
     # -- prekeys ------
 
     async def replenish(self, target: int = INITIAL_PREKEYS) -> int:
-        """Upload fresh one-time prekeys up to ``target`` stored on the server; secrets are saved first.
-        One top-up at a time: a burst of ``prekeys_low`` notices must not upload several batches."""
-        async with self._replenish_lock:
-            count = await self.api.prekey_count()
-            needed = max(0, target - count)
-            uploaded = 0
-            while needed > 0:
-                batch = min(needed, PREKEY_BATCH_SIZE)
-                async with self.lock:
-                    keys = generate_one_time_prekeys(self.state.next_prekey_id, batch)
-                    self.state.next_prekey_id += batch
-                    for k in keys:
-                        self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-                    self.save()
-                await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
-                needed -= batch
-                uploaded += batch
-            return uploaded
+        """Upload fresh one-time prekeys up to ``target`` stored on the server (client/maintenance.py)."""
+        return await self.prekeys.replenish(target)
 
     # -- sending ------
 
@@ -362,7 +433,9 @@ class Device:
 
     def enqueue(self, account_id: str, payload: bytes | str) -> str:
         """Persist a send in the outbox and return its id at once; the outbox worker delivers it."""
-        return self.outbox.add(account_id, b64e(Payload(payload, now_ms(), account_id).encode()))
+        message_id = new_id()  # inside the ciphertext too: receivers de-duplicate on it (PROTOCOL.md 20)
+        plaintext = Payload(payload, now_ms(), account_id, message_id).encode()
+        return self.outbox.add(account_id, b64e(plaintext), message_id)
 
     async def flush(self, timeout: float = 60.0) -> None:
         """Wait until the outbox is empty (every queued send acknowledged or refused)."""
@@ -377,6 +450,7 @@ class Device:
         if name == "prekeys_low":
             try:
                 await self.replenish()
+                await self.prekeys.run_once()
             except (ApiError, TransportError) as exc:
                 log.warning("replenishing one-time prekeys failed: %s", exc)
         elif name == "devices_changed":
@@ -413,12 +487,14 @@ class Device:
                 pos = int(item["pos"])
                 if pos <= self.state.cursor:
                     continue
-                if item["id"] not in seen:
-                    stored = await self._decrypt_item(item)
-                    if stored is not None:
+                stored = await self._decrypt_item(item)
+                if stored is not None:
+                    # De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md 20).
+                    inner = f"{stored.from_account}:{stored.id}"
+                    if inner not in seen:
                         self.state.inbox.append(stored)
-                    self.state.remember_seen(item["id"])
-                    seen.add(item["id"])
+                        self.state.remember_seen(inner)
+                        seen.add(inner)
                 self.state.cursor = pos
                 advanced = True
             if not advanced:
@@ -429,6 +505,9 @@ class Device:
 
     async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
+        if self.trust.is_blocked(from_account):
+            self._hold(item)
+            return None
         if self.book.pinned(from_device) is None:
             # a device we have not seen: learn its key from the server's listing before trusting the envelope
             self.lock.release()
@@ -437,11 +516,22 @@ class Device:
                     await (self.refresh_devices() if from_account == self.account_id else self.contacts())
             finally:
                 await self.lock.acquire()
+        if self.trust.is_blocked(from_account):  # the refresh just found a changed key
+            self._hold(item)
+            return None
         try:
             plaintext = self.book.decrypt(from_account, from_device, b64d(item["ciphertext"]))
             payload = Payload.decode(plaintext)
-        except KeyChanged as exc:
-            self.events.put_nowait(exc)
+        except UntrustedDevice as exc:
+            log.warning("dropped an envelope from a device its account key does not certify")
+            self.events.put_nowait(
+                {
+                    "event": "untrusted_device",
+                    "account_id": exc.account_id,
+                    "device_id": exc.device_id,
+                    "id": item["id"],
+                }
+            )
             return None
         except (CryptoError, PayloadError, ValueError) as exc:
             log.warning(
@@ -453,13 +543,18 @@ class Device:
             self.events.put_nowait({"event": "undecryptable", "id": item["id"], "from_device": from_device})
             return None
         return StoredMessage(
-            id=str(item["id"]),
+            id=payload.id,
             from_account=from_account,
             from_device=from_device,
             pos=int(item["pos"]),
             sent_at=payload.sent_at,
             plaintext=b64e(plaintext),
         )
+
+    def _hold(self, item: JSON) -> None:
+        """Keep an envelope from a contact whose key changed until the person decides (bounded)."""
+        if len(self.state.held) < MAX_HELD:
+            self.state.held.append(dict(item))
 
     async def _ack(self, up_to: int) -> None:
         try:
@@ -509,3 +604,31 @@ class Device:
             except TimeoutError:
                 raise TimeoutError(f"received {len(out)} of {count} messages in {timeout}s") from None
         return out
+
+
+def _new_state(
+    server_url: str,
+    created: JSON,
+    identity: IdentityKeyPair,
+    account_key: AccountKeyPair,
+    certificate: DeviceCertificate,
+    spk: SignedPreKeyPair,
+    otks: list[Any],
+    secrets: dict[str, str],
+) -> KeystoreState:
+    now = now_ms()
+    return KeystoreState(
+        server_url=server_url.rstrip("/"),
+        account_id=str(created["account_id"]),
+        device_id=str(created["device_id"]),
+        role=str(created["role"]),
+        identity_seed=b64e(identity.to_bytes()),
+        signed_prekeys={str(spk.key_id): b64e(spk.to_bytes())},
+        current_signed_prekey=spk.key_id,
+        one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in otks},
+        next_prekey_id=INITIAL_PREKEYS + 1,
+        account_seed=b64e(account_key.to_bytes()),
+        certificate=b64e(certificate.to_bytes()),
+        account_secrets=secrets,
+        signed_prekey_created={str(spk.key_id): now},
+    )

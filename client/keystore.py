@@ -86,6 +86,17 @@ class KeystoreState:
     inbox: list[StoredMessage] = field(default_factory=list)
     outbox: list[OutboxEntry] = field(default_factory=list)
     key_changes: list[dict[str, str]] = field(default_factory=list)
+    # Protocol version 2 (client/trust.py, docs/PROTOCOL.md sections 16-20):
+    account_seed: str = ""  # b64 account key seed (32 bytes); reaches other devices only by approved linking
+    certificate: str = ""  # b64 this device's certificate (72 bytes)
+    account_secrets: dict[str, str] = field(default_factory=dict)  # type -> b64 value (kept, passed on)
+    account_pins: dict[str, dict[str, Any]] = field(default_factory=dict)  # account -> pin (client/trust.py)
+    invitation_fingerprints: dict[str, str] = field(default_factory=dict)  # inviter -> expected fingerprint
+    replay_cache: str = ""  # b64 crypto.replay.ReplayCache
+    signed_prekey_created: dict[str, int] = field(default_factory=dict)  # spk id -> created at (ms)
+    signed_prekey_retired: dict[str, int] = field(default_factory=dict)  # spk id -> replaced at (ms)
+    claimed_prekeys: dict[str, int] = field(default_factory=dict)  # otpk id -> first seen claimed (ms)
+    held: list[dict[str, Any]] = field(default_factory=list)  # envelopes from a blocked contact, kept
 
     def __repr__(self) -> str:
         return f"KeystoreState(account={self.account_id}, device={self.device_id}, secrets=<hidden>)"

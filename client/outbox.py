@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from client._keys import bundle_from_wire
 from client._wire import b64d, b64e, new_id, now_ms
-from client.errors import ApiError, KeyChanged, TransportError
+from client.errors import ApiError, ContactBlocked, TransportError, UntrustedDevice
 from client.keystore import OutboxEntry
 from crypto import CryptoError
 
@@ -40,9 +40,11 @@ class Outbox:
         self._idle = asyncio.Event()
         self._results: dict[str, asyncio.Future[JSON]] = {}
 
-    def add(self, to_account: str, plaintext_b64: str) -> str:
+    def add(self, to_account: str, plaintext_b64: str, message_id: str | None = None) -> str:
         """Save a new entry and return its message id; the worker picks it up."""
-        entry = OutboxEntry(id=new_id(), to_account=to_account, plaintext=plaintext_b64, created_at=now_ms())
+        entry = OutboxEntry(
+            id=message_id or new_id(), to_account=to_account, plaintext=plaintext_b64, created_at=now_ms()
+        )
         self._d.state.outbox.append(entry)
         self._d.save()
         self._results[entry.id] = asyncio.get_running_loop().create_future()
@@ -69,15 +71,24 @@ class Outbox:
                 fut.set_exception(TransportError("device closed"))
         self._results.clear()
 
+    def _next(self) -> OutboxEntry | None:
+        """The oldest entry to a contact that is not blocked: a changed account key holds back only the
+        messages to that contact (in order), never the others."""
+        trust = self._d.trust
+        for entry in self._d.state.outbox:
+            if not trust.is_blocked(entry.to_account):
+                return entry
+        return None
+
     async def run(self) -> None:
         delay = BACKOFF_INITIAL
         while True:
-            if not self._d.state.outbox:
+            entry = self._next()
+            if entry is None:
                 self._idle.set()
                 await self._wake.wait()
                 self._wake.clear()
                 continue
-            entry = self._d.state.outbox[0]
             try:
                 result = await self._deliver(entry)
             except (TransportError, ApiError) as exc:
@@ -90,10 +101,9 @@ class Outbox:
                 await self._wait_retry(float(retry_after) if retry_after else delay)
                 delay = min(BACKOFF_MAX, delay * 2)
                 continue
-            except (
-                KeyChanged,
-                CryptoError,
-            ) as exc:  # e.g. a bundle with a bad signature: refused, not retried
+            except ContactBlocked:
+                continue  # the key changed while encrypting: the entry waits for the person's decision
+            except (UntrustedDevice, CryptoError) as exc:  # e.g. a bundle with a bad signature: refused
                 self._finish(entry, exc)
                 continue
             delay = BACKOFF_INITIAL
@@ -158,12 +168,15 @@ class Outbox:
                 await d.contacts()
             finally:
                 await d.lock.acquire()
+        if d.trust.is_blocked(entry.to_account):
+            raise ContactBlocked(entry.to_account)  # nothing is encrypted to a key the person did not accept
         targets = [(entry.to_account, dev) for dev in d.state.device_sets.get(entry.to_account, [])]
         targets += [
             (d.account_id, dev) for dev in d.state.device_sets.get(d.account_id, []) if dev != d.device_id
         ]
         for account, device in targets:
             if not d.book.has_session(device):
+                # device_sets holds certified devices only; start() checks the bundle's key is certified
                 d.book.start(account, device, bundle_from_wire(await d.api.device_bundle(device)))
         plaintext = b64d(entry.plaintext)
         envelopes = []

@@ -92,8 +92,14 @@ class ChainReport:
     reason: str | None = None  # hash_mismatch | prev_mismatch | missing | truncated
 
     def to_wire(self) -> dict[str, object]:
-        return {"ok": self.ok, "entries": self.entries, "head_seq": self.head_seq,
-                "head_hash": self.head_hash, "broken_at": self.broken_at, "reason": self.reason}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "broken_at": self.broken_at,
+            "reason": self.reason,
+        }
 
     def verdict(self) -> str:
         if self.ok:
@@ -114,8 +120,13 @@ class _Checker:
         if entry.seq != self.expected_seq:
             self.broken = (self.expected_seq, "missing")
             return False
-        record = NewAuditRecord(at=entry.at, event=entry.event, account_ref=entry.account_ref,
-                                actor_ref=entry.actor_ref, details=entry.details)
+        record = NewAuditRecord(
+            at=entry.at,
+            event=entry.event,
+            account_ref=entry.account_ref,
+            actor_ref=entry.actor_ref,
+            details=entry.details,
+        )
         if entry.prev_hash != self.prev:
             self.broken = (entry.seq, "prev_mismatch")
             return False
@@ -150,15 +161,31 @@ def _report(checker: _Checker, head_seq: int, head_hash: str) -> ChainReport:
 class AuditRecorder(Protocol):
     """What services call. Recording never fails the caller's action: it already happened."""
 
-    async def record(self, event: AuditEvent, *, account_id: str, actor_id: str | None = None,
-                     device_id: str | None = None, role: str | None = None, version: int | None = None,
-                     reason: str | None = None) -> None: ...
+    async def record(
+        self,
+        event: AuditEvent,
+        *,
+        account_id: str,
+        actor_id: str | None = None,
+        device_id: str | None = None,
+        role: str | None = None,
+        version: int | None = None,
+        reason: str | None = None,
+    ) -> None: ...
 
 
 class NullAuditRecorder:
-    async def record(self, event: AuditEvent, *, account_id: str, actor_id: str | None = None,
-                     device_id: str | None = None, role: str | None = None, version: int | None = None,
-                     reason: str | None = None) -> None:
+    async def record(
+        self,
+        event: AuditEvent,
+        *,
+        account_id: str,
+        actor_id: str | None = None,
+        device_id: str | None = None,
+        role: str | None = None,
+        version: int | None = None,
+        reason: str | None = None,
+    ) -> None:
         pass
 
 
@@ -179,19 +206,45 @@ class AuditService:
         key = await self._pseudonym_key()
         return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).digest()[:16].hex()
 
-    async def record(self, event: AuditEvent, *, account_id: str, actor_id: str | None = None,
-                     device_id: str | None = None, role: str | None = None, version: int | None = None,
-                     reason: str | None = None) -> None:
+    async def record(
+        self,
+        event: AuditEvent,
+        *,
+        account_id: str,
+        actor_id: str | None = None,
+        device_id: str | None = None,
+        role: str | None = None,
+        version: int | None = None,
+        reason: str | None = None,
+    ) -> None:
         try:
-            await self.append(event, account_id=account_id, actor_id=actor_id, device_id=device_id,
-                              role=role, version=version, reason=reason)
+            await self.append(
+                event,
+                account_id=account_id,
+                actor_id=actor_id,
+                device_id=device_id,
+                role=role,
+                version=version,
+                reason=reason,
+            )
         except Exception as exc:  # the audited action is done; losing its record must be loud, not fatal
-            log.error("audit append failed", extra={"event": AuditEvent(event).value,
-                                                    "error": exc.__class__.__name__})
+            log.error(
+                "audit append failed",
+                extra={"event": AuditEvent(event).value, "error": exc.__class__.__name__},
+            )
 
-    async def append(self, event: AuditEvent, *, account_id: str, actor_id: str | None = None,
-                     device_id: str | None = None, role: str | None = None, version: int | None = None,
-                     reason: str | None = None, now: int | None = None) -> AuditRecord:
+    async def append(
+        self,
+        event: AuditEvent,
+        *,
+        account_id: str,
+        actor_id: str | None = None,
+        device_id: str | None = None,
+        role: str | None = None,
+        version: int | None = None,
+        reason: str | None = None,
+        now: int | None = None,
+    ) -> AuditRecord:
         details: dict[str, str | int] = {}
         if device_id is not None:
             details["device"] = await self.ref("device", device_id)
@@ -230,8 +283,9 @@ class AuditService:
                 return _report(checker, head_seq, head_hash)
             after = page[-1].seq
 
-    async def entries_of(self, account_id: str, device_ids: Sequence[str], before_seq: int | None,
-                         limit: int) -> list[dict[str, object]]:
+    async def entries_of(
+        self, account_id: str, device_ids: Sequence[str], before_seq: int | None, limit: int
+    ) -> list[dict[str, object]]:
         """The account's own entries, newest first, with its own device references resolved."""
         me = await self.ref("account", account_id)
         devices = {await self.ref("device", d): d for d in device_ids}
@@ -241,14 +295,16 @@ class AuditService:
             device = details.pop("device", None)
             if isinstance(device, str):
                 details["device_id"] = devices.get(device)  # None: a device no longer on the account
-            out.append({
-                "seq": entry.seq,
-                "at": entry.at,
-                "event": entry.event,
-                "by_admin": entry.actor_ref != "" and entry.account_ref == me,
-                "details": details,
-                "hash": entry.hash,
-            })
+            out.append(
+                {
+                    "seq": entry.seq,
+                    "at": entry.at,
+                    "event": entry.event,
+                    "by_admin": entry.actor_ref != "" and entry.account_ref == me,
+                    "details": details,
+                    "hash": entry.hash,
+                }
+            )
         return out
 
     async def counts(self) -> dict[str, int]:

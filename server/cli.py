@@ -18,7 +18,7 @@ from server.config import ConfigError, Settings, load_settings
 from server.logging import configure_logging
 from server.operations import run_verify_audit
 from server.probe import add_probe_parser, run_probe
-from storage.errors import StorageUnavailable
+from storage.errors import ProtocolVersionRefused, StorageUnavailable
 from storage.records import Role
 
 __all__ = ["main"]
@@ -178,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_operator_invite(settings, Role(args.role), args.ttl_seconds)))
     except StorageUnavailable as exc:
         print(f"confidant: storage unavailable: {exc}", file=sys.stderr)
+        return 1
+    except ProtocolVersionRefused as exc:
+        print(f"confidant: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -41,8 +41,17 @@ __all__ = [
 
 T = TypeVar("T")
 SEND_ROUTE = "/api/v1/messages"  # the HTTP fallback of the socket event "send"
-AGGREGATES = ("accounts", "invitations", "links", "devices", "prekeys", "challenges", "tokens", "consent",
-              "mailbox")
+AGGREGATES = (
+    "accounts",
+    "invitations",
+    "links",
+    "devices",
+    "prekeys",
+    "challenges",
+    "tokens",
+    "consent",
+    "mailbox",
+)
 
 
 class _TimedStore:
@@ -154,8 +163,9 @@ def http_metrics_middleware(observer: Observer) -> Callable[..., Awaitable[web.S
     """Installed inside the error middleware: it sees the exception, hence the stable error code."""
 
     @web.middleware
-    async def metrics(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                      ) -> web.StreamResponse:
+    async def metrics(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         start = time.perf_counter()
         status = 500
         try:
@@ -225,9 +235,11 @@ def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Cl
         envelopes = data.get("envelopes") if isinstance(data, dict) else None
         if not isinstance(envelopes, list) or not _local_devices(sio, str(namespace or "/"), room):
             return
-        items = [(e["pos"], e["sent_at"]) for e in envelopes
-                 if isinstance(e, dict) and isinstance(e.get("pos"), int)
-                 and isinstance(e.get("sent_at"), int)]
+        items = [
+            (e["pos"], e["sent_at"])
+            for e in envelopes
+            if isinstance(e, dict) and isinstance(e.get("pos"), int) and isinstance(e.get("sent_at"), int)
+        ]
         observer.envelopes_handed_out(DeliveryPath.LIVE, room.removeprefix("device:"), items, clock())
 
     if hasattr(manager, "_handle_emit"):  # socketio.AsyncPubSubManager and its Redis subclass
@@ -241,8 +253,9 @@ def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Cl
     else:
         emit = manager.emit
 
-        async def observed_emit(event: str, data: Any, namespace: str, room: Any = None,
-                                **kwargs: Any) -> Any:
+        async def observed_emit(
+            event: str, data: Any, namespace: str, room: Any = None, **kwargs: Any
+        ) -> Any:
             count(event, data, namespace, kwargs.get("to") or room)
             return await emit(event, data, namespace, room=room, **kwargs)
 

@@ -28,6 +28,7 @@ _id_counter = itertools.count(1)
 def new_request_id() -> str:
     return f"{_ID_PREFIX}-{next(_id_counter):x}"
 
+
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
 
 

@@ -44,27 +44,75 @@ __all__ = [
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # Stable wire error codes (docs/API.md). A code outside this set is counted as "other".
-ERROR_CODES: frozenset[str] = frozenset({
-    "bad_request", "invalid_field", "payload_too_large", "unsupported_version", "unauthenticated",
-    "challenge_invalid", "signature_invalid", "forbidden", "not_linked", "consent_required",
-    "invitation_invalid", "not_found", "conflict", "device_set_mismatch", "rate_limited",
-    "storage_unavailable", "internal", "other",
-})
+ERROR_CODES: frozenset[str] = frozenset(
+    {
+        "bad_request",
+        "invalid_field",
+        "payload_too_large",
+        "unsupported_version",
+        "unauthenticated",
+        "challenge_invalid",
+        "signature_invalid",
+        "forbidden",
+        "not_linked",
+        "consent_required",
+        "invitation_invalid",
+        "not_found",
+        "conflict",
+        "device_set_mismatch",
+        "rate_limited",
+        "storage_unavailable",
+        "internal",
+        "other",
+    }
+)
 SESSION_STATES: frozenset[str] = frozenset({"scheduled", "open", "in_progress", "ended", "cancelled"})
-AUDIT_EVENTS: frozenset[str] = frozenset({
-    "account_registered", "login", "login_failed", "device_added", "device_revoked", "key_changed",
-    "consent_accepted", "session_admitted", "session_ended", "admin_invitation_created",
-    "admin_invitation_revoked", "admin_account_disabled", "admin_account_enabled", "admin_device_revoked",
-    "other",
-})
+AUDIT_EVENTS: frozenset[str] = frozenset(
+    {
+        "account_registered",
+        "login",
+        "login_failed",
+        "device_added",
+        "device_revoked",
+        "key_changed",
+        "consent_accepted",
+        "session_admitted",
+        "session_ended",
+        "admin_invitation_created",
+        "admin_invitation_revoked",
+        "admin_account_disabled",
+        "admin_account_enabled",
+        "admin_device_revoked",
+        "other",
+    }
+)
 HTTP_METHODS: frozenset[str] = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
 )
 
 # Live pushes take milliseconds; drains after a reconnect can take days (the TTL is 30 days).
 DELIVERY_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
-    300.0, 1800.0, 3600.0, 21600.0, 86400.0, 604800.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+    3600.0,
+    21600.0,
+    86400.0,
+    604800.0,
 )
 REQUEST_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 OPERATION_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
@@ -135,66 +183,133 @@ class _Families:
 def _families(registry: CollectorRegistry) -> _Families:
     r = registry
     return _Families(
-        connected=Gauge("confidant_connected_devices",
-                        "Devices with an open realtime connection to this node.", registry=r),
-        accepted=Counter("confidant_envelopes_accepted",
-                         "Envelopes durably stored for delivery (one per recipient device).", registry=r),
-        rejected=Counter("confidant_sends_rejected",
-                         "Sends refused before anything was stored, by error code.", ["code"], registry=r),
-        delivered=Counter("confidant_envelopes_delivered",
-                          "Envelopes handed to a recipient device (live push or mailbox drain); "
-                          "at-least-once, so a redelivery counts again.", ["path"], registry=r),
-        acknowledged=Counter("confidant_envelopes_acknowledged",
-                             "Envelopes acknowledged by their recipient device and deleted.", registry=r),
-        expired=Counter("confidant_envelopes_expired",
-                        "Envelopes deleted undelivered when their TTL ran out.", registry=r),
-        latency=Histogram("confidant_delivery_latency_seconds",
-                          "Time from a send's acceptance to the envelope reaching the recipient device.",
-                          ["path"], buckets=DELIVERY_BUCKETS, registry=r),
-        backlog=Gauge("confidant_mailbox_backlog_envelopes",
-                      "Envelopes stored and not yet acknowledged, all mailboxes (periodic query).",
-                      registry=r),
-        backlog_age=Gauge("confidant_mailbox_oldest_age_seconds",
-                          "Age of the oldest unacknowledged envelope (periodic query); 0 when empty.",
-                          registry=r),
-        connects_refused=Counter("confidant_socket_connects_refused",
-                                 "Realtime connections refused, by error code.", ["code"], registry=r),
-        socket_events=Counter("confidant_socket_events",
-                              "Realtime events handled, by event name and outcome (ok or error code).",
-                              ["event", "outcome"], registry=r),
-        socket_seconds=Histogram("confidant_socket_event_duration_seconds",
-                                 "Time to handle one realtime event.", ["event"],
-                                 buckets=REQUEST_BUCKETS, registry=r),
-        http_requests=Counter("confidant_http_requests",
-                              "HTTP requests, by route template, method and status.",
-                              ["route", "method", "status"], registry=r),
-        http_seconds=Histogram("confidant_http_request_duration_seconds",
-                               "Time to answer one HTTP request, by route template.", ["route", "method"],
-                               buckets=REQUEST_BUCKETS, registry=r),
-        storage_seconds=Histogram("confidant_storage_operation_duration_seconds",
-                                  "Time of one storage operation, by store and operation.", ["store", "op"],
-                                  buckets=OPERATION_BUCKETS, registry=r),
-        storage_errors=Counter("confidant_storage_operation_errors",
-                               "Storage operations that raised StorageUnavailable.", ["store", "op"],
-                               registry=r),
-        broker_seconds=Histogram("confidant_broker_operation_duration_seconds",
-                                 "Time of one broker operation (publish, presence).", ["op"],
-                                 buckets=OPERATION_BUCKETS, registry=r),
-        broker_errors=Counter("confidant_broker_operation_errors",
-                              "Broker operations that failed.", ["op"], registry=r),
-        dependency_up=Gauge("confidant_dependency_up",
-                            "1 when the last readiness check of the dependency passed, else 0.",
-                            ["dependency"], registry=r),
-        dependency_seconds=Gauge("confidant_dependency_check_duration_seconds",
-                                 "Duration of the last readiness check of the dependency.",
-                                 ["dependency"], registry=r),
-        sessions=Gauge("confidant_signaling_sessions",
-                       "Video sessions by state (periodic query).", ["state"], registry=r),
-        turn_credentials=Counter("confidant_turn_credentials_issued",
-                                 "TURN credentials minted for participants.", registry=r),
-        audit_entries=Counter("confidant_audit_entries",
-                              "Security events appended to the audit log, by event kind.", ["event"],
-                              registry=r),
+        connected=Gauge(
+            "confidant_connected_devices",
+            "Devices with an open realtime connection to this node.",
+            registry=r,
+        ),
+        accepted=Counter(
+            "confidant_envelopes_accepted",
+            "Envelopes durably stored for delivery (one per recipient device).",
+            registry=r,
+        ),
+        rejected=Counter(
+            "confidant_sends_rejected",
+            "Sends refused before anything was stored, by error code.",
+            ["code"],
+            registry=r,
+        ),
+        delivered=Counter(
+            "confidant_envelopes_delivered",
+            "Envelopes handed to a recipient device (live push or mailbox drain); "
+            "at-least-once, so a redelivery counts again.",
+            ["path"],
+            registry=r,
+        ),
+        acknowledged=Counter(
+            "confidant_envelopes_acknowledged",
+            "Envelopes acknowledged by their recipient device and deleted.",
+            registry=r,
+        ),
+        expired=Counter(
+            "confidant_envelopes_expired", "Envelopes deleted undelivered when their TTL ran out.", registry=r
+        ),
+        latency=Histogram(
+            "confidant_delivery_latency_seconds",
+            "Time from a send's acceptance to the envelope reaching the recipient device.",
+            ["path"],
+            buckets=DELIVERY_BUCKETS,
+            registry=r,
+        ),
+        backlog=Gauge(
+            "confidant_mailbox_backlog_envelopes",
+            "Envelopes stored and not yet acknowledged, all mailboxes (periodic query).",
+            registry=r,
+        ),
+        backlog_age=Gauge(
+            "confidant_mailbox_oldest_age_seconds",
+            "Age of the oldest unacknowledged envelope (periodic query); 0 when empty.",
+            registry=r,
+        ),
+        connects_refused=Counter(
+            "confidant_socket_connects_refused",
+            "Realtime connections refused, by error code.",
+            ["code"],
+            registry=r,
+        ),
+        socket_events=Counter(
+            "confidant_socket_events",
+            "Realtime events handled, by event name and outcome (ok or error code).",
+            ["event", "outcome"],
+            registry=r,
+        ),
+        socket_seconds=Histogram(
+            "confidant_socket_event_duration_seconds",
+            "Time to handle one realtime event.",
+            ["event"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        ),
+        http_requests=Counter(
+            "confidant_http_requests",
+            "HTTP requests, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=r,
+        ),
+        http_seconds=Histogram(
+            "confidant_http_request_duration_seconds",
+            "Time to answer one HTTP request, by route template.",
+            ["route", "method"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
+        ),
+        storage_seconds=Histogram(
+            "confidant_storage_operation_duration_seconds",
+            "Time of one storage operation, by store and operation.",
+            ["store", "op"],
+            buckets=OPERATION_BUCKETS,
+            registry=r,
+        ),
+        storage_errors=Counter(
+            "confidant_storage_operation_errors",
+            "Storage operations that raised StorageUnavailable.",
+            ["store", "op"],
+            registry=r,
+        ),
+        broker_seconds=Histogram(
+            "confidant_broker_operation_duration_seconds",
+            "Time of one broker operation (publish, presence).",
+            ["op"],
+            buckets=OPERATION_BUCKETS,
+            registry=r,
+        ),
+        broker_errors=Counter(
+            "confidant_broker_operation_errors", "Broker operations that failed.", ["op"], registry=r
+        ),
+        dependency_up=Gauge(
+            "confidant_dependency_up",
+            "1 when the last readiness check of the dependency passed, else 0.",
+            ["dependency"],
+            registry=r,
+        ),
+        dependency_seconds=Gauge(
+            "confidant_dependency_check_duration_seconds",
+            "Duration of the last readiness check of the dependency.",
+            ["dependency"],
+            registry=r,
+        ),
+        sessions=Gauge(
+            "confidant_signaling_sessions", "Video sessions by state (periodic query).", ["state"], registry=r
+        ),
+        turn_credentials=Counter(
+            "confidant_turn_credentials_issued", "TURN credentials minted for participants.", registry=r
+        ),
+        audit_entries=Counter(
+            "confidant_audit_entries",
+            "Security events appended to the audit log, by event kind.",
+            ["event"],
+            registry=r,
+        ),
         build_info=Gauge("confidant_build_info", "Always 1; the running version.", ["version"], registry=r),
     )
 
@@ -243,8 +358,9 @@ class PrometheusObserver:
         if count:
             self._child(self._m.delivered, label).inc(count)
 
-    def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
-                             now: int) -> None:
+    def envelopes_handed_out(
+        self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]], now: int
+    ) -> None:
         self._deliveries.handed_out(path, device_id, items, now)
 
     def envelopes_acknowledged(self, count: int) -> None:
@@ -325,8 +441,11 @@ class PrometheusObserver:
                 samples.setdefault(sample.name, []).append((dict(sample.labels), float(sample.value)))
 
         def total(name: str, **match: str) -> float:
-            return sum(v for labels, v in samples.get(name, [])
-                       if all(labels.get(k) == want for k, want in match.items()))
+            return sum(
+                v
+                for labels, v in samples.get(name, [])
+                if all(labels.get(k) == want for k, want in match.items())
+            )
 
         def by(name: str, key: str) -> dict[str, float]:
             out: dict[str, float] = {}

@@ -44,8 +44,9 @@ class Observer(Protocol):
 
     def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None: ...
 
-    def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
-                             now: int) -> None:
+    def envelopes_handed_out(
+        self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]], now: int
+    ) -> None:
         """(stream position, acceptance ms) of envelopes handed to a device: first hand-outs are delivered."""
         ...
 
@@ -93,8 +94,9 @@ class NullObserver:
     def envelopes_delivered(self, path: DeliveryPath, sent_at: Iterable[int], now: int) -> None:
         pass
 
-    def envelopes_handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
-                             now: int) -> None:
+    def envelopes_handed_out(
+        self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]], now: int
+    ) -> None:
         pass
 
     def envelopes_acknowledged(self, count: int) -> None:
@@ -154,8 +156,9 @@ class DeliveryTracker:
         self._max = max_devices
         self._high: OrderedDict[str, int] = OrderedDict()
 
-    def handed_out(self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]],
-                   now: int) -> None:
+    def handed_out(
+        self, path: DeliveryPath, device_id: str, items: Iterable[tuple[int, int]], now: int
+    ) -> None:
         """``items``: (stream position, acceptance time ms) of the envelopes just handed to the device."""
         high = self._high.get(device_id, 0)
         fresh: list[int] = []

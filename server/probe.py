@@ -37,8 +37,10 @@ __all__ = ["ProbeFailure", "ProbeResult", "add_probe_parser", "run_probe"]
 
 T = TypeVar("T")
 
-TERMS = ("Confidant probe account. This account exists only to check that the relay delivers end-to-end "
-         "encrypted messages; it carries no person's data.")
+TERMS = (
+    "Confidant probe account. This account exists only to check that the relay delivers end-to-end "
+    "encrypted messages; it carries no person's data."
+)
 STATE_FILE = "probe.json"
 
 
@@ -66,21 +68,30 @@ class ProbeResult:
 
 def add_probe_parser(commands: Any) -> None:
     probe = commands.add_parser(
-        "probe", help="synthetic end-to-end check of a running relay (one line, exit status)",
+        "probe",
+        help="synthetic end-to-end check of a running relay (one line, exit status)",
         description="Send an end-to-end encrypted message through a running relay and measure its delivery. "
         "The first run creates two probe accounts from a therapist invitation (--invitation) or, for a relay "
         "on this machine, from its data directory (--bootstrap-data-dir); later runs reuse --state.",
     )
     probe.add_argument("--url", required=True, help="base URL of the relay, e.g. https://confidant.example")
-    probe.add_argument("--state", type=Path, default=Path("probe-state"),
-                       help="directory holding the probe keystores (default: ./probe-state)")
+    probe.add_argument(
+        "--state",
+        type=Path,
+        default=Path("probe-state"),
+        help="directory holding the probe keystores (default: ./probe-state)",
+    )
     probe.add_argument("--invitation", help="therapist invitation code (first run only)")
-    probe.add_argument("--bootstrap-data-dir", type=Path,
-                       help="the relay's data directory: mint the first-run invitation locally")
+    probe.add_argument(
+        "--bootstrap-data-dir",
+        type=Path,
+        help="the relay's data directory: mint the first-run invitation locally",
+    )
     probe.add_argument("--call", action="store_true", help="also place a short video call (aiortc)")
     probe.add_argument("--relay-only", action="store_true", help="with --call: media only through TURN")
-    probe.add_argument("--timeout", type=float, default=20.0,
-                       help="seconds allowed for each step (default 20)")
+    probe.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds allowed for each step (default 20)"
+    )
 
 
 def _readyz(url: str, timeout: float) -> None:
@@ -148,8 +159,9 @@ async def _enrol(url: str, state: Path, passphrase: str, code: str, timeout: flo
         therapist = await _step("register", timeout, Device.register(url, code, keystores[0], passphrase))
         await _step("publish_terms", timeout, therapist.publish_terms(TERMS))
         invitation = await _step("invite_client", timeout, therapist.invite_client())
-        client = await _step("register", timeout, Device.register(url, invitation["code"], keystores[1],
-                                                                  passphrase))
+        client = await _step(
+            "register", timeout, Device.register(url, invitation["code"], keystores[1], passphrase)
+        )
         await _step("consent", timeout, client.accept_terms(therapist.account_id))
     except BaseException:
         for device in (client, therapist):
@@ -192,10 +204,12 @@ async def _probe(args: argparse.Namespace, code: str | None) -> ProbeResult:
     therapist = client = None
     try:
         if (state / STATE_FILE).exists():
-            therapist = await _step("login", args.timeout,
-                                    Device.open(state / "therapist.keystore", passphrase, server_url=url))
-            client = await _step("login", args.timeout,
-                                 Device.open(state / "client.keystore", passphrase, server_url=url))
+            therapist = await _step(
+                "login", args.timeout, Device.open(state / "therapist.keystore", passphrase, server_url=url)
+            )
+            client = await _step(
+                "login", args.timeout, Device.open(state / "client.keystore", passphrase, server_url=url)
+            )
         else:
             assert code is not None
             therapist, client = await _enrol(url, state, passphrase, code, args.timeout)
@@ -230,8 +244,10 @@ def run_probe(args: argparse.Namespace, say: Callable[[str], None] = print) -> i
             elif args.bootstrap_data_dir:
                 code = _local_invitation(args.bootstrap_data_dir)
             else:
-                raise ProbeUsageError(f"no probe accounts in {state}: pass --invitation CODE (a therapist "
-                                      "invitation) or --bootstrap-data-dir DIR for the first run")
+                raise ProbeUsageError(
+                    f"no probe accounts in {state}: pass --invitation CODE (a therapist "
+                    "invitation) or --bootstrap-data-dir DIR for the first run"
+                )
         result = asyncio.run(_probe(args, code))
     except ProbeUsageError as exc:
         say(f"PROBE FAIL step=setup url={url} reason={exc}")

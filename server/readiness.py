@@ -52,8 +52,10 @@ class DependencyStatus:
     error: str | None = None  # exception class name, for the operator
 
     def to_wire(self) -> dict[str, object]:
-        out: dict[str, object] = {"status": "ok" if self.ok else "unavailable",
-                                  "latency_ms": round(self.latency_ms, 2)}
+        out: dict[str, object] = {
+            "status": "ok" if self.ok else "unavailable",
+            "latency_ms": round(self.latency_ms, 2),
+        }
         if self.error:
             out["error"] = self.error
         return out
@@ -98,8 +100,9 @@ async def stun_ping(url: str, timeout: float = CHECK_TIMEOUT_SECONDS) -> None:
     request = struct.pack("!HHI", _BINDING_REQUEST, 0, _MAGIC_COOKIE) + transaction
     loop = asyncio.get_running_loop()
     if transport == "udp":
-        sock, protocol = await loop.create_datagram_endpoint(lambda: _StunProtocol(transaction),
-                                                             remote_addr=(host, port))
+        sock, protocol = await loop.create_datagram_endpoint(
+            lambda: _StunProtocol(transaction), remote_addr=(host, port)
+        )
         try:
             for _ in range(3):  # UDP may drop one datagram: retransmit within the budget
                 sock.sendto(request)
@@ -170,20 +173,25 @@ def _retrieve(task: asyncio.Task[None]) -> None:
 class ReadinessChecker:
     """Runs every configured check concurrently and records each result with the observer."""
 
-    def __init__(self, checks: dict[Dependency, Ping],
-                 observer: Observer | None = None) -> None:
+    def __init__(self, checks: dict[Dependency, Ping], observer: Observer | None = None) -> None:
         self._checks = checks
         self._observer: Observer = observer or NullObserver()
         self.last: dict[str, DependencyStatus] = {}
 
     @classmethod
-    def for_deployment(cls, ping_storage: Ping, ping_broker: Ping, turn_urls: tuple[str, ...],
-                       observer: Observer | None = None) -> ReadinessChecker:
+    def for_deployment(
+        cls,
+        ping_storage: Ping,
+        ping_broker: Ping,
+        turn_urls: tuple[str, ...],
+        observer: Observer | None = None,
+    ) -> ReadinessChecker:
         checks: dict[Dependency, Ping] = {
             Dependency.STORAGE: ping_storage,
             Dependency.BROKER: ping_broker,
         }
         if turn_urls:
+
             async def ping_turn() -> None:
                 await asyncio.gather(*(stun_ping(url) for url in turn_urls))
 

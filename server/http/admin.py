@@ -105,31 +105,56 @@ def register(ctx: AppContext) -> None:
     auth = ctx.services.auth
     # Built here rather than in build_services: it needs the operations bundle, which only exists in
     # deployments that install this feature.
-    admin = AdminService(ctx.storage, ops.ops_store, SocketNotifier(ctx.sio), ops.audit, ops.metrics,
-                         ops.readiness, ctx.clock, ctx.node_id, authz=ctx.services.authz)
+    admin = AdminService(
+        ctx.storage,
+        ops.ops_store,
+        SocketNotifier(ctx.sio),
+        ops.audit,
+        ops.metrics,
+        ops.readiness,
+        ctx.clock,
+        ctx.node_id,
+        authz=ctx.services.authz,
+    )
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=ops.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
     async def health(request: web.Request) -> web.Response:
         result = await admin.health(await bearer_principal(request, auth))
-        deps = {name: DependencyOut("ok" if d.ok else "unavailable", round(d.latency_ms, 2), d.error)
-                for name, d in result.dependencies.items()}
+        deps = {
+            name: DependencyOut("ok" if d.ok else "unavailable", round(d.latency_ms, 2), d.error)
+            for name, d in result.dependencies.items()
+        }
         return reply(AdminHealthOut(result.at, result.node_id, result.ready, deps, result.metrics))
 
     async def overview(request: web.Request) -> web.Response:
         population, audit_counts = await admin.population(await bearer_principal(request, auth))
-        out = AdminOverviewOut(population.accounts, population.disabled_accounts, population.active_devices,
-                               population.pending_invitations, audit_counts)
+        out = AdminOverviewOut(
+            population.accounts,
+            population.disabled_accounts,
+            population.active_devices,
+            population.pending_invitations,
+            audit_counts,
+        )
         return reply(out)
 
     async def staff(request: web.Request) -> web.Response:
         accounts = await admin.staff(await bearer_principal(request, auth))
-        return reply(StaffOut([
-            StaffAccountOut(s.account.account_id, s.account.role.value, s.account.created_at,
-                            s.account.disabled, s.active_devices)
-            for s in accounts
-        ]))
+        return reply(
+            StaffOut(
+                [
+                    StaffAccountOut(
+                        s.account.account_id,
+                        s.account.role.value,
+                        s.account.created_at,
+                        s.account.disabled,
+                        s.active_devices,
+                    )
+                    for s in accounts
+                ]
+            )
+        )
 
     def set_disabled(disabled: bool) -> Any:
         async def view(request: web.Request) -> web.Response:
@@ -146,8 +171,11 @@ def register(ctx: AppContext) -> None:
 
     async def verify_audit(request: web.Request) -> web.Response:
         report = await admin.verify_audit(await bearer_principal(request, auth))
-        return reply(AuditVerifyOut(report.ok, report.entries, report.head_seq, report.head_hash,
-                                    report.broken_at, report.reason))
+        return reply(
+            AuditVerifyOut(
+                report.ok, report.entries, report.head_seq, report.head_hash, report.broken_at, report.reason
+            )
+        )
 
     async def my_audit(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
@@ -163,21 +191,94 @@ def register(ctx: AppContext) -> None:
     ctx.add_background("metrics-sampler", sampler)
 
     admin_api = f"{API}/admin"
-    ctx.add_route(Route("GET", "/metrics", metrics, "Prometheus metrics of this node (aggregates only)",
-                        "health", auth=False, documented=False))
-    ctx.add_route(Route("GET", f"{admin_api}/health", health, "Live relay figures and dependency status",
-                        "admin", response=AdminHealthOut))
-    ctx.add_route(Route("GET", f"{admin_api}/overview", overview, "Account, device and invitation counts",
-                        "admin", response=AdminOverviewOut))
-    ctx.add_route(Route("GET", f"{admin_api}/staff", staff, "Administrator and therapist accounts",
-                        "admin", response=StaffOut))
-    ctx.add_route(Route("POST", f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/disable", set_disabled(True),
-                        "Disable an account and end its connections", "admin", response=AccountStateOut))
-    ctx.add_route(Route("POST", f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/enable", set_disabled(False),
-                        "Enable a disabled account", "admin", response=AccountStateOut))
-    ctx.add_route(Route("DELETE", f"{admin_api}/devices/{_HEX_ID % 'device_id'}", revoke_device,
-                        "Revoke any device", "admin", status=204))
-    ctx.add_route(Route("GET", f"{admin_api}/audit/verify", verify_audit, "Verify the audit hash chain",
-                        "admin", response=AuditVerifyOut))
-    ctx.add_route(Route("GET", f"{API}/audit/me", my_audit, "Your own audit entries, newest first",
-                        "audit", response=AuditEntriesOut))
+    ctx.add_route(
+        Route(
+            "GET",
+            "/metrics",
+            metrics,
+            "Prometheus metrics of this node (aggregates only)",
+            "health",
+            auth=False,
+            documented=False,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{admin_api}/health",
+            health,
+            "Live relay figures and dependency status",
+            "admin",
+            response=AdminHealthOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{admin_api}/overview",
+            overview,
+            "Account, device and invitation counts",
+            "admin",
+            response=AdminOverviewOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{admin_api}/staff",
+            staff,
+            "Administrator and therapist accounts",
+            "admin",
+            response=StaffOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/disable",
+            set_disabled(True),
+            "Disable an account and end its connections",
+            "admin",
+            response=AccountStateOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{admin_api}/accounts/{_HEX_ID % 'account_id'}/enable",
+            set_disabled(False),
+            "Enable a disabled account",
+            "admin",
+            response=AccountStateOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "DELETE",
+            f"{admin_api}/devices/{_HEX_ID % 'device_id'}",
+            revoke_device,
+            "Revoke any device",
+            "admin",
+            status=204,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{admin_api}/audit/verify",
+            verify_audit,
+            "Verify the audit hash chain",
+            "admin",
+            response=AuditVerifyOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "GET",
+            f"{API}/audit/me",
+            my_audit,
+            "Your own audit entries, newest first",
+            "audit",
+            response=AuditEntriesOut,
+        )
+    )

@@ -12,6 +12,7 @@ from server.services.accounts import AccountService
 from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.consent import ConsentService
+from server.services.device_links import DeviceLinkService
 from server.services.expiry import ExpiryService
 from server.services.invitations import InvitationService
 from server.services.links import LinkService
@@ -31,6 +32,7 @@ class Services:
     auth: AuthService
     invitations: InvitationService
     accounts: AccountService
+    device_links: DeviceLinkService
     links: LinkService
     prekeys: PrekeyService
     consent: ConsentService
@@ -57,12 +59,14 @@ def build_services(
     # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
     single_node = not settings.redis_url and not settings.mongodb_uri
     authz = AuthzCache(send_facts_store(storage), enabled=single_node)
+    accounts = AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit)
     return Services(
         auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, notifier=notifier, audit=audit),
         invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
-        accounts=AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit),
+        accounts=accounts,
+        device_links=DeviceLinkService(storage, broker, limiter, clock, accounts, authz=authz),
         links=links,
-        prekeys=PrekeyService(storage, links, notifier, audit=audit),
+        prekeys=PrekeyService(storage, links, notifier, limiter, audit=audit),
         consent=ConsentService(storage, links, notifier, clock, authz=authz, audit=audit),
         mailbox=MailboxService(
             storage,

@@ -50,9 +50,19 @@ def require_admin(caller: Principal) -> None:
 
 
 class AdminService:
-    def __init__(self, storage: Storage, ops_store: OpsStore, notifier: Notifier, audit: AuditService,
-                 metrics: PrometheusObserver, readiness: ReadinessChecker, clock: Clock,
-                 node_id: str, *, authz: AuthzCache) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        ops_store: OpsStore,
+        notifier: Notifier,
+        audit: AuditService,
+        metrics: PrometheusObserver,
+        readiness: ReadinessChecker,
+        clock: Clock,
+        node_id: str,
+        *,
+        authz: AuthzCache,
+    ) -> None:
         self._storage = storage
         self._authz = authz
         self._ops = ops_store
@@ -109,8 +119,12 @@ class AdminService:
         for link in await self._storage.links.get_links_of(device.account_id):
             other = link.client_id if link.therapist_id == device.account_id else link.therapist_id
             await self._notifier.to_account(other, "devices_changed", event)
-        await self._audit.record(AuditEvent.ADMIN_DEVICE_REVOKED, account_id=device.account_id,
-                                 actor_id=caller.account_id, device_id=device_id)
+        await self._audit.record(
+            AuditEvent.ADMIN_DEVICE_REVOKED,
+            account_id=device.account_id,
+            actor_id=caller.account_id,
+            device_id=device_id,
+        )
 
     async def verify_audit(self, caller: Principal) -> ChainReport:
         require_admin(caller)

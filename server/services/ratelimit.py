@@ -24,3 +24,8 @@ class RateLimiter:
         retry_after = await self._broker.hit(f"{rule}:{subject}", limit, window)
         if retry_after is not None:
             raise RateLimited(retry_after)
+
+    async def allow(self, rule: str, subject: str) -> bool:
+        """Count one event like ``check`` but answer False instead of raising (degrade, not refuse)."""
+        limit, window = self.rules[rule]
+        return await self._broker.hit(f"{rule}:{subject}", limit, window) is None

@@ -14,14 +14,19 @@ from msgspec import Meta
 from server import limits
 
 __all__ = [
+    "AccountIn",
     "AckIn",
     "AddDeviceIn",
+    "CertificateIn",
     "ChallengeIn",
     "ConsentIn",
     "CreateAccountIn",
     "CreateInvitationIn",
     "DeviceIn",
     "EnvelopeIn",
+    "LinkApproveIn",
+    "LinkOfferIn",
+    "LinkRequestIn",
     "OneTimePrekeyIn",
     "OneTimePrekeysIn",
     "SendIn",
@@ -53,8 +58,20 @@ class OneTimePrekeyIn(_In, frozen=True):
     public: B64
 
 
+class CertificateIn(_In, frozen=True):
+    created_at: Annotated[int, Meta(ge=0, le=2**63 - 1)]
+    signature: B64
+
+
+class AccountIn(_In, frozen=True):
+    account_id: HexId
+    account_key: B64
+
+
 class DeviceIn(_In, frozen=True):
+    device_id: HexId
     identity_key: B64
+    certificate: CertificateIn
     signed_prekey: SignedPrekeyIn
     one_time_prekeys: Annotated[list[OneTimePrekeyIn], Meta(max_length=limits.MAX_PREKEYS_PER_UPLOAD)] = []
 
@@ -70,12 +87,27 @@ class CreateInvitationIn(_In, frozen=True):
 
 class CreateAccountIn(_In, frozen=True):
     invitation_code: Code
+    account: AccountIn
     device: DeviceIn
 
 
 class AddDeviceIn(_In, frozen=True):
-    link_code: Code
+    link_id: HexId
     device: DeviceIn
+
+
+class LinkRequestIn(_In, frozen=True):
+    link_key: B64
+    device_id: HexId
+    identity_key: B64
+
+
+class LinkOfferIn(_In, frozen=True):
+    link_key: B64
+
+
+class LinkApproveIn(_In, frozen=True):
+    bundle: Annotated[str, Meta(max_length=limits.MAX_LINK_BUNDLE_B64_CHARS)]
 
 
 class ChallengeIn(_In, frozen=True):

@@ -82,8 +82,16 @@ def _row(row: tuple[int, int, str, str, str, str, str, str]) -> AuditRecord:
     items: tuple[tuple[str, str | int], ...] = ()
     if isinstance(parsed, dict):
         items = tuple(sorted(parsed.items()))
-    return AuditRecord(seq=seq, at=at, event=event, account_ref=account_ref, actor_ref=actor_ref,
-                       details=items, prev_hash=prev_hash, hash=hash_)
+    return AuditRecord(
+        seq=seq,
+        at=at,
+        event=event,
+        account_ref=account_ref,
+        actor_ref=actor_ref,
+        details=items,
+        prev_hash=prev_hash,
+        hash=hash_,
+    )
 
 
 class SqliteAuditStore:
@@ -107,17 +115,32 @@ class SqliteAuditStore:
             digest = seal(seq, prev, record)
             conn.execute(
                 f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, record.at, record.event, record.account_ref, record.actor_ref,
-                 _details_json(record.details), prev, digest),
+                (
+                    seq,
+                    record.at,
+                    record.event,
+                    record.account_ref,
+                    record.actor_ref,
+                    _details_json(record.details),
+                    prev,
+                    digest,
+                ),
             )
             conn.execute(
                 "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
                 (seq, digest),
             )
-            return AuditRecord(seq=seq, at=record.at, event=record.event,
-                               account_ref=record.account_ref, actor_ref=record.actor_ref,
-                               details=record.details, prev_hash=prev, hash=digest)
+            return AuditRecord(
+                seq=seq,
+                at=record.at,
+                event=record.event,
+                account_ref=record.account_ref,
+                actor_ref=record.actor_ref,
+                details=record.details,
+                prev_hash=prev,
+                hash=digest,
+            )
 
         return await self._engine.write(write)
 

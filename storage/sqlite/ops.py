@@ -36,7 +36,8 @@ class SqliteOpsStore:
             pending: dict[str, int] = {r.value: 0 for r in Role}
             for role, count in conn.execute(
                 "SELECT role, COUNT(*) FROM invitations WHERE used_at IS NULL AND revoked_at IS NULL "
-                "AND expires_at > ? GROUP BY role", (now,)
+                "AND expires_at > ? GROUP BY role",
+                (now,),
             ):
                 pending[str(role)] = int(count)
             return Population(active, disabled, int(devices), pending)
@@ -55,8 +56,10 @@ class SqliteOpsStore:
                 f"FROM accounts a WHERE a.role IN ({marks}) ORDER BY a.created_at, a.account_id LIMIT ?",
                 (*(r.value for r in roles), limit),
             ).fetchall()
-            return [AccountSummary(Account(str(a), Role(role), int(created), bool(dis)), int(devices))
-                    for a, role, created, dis, devices in rows]
+            return [
+                AccountSummary(Account(str(a), Role(role), int(created), bool(dis)), int(devices))
+                for a, role, created, dis, devices in rows
+            ]
 
         return await self._engine.read(read)
 

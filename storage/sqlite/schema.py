@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from storage.errors import PROTOCOL_V1_REFUSED, ProtocolVersionRefused
+
 __all__ = ["MIGRATIONS", "migrate"]
 
 _V1 = """
@@ -136,7 +138,15 @@ CREATE TABLE heartbeat (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Protocol version 2 (docs/PROTOCOL.md): account keys and device certificates. Version-1 rows would have
+# neither, and there is no migration (no deployment existed): migrate() refuses such a database.
+_V3 = """
+ALTER TABLE accounts ADD COLUMN account_key BLOB;   -- Ed25519 public account key; certifies devices
+ALTER TABLE devices ADD COLUMN certificate BLOB;    -- created_at u64 || account-key signature
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+FIRST_PROTOCOL_V2_SCHEMA = 3  # schema versions below this (but above 0) were written by protocol version 1
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -146,6 +156,8 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise RuntimeError(
             f"database schema version {version} is newer than this Confidant ({len(MIGRATIONS)}); upgrade"
         )
+    if 0 < version < FIRST_PROTOCOL_V2_SCHEMA:
+        raise ProtocolVersionRefused(PROTOCOL_V1_REFUSED)
     for index in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         for statement in _statements(MIGRATIONS[index]):
