@@ -188,5 +188,5 @@ async def link_new_device(browser: Browser, server: ConfidantServer, existing: P
         audit["existing device: compare"] = await violations(existing)
     await new.page.get_by_role("button", name="Both show the same number").click()
     await existing.get_by_role("button", name="Both show the same number: approve").click()
-    await expect(existing.get_by_role("status").filter(has_text="Approved")).to_be_visible()
+    await expect(existing.get_by_role("status").filter(has_text="Approved. The new device")).to_be_visible()
     return new

@@ -223,10 +223,15 @@ async def test_invitation_fingerprint_verifies_and_catches_a_swapped_inviter_key
 
 
 async def _invite(page: Page, name: str) -> str:
+    """A second invitation from the invitation screen (the first one's link is still shown there)."""
+    box = page.get_by_test_id("invite-link")
+    before = await box.text_content() if await box.count() else None
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Invite").click()
     await page.get_by_label(re.compile("name$")).fill(name)
     await page.get_by_role("button", name="Create invitation link").click()
-    link = await page.get_by_test_id("invite-link").last.text_content()
+    if before:
+        await expect(box).not_to_have_text(before)
+    link = await box.text_content()
     assert link
     return link
 
@@ -322,6 +327,7 @@ async def test_a_stolen_token_cannot_enrol_a_device(browser: Browser, server: Co
 
     listed = (await _get(server, "/api/v1/me", stolen))["devices"]
     assert [d["device_id"] for d in listed] == [me["device_id"]]
+    await open_chat(t, p.client_name)
     await send(t, p.client_name, "after the attempt")
     await expect(bubble(c, "after the attempt")).to_be_visible()
     await expect(t.locator(".msg.notice").filter(has_text="added a device")).to_have_count(0)
