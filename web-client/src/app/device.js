@@ -126,10 +126,19 @@ export class Device extends EventTarget {
    */
   async removeFromBrowser() {
     if (this.status === "ready") {
+      // The server closes our socket when the device goes: it must not be taken for a revocation by someone else.
+      this.status = "removing";
+      clearTimeout(this._reconnectTimer);
+      this.rt.close();
       try {
         await this.api.del(`/devices/${this.me.device_id}`);
       } catch (e) {
-        if (!(e instanceof ApiError && e.code === "not_found")) throw e; // not_found: already revoked
+        if (!(e instanceof ApiError && e.code === "not_found")) {
+          // not_found: already revoked. Anything else: nothing is wiped, the device carries on.
+          this.status = "ready";
+          this.rt.connect(() => this.api.token);
+          throw e;
+        }
       }
     }
     await this.forget();
@@ -196,6 +205,7 @@ export class Device extends EventTarget {
     try {
       await this._tokenExpired();
     } catch (e) {
+      if (this.status !== "ready") return; // locked or removed meanwhile
       if (e instanceof ApiError && REVOKED.has(e.code)) {
         // The server knows this device no longer: it was removed from the account (or the account disabled).
         this.rt.close();
