@@ -19,8 +19,8 @@ async def test_browser_and_python_sdk_exchange_messages(
     browser: Browser, server: ConfidantServer, artifacts: Path, tmp_path: Path
 ) -> None:
     admin, therapist, link = await therapist_with_terms(browser, server, "Alex (scripted)")
-    code = link.rsplit("/", 1)[-1]
-    sdk = await Device.register(server.url, code, tmp_path / "sdk.keystore", "sdk passphrase")
+    # The whole link: the SDK checks the therapist's account key against the fragment's fingerprint.
+    sdk = await Device.register(server.url, link, tmp_path / "sdk.keystore", "sdk passphrase")
     try:
         contacts = await sdk.contacts()
         therapist_id = next(c.account_id for c in contacts if c.role == "therapist")
