@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client._enrol import new_state as _new_state
+from client._enrol import parse_invitation
 from client._keys import (
     auth_message,
     consent_message,
@@ -61,14 +63,6 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 MAX_HELD = 1000  # envelopes kept from a contact whose key changed, until the person decides
-
-
-def parse_invitation(text: str) -> tuple[str, str | None]:
-    """(code, inviter fingerprint or None) from a code or an invitation link ``.../#/join/<code>[/<fp>]``."""
-    if "#/join/" not in text:
-        return text, None
-    parts = text.split("#/join/", 1)[1].split("/")
-    return parts[0], (parts[1] if len(parts) > 1 and parts[1] else None)
 
 
 @dataclass(frozen=True)
@@ -313,6 +307,8 @@ class Device:
             self.save()
         for notice in notices:
             self.events.put_nowait(notice)
+        if any(isinstance(n, dict) and n.get("event") == "key_restored" for n in notices):
+            await self._release_held()
         return out
 
     async def refresh_devices(self) -> None:
@@ -350,11 +346,18 @@ class Device:
 
     async def _after_decision(self, account_id: str) -> None:
         await self.contacts()
+        await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Envelopes held while a contact was blocked are decrypted now; queued sends resume."""
         async with self.lock:
             held, self.state.held = self.state.held, []
+            seen = set(self.state.seen_ids)
+            for item in held:
+                self._keep(await self._decrypt_item(item), seen)
             self.save()
         if held:
-            self._incoming.put_nowait(held)
+            self._inbox_changed.set()
         self.outbox.wake()
 
     async def lock_device(self) -> None:
@@ -487,14 +490,7 @@ class Device:
                 pos = int(item["pos"])
                 if pos <= self.state.cursor:
                     continue
-                stored = await self._decrypt_item(item)
-                if stored is not None:
-                    # De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md 20).
-                    inner = f"{stored.from_account}:{stored.id}"
-                    if inner not in seen:
-                        self.state.inbox.append(stored)
-                        self.state.remember_seen(inner)
-                        seen.add(inner)
+                self._keep(await self._decrypt_item(item), seen)
                 self.state.cursor = pos
                 advanced = True
             if not advanced:
@@ -502,6 +498,16 @@ class Device:
             self.save()
             self._inbox_changed.set()
             return self.state.cursor
+
+    def _keep(self, stored: StoredMessage | None, seen: set[str]) -> None:
+        """De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md section 20)."""
+        if stored is None:
+            return
+        inner = f"{stored.from_account}:{stored.id}"
+        if inner not in seen:
+            self.state.inbox.append(stored)
+            self.state.remember_seen(inner)
+            seen.add(inner)
 
     async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
@@ -604,31 +610,3 @@ class Device:
             except TimeoutError:
                 raise TimeoutError(f"received {len(out)} of {count} messages in {timeout}s") from None
         return out
-
-
-def _new_state(
-    server_url: str,
-    created: JSON,
-    identity: IdentityKeyPair,
-    account_key: AccountKeyPair,
-    certificate: DeviceCertificate,
-    spk: SignedPreKeyPair,
-    otks: list[Any],
-    secrets: dict[str, str],
-) -> KeystoreState:
-    now = now_ms()
-    return KeystoreState(
-        server_url=server_url.rstrip("/"),
-        account_id=str(created["account_id"]),
-        device_id=str(created["device_id"]),
-        role=str(created["role"]),
-        identity_seed=b64e(identity.to_bytes()),
-        signed_prekeys={str(spk.key_id): b64e(spk.to_bytes())},
-        current_signed_prekey=spk.key_id,
-        one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in otks},
-        next_prekey_id=INITIAL_PREKEYS + 1,
-        account_seed=b64e(account_key.to_bytes()),
-        certificate=b64e(certificate.to_bytes()),
-        account_secrets=secrets,
-        signed_prekey_created={str(spk.key_id): now},
-    )

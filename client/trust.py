@@ -170,7 +170,12 @@ class TrustBook:
                     notices.append(KeyChanged(account_id, reason="invitation_mismatch"))
             self.state.account_pins[account_id] = pin
             return pin
-        if pin["key"] != b64e(key) and pin["pending"] != b64e(key):
+        if pin["key"] == b64e(key):
+            if pin["pending"] is not None and pin["reason"] == "changed":
+                # The listing is back to the key the person trusts: devices it certifies are safe again.
+                pin["pending"], pin["reason"] = None, None
+                notices.append({"event": "key_restored", "account_id": account_id})
+        elif pin["pending"] != b64e(key):
             pin["pending"], pin["reason"] = b64e(key), "changed"
             notices.append(KeyChanged(account_id, reason="changed"))
         return pin

@@ -58,3 +58,38 @@ async def test_nobody_can_drain_one_time_prekeys_and_sessions_without_one_work(p
     client.book.drop(therapist.device_id)
     message_id = await client.send(therapist.account_id, "after the cap", timeout=30)
     assert [m.id for m in await therapist.receive(1, timeout=30)] == [message_id]
+
+
+async def test_signed_prekeys_rotate_weekly_and_claimed_secrets_expire(practice: Practice) -> None:
+    from crypto.limits import (
+        CLAIMED_PREKEY_GRACE_SECONDS,
+        SIGNED_PREKEY_GRACE_SECONDS,
+        SIGNED_PREKEY_ROTATION_SECONDS,
+    )
+
+    p = practice
+    client, therapist = p.client, p.therapist
+    await client.accept_terms(therapist.account_id)
+    old = therapist.state.current_signed_prekey
+    born = therapist.state.signed_prekey_created[str(old)]
+    assert not await therapist.prekeys.rotate_signed_prekey(now=born + 1000)  # not a week old yet
+    week_later = born + 1000 * SIGNED_PREKEY_ROTATION_SECONDS
+    assert await therapist.prekeys.rotate_signed_prekey(now=week_later)
+    new = therapist.state.current_signed_prekey
+    assert new != old and str(old) in therapist.state.signed_prekeys  # kept for its grace period
+    assert (await client.api.device_bundle(therapist.device_id))["signed_prekey"]["id"] == new
+    claimed = sorted(int(k) for k in therapist.state.one_time_prekeys)[0]  # the bundle above claimed it
+
+    message_id = await client.send(therapist.account_id, "after the rotation", timeout=30)
+    assert [m.id for m in await therapist.receive(1, timeout=30)] == [message_id]
+
+    async with therapist.lock:
+        assert therapist.prekeys.delete_expired(now=week_later + 1000) == []
+        gone = therapist.prekeys.delete_expired(now=week_later + 1000 * SIGNED_PREKEY_GRACE_SECONDS)
+    assert gone == [old] and str(old) not in therapist.state.signed_prekeys
+
+    assert claimed not in await therapist.prekeys.expire_claimed_prekeys(now=week_later)
+    assert str(claimed) in therapist.state.one_time_prekeys  # claimed, unused: kept for a while
+    later = week_later + 1000 * CLAIMED_PREKEY_GRACE_SECONDS
+    assert claimed in await therapist.prekeys.expire_claimed_prekeys(now=later)
+    assert str(claimed) not in therapist.state.one_time_prekeys

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.errors import StorageUnavailable
+from storage.errors import PROTOCOL_V1_REFUSED, ProtocolVersionRefused, StorageUnavailable
 from storage.records import Role
 from storage.sqlite import DATABASE_FILE, SqliteStorage
 from storage.sqlite.schema import MIGRATIONS
@@ -73,3 +73,16 @@ async def test_unopenable_path_is_storage_unavailable(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises((StorageUnavailable, OSError)):
         SqliteStorage.open(tmp_path / "file")
+
+
+def test_a_protocol_version_1_database_is_refused_with_one_sentence(tmp_path: Path) -> None:
+    data = tmp_path / "v1"
+    data.mkdir()
+    conn = sqlite3.connect(data / DATABASE_FILE)
+    for script in MIGRATIONS[:2]:  # the schema protocol version 1 wrote
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=2")
+    conn.close()
+    with pytest.raises(ProtocolVersionRefused) as refused:
+        SqliteStorage.open(data)
+    assert str(refused.value) == PROTOCOL_V1_REFUSED and PROTOCOL_V1_REFUSED.count(".") == 1
