@@ -181,12 +181,13 @@ async def link_new_device(browser: Browser, server: ConfidantServer, existing: P
     assert shown_existing and re.fullmatch(r"\d{3} \d{3}", shown_existing)
     assert shown_existing == shown_new
     if artifacts is not None:
+        await existing.get_by_test_id("link-comparison").scroll_into_view_if_needed()
         await shot(new.page, artifacts, "link-new-device-compare")
         await shot(existing, artifacts, "link-existing-device-approve")
     if audit is not None:
         audit["new device: compare"] = await violations(new.page)
         audit["existing device: compare"] = await violations(existing)
     await new.page.get_by_role("button", name="Both show the same number").click()
-    await existing.get_by_role("button", name="Both show the same number: approve").click()
+    await existing.get_by_role("button", name="Same number: approve").click()
     await expect(existing.get_by_role("status").filter(has_text="Approved. The new device")).to_be_visible()
     return new

@@ -138,6 +138,7 @@ export class Messenger {
   }
 
   async _sendItem(item) {
+    let lastError = "The message could not be addressed.";
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
@@ -166,6 +167,12 @@ export class Messenger {
           for (const id of [...(e.details.stale || []), ...(e.details.extra || [])]) this.sessions.delete(id);
           await this.saveSessions();
           await this.d.refreshContacts();
+          // The server demands a copy for a device that no accepted account key certifies: never sent.
+          const untrusted = (e.details.missing || []).filter((id) => !this._trustedAnywhere(item.to, id));
+          if (untrusted.length) {
+            lastError = `Not sent: the server asks for a copy for a device that ${this.d.contactName(item.to)}'s account (or yours) did not approve.`;
+            break;
+          }
           continue;
         }
         if (e instanceof ApiError && e.code === "unauthenticated") {
@@ -176,8 +183,12 @@ export class Messenger {
         return true;
       }
     }
-    if (item.kind === "text") this._setState(item.to, item.id, "failed", true, "The message could not be addressed.");
+    if (item.kind === "text") this._setState(item.to, item.id, "failed", true, lastError);
     return true;
+  }
+
+  _trustedAnywhere(to, deviceId) {
+    return [...trustedDevices(this.d, to), ...trustedDevices(this.d, this.d.me.account_id)].some((d) => d.device_id === deviceId);
   }
 
   /** One envelope per current device of the recipient and per other device of ours. */

@@ -90,6 +90,7 @@ export function chatView(device, accountId) {
     const meta = [h("span", { class: "visually-hidden" }, `${who}, `), h("time", { datetime: new Date(msg.at).toISOString() }, formatTime(msg.at))];
     if (msg.dir === "out") {
       meta.push(h("span", { class: "msg-state" }, STATE_TEXT[msg.state] || ""));
+      if (msg.state === "failed" && msg.error) meta.push(h("span", { class: "msg-error" }, msg.error));
       if (msg.state === "failed")
         meta.push(h("button", { class: "ghost small", type: "button", onclick: () => m.retry(accountId, msg.id) }, "Retry"));
     }

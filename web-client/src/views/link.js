@@ -173,7 +173,7 @@ export function approveLinkSection(device) {
   };
 
   const compare = (flow, comparison) => {
-    const approve = h("button", { type: "button" }, "Both show the same number: approve");
+    const approve = h("button", { type: "button" }, "Same number: approve");
     approve.addEventListener("click", async () => {
       approve.disabled = true;
       try {
@@ -191,7 +191,7 @@ export function approveLinkSection(device) {
     body.replaceChildren(
       h("p", null, "The new device shows a number. Approve only if it is the same as this one."),
       h("div", { class: "comparison", "data-testid": "link-comparison", role: "img", "aria-label": `Comparison number ${showComparison(comparison)}` }, showComparison(comparison)),
-      h("div", { class: "row" }, approve, h("button", { type: "button", class: "secondary", onclick: () => { flow.cancel(); start(); } }, "Cancel")),
+      h("div", { class: "row link-actions" }, approve, h("button", { type: "button", class: "secondary", onclick: () => { flow.cancel(); start(); } }, "Cancel")),
     );
     announce(`Compare this number: ${showComparison(comparison)}`);
   };
