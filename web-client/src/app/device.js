@@ -62,6 +62,7 @@ export class Device extends EventTarget {
    * browser. `fingerprint` is the inviter's account-key fingerprint from the link's fragment (§18), or null.
    */
   async join(code, passphrase, fingerprint = null) {
+    await ready();
     const keys = DeviceKeys.generate();
     keys.createAccount();
     const body = {

@@ -5,6 +5,7 @@ import encodeQR from "qr";
 import "./trust.css";
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { showComparison } from "../crypto/link.js";
+import { ready } from "../crypto/primitives.js";
 import { NewDeviceLink, ApprovingLink, LinkCancelled } from "../app/linking.js";
 import { qrScanner } from "./scan.js";
 
@@ -45,6 +46,7 @@ export function newDeviceLinkView(device, { frame, onDone }) {
         submit.disabled = true;
         const passphrase = pass.value;
         try {
+          await ready(); // libsodium may not be loaded yet on this first screen
           flow = await new NewDeviceLink().start();
         } catch (e2) {
           submit.disabled = false;
