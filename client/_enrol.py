@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from client._wire import b64e, now_ms
-from client.keystore import KeystoreState
 from client.maintenance import INITIAL_PREKEYS
+from client.state import DeviceState
 from crypto import AccountKeyPair, DeviceCertificate, IdentityKeyPair, SignedPreKeyPair
 
 __all__ = ["new_state", "parse_invitation"]
@@ -23,6 +23,7 @@ def parse_invitation(text: str) -> tuple[str, str | None]:
 
 
 def new_state(
+    state: DeviceState,
     server_url: str,
     created: JSON,
     identity: IdentityKeyPair,
@@ -31,20 +32,20 @@ def new_state(
     spk: SignedPreKeyPair,
     otks: list[Any],
     secrets: dict[str, str],
-) -> KeystoreState:
-    now = now_ms()
-    return KeystoreState(
-        server_url=server_url.rstrip("/"),
-        account_id=str(created["account_id"]),
-        device_id=str(created["device_id"]),
-        role=str(created["role"]),
-        identity_seed=b64e(identity.to_bytes()),
-        signed_prekeys={str(spk.key_id): b64e(spk.to_bytes())},
-        current_signed_prekey=spk.key_id,
-        one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in otks},
-        next_prekey_id=INITIAL_PREKEYS + 1,
-        account_seed=b64e(account_key.to_bytes()),
-        certificate=b64e(certificate.to_bytes()),
-        account_secrets=secrets,
-        signed_prekey_created={str(spk.key_id): now},
-    )
+) -> None:
+    """Stage a new device's first records (the caller commits)."""
+    state.server_url = server_url.rstrip("/")
+    state.account_id = str(created["account_id"])
+    state.device_id = str(created["device_id"])
+    state.role = str(created["role"])
+    state.identity_seed = b64e(identity.to_bytes())
+    state.signed_prekeys[str(spk.key_id)] = b64e(spk.to_bytes())
+    state.current_signed_prekey = spk.key_id
+    state.signed_prekey_created[str(spk.key_id)] = now_ms()
+    for k in otks:
+        state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
+    state.next_prekey_id = INITIAL_PREKEYS + 1
+    state.account_seed = b64e(account_key.to_bytes())
+    state.certificate = b64e(certificate.to_bytes())
+    for kind, value in secrets.items():
+        state.account_secrets[kind] = value

@@ -28,24 +28,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from client._enrol import new_state as _new_state
-from client._enrol import parse_invitation
+from client._enrol import new_state, parse_invitation
 from client._keys import (
     auth_message,
+    bundle_from_wire,
     consent_message,
     device_payload,
     terms_hash,
 )
 from client._wire import b64d, b64e, new_id, now_ms
 from client.api import ApiClient
-from client.errors import ApiError, KeyChanged, TransportError, UntrustedDevice
-from client.keystore import KeystoreState, SealedFile, StoredMessage
+from client.errors import ApiError, ContactBlocked, KeyChanged, TransportError, UntrustedDevice
+from client.keystore import Keystore
 from client.linking import LinkApproval, LinkedAccount, LinkRequest
 from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
 from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
 from client.sessions import SessionBook
+from client.state import DeviceState, OutboxEntry, StoredMessage
 from client.trust import CertifiedDevice, TrustBook
 from crypto import (
     AccountKeyPair,
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 MAX_HELD = 1000  # envelopes kept from a contact whose key changed, until the person decides
+YIELD_EVERY = 25  # envelopes decrypted between two yields to the event loop
 
 
 @dataclass(frozen=True)
@@ -87,51 +89,66 @@ class Contact:
 
 
 class Device:
-    def __init__(self, sealed: SealedFile, state: KeystoreState, *, source_host: str | None = None) -> None:
-        self._sealed = sealed
-        self.state = state
-        self.identity = IdentityKeyPair.from_bytes(b64d(state.identity_seed))
-        self.account_key = AccountKeyPair(b64d(state.account_seed))
-        self.book = SessionBook(state, self.identity)
-        self.trust = TrustBook(state, self.account_key.public)
+    def __init__(
+        self,
+        keystore: Keystore,
+        *,
+        source_host: str | None = None,
+        api_timeout: float = 30.0,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        self.store = keystore
+        self.state = DeviceState(keystore)
+        self.identity = IdentityKeyPair.from_bytes(b64d(self.state.identity_seed))
+        self.account_key = AccountKeyPair(b64d(self.state.account_seed))
+        self.book = SessionBook(self.state, self.identity)
+        self.trust = TrustBook(self.state, self.account_key.public)
         self.prekeys = PrekeyUpkeep(self)
-        self.api = ApiClient(state.server_url, reauth=self._relogin, source_host=source_host)
-        self.realtime = Realtime(
-            state.server_url, self._token, lambda: self.state.cursor, self._on_envelopes, self._on_event
+        self.api = ApiClient(
+            self.state.server_url, reauth=self._relogin, source_host=source_host, timeout=api_timeout
         )
+        self.realtime = Realtime(
+            self.state.server_url,
+            self._token,
+            lambda: int(self.state.cursor),
+            self._on_envelopes,
+            self._on_event,
+            call_timeout=api_timeout,
+        )
+        self._connect_timeout = connect_timeout
         self.events: asyncio.Queue[KeyChanged | JSON] = asyncio.Queue()
         self.lock = asyncio.Lock()
-        self._incoming: asyncio.Queue[list[JSON]] = asyncio.Queue()
         self._inbox_changed = asyncio.Event()
-        self.outbox = Outbox(self)
+        self.outbox = Outbox(self.state.outbox, keystore, self)
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
         self._ack_wanted = 0
         self._ack_sent = 0
         self._ack_task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"Device(account={self.account_id}, device={self.device_id})"
 
     @property
     def account_id(self) -> str:
-        return self.state.account_id
+        return str(self.state.account_id)
 
     @property
     def device_id(self) -> str:
-        return self.state.device_id
+        return str(self.state.device_id)
 
     @property
     def role(self) -> str:
-        return self.state.role
+        return str(self.state.role)
 
     @property
     def keystore_path(self) -> Path:
-        return self._sealed.path
+        return self.store.path
 
-    def save(self) -> None:
-        """Write the whole state to the keystore (atomic); callers hold ``lock`` when they changed it."""
-        self._sealed.save(self.state)
+    async def save(self, durable: bool = True) -> None:
+        """Write every changed record to the keystore (one transaction, off the event loop)."""
+        await self.store.commit(durable)
 
     # -- creation ------
 
@@ -146,6 +163,7 @@ class Device:
         kdf: str = "interactive",
         connect: bool = True,
         source_host: str | None = None,
+        **opts: Any,
     ) -> Device:
         """Create an account from an invitation code or link, with this new device as its first device.
 
@@ -159,18 +177,22 @@ class Device:
         )
         spk = SignedPreKeyPair.generate(identity, 1)
         otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
-        path = Path(keystore_path)
-        sealed = SealedFile.create(path, passphrase, kdf=kdf)
-        account = {"account_id": account_id, "account_key": b64e(account_key.public.to_bytes())}
-        async with ApiClient(server_url, source_host=source_host) as api:
-            created = await api.create_account(
-                code, account, device_payload(device_id, identity, certificate, spk, otks)
-            )
-        state = _new_state(server_url, created, identity, account_key, certificate, spk, otks, {})
-        if inviter_fp is not None and created.get("linked_account_id"):
-            state.invitation_fingerprints[str(created["linked_account_id"])] = inviter_fp
-        sealed.save(state)
-        device = cls(sealed, state, source_host=source_host)
+        keystore = await asyncio.to_thread(Keystore.create, Path(keystore_path), passphrase, kdf=kdf)
+        try:
+            account = {"account_id": account_id, "account_key": b64e(account_key.public.to_bytes())}
+            async with ApiClient(server_url, source_host=source_host) as api:
+                created = await api.create_account(
+                    code, account, device_payload(device_id, identity, certificate, spk, otks)
+                )
+            state = DeviceState(keystore)
+            new_state(state, server_url, created, identity, account_key, certificate, spk, otks, {})
+            if inviter_fp is not None and created.get("linked_account_id"):
+                state.invitation_fingerprints[str(created["linked_account_id"])] = inviter_fp
+            await keystore.commit()
+        except BaseException:
+            await keystore.close()
+            raise
+        device = cls(keystore, source_host=source_host, **opts)
         await device.start(connect=connect)
         return device
 
@@ -191,20 +213,34 @@ class Device:
         kdf: str = "interactive",
         connect: bool = True,
         source_host: str | None = None,
+        **opts: Any,
     ) -> Device:
         """Register the new device with the certificate an existing device issued (after linking)."""
         spk = SignedPreKeyPair.generate(linked.identity, 1)
         otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
-        sealed = SealedFile.create(Path(keystore_path), passphrase, kdf=kdf)
-        payload = device_payload(linked.device_id, linked.identity, linked.certificate, spk, otks)
-        async with ApiClient(server_url, source_host=source_host) as api:
-            created = await api.register_linked_device(link_id, payload)
-        secrets = {str(k): b64e(v) for k, v in linked.secrets.items()}
-        state = _new_state(
-            server_url, created, linked.identity, linked.account_key, linked.certificate, spk, otks, secrets
-        )
-        sealed.save(state)
-        device = cls(sealed, state, source_host=source_host)
+        keystore = await asyncio.to_thread(Keystore.create, Path(keystore_path), passphrase, kdf=kdf)
+        try:
+            payload = device_payload(linked.device_id, linked.identity, linked.certificate, spk, otks)
+            async with ApiClient(server_url, source_host=source_host) as api:
+                created = await api.register_linked_device(link_id, payload)
+            secrets = {str(k): b64e(v) for k, v in linked.secrets.items()}
+            state = DeviceState(keystore)
+            new_state(
+                state,
+                server_url,
+                created,
+                linked.identity,
+                linked.account_key,
+                linked.certificate,
+                spk,
+                otks,
+                secrets,
+            )
+            await keystore.commit()
+        except BaseException:
+            await keystore.close()
+            raise
+        device = cls(keystore, source_host=source_host, **opts)
         await device.start(connect=connect)
         return device
 
@@ -220,40 +256,56 @@ class Device:
         *,
         server_url: str | None = None,
         connect: bool = True,
+        **opts: Any,
     ) -> Device:
-        """Open an existing keystore, log in, and (by default) connect; unsent outbox entries are resent."""
-        sealed, state = SealedFile.open(Path(keystore_path), passphrase)
-        if server_url is not None:
-            state.server_url = server_url.rstrip("/")
-        device = cls(sealed, state)
+        """Open an existing keystore (locked until ``close``), log in, and (by default) connect; the mailbox
+        is drained in the background and unsent outbox entries are resent. A failure stops everything this
+        call started and releases the keystore. ``opts``: ``api_timeout``, ``connect_timeout`` (seconds)."""
+        keystore = await asyncio.to_thread(Keystore.open, Path(keystore_path), passphrase)
+        try:
+            if server_url is not None:
+                DeviceState(keystore).server_url = server_url.rstrip("/")
+            device = cls(keystore, **opts)
+        except BaseException:
+            await keystore.close()
+            raise
         await device.start(connect=connect)
         return device
 
     async def start(self, *, connect: bool = True) -> None:
-        await self.login()
-        await self.refresh_devices()
-        with contextlib.suppress(ApiError, TransportError):
-            await self.prekeys.run_once()
-        self._tasks.append(asyncio.create_task(self._receive_loop(), name="confidant-receive"))
-        self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
-        if connect:
-            self.realtime.start()
-            await self.realtime.wait_connected()
-        self.outbox.wake()
+        """Log in, connect (the mailbox drains in the background, page by page) and start the outbox.
+        On any failure, everything started here is stopped and the keystore closed before re-raising."""
+        try:
+            await self.login()
+            await self.refresh_devices()
+            with contextlib.suppress(ApiError, TransportError):
+                await self.prekeys.run_once()
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
+            if connect:
+                self.realtime.start()
+                await self.realtime.wait_connected(self._connect_timeout)
+            self.outbox.wake()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
-        """Disconnect and stop background work; everything acknowledged or queued is already on disk."""
+        """Disconnect, stop every background task, write what is staged and release the keystore."""
+        if self._closed:
+            return
+        self._closed = True
         await self.realtime.stop()
         if self._ack_task is not None:
             self._tasks.append(self._ack_task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
         self.outbox.abandon()
         await self.api.close()
+        await self.store.close()
 
     async def __aenter__(self) -> Device:
         return self
@@ -304,7 +356,7 @@ class Device:
                         self.trust.is_blocked(account_id),
                     )
                 )
-            self.save()
+            await self.save()
         for notice in notices:
             self.events.put_nowait(notice)
         if any(isinstance(n, dict) and n.get("event") == "key_restored" for n in notices):
@@ -316,7 +368,7 @@ class Device:
         me = await self.api.me()
         async with self.lock:
             notices = self.trust.observe(self.account_id, b"", list(me.get("devices", [])))
-            self.save()
+            await self.save()
         for notice in notices:
             self.events.put_nowait(notice)
 
@@ -334,34 +386,32 @@ class Device:
         """The person compared the safety number (of the new key, if it changed): trusted and verified."""
         async with self.lock:
             self.trust.mark_verified(account_id)
-            self.save()
-        await self._after_decision(account_id)
+            await self.save()
+        await self.contacts()
+        await self._release_held()
 
     async def accept_new_key(self, account_id: str) -> None:
         """The person accepts a changed account key without verifying it: sending resumes."""
         async with self.lock:
             self.trust.accept_new_key(account_id)
-            self.save()
-        await self._after_decision(account_id)
-
-    async def _after_decision(self, account_id: str) -> None:
+            await self.save()
         await self.contacts()
         await self._release_held()
 
     async def _release_held(self) -> None:
         """Envelopes held while a contact was blocked are decrypted now; queued sends resume."""
         async with self.lock:
-            held, self.state.held = self.state.held, []
-            seen = set(self.state.seen_ids)
+            held = [item for _, item in list(self.state.held.items())]
+            self.state.held.clear()
             for item in held:
-                self._keep(await self._decrypt_item(item), seen)
-            self.save()
+                self._keep(await self._decrypt_item(item))
+            await self.save()
         if held:
             self._inbox_changed.set()
         self.outbox.wake()
 
     async def lock_device(self) -> None:
-        """ "Lock": revoke the bearer token on the server (its sockets close), then disconnect."""
+        """ "Lock": revoke the bearer token on the server (its sockets close), then close."""
         with contextlib.suppress(ApiError, TransportError):
             await self.api.logout()
         self.api.token = None
@@ -371,8 +421,10 @@ class Device:
         """ "Remove this account from this device": revoke the device on the server first, then delete the
         keystore. Raises (and deletes nothing) if the server could not be told."""
         await self.api.revoke_device(self.device_id)
+        path = self.keystore_path
         await self.close()
-        self.keystore_path.unlink(missing_ok=True)
+        for leftover in (path, *path.parent.glob(path.name + "*")):
+            leftover.unlink(missing_ok=True)
 
     async def invite(
         self, role: str, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
@@ -444,10 +496,79 @@ class Device:
         """Wait until the outbox is empty (every queued send acknowledged or refused)."""
         await self.outbox.flush(timeout)
 
+    # -- the outbox's port (client/outbox.py OutboxPort) ------
+
+    async def encrypt_send(self, entry: OutboxEntry) -> JSON:
+        """Encrypt for every current device of the recipient and our other devices (sessions staged)."""
+        async with self.lock:
+            if entry.to_account not in self.state.device_sets:
+                self.lock.release()
+                try:
+                    await self.contacts()
+                finally:
+                    await self.lock.acquire()
+            if self.trust.is_blocked(entry.to_account):
+                raise ContactBlocked(
+                    entry.to_account
+                )  # nothing is encrypted to a key the person did not accept
+            sets = (
+                self.state.device_sets
+            )  # certified devices only; start() checks a bundle's key is certified
+            targets = [(entry.to_account, dev) for dev in sets.get(entry.to_account, [])]
+            own = [dev for dev in sets.get(self.account_id, []) if dev != self.device_id]
+            targets += [(self.account_id, dev) for dev in own]
+            for account, device in targets:
+                if not self.book.has_session(device):
+                    self.book.start(account, device, bundle_from_wire(await self.api.device_bundle(device)))
+            plaintext = b64d(entry.plaintext)
+            envelopes = []
+            for _, device in targets:
+                kind, wire = self.book.encrypt(device, plaintext)
+                envelopes.append({"v": 1, "to_device": device, "type": kind, "ciphertext": b64e(wire)})
+        return {"id": entry.id, "to_account": entry.to_account, "envelopes": envelopes}
+
+    async def post_send(self, body: JSON) -> JSON:
+        if self.realtime.connected.is_set():
+            try:
+                return await self.realtime.call("send", body)
+            except ApiError as err:
+                if err.code != "unauthenticated":
+                    raise
+            except TransportError:
+                pass
+        return await self.api.send(body)
+
+    async def device_set_changed(self, details: JSON) -> None:
+        async with self.lock:
+            for device in [*details.get("extra", []), *details.get("stale", [])]:
+                self.book.drop(str(device))
+        await self.contacts()
+        await self.refresh_devices()
+        log.info(
+            "device set of a send changed (missing %d, extra %d, stale %d)",
+            len(details.get("missing", [])),
+            len(details.get("extra", [])),
+            len(details.get("stale", [])),
+        )
+
+    def blocked(self, to_account: str) -> bool:
+        return self.trust.is_blocked(to_account)
+
+    async def wait_online(self, timeout: float) -> None:
+        connected = self.realtime.connected
+        if connected.is_set():
+            await asyncio.sleep(timeout)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(connected.wait(), timeout)
+
     # -- receiving ------
 
-    def _on_envelopes(self, envelopes: list[JSON]) -> None:
-        self._incoming.put_nowait(envelopes)
+    async def _on_envelopes(self, envelopes: list[JSON]) -> None:
+        # One page at a time (Realtime awaits this before fetching the next): decrypted, written, then acked.
+        up_to = await self._process(envelopes)
+        if up_to is not None:
+            self._ack_soon(up_to)
 
     async def _on_event(self, name: str, data: JSON) -> None:
         if name == "prekeys_low":
@@ -462,13 +583,6 @@ class Device:
                 await self.refresh_devices()
         self.events.put_nowait({"event": name, **data})
 
-    async def _receive_loop(self) -> None:
-        while True:
-            items = await self._incoming.get()
-            up_to = await self._process(items)
-            if up_to is not None:
-                self._ack_soon(up_to)
-
     def _ack_soon(self, up_to: int) -> None:
         # acks never hold up decryption; at most one in flight, later positions coalesce into the next one
         self._ack_wanted = max(self._ack_wanted, up_to)
@@ -482,32 +596,38 @@ class Device:
             self._ack_sent = up_to
 
     async def _process(self, items: list[JSON]) -> int | None:
-        """Decrypt new items in stream order and save everything in one write; returns the position to ack."""
+        """Decrypt new items in stream order, write them in one durable commit (inbox, sessions, seen ids,
+        cursor) and return the position to acknowledge: the server deletes only what is on our disk."""
         async with self.lock:
-            seen = set(self.state.seen_ids)
             advanced = False
-            for item in sorted(items, key=lambda i: int(i["pos"])):
+            for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
                 pos = int(item["pos"])
                 if pos <= self.state.cursor:
                     continue
-                self._keep(await self._decrypt_item(item), seen)
+                self._keep(await self._decrypt_item(item))
                 self.state.cursor = pos
                 advanced = True
+                if n % YIELD_EVERY == YIELD_EVERY - 1:
+                    await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
             if not advanced:
                 return None
-            self.save()
+            await self.save()
             self._inbox_changed.set()
-            return self.state.cursor
+            return int(self.state.cursor)
 
-    def _keep(self, stored: StoredMessage | None, seen: set[str]) -> None:
+    def _keep(self, stored: StoredMessage | None) -> None:
         """De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md section 20)."""
         if stored is None:
             return
         inner = f"{stored.from_account}:{stored.id}"
-        if inner not in seen:
-            self.state.inbox.append(stored)
+        if inner not in self.state.seen:
+            self.state.inbox[inner] = stored
             self.state.remember_seen(inner)
-            seen.add(inner)
+
+    def _hold(self, item: JSON) -> None:
+        """Keep an envelope from a contact whose key changed until the person decides (bounded)."""
+        if len(self.state.held) < MAX_HELD:
+            self.state.held[f"{item['pos']}:{item['from_device']}"] = dict(item)
 
     async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
@@ -557,11 +677,6 @@ class Device:
             plaintext=b64e(plaintext),
         )
 
-    def _hold(self, item: JSON) -> None:
-        """Keep an envelope from a contact whose key changed until the person decides (bounded)."""
-        if len(self.state.held) < MAX_HELD:
-            self.state.held.append(dict(item))
-
     async def _ack(self, up_to: int) -> None:
         try:
             if self.realtime.connected.is_set():
@@ -573,17 +688,16 @@ class Device:
             log.debug("ack up to %d failed: %s", up_to, exc)
 
     async def messages(self) -> AsyncIterator[Message]:
-        """Decrypted messages in stream order, each once; removed from the keystore when handed over."""
+        """Decrypted messages in stream order, each once; removed from the keystore when handed over (one
+        row deleted, written in the background: a crash right after may hand the last few over again)."""
         while True:
-            if not self.state.inbox:
+            taken = self.state.inbox.pop_first()
+            if taken is None:
                 self._inbox_changed.clear()
                 await self._inbox_changed.wait()
                 continue
-            async with self.lock:
-                if not self.state.inbox:
-                    continue
-                stored = self.state.inbox.pop(0)
-                self.save()
+            stored = taken[1]
+            self.store.commit_soon()
             payload = Payload.decode(b64d(stored.plaintext))
             yield Message(
                 stored.id,

@@ -49,7 +49,7 @@ class PrekeyUpkeep:
                     d.state.next_prekey_id += batch
                     for k in keys:
                         d.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-                    d.save()
+                    await d.save()
                 await d.api.add_one_time_prekeys([otk_wire(k) for k in keys])
                 needed -= batch
                 uploaded += batch
@@ -68,15 +68,15 @@ class PrekeyUpkeep:
             spk = SignedPreKeyPair.generate(d.identity, new_id)
             d.state.signed_prekeys[str(new_id)] = b64e(spk.to_bytes())
             d.state.signed_prekey_created[str(new_id)] = now
-            d.save()  # the secret is on disk before the server can hand the public part out
+            await d.save()  # the secret is on disk before the server can hand the public part out
         await d.api.put_signed_prekey(spk_wire(spk))
         async with d.lock:
             d.state.current_signed_prekey = new_id
             d.state.signed_prekey_retired[current] = now
-            d.save()
+            await d.save()
         return True
 
-    def delete_expired(self, *, now: int | None = None) -> list[int]:
+    async def delete_expired(self, *, now: int | None = None) -> list[int]:
         """Delete signed prekeys past their grace period, and their replay entries; returns their ids."""
         d = self._d
         now = now_ms() if now is None else now
@@ -94,7 +94,7 @@ class PrekeyUpkeep:
             d.state.signed_prekey_created.pop(str(key_id), None)
             cache.forget_signed_prekey(key_id)
         d.state.replay_cache = b64e(cache.to_bytes())
-        d.save()
+        await d.save()
         return gone
 
     async def expire_claimed_prekeys(self, *, now: int | None = None) -> list[int]:
@@ -113,12 +113,12 @@ class PrekeyUpkeep:
                     del d.state.one_time_prekeys[key]
                     del d.state.claimed_prekeys[key]
                     expired.append(int(key))
-            d.save()
+            await d.save()
         return expired
 
     async def run_once(self, *, now: int | None = None) -> None:
         """At start and daily: rotate, delete what outlived its grace, expire claimed secrets."""
         await self.rotate_signed_prekey(now=now)
         async with self._d.lock:
-            self.delete_expired(now=now)
+            await self.delete_expired(now=now)
         await self.expire_claimed_prekeys(now=now)

@@ -1,4 +1,4 @@
-"""Pairwise ratchet sessions of one device, kept inside its keystore state.
+"""Pairwise ratchet sessions of one device, kept as records of its keystore (client/state.py).
 
 Each peer device has a short list of sessions, the active one first. Both sides may start a session
 at the same moment (each sends a prekey message before it has read the other's); like Signal, a device
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from client._wire import b64d, b64e
 from client.errors import UntrustedDevice
-from client.keystore import MAX_PREVIOUS_SESSIONS, KeystoreState
+from client.state import MAX_PREVIOUS_SESSIONS, DeviceState
 from crypto import (
     CryptoError,
     DecryptionFailed,
@@ -37,7 +37,7 @@ __all__ = ["SessionBook"]
 
 
 class SessionBook:
-    def __init__(self, state: KeystoreState, identity: IdentityKeyPair) -> None:
+    def __init__(self, state: DeviceState, identity: IdentityKeyPair) -> None:
         self.state = state
         self.identity = identity
         self.own_device = bytes.fromhex(state.device_id)
@@ -64,10 +64,11 @@ class SessionBook:
 
     def encrypt(self, device_id: str, plaintext: bytes) -> tuple[str, bytes]:
         """Encrypt with the active session: (``"prekey"`` | ``"message"``, envelope bytes)."""
-        states = self.state.sessions[device_id]
+        states = list(self.state.sessions[device_id])
         session = Session.from_bytes(b64d(states[0]))
         wire = session.encrypt(plaintext)
         states[0] = b64e(session.to_bytes())
+        self.state.sessions[device_id] = states  # assigned, not changed in place: stages the record
         return peek_envelope(wire).type.wire_name, wire
 
     def decrypt(self, from_account: str, from_device: str, wire: bytes) -> bytes:
@@ -80,7 +81,7 @@ class SessionBook:
         expected = self.pinned(from_device)
         if expected is None or self.state.device_accounts.get(from_device) != from_account:
             raise UntrustedDevice(from_account, from_device)
-        states = self.state.sessions.get(from_device, [])
+        states = list(self.state.sessions.get(from_device, []))
         refusal: CryptoError | None = None
         for index, raw in enumerate(states):
             session = Session.from_bytes(b64d(raw))
@@ -95,6 +96,7 @@ class SessionBook:
                 continue
             del states[index]
             states.insert(0, b64e(session.to_bytes()))
+            self.state.sessions[from_device] = states
             return plaintext
         if info.type is not EnvelopeType.PREKEY:
             raise refusal or DecryptionFailed("no session decrypts this message")
@@ -123,9 +125,8 @@ class SessionBook:
         return plaintext
 
     def _push(self, device_id: str, session: Session) -> None:
-        states = self.state.sessions.setdefault(device_id, [])
-        states.insert(0, b64e(session.to_bytes()))
-        del states[1 + MAX_PREVIOUS_SESSIONS :]
+        states = [b64e(session.to_bytes()), *self.state.sessions.get(device_id, [])]
+        self.state.sessions[device_id] = states[: 1 + MAX_PREVIOUS_SESSIONS]
 
     def _signed_prekey(self, key_id: int) -> SignedPreKeyPair | None:
         raw = self.state.signed_prekeys.get(str(key_id))

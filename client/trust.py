@@ -6,7 +6,8 @@ or the invitation link's fingerprint). Its devices are used only if their certif
 pinned key, so a device the server adds is never encrypted to. A different account key is a blocking event:
 the contact is "blocked" until the person accepts the new key or verifies it; nothing is sent meanwhile.
 
-State (inside the keystore, ``KeystoreState.account_pins``), per account id:
+State (records of the keystore's ``account_pin`` kind, client/state.py; reassigned after every change so the
+keystore stages it), per account id:
     {"key": b64 pinned account key ("" = none trusted yet), "verified": bool,
      "pending": b64 key seen but not accepted | None, "reason": "changed" | "invitation_mismatch" | None,
      "announced": [device ids already reported] | None (None: the next listing is recorded silently),
@@ -20,7 +21,7 @@ from typing import Any
 
 from client._wire import b64d, b64e
 from client.errors import KeyChanged
-from client.keystore import KeystoreState
+from client.state import DeviceState
 from crypto import fingerprint
 from crypto.certificate import AccountPublicKey, DeviceCertificate
 from crypto.errors import CryptoError
@@ -56,7 +57,7 @@ def _certified(account_key: bytes, account_id: str, d: JSON) -> CertifiedDevice 
 
 
 class TrustBook:
-    def __init__(self, state: KeystoreState, own_account_key: AccountPublicKey) -> None:
+    def __init__(self, state: DeviceState, own_account_key: AccountPublicKey) -> None:
         self.state = state
         self.own_key = own_account_key
 
@@ -139,7 +140,10 @@ class TrustBook:
                 )
             self._pin_device(c)
         pin["announced"] = sorted(announced | {c.device_id for c in certified})
-        self.state.device_sets[account_id] = [c.device_id for c in certified]
+        self.state.account_pins[account_id] = pin
+        ids = [c.device_id for c in certified]
+        if self.state.device_sets.get(account_id) != ids:
+            self.state.device_sets[account_id] = ids
         return notices
 
     def _pin_for(self, account_id: str, key: bytes, notices: list[KeyChanged | JSON]) -> JSON:
@@ -184,8 +188,10 @@ class TrustBook:
         raw = b64e(c.identity_key)
         if self.state.peer_identities.get(c.device_id) not in (None, raw):
             self.state.sessions.pop(c.device_id, None)  # re-certified with another key: old sessions go
-        self.state.peer_identities[c.device_id] = raw
-        self.state.device_accounts[c.device_id] = c.account_id
+        if self.state.peer_identities.get(c.device_id) != raw:
+            self.state.peer_identities[c.device_id] = raw
+        if self.state.device_accounts.get(c.device_id) != c.account_id:
+            self.state.device_accounts[c.device_id] = c.account_id
 
     # -- the person's decisions ------
 
@@ -197,6 +203,7 @@ class TrustBook:
         pin.update(
             key=pin["pending"], pending=None, reason=None, verified=verified, announced=None, untrusted=[]
         )
+        self.state.account_pins[account_id] = pin
         for device_id in self.state.device_sets.pop(account_id, []):
             self.state.sessions.pop(device_id, None)
             self.state.peer_identities.pop(device_id, None)
@@ -210,3 +217,4 @@ class TrustBook:
             self.accept_new_key(account_id, verified=True)
         else:
             pin["verified"] = True
+            self.state.account_pins[account_id] = pin

@@ -4,11 +4,17 @@ cannot make a device believe."""
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from client._wire import b64e
 from client.errors import KeyChanged
-from client.keystore import KeystoreState
+from client.keystore import Keystore
+from client.state import DeviceState
 from client.trust import TrustBook
 from crypto import AccountKeyPair, DeviceCertificate, IdentityKeyPair, fingerprint
 
@@ -30,9 +36,23 @@ class Account:
         }
 
 
+_DIR = tempfile.TemporaryDirectory(prefix="trust-")
+_OPEN: list[Keystore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_keystores() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close_now()
+
+
 def _book() -> tuple[TrustBook, Account]:
     me = Account()
-    state = KeystoreState("http://relay.test", me.id, os.urandom(16).hex(), "client", b64e(os.urandom(32)))
+    keystore = Keystore.create(Path(_DIR.name) / os.urandom(8).hex(), "p", kdf="fast")
+    _OPEN.append(keystore)
+    state = DeviceState(keystore)
+    state.account_id, state.device_id, state.role = me.id, os.urandom(16).hex(), "client"
     return TrustBook(state, me.key.public), me
 
 

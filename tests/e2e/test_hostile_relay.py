@@ -225,7 +225,7 @@ async def test_a_swapped_account_key_blocks_sending_until_the_key_is_back(scene:
 
     queued = scene.client.enqueue(scene.therapist.account_id, "I relapsed last night")
     await scene.client.flush(timeout=10)  # returns: the only entry waits for the person's decision
-    assert [e.id for e in scene.client.state.outbox] == [queued]
+    assert list(scene.client.state.outbox) == [queued]
     assert await scene.attacker_mailbox(attacker) == []
     attacker.reads_nothing(await scene.captured_for(attacker))
 
@@ -257,7 +257,7 @@ async def test_the_invitation_fingerprint_catches_a_swapped_key_at_first_contact
         assert newcomer.certified_devices(scene.therapist.account_id) == []
         queued = newcomer.enqueue(scene.therapist.account_id, "first message")
         await newcomer.flush(timeout=10)
-        assert [e.id for e in newcomer.state.outbox] == [queued]
+        assert list(newcomer.state.outbox) == [queued]
         assert await scene.attacker_mailbox(attacker) == []
     finally:
         await newcomer.close()

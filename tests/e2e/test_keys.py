@@ -84,8 +84,8 @@ async def test_signed_prekeys_rotate_weekly_and_claimed_secrets_expire(practice:
     assert [m.id for m in await therapist.receive(1, timeout=30)] == [message_id]
 
     async with therapist.lock:
-        assert therapist.prekeys.delete_expired(now=week_later + 1000) == []
-        gone = therapist.prekeys.delete_expired(now=week_later + 1000 * SIGNED_PREKEY_GRACE_SECONDS)
+        assert await therapist.prekeys.delete_expired(now=week_later + 1000) == []
+        gone = await therapist.prekeys.delete_expired(now=week_later + 1000 * SIGNED_PREKEY_GRACE_SECONDS)
     assert gone == [old] and str(old) not in therapist.state.signed_prekeys
 
     assert claimed not in await therapist.prekeys.expire_claimed_prekeys(now=week_later)

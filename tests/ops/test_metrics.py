@@ -35,7 +35,7 @@ async def test_metrics_follow_an_end_to_end_run(relay: Relay) -> None:
     assert [m.body for m in await relay.therapist.receive(3)] == [f"live message {i}" for i in range(3)]
 
     # The client goes offline; the therapist's answer waits in its mailbox.
-    keystore = relay.client._sealed.path
+    keystore = relay.client.keystore_path
     relay.devices.remove(relay.client)
     await relay.client.close()
     await relay.eventually("client disconnected", lambda: _equals(relay, "confidant_connected_devices", 2))
