@@ -54,6 +54,8 @@ export class IdleLock {
 
   check() {
     if (this.d.status !== "ready" && this.d.status !== "revoked") return;
+    // A session on the call screen is use, even with no key pressed for fifty minutes.
+    if (location.hash.startsWith("#/call/")) this.lastActive = Date.now();
     if (this.minutes && Date.now() - this.lastActive >= this.minutes * 60_000) {
       this.d.lock({ reason: "idle" });
       return;
