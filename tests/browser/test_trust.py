@@ -139,7 +139,7 @@ def sent_anything(traffic: list[str]) -> bool:
     return any('"send"' in x or (x.startswith("POST") and "/api/v1/messages" in x) for x in traffic)
 
 
-async def test_swapped_account_key_blocks_sending_until_resolved(
+async def test_swapped_account_key_blocks_and_a_planted_device_gets_nothing(
     browser: Browser, server: ConfidantServer, relay: HostileControl, artifacts: Path
 ) -> None:
     p = await practice(browser, server)
@@ -182,20 +182,10 @@ async def test_swapped_account_key_blocks_sending_until_resolved(
     await expect(t.get_by_role("alert").filter(has_text="security key has changed")).to_have_count(0)
     assert not any(attacker.device_id in x for x in traffic)
     await attacker.received_nothing(relay)
-    for user in (p.admin, p.therapist, p.client):
-        assert user.errors == []
 
-
-async def test_uncertified_device_is_never_encrypted_to(
-    browser: Browser, server: ConfidantServer, relay: HostileControl
-) -> None:
-    p = await practice(browser, server)
-    t, c = p.therapist.page, p.client.page
-    client_id = await account_id_of(c, server)
-
-    # The operator writes a device into the client's account: listed everywhere, demanded by every send.
-    attacker = Attacker()
-    await relay.command("plant_device", {"account_id": client_id, "device": attacker.device(client_id)})
+    # Next the operator writes a device into the client's account: listed everywhere, demanded by every send.
+    planted = Attacker()
+    await relay.command("plant_device", {"account_id": client_id, "device": planted.device(client_id)})
     traffic = record_traffic(t)
     await t.reload()
     await unlock(t)
@@ -205,8 +195,8 @@ async def test_uncertified_device_is_never_encrypted_to(
     mine = t.locator(".msg.out").filter(has_text="never for the planted device")
     await expect(mine).to_have_attribute("data-state", "failed", timeout=30_000)
     await expect(mine).to_contain_text("did not approve")
-    assert not any(attacker.device_id in x for x in traffic if "/bundle" in x or '"send"' in x)
-    await attacker.received_nothing(relay)
+    assert not any(planted.device_id in x for x in traffic if "/bundle" in x or '"send"' in x)
+    await planted.received_nothing(relay)
     await expect(bubble(c, "never for the planted device")).to_have_count(0)
     for user in (p.admin, p.therapist, p.client):
         assert user.errors == []
@@ -262,48 +252,12 @@ async def _invite(page: Page, name: str) -> str:
     return link
 
 
-async def test_replayed_prekey_message_and_envelope_are_refused(
+async def test_stolen_token_cannot_enrol_and_replays_are_refused(
     browser: Browser, server: ConfidantServer, relay: HostileControl
 ) -> None:
-    p = await practice(browser, server)
-    t, c = p.therapist.page, p.client.page
-    await open_chat(t, p.client_name)
-    await send(c, "Your therapist", "first words")  # starts the session: a prekey message
-    await expect(bubble(t, "first words")).to_be_visible()
-    first = (await relay.command("captured"))["envelopes"][0]
-    assert first["type"] == "prekey"
-    for i in range(3):
-        await send(t, p.client_name, f"reply {i}")
-        await expect(bubble(c, f"reply {i}")).to_be_visible()
-    await send(c, "Your therapist", "second words")
-    await expect(bubble(t, "second words")).to_be_visible()
-    from_client = [e for e in (await relay.command("captured"))["envelopes"]
-                   if e["from_device"] == first["from_device"] and e["to_device"] == first["to_device"]]
-    later = from_client[-1]
-
-    # The relay stores both again under fresh relay ids and wakes the therapist's browser.
-    for env in (first, later):
-        await relay.command("replay", {"envelope": env})
-    await send(c, "Your therapist", "still talking")
-    await expect(bubble(t, "still talking")).to_be_visible()
-    await expect(bubble(t, "first words")).to_have_count(1)
-    await expect(bubble(t, "second words")).to_have_count(1)
-
-    # The conversation is intact both ways: the replayed session start replaced nothing.
-    await send(c, "Your therapist", "and still")
-    await expect(bubble(t, "and still")).to_be_visible()
-    await send(t, p.client_name, "and back")
-    await expect(bubble(c, "and back")).to_be_visible()
-    await expect(t.locator(".msg.notice").filter(has_text="could not be decrypted")).to_have_count(0)
-    for user in (p.admin, p.therapist, p.client):
-        assert user.errors == []
-
-
-async def test_a_stolen_token_cannot_enrol_a_device(
-    browser: Browser, server: ConfidantServer, relay: HostileControl
-) -> None:
-    """The thief holds the client's live token and drives the linking API itself: it can make an offer, but
-    without the account key no certificate it makes verifies, so no device is added and nothing reaches it."""
+    """A thief holds the client's live token and drives the linking API itself: it can make an offer, but
+    without the account key no certificate it makes verifies, so no device is added and nothing reaches it.
+    Then the relay replays a session start and an old envelope: each shows once, the conversation goes on."""
     p = await practice(browser, server)
     t, c = p.therapist.page, p.client.page
     tokens = record_tokens(c)
@@ -345,6 +299,31 @@ async def test_a_stolen_token_cannot_enrol_a_device(
     await expect(bubble(c, "after the attempt")).to_be_visible()
     await expect(t.locator(".msg.notice").filter(has_text="added a device")).to_have_count(0)
     await attacker.received_nothing(relay)
+
+    # The relay delivers old ciphertext again: the therapist's session start (a prekey message, the
+    # "after the attempt" above) and a later envelope of the same session, under fresh relay ids.
+    captured = (await relay.command("captured"))["envelopes"]
+    first = next(e for e in captured if e["type"] == "prekey")
+    for i in range(3):
+        await send(c, "Your therapist", f"reply {i}")
+        await expect(bubble(t, f"reply {i}")).to_be_visible()
+    await send(t, p.client_name, "second words")
+    await expect(bubble(c, "second words")).to_be_visible()
+    same_way = [e for e in (await relay.command("captured"))["envelopes"]
+                if (e["from_device"], e["to_device"]) == (first["from_device"], first["to_device"])]
+    for env in (first, same_way[-1]):
+        await relay.command("replay", {"envelope": env})
+    await send(t, p.client_name, "still talking")
+    await expect(bubble(c, "still talking")).to_be_visible()
+    for text in ("after the attempt", "second words"):
+        await expect(bubble(c, text)).to_have_count(1)
+
+    # The conversation is intact both ways: the replayed session start replaced nothing.
+    await send(c, "Your therapist", "and still")
+    await expect(bubble(t, "and still")).to_be_visible()
+    await send(t, p.client_name, "and back")
+    await expect(bubble(c, "and back")).to_be_visible()
+    await expect(c.locator(".msg.notice").filter(has_text="could not be decrypted")).to_have_count(0)
     for user in (p.admin, p.therapist, p.client):
         assert user.errors == []
 
