@@ -8,6 +8,7 @@ import { Realtime } from "./realtime.js";
 import { Vault } from "./vault.js";
 import { DeviceKeys } from "./identity.js";
 import { Messenger } from "./messenger.js";
+import { messengerPort } from "./messenger_port.js";
 import { acceptKeys, addedDeviceText, mergeContact, ownCertified } from "./trust.js";
 import { IdleLock } from "./idle.js";
 import { DAY_MS, maintainPrekeys } from "./prekeys.js";
@@ -28,7 +29,7 @@ export class Device extends EventTarget {
     this.devices = []; // my account's devices from GET /me
     this.contacts = new Map(); // account_id -> contact (see _mergeContacts)
     this.state = null; // persisted, encrypted: {lastPos, contacts: {id: {known, verified, keyChanged, lastRead}}}
-    this.messenger = new Messenger(this);
+    this.messenger = new Messenger(messengerPort(this));
     this.idle = new IdleLock(this);
     this.lockReason = null; // why the device is locked: manual | idle | removed
     this.api.onUnauthenticated = () => this._tokenExpired();

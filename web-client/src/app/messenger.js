@@ -3,9 +3,10 @@
 //
 // Message plaintext (inside the ratchet; the server never sees it), UTF-8 JSON, as the Python SDK's payload
 // (client/payload.py); the message id is the send's client-chosen id:
-//   {"v": 1, "type": "text", "body": "...", "sent_at": ms, "to": "<recipient account_id>"}
-//   {"v": 1, "type": "receipt", "ids": ["<message id>", ...], "sent_at": ms, "to": "..."}   (delivered)
-//   {"v": 1, "type": "file", "file": {...pointer...}, "sent_at": ms, "to": "..."}   (files.js, PROTOCOL §11.1)
+//   {"v": 2, "id": "<message id>", "type": "text", "body": "...", "sent_at": ms, "to": "<recipient account_id>"}
+//   {"v": 2, "id": "...", "type": "receipt", "ids": ["<message id>", ...], "sent_at": ms, "to": "..."}   (delivered)
+//   {"v": 2, "id": "...", "type": "file", "file": {...pointer...}, "sent_at": ms, "to": "..."}   (PROTOCOL §11.1)
+// The id inside the ciphertext is what de-duplicates (PROTOCOL §20), never the relay's.
 // A plaintext that is not such JSON is shown as text (interop with minimal senders).
 //
 // Storage (vault records, each sealed on its own): `session:<device>` per peer device, `msg:<account>:<key>` per
@@ -24,7 +25,7 @@ import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
 import { DuplicateMessage, ReplayedMessage, SessionMismatch } from "../crypto/errors.js";
 import { ApiError } from "./api.js";
 import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
-import { KeyChangeHold, isBlocked, trustedDevices, trustedIdentityKey } from "./trust.js";
+import { KeyChangeHold } from "./trust.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -43,8 +44,9 @@ function nextKey() {
 }
 
 export class Messenger {
-  constructor(device) {
-    this.d = device;
+  /** `port`: the device as app/messenger_port.js shows it, never the whole Device. */
+  constructor(port) {
+    this.d = port;
     this.reset();
     // A push is a wake-up, not the stream (docs/SCALE.md): pushes relayed by other nodes can arrive out of
     // order, or not at all while Redis is away, and taking a pushed position would skip what was not seen.
@@ -65,7 +67,7 @@ export class Messenger {
   }
 
   async load() {
-    const v = this.d.vault;
+    const v = this.d.store;
     await this._migrate();
     for (const [name, list] of await v.entries("session:")) {
       this.sessions.set(name.slice(8), list.map((b64) => Session.fromBytes(fromB64(b64))));
@@ -75,12 +77,12 @@ export class Messenger {
       this._seenChunks.push([name, ids]);
       for (const id of ids) this.seen.add(id);
     }
-    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, isBlocked(this.d, item.to) ? "held" : "queued", false);
+    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, this.d.isBlocked(item.to) ? "held" : "queued", false);
   }
 
   /** Records of the earlier whole-list layout (sessions, outbox, seen, conv:<id>) become per-record ones. */
   async _migrate() {
-    const v = this.d.vault;
+    const v = this.d.store;
     const puts = new Map();
     const dels = [];
     const sessions = await v.get("sessions");
@@ -132,7 +134,7 @@ export class Messenger {
   async conversation(accountId) {
     if (!this.convs.has(accountId)) {
       const conv = [];
-      for (const [name, msg] of await this.d.vault.entries(`msg:${accountId}:`)) {
+      for (const [name, msg] of await this.d.store.entries(`msg:${accountId}:`)) {
         this._msgKeys.set(msg.id, name);
         conv.push(msg);
       }
@@ -145,7 +147,7 @@ export class Messenger {
   saveMsg(accountId, msg) {
     const puts = new Map();
     this._stageMsg(puts, accountId, msg);
-    return this.d.vault.write(puts);
+    return this.d.store.write(puts);
   }
 
   unread(accountId) {
@@ -168,13 +170,13 @@ export class Messenger {
     const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
     if (this.d.rt.state !== "online") msg.state = "queued";
-    if (isBlocked(this.d, to)) msg.state = "held";
+    if (this.d.isBlocked(to)) msg.state = "held";
     const item = { kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at, msg.id) };
     this.outbox.push(item);
     const puts = new Map();
     this._stageMsg(puts, to, msg);
     this._stageOutbox(puts, item);
-    await this.d.vault.write(puts); // the message and its outbox entry: one write
+    await this.d.store.write(puts); // the message and its outbox entry: one write
     this.d.emit("messages", { accountId: to });
     this.flush();
     return msg;
@@ -186,13 +188,13 @@ export class Messenger {
     const msg = { id: randomHex(16), dir: "out", kind: "file", file, body: pointer.name, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
     if (this.d.rt.state !== "online") msg.state = "queued";
-    if (isBlocked(this.d, to)) msg.state = "held";
+    if (this.d.isBlocked(to)) msg.state = "held";
     const item = { kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at, msg.id) };
     this.outbox.push(item);
     const puts = new Map();
     this._stageMsg(puts, to, msg);
     this._stageOutbox(puts, item);
-    await this.d.vault.write(puts); // the message and its outbox entry: one write
+    await this.d.store.write(puts); // the message and its outbox entry: one write
     this.d.emit("messages", { accountId: to });
     this.flush();
     return msg;
@@ -209,7 +211,7 @@ export class Messenger {
     const puts = new Map();
     this._stageMsg(puts, to, msg);
     this._stageOutbox(puts, item);
-    await this.d.vault.write(puts);
+    await this.d.store.write(puts);
     this.d.emit("messages", { accountId: to });
     this.flush();
   }
@@ -225,13 +227,13 @@ export class Messenger {
         this._flushAgain = false;
         while (this.d.status === "ready") {
           // Items for a contact blocked by a key change wait in place (app/trust.js); the rest go in order.
-          const item = this.outbox.find((it) => !isBlocked(this.d, it.to));
+          const item = this.outbox.find((it) => !this.d.isBlocked(it.to));
           if (!item) break;
           const done = await this._sendItem(item);
           if (!done) return;
           if (done === HELD) continue;
           this.outbox.splice(this.outbox.indexOf(item), 1);
-          if (item.key) await this.d.vault.del(item.key);
+          if (item.key) await this.d.store.del(item.key);
         }
       } while (this._flushAgain);
     })().finally(() => (this._flushing = null));
@@ -255,7 +257,7 @@ export class Messenger {
           const puts = new Map();
           this._stageOutbox(puts, item);
           this._stageSessions(puts);
-          await this.d.vault.write(puts);
+          await this.d.store.write(puts);
         }
         const body = item.body;
         if (this.d.rt.connected) await this.d.rt.request("send", body);
@@ -270,7 +272,7 @@ export class Messenger {
         if (e instanceof ApiError && e.code === "network") {
           // Offline: everything still in the outbox waits for the connection (sent in order on reconnect;
           // a timed-out request on a live connection is retried shortly, with the same id).
-          for (const it of this.outbox) if (it.kind === "text" && !isBlocked(this.d, it.to)) this._setState(it.to, it.id, "queued");
+          for (const it of this.outbox) if (it.kind === "text" && !this.d.isBlocked(it.to)) this._setState(it.to, it.id, "queued");
           if (this.d.rt.connected) this._retryLater(RETRY_MS);
           return false;
         }
@@ -282,7 +284,7 @@ export class Messenger {
           const dropped = [...(e.details.stale || []), ...(e.details.extra || [])];
           for (const id of dropped) this.sessions.delete(id);
           item.body = null; // the one case that encrypts again
-          await this.d.vault.write([], dropped.map((id) => `session:${id}`));
+          await this.d.store.write([], dropped.map((id) => `session:${id}`));
           await this.d.refreshContacts();
           // The server demands a copy for a device that no accepted account key certifies: never sent.
           const untrusted = (e.details.missing || []).filter((id) => !this._trustedAnywhere(item.to, id));
@@ -305,20 +307,20 @@ export class Messenger {
   }
 
   _trustedAnywhere(to, deviceId) {
-    return [...trustedDevices(this.d, to), ...trustedDevices(this.d, this.d.me.account_id)].some((d) => d.device_id === deviceId);
+    return [...this.d.trustedDevices(to), ...this.d.trustedDevices(this.d.me.account_id)].some((d) => d.device_id === deviceId);
   }
 
   /** One envelope per current device of the recipient and per other device of ours. */
   async _encryptFor(to, plaintext) {
-    let contact = this.d.contacts.get(to);
+    let contact = this.d.contact(to);
     if (!contact) {
       await this.d.refreshContacts();
-      contact = this.d.contacts.get(to);
+      contact = this.d.contact(to);
       if (!contact) throw new ApiError(404, "not_found", "This person is no longer one of your contacts.");
     }
-    if (isBlocked(this.d, to)) throw new KeyChangeHold(to);
+    if (this.d.isBlocked(to)) throw new KeyChangeHold(to);
     // Only certified devices of accepted account keys (app/trust.js), whatever the server lists.
-    const targets = [...trustedDevices(this.d, to), ...trustedDevices(this.d, this.d.me.account_id)];
+    const targets = [...this.d.trustedDevices(to), ...this.d.trustedDevices(this.d.me.account_id)];
     const envelopes = [];
     for (const t of targets) {
       let s = (this.sessions.get(t.device_id) || [])[0];
@@ -415,7 +417,7 @@ export class Messenger {
         if (accepted) keysChanged = true; // the replay cache is saved with the session, before the ack
         await this._apply(e, plaintext, page);
       } catch (err) {
-        if (err instanceof UntrustedSender && isBlocked(this.d, e.from_account)) {
+        if (err instanceof UntrustedSender && this.d.isBlocked(e.from_account)) {
           await this._notice(e.from_account, `A message was refused because ${this.d.contactName(e.from_account)}'s security key changed. Once you accept the new key, ask them to send it again.`, e, page);
         } else if (err instanceof UntrustedSender) {
           await this._notice(e.from_account, `A message from a device that ${this.d.contactName(e.from_account)}'s account did not approve was refused.`, e, page);
@@ -455,7 +457,7 @@ export class Messenger {
     if (keysChanged) puts.set("keys", this.d.keys.data);
     puts.set("state", st);
     // Persist everything before acknowledging (one atomic write): once acked, the server deletes the envelopes.
-    await this.d.vault.write(puts, dels);
+    await this.d.store.write(puts, dels);
     try {
       if (this.d.rt.connected) await this.d.rt.request("ack", { up_to: st.lastPos });
       else await this.d.api.post("/messages/ack", { up_to: st.lastPos });
@@ -492,7 +494,7 @@ export class Messenger {
     const env = parseEnvelope(bytes);
     if (refusal) throw refusal;
     if (env.type !== TYPE_PREKEY) throw new Error("no session decrypts this message");
-    const expected = trustedIdentityKey(this.d, e.from_account, e.from_device);
+    const expected = this.d.trustedIdentityKey(e.from_account, e.from_device);
     if (!expected || !equalBytes(expected, env.initialMessage.identityKey)) throw new Error("identity key mismatch");
     const keys = this.d.keys;
     const im = env.initialMessage;
@@ -505,10 +507,10 @@ export class Messenger {
   }
 
   async _trustedSender(accountId, deviceId) {
-    if (trustedIdentityKey(this.d, accountId, deviceId)) return true;
-    if (isBlocked(this.d, accountId)) return false;
+    if (this.d.trustedIdentityKey(accountId, deviceId)) return true;
+    if (this.d.isBlocked(accountId)) return false;
     await this.d.refreshContacts().catch(() => {});
-    return !!trustedIdentityKey(this.d, accountId, deviceId);
+    return !!this.d.trustedIdentityKey(accountId, deviceId);
   }
 
   _push(deviceId, session) {
