@@ -28,8 +28,8 @@ async def test_the_browser_drains_a_2000_message_backlog_without_freezing(
     browser: Browser, server: ConfidantServer, tmp_path: Path
 ) -> None:
     _, therapist, link = await therapist_with_terms(browser, server, "Alex (away)")
-    code = link.rsplit("/", 1)[-1]
-    sdk = await Device.register(server.url, code, tmp_path / "sdk.keystore", "p", kdf="fast")
+    # The whole link: the SDK checks the therapist's account key against the fingerprint in its fragment.
+    sdk = await Device.register(server.url, link, tmp_path / "sdk.keystore", "p", kdf="fast")
     try:
         therapist_id = next(c.account_id for c in await sdk.contacts() if c.role == "therapist")
         await sdk.accept_terms(therapist_id)

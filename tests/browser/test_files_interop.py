@@ -38,7 +38,7 @@ async def test_files_between_browser_and_python_sdk(
 ) -> None:
     admin, therapist, link = await therapist_with_terms(browser, server, "Alex (scripted)")
     sdk = await Device.register(
-        server.url, link.rsplit("/", 1)[-1], tmp_path / "sdk.keystore", "sdk passphrase"
+        server.url, link, tmp_path / "sdk.keystore", "sdk passphrase"
     )
     try:
         therapist_id = next(c.account_id for c in await sdk.contacts() if c.role == "therapist")
