@@ -152,6 +152,14 @@ def assert_server_never_saw(server: ConfidantServer, texts: list[str]) -> None:
         assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"
 
 
+async def go_to(page: Page, name: str) -> None:
+    """Follow a main-navigation link; on a phone-sized screen the navigation is behind the Menu button."""
+    menu = page.get_by_role("button", name="Menu")
+    if await menu.is_visible():
+        await menu.click()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+
+
 async def link_new_device(browser: Browser, server: ConfidantServer, existing: Page,
                           artifacts: Path | None = None, audit: dict[str, object] | None = None,
                           passphrase: str = PASSPHRASE) -> User:
@@ -171,7 +179,7 @@ async def link_new_device(browser: Browser, server: ConfidantServer, existing: P
         await shot(new.page, artifacts, "link-new-device-code")
     if audit is not None:
         audit["new device: code"] = await violations(new.page)
-    await existing.get_by_role("navigation", name="Main").get_by_role("link", name="Devices").click()
+    await go_to(existing, "Devices")
     if audit is not None:
         audit["existing device: enter code"] = await violations(existing)
     await existing.get_by_label("Code shown on the new device").fill(code)

@@ -27,6 +27,7 @@ from crypto.keys import IdentityKeyPair, SignedPreKeyPair
 from crypto.signed import certificate_message
 from tests.browser._ui import (
     bubble,
+    go_to,
     join,
     link_new_device,
     open_chat,
@@ -338,7 +339,7 @@ async def test_linking_is_approved_from_an_existing_device(
     audit: dict[str, object] = {}
     phone = await link_new_device(browser, server, admin.page, artifacts, audit)
     await expect(phone.page.get_by_role("heading", name="Relay health")).to_be_visible()
-    await admin.page.get_by_role("link", name="Devices").click()
+    await go_to(admin.page, "Devices")
     devices = admin.page.get_by_role("list", name="Your devices")
     await expect(devices.get_by_role("listitem")).to_have_count(2)
     failing = {screen: v for screen, v in audit.items() if v}
