@@ -15,6 +15,7 @@ from tests.browser._ui import (
     TERMS,
     User,
     create_invitation,
+    go_to,
     join,
     open_user,
     practice,
@@ -61,7 +62,7 @@ async def schedule(t: Page, names: list[str]) -> None:
 
 
 async def client_joins(c: Page) -> None:
-    await c.get_by_role("link", name="Sessions").click()
+    await go_to(c, "Sessions")
     await c.get_by_role("link", name="Join").click()
     await expect(c.get_by_role("heading", name="You are in the waiting room")).to_be_visible()
 
