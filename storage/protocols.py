@@ -33,6 +33,7 @@ from storage.records import (
     TokenRecord,
 )
 from storage.send_facts import SendFactsStore
+from storage.vault import VaultStore
 
 __all__ = [
     "STORES",
@@ -222,6 +223,8 @@ class Storage(Protocol):
     def ops(self) -> OpsStore: ...
     @property
     def blobs(self) -> BlobStore: ...
+    @property
+    def vault(self) -> VaultStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -252,4 +255,5 @@ STORES: tuple[str, ...] = (
     "audit",
     "ops",
     "blobs",
+    "vault",
 )

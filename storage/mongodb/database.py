@@ -21,6 +21,7 @@ from storage.mongodb.audit import MongoAuditStore
 from storage.mongodb.blobs import MongoBlobStore
 from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.schema import create_indexes
+from storage.mongodb.vault import MongoVaultStore
 from storage.send_facts import ComposedSendFactsStore
 
 __all__ = ["DEFAULT_DATABASE", "MongoStorage"]
@@ -62,6 +63,7 @@ class MongoStorage:
         self.audit = MongoAuditStore(engine)
         self.ops = MongoOpsStore(engine)
         self.blobs = MongoBlobStore(engine, bucket=blob_bucket)  # bytes in GridFS, bucket "blobs"
+        self.vault = MongoVaultStore(engine)
 
     @classmethod
     def connect(

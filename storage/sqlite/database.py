@@ -25,6 +25,7 @@ from storage.sqlite.blobs import BLOB_DIRECTORY, SqliteBlobStore
 from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
 from storage.sqlite.send_facts import SqliteSendFactsStore
+from storage.sqlite.vault import SqliteVaultStore
 
 __all__ = ["DATABASE_FILE", "SqliteStorage"]
 
@@ -51,6 +52,7 @@ class SqliteStorage:
         self.ops = SqliteOpsStore(engine)
         # Blob bytes are files next to the database (``open`` clears partial uploads a crash left behind).
         self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
+        self.vault = SqliteVaultStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:
