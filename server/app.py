@@ -24,7 +24,7 @@ from server import _json, limits, openapi, realtime, realtime_sessions, sweeper
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
-from server.http import accounts, auth, blobs, consent, health, keys, messages
+from server.http import accounts, auth, blobs, consent, health, keys, messages, vault
 from server.http import admin as ops_admin
 from server.http import web as web_client
 from server.http.forwarded import TRUSTED_PROXIES_KEY, TrustedProxies
@@ -66,6 +66,7 @@ FEATURES: tuple[ModuleType, ...] = (
     ops_admin,
     realtime_sessions,
     blobs,
+    vault,
 )
 LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 

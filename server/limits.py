@@ -57,6 +57,16 @@ MAX_STAFF_LISTED = 1000  # admins and therapists in one listing; bounds the repl
 DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the client does not say
 MAX_AUDIT_PAGE = 200  # bounds one reply's size
 
+# --- the encrypted account vault (docs/PROTOCOL.md section 19) ---
+MAX_VAULT_RECORD_BYTES = 64 * 1024  # one note or profile (tens of pages of text); documents are attachments
+MAX_VAULT_RECORDS = 10_000  # years of weekly notes for a full caseload; bounds an account to ~640 MiB
+DEFAULT_VAULT_PAGE = 50  # changed records per sync reply when the client does not say
+MAX_VAULT_PAGE = 100  # bounds one reply (100 x 64 KiB, base64) well under a few MiB
+MAX_RECOVERY_BACKUP_BYTES = 4096  # a handful of 32-byte keys with their framing; never content
+RATE_VAULT_WRITE_PER_DEVICE = (600, 60.0)  # autosave every few seconds on a few notes; stops a runaway client
+RATE_RECOVERY_PER_IP = (10, 3600.0)  # restores are rare; guessing a 128-bit key is hopeless anyway
+RATE_RECOVERY_PER_LOOKUP = (5, 3600.0)  # tries against one backup, whoever makes them
+
 # --- presence ---
 PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies
 
@@ -67,4 +77,7 @@ RATE_RULES: dict[str, tuple[int, float]] = {
     "token_per_device": RATE_TOKEN_PER_DEVICE,
     "redeem_per_ip": RATE_REDEEM_PER_IP,
     "send_per_device": RATE_SEND_PER_DEVICE,
+    "vault_write_per_device": RATE_VAULT_WRITE_PER_DEVICE,
+    "recovery_per_ip": RATE_RECOVERY_PER_IP,
+    "recovery_per_lookup": RATE_RECOVERY_PER_LOOKUP,
 }

@@ -24,6 +24,7 @@ from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
 from server.services.session_events import AuditedSessionEvents
+from server.services.vault import VaultService
 from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
 from storage.protocols import Storage
@@ -49,6 +50,7 @@ class Services:
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
+    vault: VaultService  # the encrypted account vault (server/services/vault.py)
 
 
 def build_services(
@@ -107,4 +109,5 @@ def build_services(
             storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
         ),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
+        vault=VaultService(storage.vault, notifier, limiter, clock),
     )
