@@ -69,3 +69,8 @@ MAX_FILE_NAME_BYTES: Final = 255
 
 # Largest boxed signaling plaintext: an SDP offer with many candidates stays well below this.
 MAX_SIGNAL_PLAINTEXT_BYTES: Final = 32 * 1024
+
+# --- the account vault (docs/PROTOCOL.md section 22) ---
+MAX_VAULT_PLAINTEXT_BYTES = 64000  # one record's body (a long note); sealed it stays under 64 KiB
+MAX_ACCOUNT_SECRETS = 16  # entries in one account-secrets list (as the linking bundle of approved linking)
+MAX_ACCOUNT_SECRET_BYTES = 1024  # one entry: a key or a small structure, never content

@@ -57,7 +57,7 @@ MAX_STAFF_LISTED = 1000  # admins and therapists in one listing; bounds the repl
 DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the client does not say
 MAX_AUDIT_PAGE = 200  # bounds one reply's size
 
-# --- the encrypted account vault (docs/PROTOCOL.md section 19) ---
+# --- the encrypted account vault (docs/PROTOCOL.md section 22) ---
 MAX_VAULT_RECORD_BYTES = 64 * 1024  # one note or profile (tens of pages of text); documents are attachments
 MAX_VAULT_RECORDS = 10_000  # years of weekly notes for a full caseload; bounds an account to ~640 MiB
 DEFAULT_VAULT_PAGE = 50  # changed records per sync reply when the client does not say

@@ -1,6 +1,6 @@
 """The encrypted account vault: opaque ciphertext records of one account, and its recovery backup.
 
-The server never sees what a record holds (notes, names, profiles: docs/PROTOCOL.md section 19): each record
+The server never sees what a record holds (notes, names, profiles: docs/PROTOCOL.md section 22): each record
 is ciphertext under the account's vault key, which only the account's devices and its recovery key hold. The
 store keeps, per record, the random id the client chose, a version number, the ciphertext, its size and times;
 per account, a change position (``seq``) that grows with every write or delete, so devices learn "something

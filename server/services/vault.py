@@ -1,6 +1,6 @@
 """The encrypted account vault: each account's opaque records and its recovery backup.
 
-The server cannot read a record (docs/PROTOCOL.md section 19): it checks sizes, counts and versions, and
+The server cannot read a record (docs/PROTOCOL.md section 22): it checks sizes, counts and versions, and
 tells the account's devices that the vault moved (``vault_changed`` with the new position only). Rules:
 
 - only the account's own devices read or write its vault; a record id is 32 hex chosen by the client;
@@ -33,7 +33,7 @@ __all__ = ["RecoveryAccess", "VaultChanged", "VaultPage", "VaultService"]
 log = logging.getLogger(__name__)
 
 VERIFIER_BYTES = 32  # SHA-256 of the authenticator
-AUTHENTICATOR_BYTES = 32  # derived from the recovery key (docs/PROTOCOL.md section 19.4)
+AUTHENTICATOR_BYTES = 32  # derived from the recovery key (docs/PROTOCOL.md section 22.4)
 
 
 class VaultChanged(msgspec.Struct, frozen=True):

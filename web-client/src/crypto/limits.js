@@ -13,3 +13,7 @@ export const ATTACHMENT_CHUNK_BYTES = 64 * 1024;
 export const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
 export const MAX_THUMBNAIL_BYTES = 16 * 1024;
 export const MAX_FILE_NAME_BYTES = 255;
+// The account vault (docs/PROTOCOL.md section 22)
+export const MAX_VAULT_PLAINTEXT_BYTES = 64000;
+export const MAX_ACCOUNT_SECRETS = 16;
+export const MAX_ACCOUNT_SECRET_BYTES = 1024;
