@@ -86,6 +86,7 @@ class KeystoreState:
     inbox: list[StoredMessage] = field(default_factory=list)
     outbox: list[OutboxEntry] = field(default_factory=list)
     key_changes: list[dict[str, str]] = field(default_factory=list)
+    account_secrets: dict[str, str] = field(default_factory=dict)  # type -> b64 (PROTOCOL §22.4)
 
     def __repr__(self) -> str:
         return f"KeystoreState(account={self.account_id}, device={self.device_id}, secrets=<hidden>)"

@@ -37,7 +37,7 @@ EventHandler = Callable[[str, JSON], Awaitable[None]]
 
 SYNC_PAGE = 200
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
-PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed")
+PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "vault_changed")
 
 
 class Realtime:
