@@ -231,13 +231,16 @@ class Vault:
         self.entries[record_id] = entry
         return entry
 
-    async def save(self, kind: vc.RecordKind, body: JSON, record_id: str | None = None) -> Saved:
-        """Create (no ``record_id``) or update a record from the version this device holds. On a conflict
-        both versions are kept: this text as a new record (``conflict_of``) and the other as it is."""
+    async def save(
+        self, kind: vc.RecordKind, body: JSON, record_id: str | None = None, base_version: int | None = None
+    ) -> Saved:
+        """Create (no ``record_id``) or update a record from ``base_version`` (the version the person was
+        editing; default: the one this device holds). On a conflict both versions are kept: this text as a
+        new record (``conflict_of``) and the other as it is."""
         if record_id is None:
             return Saved(await self._write(_secrets.token_hex(16), 0, kind, body))
         known = self.entries.get(record_id)
-        base = known.version if known is not None else 0
+        base = base_version if base_version is not None else known.version if known is not None else 0
         try:
             return Saved(await self._write(record_id, base, kind, body))
         except ApiError as err:
@@ -294,6 +297,7 @@ class Vault:
         now: int,
         session_id: str | None = None,
         session_at: int | None = None,
+        base_version: int | None = None,
     ) -> Saved:
         old = self.entries.get(note_id) if note_id else None
         body: JSON = {
@@ -306,7 +310,7 @@ class Vault:
             body["session_id"] = session_id
         if session_at is not None:
             body["session_at"] = session_at
-        return await self.save(vc.RecordKind.NOTE, body, note_id)
+        return await self.save(vc.RecordKind.NOTE, body, note_id, base_version)
 
     def contact_names(self) -> dict[str, str]:
         return {str(e.body["account_id"]): str(e.body["name"]) for e in self.of_kind(vc.RecordKind.CONTACT)}

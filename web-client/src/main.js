@@ -16,6 +16,7 @@ import { verifyView } from "./views/verify.js";
 import { sessionsView } from "./views/sessions.js";
 import { callView } from "./views/call.js";
 import { devicesView } from "./views/devices.js";
+import { notesView } from "./views/notes.js";
 
 const root = document.getElementById("app");
 const device = new Device();
@@ -117,6 +118,9 @@ async function render() {
       break;
     case "devices":
       view = devicesView(device);
+      break;
+    case "notes":
+      view = device.role === "therapist" && arg ? notesView(device, arg) : clientHome();
       break;
     case "admin":
       view = adminView();

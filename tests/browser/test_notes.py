@@ -1,0 +1,137 @@
+"""The therapist's notes in Chromium: the recovery key shown once, notes autosaved and listed newest first,
+search on the device, edit, delete; a second linked device unlocks them with the recovery key (a wrong or
+mistyped key fails clearly); two devices editing one note at once keep both versions; axe finds nothing; the
+server never sees a note or the key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from crypto import vault as vc
+from tests.browser._ui import (
+    PASSPHRASE,
+    assert_server_never_saw,
+    open_chat,
+    open_user,
+    practice,
+    shot,
+    violations,
+)
+from tests.fixtures.server_proc import ConfidantServer
+
+pytestmark = pytest.mark.browser
+
+NOTE_1 = "Slept better; nightmares twice this week. Try grounding before bed."
+NOTE_2 = "Talked about her sister. Follow up on the panic attack at work."
+
+
+async def _open_notes(page: Page, client_name: str) -> None:
+    await open_chat(page, client_name)
+    await page.locator(".chat-head").get_by_role("link", name="Notes").click()
+    await expect(page.get_by_role("heading", name=f"Notes · {client_name}")).to_be_visible()
+
+
+async def _write(page: Page, text: str) -> None:
+    box = page.get_by_label("New note", exact=True)
+    await box.fill(text)
+    await page.get_by_role("button", name="Save note").click()
+    await expect(page.get_by_role("list", name="Notes, newest first").get_by_text(text)).to_be_visible()
+    await expect(box).to_have_value("")  # a fresh editor for the next note
+
+
+def _notes(page: Page):
+    return page.get_by_role("list", name="Notes, newest first").locator(".note-text")
+
+
+async def test_notes_on_two_devices_with_the_recovery_key(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
+    p = await practice(browser, server)
+    t = p.therapist.page
+    await _open_notes(t, p.client_name)
+
+    # First use: the vault key is made here and the recovery key shown once, with download and print.
+    await expect(t.get_by_role("heading", name="Your recovery key")).to_be_visible()
+    key_text = (await t.get_by_test_id("recovery-key").text_content() or "").strip()
+    assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{4}-){7}[0-9A-HJKMNP-TV-Z]{4}", key_text)
+    async with t.expect_download() as download:
+        await t.get_by_role("link", name="Download").click()
+    assert key_text in Path(await (await download.value).path()).read_text()
+    await expect(t.get_by_role("button", name="Print")).to_be_visible()
+    assert await violations(t) == []
+    await shot(t, artifacts, "notes-recovery-key")
+    await t.get_by_role("button", name="I have stored it safely").click()
+
+    await _write(t, NOTE_1)
+    await t.get_by_label("New note", exact=True).fill(NOTE_2)  # autosaved without pressing anything
+    await expect(t.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    await expect(_notes(t)).to_have_text([NOTE_2, NOTE_1])  # newest first
+    await t.get_by_label("Search notes on this device").fill("GROUNDING")
+    await expect(_notes(t)).to_have_text([NOTE_1])
+    await t.get_by_label("Search notes on this device").fill("")
+    assert await violations(t) == []
+    await t.set_viewport_size({"width": 390, "height": 844})
+    await shot(t, artifacts, "notes-phone")
+    await t.set_viewport_size({"width": 1180, "height": 760})
+
+    # A second device of the therapist, linked with a link code: its notes are locked until the recovery key.
+    await t.get_by_role("link", name="Devices").click()
+    await t.get_by_role("button", name="Link a new device").click()
+    link = await t.get_by_test_id("link-device-url").text_content()
+    assert link and "#/link/" in link
+    phone = await open_user(browser, server)
+    ph = phone.page
+    await ph.goto(link)
+    await ph.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    await ph.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
+    await ph.get_by_role("button", name="Create my secure space").click()
+    await expect(ph.get_by_role("heading", name="Your clients")).to_be_visible()
+    await ph.goto(f"/#/notes/{await _client_id(t, p.client_name)}")
+    await expect(ph.get_by_role("heading", name="Your notes are locked on this device")).to_be_visible()
+    recovery = ph.get_by_label("Recovery key")
+    await recovery.fill(key_text[:-1] + ("0" if key_text[-1] != "0" else "1"))
+    await ph.get_by_role("button", name="Unlock notes").click()
+    await expect(ph.get_by_role("alert")).to_contain_text("typo")
+    await recovery.fill(vc.recovery_key_text(vc.new_recovery_key()))  # well formed, another key
+    await ph.get_by_role("button", name="Unlock notes").click()
+    await expect(ph.get_by_role("alert")).to_contain_text("does not match")
+    assert await violations(ph) == []
+    await shot(ph, artifacts, "notes-locked-wrong-key")
+    await recovery.fill(key_text.lower().replace("-", " "))
+    await ph.get_by_role("button", name="Unlock notes").click()
+    await expect(_notes(ph)).to_have_text([NOTE_2, NOTE_1])
+
+    # Both devices edit the same note at once: both versions are kept and the person is told.
+    await _open_notes(t, p.client_name)
+    await ph.get_by_role("button", name=re.compile("^Edit note")).first.click()
+    await t.get_by_role("button", name=re.compile("^Edit note")).first.click()
+    await t.get_by_role("textbox", name="Edit note").fill(NOTE_2 + " (laptop)")
+    await t.get_by_role("button", name="Done").click()
+    await expect(_notes(t).filter(has_text="(laptop)")).to_be_visible()
+    await ph.get_by_role("textbox", name="Edit note").fill(NOTE_2 + " (phone)")
+    await ph.get_by_role("button", name="Done").click()
+    await expect(ph.get_by_role("alert")).to_contain_text("Both versions are kept")
+    await expect(_notes(ph).filter(has_text="(laptop)")).to_be_visible()
+    await expect(_notes(ph).filter(has_text="(phone)")).to_be_visible()
+    await expect(_notes(t).filter(has_text="(phone)")).to_be_visible()  # the wake-up reached the laptop
+    await shot(ph, artifacts, "notes-conflict")
+
+    # Deleting removes it on both devices.
+    await ph.get_by_role("button", name=re.compile("^Delete note")).first.click()
+    await expect(_notes(ph)).to_have_count(2)
+    await expect(_notes(t)).to_have_count(2)
+    assert p.therapist.errors == [] and phone.errors == []
+    assert_server_never_saw(
+        server, [NOTE_1, NOTE_2, "(laptop)", "(phone)", key_text, key_text.replace("-", "")]
+    )
+
+
+async def _client_id(page: Page, client_name: str) -> str:
+    await open_chat(page, client_name)
+    account = await page.locator(".chat").get_attribute("data-account")
+    assert account
+    return account
