@@ -142,7 +142,7 @@ test("ratchet session transcript", () => {
   assert.equal(toHex(Session.fromBytes(sessions.bob.toBytes()).toBytes()), d.final_state.bob);
 });
 
-const COVERED = ["x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json"]; // file_message.json: test/files.test.js
+const COVERED = ["x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "vault.json"]; // file_message.json: test/files.test.js; vault.json: test/vault.test.js
 
 test("keywrap vectors", () => {
   const d = load("keywrap.json");
