@@ -6,12 +6,14 @@ server never sees a note or the key."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from crypto import vault as vc
+from storage.sqlite.database import DATABASE_FILE
 from tests.browser._ui import (
     PASSPHRASE,
     assert_server_never_saw,
@@ -19,6 +21,7 @@ from tests.browser._ui import (
     open_user,
     practice,
     shot,
+    unlock,
     violations,
 )
 from tests.fixtures.server_proc import ConfidantServer
@@ -125,6 +128,24 @@ async def test_notes_on_two_devices_with_the_recovery_key(
     await expect(_notes(ph)).to_have_count(2)
     await expect(_notes(t)).to_have_count(2)
     assert p.therapist.errors == [] and phone.errors == []
+
+    # A hostile server swaps the two notes' ciphertexts: after a reload neither is shown as the other.
+    db = sqlite3.connect(server.data_dir / DATABASE_FILE, timeout=10)
+    try:
+        with db:
+            rows = db.execute(
+                "SELECT record_id, ciphertext FROM vault_records ORDER BY seq DESC LIMIT 2"
+            ).fetchall()
+            for (rid, _), (_, other) in zip(rows, reversed(rows), strict=True):
+                db.execute("UPDATE vault_records SET ciphertext = ? WHERE record_id = ?", (other, rid))
+    finally:
+        db.close()
+    await t.reload()
+    await unlock(t)
+    await _open_notes(t, p.client_name)
+    await expect(t.get_by_role("alert").filter(has_text="could not be read")).to_contain_text("2 records")
+    await expect(_notes(t)).to_have_count(0)
+    assert await violations(t) == []
     assert_server_never_saw(
         server, [NOTE_1, NOTE_2, "(laptop)", "(phone)", key_text, key_text.replace("-", "")]
     )

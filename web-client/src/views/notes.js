@@ -77,8 +77,15 @@ export function notesView(device, clientId) {
   };
 
   const list = h("ul", { class: "session-list", "aria-label": "Notes, newest first" });
+  const damaged = h("div");
   const renderList = () => {
     if (editing) return;
+    const bad = vr.unreadable.size;
+    damaged.replaceChildren(
+      bad
+        ? h("div", { class: "notice error", role: "alert" }, `${bad === 1 ? "One record" : `${bad} records`} of your vault could not be read: ${bad === 1 ? "it was" : "they were"} altered or moved on the server. ${bad === 1 ? "It is" : "They are"} not shown.`)
+        : "",
+    );
     const notes = query ? vr.search(clientId, query) : vr.notes(clientId);
     list.replaceChildren(
       ...notes.map((n) =>
@@ -127,7 +134,7 @@ export function notesView(device, clientId) {
   const ready = () =>
     body.replaceChildren(
       h("section", { class: "card" }, h("h2", null, "New note"), h("p", { class: "small muted" }, "Only your devices can read your notes. They are saved as you type and never sent to your client."), fresh, status),
-      h("section", { class: "card" }, h("h2", null, "Earlier notes"), h("div", { class: "field" }, search), list),
+      h("section", { class: "card" }, h("h2", null, "Earlier notes"), damaged, h("div", { class: "field" }, search), list),
     );
 
   const recoveryPanel = (text) => {
