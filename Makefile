@@ -1,16 +1,18 @@
 # Confidant: two commands do everything on a fresh machine.
 #   make run    set up (Python venv, web client build) and serve Confidant on http://127.0.0.1:8080
+#               (RUN_ARGS=--log-requests adds one log line per HTTP request; see `confidant serve --help`)
 #   make test   set up (including redis-server, coturn, chromium) and run the whole test suite
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PYTEST_ARGS ?=
 HOST    ?= 127.0.0.1
 PORT    ?= 8080
+RUN_ARGS ?=
 
 .PHONY: run test setup system-deps web bench lint clean
 
 run: setup
-	$(VENV)/bin/confidant serve --host $(HOST) --port $(PORT)
+	@$(VENV)/bin/confidant serve --host $(HOST) --port $(PORT) $(RUN_ARGS)
 
 test: setup system-deps
 	# The suite runs in a private network namespace with only loopback: WebRTC peers, coturn, Redis and
@@ -30,7 +32,7 @@ system-deps:
 	sh scripts/install-system-deps.sh test
 
 web:
-	sh scripts/build-web.sh
+	@sh scripts/build-web.sh
 
 BENCH_ARGS ?=
 bench: setup system-deps

@@ -37,7 +37,9 @@ EventHandler = Callable[[str, JSON], Awaitable[None]]
 
 SYNC_PAGE = 200
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
-PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "vault_changed")
+# server_shutdown: the node is stopping (docs/API.md); the connection closes next and the supervisor
+# reconnects with back-off as after any drop. Forwarded so an app can show "Reconnecting...".
+PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "server_shutdown", "vault_changed")
 
 
 class Realtime:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the system packages Confidant needs, only when they are missing.
 #   base: python3 venv support, Node.js + npm (to build the web client)
-#   test: additionally redis-server, coturn (turnserver) and Debian's chromium for the real-component tests
+#   test: additionally redis-server, coturn (turnserver), haproxy and Debian's chromium for the
+#         real-component tests
 set -eu
 what="${1:-base}"
 need=""
@@ -13,6 +14,7 @@ command -v ip >/dev/null 2>&1 || need="$need iproute2"
 if [ "$what" = "test" ]; then
     command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
     command -v turnserver >/dev/null 2>&1 || need="$need coturn"
+    command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need="$need haproxy"
     [ -x /usr/bin/chromium ] || need="$need chromium"
 fi
 [ -z "$need" ] && exit 0

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import socketio
 from aiohttp import web
 
-from server import _json, limits, openapi, realtime, realtime_sessions, sweeper
+from server import _json, limits, openapi, realtime, realtime_sessions, shutdown, sweeper
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
@@ -143,6 +143,7 @@ def build_app(
     for feature in (*FEATURES, *features, *LAST_FEATURES):
         feature.register(ctx)
     instrument_socketio(ctx, ops)
+    inflight = shutdown.track_socket_events(ctx.socket_events)  # a stopping node lets these finish
     realtime.bind_events(ctx)
 
     # Metrics inside the error mapping: they see the exception, hence the stable code of a refusal.
@@ -158,7 +159,10 @@ def build_app(
 
     app.router.add_get("/openapi.json", openapi_json)
     for route in ctx.routes:
-        app.router.add_route(route.method, route.path, route.handler)
+        if route.method == "GET":  # HEAD too, wherever GET is (uptime monitors probe with HEAD)
+            app.router.add_get(route.path, route.handler)
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         tasks = [asyncio.create_task(_supervised(name, task), name=name) for name, task in ctx.background]
@@ -176,6 +180,11 @@ def build_app(
         if owns_storage:
             await storage.close()
 
+    async def drain(app: web.Application) -> None:
+        # aiohttp has closed the listeners; tell clients and close their sockets (server.shutdown).
+        await shutdown.drain_sockets(sio, inflight)
+
+    app.on_shutdown.append(drain)
     app.cleanup_ctx.append(lifecycle)
     if settings.public_url.startswith("https://"):
         # Users reach us over TLS (usually through a proxy): browsers must never fall back to plain HTTP.

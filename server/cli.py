@@ -7,14 +7,18 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from server import limits
 from server.app import bootstrap_if_empty, build_app
 from server.config import ConfigError, Settings, load_settings
+from server.http.metrics_listener import build_metrics_app
+from server.http.protocol import EdgeRunner
 from server.logging import configure_logging
 from server.probe import add_probe_parser, run_probe
 from server.verify_web import add_verify_web_parser, run_verify_web
@@ -33,6 +37,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--public-url", help="URL users reach, used in invitation links (default: http://HOST:PORT)"
     )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="default: info")
+    parser.add_argument(
+        "--log-requests",
+        action="store_const",
+        const=True,
+        help="log one line per HTTP request at info level (default: only at debug level)",
+    )
     parser.add_argument("--mongodb-uri", help="store data in MongoDB (a replica set) instead of SQLite")
 
 
@@ -53,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="TCP port (default: 8080; 0 picks a free one)")
+    serve.add_argument(
+        "--metrics-host", help="address of the separate /metrics listener (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        help="port of the /metrics listener (default: 9464; 0 picks a free one); never the public port",
+    )
     serve.add_argument("--redis-url", help="share presence, limits and live push with other nodes (Redis)")
     serve.add_argument(
         "--web-root", help="built web client to serve at / (default: web-client/dist if present)"
@@ -126,6 +144,9 @@ def _settings(args: argparse.Namespace) -> Settings:
             "turn_urls",
             "turn_secret",
             "trusted_proxies",
+            "metrics_host",
+            "metrics_port",
+            "log_requests",
             "max_attachment_bytes",
             "attachment_quota_bytes",
         )
@@ -133,27 +154,62 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(flags, config_file=args.config)
 
 
+class ListenError(Exception):
+    """A listener could not be opened (address in use, not permitted)."""
+
+
+async def _listen(runner: web.BaseRunner, host: str, port: int, what: str) -> str:
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port} for {what}: {exc.strerror or exc}") from None
+    bound = runner.addresses[-1]
+    return f"http://{host}:{bound[1]}"
+
+
+def _framed(lines: Sequence[str]) -> str:
+    width = max(len(line) for line in lines)
+    rule = "+" + "-" * (width + 2) + "+"
+    return "\n".join([rule, *(f"| {line.ljust(width)} |" for line in lines), rule])
+
+
 async def _serve(settings: Settings) -> None:
     built = build_app(settings)
-    runner = web.AppRunner(built.app, access_log=None)
+    # The public listener answers even parser-level refusals with the API's error JSON (EdgeRunner);
+    # on SIGTERM in-flight HTTP requests get a bounded time (the socket drain is server.shutdown).
+    runner = EdgeRunner(built.app, access_log=None, shutdown_timeout=limits.SHUTDOWN_HTTP_SECONDS)
+    metrics_runner = web.AppRunner(
+        build_metrics_app(built.ctx), access_log=None, shutdown_timeout=limits.SHUTDOWN_HTTP_SECONDS
+    )
     await runner.setup()
+    await metrics_runner.setup()
     try:
         # Before listening: once /readyz answers, start-up (including this write) is over.
         invitation = await bootstrap_if_empty(built.ctx)
-        site = web.TCPSite(runner, settings.host, settings.port)
-        await site.start()
+        metrics_url = await _listen(metrics_runner, settings.metrics_host, settings.metrics_port, "/metrics")
+        url = await _listen(runner, settings.host, settings.port, "the API")
+        log.info("serving", extra={"url": url, "metrics_url": metrics_url + "/metrics"})
+        print(f"Confidant is serving {url} (metrics for Prometheus: {metrics_url}/metrics). "
+              "Ctrl-C stops it.", flush=True)
         if invitation is not None:
-            # stdout, never the log: the code is a credential and is shown exactly once.
-            print("No accounts yet. Open this one-time link to create the first admin account:", flush=True)
-            print(settings.invitation_url(invitation.code), flush=True)
-        log.info("serving", extra={"url": site.name})
+            # stdout, never the log, and last: the code is a credential shown exactly once.
+            lines = [
+                "No accounts yet. Open this one-time link to create the first admin account:",
+                settings.invitation_url(invitation.code),
+            ]
+            print(_framed(lines), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
+        log.info("shutting down: no new connections; connected devices are told to reconnect")
     finally:
+        started = time.monotonic()
         await runner.cleanup()
+        await metrics_runner.cleanup()
+        log.info("stopped", extra={"duration_ms": round((time.monotonic() - started) * 1000, 1)})
 
 
 async def _operator_invite(settings: Settings, role: Role, ttl_seconds: int | None) -> str:
@@ -189,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"confidant: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_requests=settings.log_requests)
     try:
         if args.command == "serve":
             asyncio.run(_serve(settings))
@@ -201,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(asyncio.run(_operator_invite(settings, Role(args.role), args.ttl_seconds)))
     except StorageUnavailable as exc:
         print(f"confidant: storage unavailable: {exc}", file=sys.stderr)
+        return 1
+    except ListenError as exc:
+        print(f"confidant: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

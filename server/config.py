@@ -46,6 +46,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # CIDRs of reverse proxies whose X-Forwarded-For is believed
     web_root: Path | None = field(default_factory=_default_web_root)
     metrics_interval_seconds: int = 10  # backlog / session counts / dependency checks for /metrics
+    # /metrics has its own listener, never the public one: live counts are traffic analysis material.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464  # 0 picks a free one
+    log_requests: bool = False  # one info line per HTTP request (otherwise only at debug level)
     max_attachment_bytes: int = 100 * 1024 * 1024  # one attachment's plaintext (the blob adds 17 B / 64 KiB)
     attachment_quota_bytes: int = 1024 * 1024 * 1024  # blobs one account may hold at once (until fetched)
 
@@ -63,9 +67,12 @@ _INT_FIELDS = {
     "token_ttl_seconds",
     "invitation_ttl_seconds",
     "metrics_interval_seconds",
+    "metrics_port",
     "max_attachment_bytes",
     "attachment_quota_bytes",
 }
+_BOOL_FIELDS = {"log_requests"}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 _PATH_FIELDS = {"data_dir", "web_root"}
 _LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
 _NAMES = tuple(f.name for f in fields(Settings))
@@ -81,6 +88,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{name} ({source}) must be an integer, not {value!r}") from None
+    if name in _BOOL_FIELDS:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ConfigError(f"{name} ({source}) must be true or false, not {value!r}")
     if name in _PATH_FIELDS:
         return Path(str(value)) if str(value) else None
     if name in _LIST_FIELDS:
@@ -130,6 +143,10 @@ def load_settings(
 def _validate(s: Settings) -> None:
     if not 0 <= s.port <= 65535:
         raise ConfigError(f"port must be between 0 and 65535, not {s.port}")
+    if not 0 <= s.metrics_port <= 65535:
+        raise ConfigError(f"metrics_port must be between 0 and 65535, not {s.metrics_port}")
+    if s.metrics_port != 0 and s.metrics_port == s.port and s.metrics_host == s.host:
+        raise ConfigError("metrics_port must differ from port: /metrics is never on the public listener")
     if s.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}, not {s.log_level!r}")
     for name in (

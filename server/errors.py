@@ -26,6 +26,8 @@ __all__ = [
     "Internal",
     "InvalidField",
     "InvitationInvalid",
+    "LimitReached",
+    "MethodNotAllowed",
     "NotFound",
     "NotLinked",
     "PayloadTooLarge",
@@ -54,8 +56,10 @@ class ErrorCode(str, Enum):  # noqa: UP042 (str mixin: codes compare equal to th
     CONSENT_REQUIRED = "consent_required"
     INVITATION_INVALID = "invitation_invalid"
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     DEVICE_SET_MISMATCH = "device_set_mismatch"
+    LIMIT_REACHED = "limit_reached"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
     RANGE_NOT_SATISFIABLE = "range_not_satisfiable"
@@ -76,8 +80,10 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONSENT_REQUIRED: 403,
     ErrorCode.INVITATION_INVALID: 410,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
     ErrorCode.DEVICE_SET_MISMATCH: 409,
+    ErrorCode.LIMIT_REACHED: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.QUOTA_EXCEEDED: 413,
     ErrorCode.RANGE_NOT_SATISFIABLE: 416,
@@ -157,8 +163,22 @@ class NotFound(AppError):
     code = ErrorCode.NOT_FOUND
 
 
+class MethodNotAllowed(AppError):
+    code = ErrorCode.METHOD_NOT_ALLOWED
+
+    def __init__(self, allowed: list[str]):
+        self.allowed = sorted(allowed)
+        super().__init__("This method is not allowed on this resource.", {"allowed": self.allowed})
+
+
 class Conflict(AppError):
     code = ErrorCode.CONFLICT
+
+
+class LimitReached(AppError):
+    """An account holds as many of something (outstanding link codes, invitations...) as it may."""
+
+    code = ErrorCode.LIMIT_REACHED
 
 
 class DeviceSetMismatch(AppError):

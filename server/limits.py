@@ -24,7 +24,7 @@ MAX_LABEL_CIPHERTEXT_BYTES = 1024  # an encrypted display name, never a document
 MAX_TERMS_TEXT_BYTES = 64 * 1024  # several pages of terms; larger would be a document store
 
 # --- accounts, devices, keys ---
-MAX_DEVICES_PER_ACCOUNT = 10  # bounds fan-out per send and per bundle fetch
+MAX_DEVICES_PER_ACCOUNT = 10  # bounds fan-out per send and per bundle fetch (see MAX_OUTSTANDING_LINK_CODES)
 MAX_PREKEYS_PER_UPLOAD = _crypto.PREKEY_BATCH_SIZE  # one request stays small
 MAX_PREKEYS_STORED = _crypto.MAX_STORED_ONE_TIME_PREKEYS  # bounds storage per device; clients top up
 PREKEYS_LOW_THRESHOLD = _crypto.PREKEY_LOW_WATER_MARK  # below this the device is told to upload more
@@ -49,6 +49,21 @@ RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bo
 RATE_TOKEN_PER_DEVICE = (10, 60.0)
 RATE_REDEEM_PER_IP = (10, 60.0)  # invitation / link-code guessing
 RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
+RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
+
+# --- outstanding items per account (authenticated writes are bounded too) ---
+# New link codes per code lifetime (so at most twice this many unused at once): enough to link every device
+# an account may have in one sitting.
+MAX_OUTSTANDING_LINK_CODES = MAX_DEVICES_PER_ACCOUNT
+MAX_OUTSTANDING_INVITATIONS = 50  # a therapist's intake in one invitation lifetime; unused ones expire
+MAX_TERMS_VERSIONS = 32  # terms change a few times a year: decades of versions, at most 2 MiB per therapist
+
+# --- shutdown (server/shutdown.py) ---
+SHUTDOWN_INFLIGHT_SECONDS = 3.0  # a socket event's write takes milliseconds; one stuck on storage is cut
+# In-flight HTTP requests after the sockets closed (aiohttp waits this long, cancels, then waits as long again
+# for the cancellation); API handlers take milliseconds, a websocket whose client never closes is cut.
+SHUTDOWN_HTTP_SECONDS = 1.0
+SHUTDOWN_RECONNECT_AFTER_MS = 500  # clients wait about this long, so a restarting node is not stampeded
 
 RATE_CALL_SIGNAL_PER_DEVICE = (600, 60.0)  # a call with trickle ICE needs a few dozen signals a minute
 

@@ -51,7 +51,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, separators=(",", ":"))
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
+def configure_logging(level: str, stream: TextIO | None = None, *, log_requests: bool = False) -> None:
+    """JSON lines on stderr at ``level``. Per-request lines (logger ``server.access``) appear at info only
+    with ``log_requests``; at debug level they always do."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -62,3 +64,5 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
     # aiohttp's access log duplicates ours (and would log query strings); engineio/socketio are chatty.
     for name in ("aiohttp.access", "engineio.server", "socketio.server"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    quiet_requests = not log_requests and root.level > logging.DEBUG
+    logging.getLogger("server.access").setLevel(logging.WARNING if quiet_requests else logging.NOTSET)

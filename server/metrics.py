@@ -47,7 +47,8 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 ERROR_CODES: frozenset[str] = frozenset({
     "bad_request", "invalid_field", "payload_too_large", "unsupported_version", "unauthenticated",
     "challenge_invalid", "signature_invalid", "forbidden", "not_linked", "consent_required",
-    "invitation_invalid", "not_found", "conflict", "device_set_mismatch", "rate_limited",
+    "invitation_invalid", "not_found", "method_not_allowed", "conflict", "device_set_mismatch",
+    "limit_reached", "rate_limited", "quota_exceeded", "range_not_satisfiable",
     "storage_unavailable", "internal", "other",
 })
 SESSION_STATES: frozenset[str] = frozenset({"scheduled", "open", "in_progress", "ended", "cancelled"})

@@ -11,7 +11,7 @@ from server.context import AppContext, Route
 from server.errors import STATUS, ErrorCode
 from server.wire.responses import ErrorOut
 
-__all__ = ["build_openapi", "openapi_path"]
+__all__ = ["build_openapi", "openapi_path", "path_parameters"]
 
 _PARAM = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")
 
@@ -19,6 +19,24 @@ _PARAM = re.compile(r"\{(\w+)(?::[^{}]*(?:\{\d+\}[^{}]*)*)?\}")
 def openapi_path(path: str) -> str:
     """aiohttp ``/x/{id:[0-9a-f]{32}}`` -> OpenAPI ``/x/{id}``."""
     return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
+
+
+def path_parameters(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Each ``{name}`` / ``{name:regex}`` of an aiohttp path, with the schema its regex implies.
+
+    Named from the whole placeholder, never from a ``{32}`` quantifier inside a regex.
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    for match in _PARAM.finditer(path):
+        name, _, regex = match.group(0)[1:-1].partition(":")
+        schema: dict[str, Any] = {"type": "string", "minLength": 1}
+        if regex:
+            schema["pattern"] = f"^{regex}$"
+        if regex == "[0-9a-f]{32}":
+            schema = {"type": "string", "pattern": "^[0-9a-f]{32}$", "minLength": 32, "maxLength": 32,
+                      "description": "16 random bytes as 32 lowercase hex"}
+        out.append((name, schema))
+    return out
 
 
 def _ref(kind: type[Any]) -> dict[str, str]:
@@ -35,16 +53,10 @@ def _operation(route: Route) -> dict[str, Any]:
         "tags": [route.tag],
         "operationId": f"{route.method.lower()}_{route.handler.__name__}",
     }
-    params = re.findall(r"\{(\w+)", route.path)
+    params = path_parameters(route.path)
     if params:
         op["parameters"] = [
-            {
-                "name": p,
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            }
-            for p in params
+            {"name": name, "in": "path", "required": True, "schema": schema} for name, schema in params
         ]
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(route.body)}}}
@@ -52,9 +64,10 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(route.response)}}
     responses: dict[str, Any] = {str(route.status): ok}
-    for code in sorted({STATUS[c] for c in ErrorCode} - {route.status}):
-        if code == 401 and not route.auth:
-            continue
+    # Every error status with the codes it carries (docs/API.md). 401 is listed on open routes too: the
+    # login endpoints answer challenge_invalid / signature_invalid with it. 405 (method_not_allowed, with
+    # Allow) answers methods a path does not declare, so it belongs to no operation.
+    for code in sorted({STATUS[c] for c in ErrorCode} - {route.status, 405}):
         names = ", ".join(c.value for c in ErrorCode if STATUS[c] == code)
         responses[str(code)] = _error_response(names)
     op["responses"] = responses

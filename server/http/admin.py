@@ -1,5 +1,6 @@
-"""HTTP views: ``/metrics``, the administration API and each account's own audit entries
-(docs/API.md "Administration"). Thin: authenticate, call one service method, serialise."""
+"""HTTP views: the administration API and each account's own audit entries (docs/API.md "Administration").
+Thin: authenticate, call one service method, serialise. ``/metrics`` has its own listener
+(``server.http.metrics_listener``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from server import limits
 from server.context import AppContext, Route
 from server.errors import InvalidField
 from server.http._base import API, bearer_principal, reply
-from server.metrics import CONTENT_TYPE
 from server.operations import sample_forever
 
 __all__ = ["register"]
@@ -103,9 +103,6 @@ def register(ctx: AppContext) -> None:
     auth = ctx.services.auth
     admin = ctx.services.admin
 
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=ops.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
-
     async def health(request: web.Request) -> web.Response:
         result = await admin.health(await bearer_principal(request, auth))
         deps = {name: DependencyOut("ok" if d.ok else "unavailable", round(d.latency_ms, 2), d.error)
@@ -159,8 +156,6 @@ def register(ctx: AppContext) -> None:
     ctx.add_background("metrics-sampler", sampler)
 
     admin_api = f"{API}/admin"
-    ctx.add_route(Route("GET", "/metrics", metrics, "Prometheus metrics of this node (aggregates only)",
-                        "health", auth=False, documented=False))
     ctx.add_route(Route("GET", f"{admin_api}/health", health, "Live relay figures and dependency status",
                         "admin", response=AdminHealthOut))
     ctx.add_route(Route("GET", f"{admin_api}/overview", overview, "Account, device and invitation counts",

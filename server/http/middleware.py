@@ -14,6 +14,7 @@ from server.errors import (
     AppError,
     BadRequest,
     ErrorCode,
+    MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -27,9 +28,12 @@ from signaling.errors import SessionError
 __all__ = ["CSP", "SECURITY_HEADERS", "error_middleware"]
 
 log = logging.getLogger("server.http")
+# One line per request, on its own logger: shown at info only when asked for (``--log-requests``), so the
+# console of `make run` stays readable (server.logging.configure_logging).
+access_log = logging.getLogger("server.access")
 
 CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' ws: wss:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
     "img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
@@ -43,11 +47,16 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), payment=()",
 }
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# After percent-decoding: a NUL or other control byte is never part of a real path (and a NUL makes file
+# system calls raise). Raw ones never get here: aiohttp's parser refuses them (server.http.protocol).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _error_response(error: AppError) -> web.Response:
     body = ErrorOut(ErrorBody(error.code.value, error.message, error.details or None))
     response = reply(body, error.status)
+    if isinstance(error, MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(error.allowed)
     if isinstance(error, RateLimited):
         response.headers["Retry-After"] = str(error.retry_after_seconds)
     return response
@@ -58,8 +67,8 @@ def _from_http_exception(exc: web.HTTPException) -> AppError:
         return NotFound("No such resource.")
     if exc.status == 413:
         return PayloadTooLarge("The body is too large.")
-    if exc.status == 405:
-        return BadRequest("This method is not allowed on this resource.")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return MethodNotAllowed(list(exc.allowed_methods))
     return AppError(exc.reason, code=ErrorCode.BAD_REQUEST if exc.status < 500 else ErrorCode.INTERNAL)
 
 
@@ -74,6 +83,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     status = 500
     try:
         try:
+            if _CONTROL.search(request.path):
+                raise BadRequest("The path contains a control character.")
             response: web.StreamResponse = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:
@@ -101,7 +112,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         quiet = route in ("/healthz", "/readyz") or route.startswith("/socket.io")
         level = logging.DEBUG if quiet else logging.INFO
-        log.log(
+        access_log.log(
             level,
             "request",
             extra={"method": request.method, "route": route, "status": status, "duration_ms": duration_ms},

@@ -119,6 +119,9 @@ class AccountService:
         return [d for d in devices if d.active]
 
     async def create_link_code(self, caller: Principal) -> tuple[str, int]:
+        await self._limiter.cap_new(
+            "link_codes", caller.account_id, limits.MAX_OUTSTANDING_LINK_CODES, limits.LINK_CODE_TTL_SECONDS
+        )
         code = new_code()
         expires_at = self._clock() + 1000 * limits.LINK_CODE_TTL_SECONDS
         await self._storage.devices.add_link_code(sha256(code), caller.account_id, expires_at)

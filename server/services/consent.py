@@ -12,7 +12,15 @@ from server import limits
 from server._verify import verify
 from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
-from server.errors import Conflict, Forbidden, InvalidField, NotFound, PayloadTooLarge, SignatureInvalid
+from server.errors import (
+    Conflict,
+    Forbidden,
+    InvalidField,
+    LimitReached,
+    NotFound,
+    PayloadTooLarge,
+    SignatureInvalid,
+)
 from server.services._secrets import sha256
 from server.services.authz_cache import AuthzCache
 from server.services.links import LinkService
@@ -67,6 +75,12 @@ class ConsentService:
             raise PayloadTooLarge(
                 f"Terms are at most {limits.MAX_TERMS_TEXT_BYTES} bytes of UTF-8.",
                 {"limit": limits.MAX_TERMS_TEXT_BYTES, "field": "text"},
+            )
+        current = await self._storage.consent.get_terms(caller.account_id)
+        if current is not None and current.version >= limits.MAX_TERMS_VERSIONS:
+            raise LimitReached(
+                f"You have published {current.version} versions of your terms, the most a therapist may.",
+                {"limit": limits.MAX_TERMS_VERSIONS, "what": "terms_versions"},
             )
         try:
             terms = await self._authz.after_commit(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from server import limits
 from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
-from server.errors import Forbidden, NotFound
+from server.errors import Forbidden, LimitReached, NotFound
 from server.services._secrets import new_code, new_id, sha256
 from server.services.values import Principal
 from storage.protocols import Storage
@@ -42,12 +43,24 @@ class InvitationService:
     ) -> CreatedInvitation:
         if _MAY_INVITE.get(caller.role) is not role:
             raise Forbidden(f"A {caller.role.value} cannot invite a {role.value}.")
+        await self._check_outstanding(caller.account_id)
         created = await self._add(caller.account_id, role, ttl_seconds, label_ciphertext)
         if caller.role is Role.ADMIN:
             await self._audit.record(
                 AuditEvent.ADMIN_INVITATION_CREATED, account_id=caller.account_id, role=role.value
             )
         return created
+
+    async def _check_outstanding(self, inviter_id: str) -> None:
+        # Read then write: two concurrent creates may both pass at the limit; the bound is what matters.
+        now = self._clock()
+        mine = await self._storage.invitations.get_invitations_by_inviter(inviter_id)
+        open_ = sum(1 for i in mine if i.used_at is None and i.revoked_at is None and i.expires_at > now)
+        if open_ >= limits.MAX_OUTSTANDING_INVITATIONS:
+            raise LimitReached(
+                f"You have {open_} unused invitations; revoke some or wait until they expire.",
+                {"limit": limits.MAX_OUTSTANDING_INVITATIONS, "what": "invitations"},
+            )
 
     async def create_by_operator(self, role: Role, ttl_seconds: int | None = None) -> CreatedInvitation:
         """From the CLI (no account): admin bootstrap or a therapist invitation."""

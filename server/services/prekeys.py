@@ -36,6 +36,8 @@ class PrekeyService:
                 "The signed prekey's signature does not verify with your identity key.",
                 {"field": "signature"},
             )
+        if device.signed_prekey == prekey:
+            return  # the same key again (a client retrying its upload): nothing changed, nothing to audit
         await self._storage.devices.set_signed_prekey(caller.device_id, prekey)
         await self._audit.record(
             AuditEvent.KEY_CHANGED, account_id=caller.account_id, device_id=caller.device_id

@@ -64,8 +64,8 @@ def from_json(body: bytes, kind: type[S]) -> S:
         result: S = decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise _validation_error(exc) from None
-    except msgspec.DecodeError:
-        raise BadRequest("The body is not valid JSON.") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec raises the latter for invalid UTF-8
+        raise BadRequest("The body is not valid JSON in UTF-8.") from None
     return result
 
 

@@ -6,7 +6,7 @@ their exact sizes checked, by ``server.wire.decode``; services never see a raw w
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -32,7 +32,56 @@ __all__ = [
 ]
 
 HexId = Annotated[str, Meta(pattern="^[0-9a-f]{32}$", description="16 random bytes as 32 lowercase hex")]
-B64 = Annotated[str, Meta(max_length=256, description="standard base64 with padding")]
+# Standard base64 with padding, canonical (the unused bits of the last character are zero), as the OpenAPI
+# document states them; server.wire.decode.b64 checks the same rules and decodes.
+_B64 = "(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?"
+B64 = Annotated[str, Meta(max_length=256, pattern=f"^{_B64}$", description="standard base64 with padding")]
+Key32 = Annotated[
+    str,
+    Meta(
+        pattern="^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$",
+        min_length=44,
+        max_length=44,
+        description="32 bytes (a public key, nonce or hash) in standard base64 with padding",
+    ),
+]
+Sig64 = Annotated[
+    str,
+    Meta(
+        pattern="^[A-Za-z0-9+/]{85}[AQgw]==$",
+        min_length=88,
+        max_length=88,
+        description="64 bytes (an Ed25519 signature) in standard base64 with padding",
+    ),
+]
+Ciphertext = Annotated[
+    str,
+    Meta(
+        pattern=f"^{_B64}$",
+        description=f"one envelope (docs/PROTOCOL.md section 5) in standard base64, at most "
+        f"{limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes decoded (larger: 413 payload_too_large)",
+    ),
+]
+
+
+def _b64_at_most(max_bytes: int) -> str:
+    """A regex for canonical padded base64 of at most ``max_bytes`` bytes (exact, so that the schema
+    accepts exactly what the decoder accepts)."""
+    group, one, two = "[A-Za-z0-9+/]{4}", "[A-Za-z0-9+/][AQgw]==", "[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]="
+    full, rest = divmod(max_bytes, 3)
+    last = {0: "", 1: f"(?:{one})?", 2: f"(?:{one}|{two})?"}[rest]
+    shorter = f"(?:{group}){{0,{full - 1}}}(?:{one}|{two})?|" if full else ""
+    return f"^(?:{shorter}(?:{group}){{{full}}}{last})$"
+
+
+Label = Annotated[
+    str,
+    Meta(
+        max_length=4 * -(-limits.MAX_LABEL_CIPHERTEXT_BYTES // 3),  # base64 of exactly the limit
+        pattern=_b64_at_most(limits.MAX_LABEL_CIPHERTEXT_BYTES),
+        description=f"at most {limits.MAX_LABEL_CIPHERTEXT_BYTES} bytes of ciphertext in standard base64",
+    ),
+]
 U32 = Annotated[int, Meta(ge=0, le=limits.MAX_PREKEY_ID)]
 Position = Annotated[int, Meta(ge=0, le=2**63 - 1)]
 Code = Annotated[str, Meta(min_length=1, max_length=128)]
@@ -44,28 +93,28 @@ class _In(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 class SignedPrekeyIn(_In, frozen=True):
     id: U32
-    public: B64
-    signature: B64
+    public: Key32
+    signature: Sig64
 
 
 class OneTimePrekeyIn(_In, frozen=True):
     id: U32
-    public: B64
+    public: Key32
 
 
 class DeviceIn(_In, frozen=True):
-    identity_key: B64
+    identity_key: Key32
     signed_prekey: SignedPrekeyIn
     one_time_prekeys: Annotated[list[OneTimePrekeyIn], Meta(max_length=limits.MAX_PREKEYS_PER_UPLOAD)] = []
 
 
 class CreateInvitationIn(_In, frozen=True):
-    role: str
+    role: Literal["admin", "therapist", "client"]  # who may invite whom: server.services.invitations
     ttl_seconds: (
         Annotated[int, Meta(ge=limits.MIN_INVITATION_TTL_SECONDS, le=limits.MAX_INVITATION_TTL_SECONDS)]
         | None
     ) = None
-    label_ciphertext: Annotated[str, Meta(max_length=2 * limits.MAX_LABEL_CIPHERTEXT_BYTES)] | None = None
+    label_ciphertext: Label | None = None
 
 
 class CreateAccountIn(_In, frozen=True):
@@ -84,8 +133,8 @@ class ChallengeIn(_In, frozen=True):
 
 class TokenIn(_In, frozen=True):
     device_id: HexId
-    nonce: B64
-    signature: B64
+    nonce: Key32
+    signature: Sig64
 
 
 class OneTimePrekeysIn(_In, frozen=True):
@@ -99,16 +148,16 @@ class TermsIn(_In, frozen=True):
 class ConsentIn(_In, frozen=True):
     therapist_id: HexId
     version: Annotated[int, Meta(ge=1, le=limits.MAX_PREKEY_ID)]
-    terms_hash: B64
+    terms_hash: Key32
     signed_at: Annotated[int, Meta(ge=0, le=2**63 - 1)]
-    signature: B64
+    signature: Sig64
 
 
 class EnvelopeIn(_In, frozen=True):
     v: int
     to_device: HexId
-    type: str
-    ciphertext: str
+    type: Literal["prekey", "message"]  # limits.ENVELOPE_TYPES
+    ciphertext: Ciphertext
 
 
 class SendIn(_In, frozen=True):

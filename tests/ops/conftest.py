@@ -68,7 +68,7 @@ class Relay:
             return Reply(resp.status, parsed, text)
 
     async def metrics(self) -> list[Sample]:
-        async with aiohttp.ClientSession() as http, http.get(self.url + "/metrics") as resp:
+        async with aiohttp.ClientSession() as http, http.get(self.server.metrics_url) as resp:
             assert resp.status == 200
             text = await resp.text()
         return [Sample(s.name, dict(s.labels), s.value)

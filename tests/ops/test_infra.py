@@ -72,6 +72,13 @@ def test_scrape_config_loads_the_rules() -> None:
     assert config["rule_files"] == ["alerts.yml"]
     job = config["scrape_configs"][0]
     assert (job["job_name"], job["metrics_path"]) == ("confidant", "/metrics")
+    # The nodes' metrics listener, not the public port the proxy forwards.
+    compose = yaml.safe_load((INFRA / "docker-compose.yml").read_text())
+    env = compose["x-node"]["environment"]
+    port = env["CONFIDANT_METRICS_PORT"]
+    assert port != env["CONFIDANT_PORT"]
+    targets = [t for group in job["static_configs"] for t in group["targets"]]
+    assert targets and all(t.endswith(f":{port}") for t in targets), targets
 
 
 def test_dashboard_references_exported_metrics() -> None:
@@ -80,3 +87,48 @@ def test_dashboard_references_exported_metrics() -> None:
                    "confidant_mailbox_backlog_envelopes", "confidant_connected_devices",
                    "confidant_dependency_up", "confidant_signaling_sessions"):
         assert needed in used
+
+
+def _stages(dockerfile: str) -> list[list[str]]:
+    """Instructions per build stage (continuation lines joined, comments dropped)."""
+    text = re.sub(r"\\\n", " ", dockerfile)
+    stages: list[list[str]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append([])
+        stages[-1].append(line)
+    return stages
+
+
+def test_the_image_builds_the_web_client_and_every_node_serves_it() -> None:
+    """No Docker engine here: the Dockerfile is checked by construction. A node stage builds the client
+    from the repository's web-client/ with npm ci + vite build; the final stage copies its dist/ and points
+    CONFIDANT_WEB_ROOT at it; compose builds every node from this file with the repository as context."""
+    repo = INFRA.parent
+    web, relay = _stages((INFRA / "Dockerfile").read_text())
+    assert re.fullmatch(r"FROM node:(\d+)(-slim)? AS web", web[0]), web[0]
+    assert int(re.findall(r"node:(\d+)", web[0])[0]) >= 20  # vite needs Node 20.19+ (scripts/build-web.sh)
+    assert "RUN npm ci --no-audit --no-fund --loglevel=error" in web
+    assert web.index("COPY web-client/ ./") < web.index("RUN npm run build")
+    package = json.loads((repo / "web-client" / "package.json").read_text())
+    assert package["scripts"]["build"].startswith("vite")
+    copy_dist = [i for i in relay if i.startswith("COPY --from=web ")]
+    assert copy_dist == ["COPY --from=web /web-client/dist /app/web"]
+    assert "ENV CONFIDANT_WEB_ROOT=/app/web" in relay
+    assert relay[-1] == 'CMD ["confidant", "serve"]'
+    for instruction in (*web, *relay):  # every source copied from the context exists in the repository
+        if instruction.startswith("COPY ") and "--from=" not in instruction:
+            for source in instruction.split()[1:-1]:
+                assert (repo / source).exists(), instruction
+    ignored = (repo / ".dockerignore").read_text().split()
+    assert {"**/node_modules", "web-client/dist", ".venv"} <= set(ignored)  # the host's builds stay out
+
+    compose = yaml.safe_load((INFRA / "docker-compose.yml").read_text())
+    build = compose["x-node"]["build"]
+    assert (build["context"], build["dockerfile"]) == ("..", "infra/Dockerfile")
+    nodes = [name for name, svc in compose["services"].items() if svc.get("build") == build]
+    assert nodes == ["confidant-1", "confidant-2"]
+    assert "CONFIDANT_WEB_ROOT" not in compose["x-node"]["environment"]  # the image's own dist/ is used

@@ -146,3 +146,11 @@ async def test_live_delivery_is_counted_through_redis_fan_out(
             for device in relay.devices:
                 await device.close()
         server.stop()
+
+
+def test_every_wire_error_code_has_its_own_metric_label() -> None:
+    """An error code missing from the allow-list would be counted as "other" and hide from the dashboard."""
+    from server.errors import ErrorCode
+    from server.metrics import ERROR_CODES
+
+    assert {code.value for code in ErrorCode} <= ERROR_CODES

@@ -75,7 +75,7 @@ async def test_probe_places_a_call_through_turn(
         status = await asyncio.to_thread(run_probe, args, lines.append)  # in-process: loopback ICE applies
         assert status == 0, lines
         assert re.fullmatch(r"PROBE OK .* call=ok connect_ms=\d+ via=turn", lines[0]), lines
-        async with aiohttp.ClientSession() as http, http.get(server.url + "/metrics") as resp:
+        async with aiohttp.ClientSession() as http, http.get(server.metrics_url) as resp:
             metrics = await resp.text()
         assert re.search(r"^confidant_turn_credentials_issued_total [1-9]", metrics, re.M)
         assert 'confidant_audit_entries_total{event="session_admitted"} 1.0' in metrics

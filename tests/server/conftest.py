@@ -15,6 +15,7 @@ from aiohttp import web
 from server.app import build_app
 from server.config import Settings
 from server.context import AppContext
+from server.http.protocol import EdgeRunner
 from storage.records import Role
 from tests.fixtures.ports import free_port
 from tests.server._kit import API, Device, Http, Keys
@@ -158,7 +159,7 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Server]:
     # Every test client shares 127.0.0.1: per-IP limits would trip on fixtures. Per-device limits stay real.
     for rule in ("redeem_per_ip", "challenge_per_ip", "token_per_ip"):
         built.ctx.services.limiter.rules[rule] = (100_000, 60.0)
-    runner = web.AppRunner(built.app, access_log=None)
+    runner = EdgeRunner(built.app, access_log=None)  # what `confidant serve` runs
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", port)
     await site.start()

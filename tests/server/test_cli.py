@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +47,9 @@ def test_help_documents_commands_and_flags() -> None:
         "--turn-url",
         "--turn-secret",
         "--trusted-proxy",
+        "--metrics-host",
+        "--metrics-port",
+        "--log-requests",
     ):
         assert flag in serve
     assert "--role" in _run("admin", "invite", "--help").stdout
@@ -66,6 +71,34 @@ def test_configuration_errors_exit_2() -> None:
     assert no_secret.returncode == 2 and "turn_secret" in no_secret.stderr
     not_turn = _run("serve", "--turn-url", "stun:turn.example.org", "--turn-secret", "s")
     assert not_turn.returncode == 2 and "turn_urls must be TURN URLs" in not_turn.stderr
+    same = _run("serve", "--port", "9000", "--metrics-port", "9000")
+    assert same.returncode == 2 and "metrics_port must differ from port" in same.stderr
+
+
+def test_a_busy_metrics_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        port = str(free_port())
+        out = _run("serve", "--port", port, "--metrics-port", str(taken), "--data-dir", str(tmp_path))
+    assert out.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{taken} for /metrics" in out.stderr
+
+
+async def test_log_requests_adds_one_info_line_per_request(tmp_path: Path) -> None:
+    from tests.fixtures.server_proc import ConfidantServer
+
+    server = ConfidantServer(tmp_path / "data", log_level="info", extra_args=["--log-requests"])
+    await server.start_async()
+    try:
+        async with aiohttp.ClientSession() as session, session.get(server.url + "/api/v1/me") as r:
+            assert r.status == 401
+    finally:
+        server.stop()
+    lines = [json.loads(x) for x in server.log_text().splitlines() if x.startswith("{")]
+    requests = [x for x in lines if x["msg"] == "request" and x["route"] == "/api/v1/me"]
+    assert [(x["level"], x["status"]) for x in requests] == [("info", 401)]
 
 
 def test_turn_and_proxy_flags_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -97,6 +130,8 @@ async def test_serve_prints_admin_link_on_empty_database(tmp_path: Path) -> None
         "serve",
         "--port",
         str(port),
+        "--metrics-port",
+        str(free_port()),
         "--data-dir",
         str(tmp_path),
         stdout=asyncio.subprocess.PIPE,
@@ -111,11 +146,19 @@ async def test_serve_prints_admin_link_on_empty_database(tmp_path: Path) -> None
             line = raw.decode()
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/readyz") as r:
             assert r.status == 200
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/api/v1/me") as r:
+            assert r.status == 401
     finally:
         proc.terminate()
-        _, stderr = await asyncio.wait_for(proc.communicate(), 30)
+        rest, stderr = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0
-    code = line.strip().rsplit("/", 1)[1]
+    # Framed, and the last thing printed: nothing (no request log) buries it.
+    assert re.fullmatch(r"\| http://\S+/#/join/\S+ +\|\n", line), line
+    assert re.fullmatch(r"\+-+\+\n", rest.decode()), rest
+    assert b'"msg":"request"' not in stderr  # request lines only with --log-requests (or at debug level)
+    joined = re.search(r"#/join/([A-Za-z0-9_-]+)", line)
+    assert joined is not None
+    code = joined.group(1)
     assert code.encode() not in stderr  # the log never carries the code
     for log_line in stderr.decode().splitlines():
         assert log_line.startswith("{"), log_line  # structured JSON, one object per line

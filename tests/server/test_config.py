@@ -86,3 +86,14 @@ def test_turn_and_proxy_lists_follow_the_same_precedence(tmp_path: Path) -> None
     assert s.turn_urls == ("turn:[2001:db8::1]:3478",)
     assert (s.turn_secret, s.trusted_proxies) == ("f", ("127.0.0.1",))
     assert "turn_secret" not in repr(s) and "'f'" not in repr(s)  # the secret never reaches a log line
+
+
+def test_metrics_listener_and_request_log_settings() -> None:
+    s = load_settings({}, env={})
+    assert (s.metrics_host, s.metrics_port, s.log_requests) == ("127.0.0.1", 9464, False)
+    s = load_settings({}, env={"CONFIDANT_METRICS_PORT": "9100", "CONFIDANT_LOG_REQUESTS": "true"})
+    assert (s.metrics_port, s.log_requests) == (9100, True)
+    with pytest.raises(ConfigError, match="log_requests"):
+        load_settings({}, env={"CONFIDANT_LOG_REQUESTS": "sometimes"})
+    with pytest.raises(ConfigError, match="metrics_port must be between"):
+        load_settings({"metrics_port": 70000}, env={})

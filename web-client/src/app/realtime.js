@@ -25,11 +25,26 @@ export class Realtime extends EventTarget {
       this._setState("online");
       this.dispatchEvent(new CustomEvent("connected"));
     });
+    // The node is stopping (docs/API.md, "server_shutdown"): show "Reconnecting…" at once, and when it then
+    // closes the connection reconnect with socket.io's own back-off (to another node, or to this one once
+    // it is back) instead of logging in again. The token is still valid.
+    let shuttingDown = null;
+    socket.on("server_shutdown", (notice) => {
+      shuttingDown = notice || {};
+      this._setState("connecting");
+    });
     socket.on("disconnect", (reason) => {
       this._setState("connecting");
+      if (reason !== "io server disconnect") return;
+      if (shuttingDown) {
+        const wait = Math.min(5000, Math.max(0, Number(shuttingDown.reconnect_after_ms) || 0));
+        shuttingDown = null;
+        setTimeout(() => { if (this.socket === socket && !socket.connected) socket.connect(); }, wait);
+        return;
+      }
       // The server closes the connection when the token expired or the device was revoked; socket.io does
       // not reconnect by itself after that, the device logs in again first.
-      if (reason === "io server disconnect") this.dispatchEvent(new CustomEvent("server_disconnect"));
+      this.dispatchEvent(new CustomEvent("server_disconnect"));
     });
     socket.on("connect_error", (err) => {
       this._setState("connecting");
