@@ -261,7 +261,7 @@ class Vault:
         """Delete the record (its ciphertext leaves the server). ApiError ``conflict`` if it changed since."""
         entry = self.entries[record_id]
         await self._api.request(
-            "DELETE", f"/vault/records/{record_id}", params={"version": str(entry.version)}
+            "POST", f"/vault/records/{record_id}/delete", {"expected_version": entry.version}
         )
         del self.entries[record_id]
 

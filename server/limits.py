@@ -73,11 +73,11 @@ DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the clie
 MAX_AUDIT_PAGE = 200  # bounds one reply's size
 
 # --- the encrypted account vault (docs/PROTOCOL.md section 22) ---
-MAX_VAULT_RECORD_BYTES = 64 * 1024  # one note or profile (tens of pages of text); documents are attachments
+MAX_VAULT_RECORD_BYTES = 65535  # one note (tens of pages); a multiple of 3: the base64 length bound is exact
 MAX_VAULT_RECORDS = 10_000  # years of weekly notes for a full caseload; bounds an account to ~640 MiB
 DEFAULT_VAULT_PAGE = 50  # changed records per sync reply when the client does not say
 MAX_VAULT_PAGE = 100  # bounds one reply (100 x 64 KiB, base64) well under a few MiB
-MAX_RECOVERY_BACKUP_BYTES = 4096  # a handful of 32-byte keys with their framing; never content
+MAX_RECOVERY_BACKUP_BYTES = 4095  # a few 32-byte keys and their framing; a multiple of 3 (exact base64)
 RATE_VAULT_WRITE_PER_DEVICE = (600, 60.0)  # autosave every few seconds on a few notes; stops a runaway client
 RATE_RECOVERY_PER_IP = (10, 3600.0)  # restores are rare; guessing a 128-bit key is hopeless anyway
 RATE_RECOVERY_PER_LOOKUP = (5, 3600.0)  # tries against one backup, whoever makes them

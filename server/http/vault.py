@@ -2,7 +2,7 @@
 
     PUT    /api/v1/vault/records/<id>           {expected_version, ciphertext} -> {version, seq, ...}
     GET    /api/v1/vault/records/<id>           -> the record
-    DELETE /api/v1/vault/records/<id>?version=N -> {position}
+    POST   /api/v1/vault/records/<id>/delete    {expected_version} -> {position}
     GET    /api/v1/vault?after=N&limit=M        -> records changed after position N, oldest change first
     GET    /api/v1/vault/index                  -> every record's id and version (finds deletions)
     PUT    /api/v1/recovery                     {lookup_id, verifier, ciphertext} (a signed-in device)
@@ -26,9 +26,11 @@ from server.errors import InvalidField, NotFound
 from server.http._base import API, b64, bearer_principal, client_ip, read_body, reply
 from server.services.vault import AUTHENTICATOR_BYTES, VERIFIER_BYTES
 from server.wire import decode
+from server.wire.requests import _B64, Key32
 from storage.vault import VaultRecord
 
 __all__ = [
+    "DeleteRecordIn",
     "IndexOut",
     "PositionOut",
     "PutRecordIn",
@@ -44,24 +46,45 @@ __all__ = [
 _HEX_ID = r"{record_id:[0-9a-f]{32}}"
 HexId = Annotated[str, Meta(pattern="^[0-9a-f]{32}$", description="16 bytes as 32 lowercase hex")]
 Version = Annotated[int, Meta(ge=0, le=2**63 - 1)]
-_RECORD_B64 = (limits.MAX_VAULT_RECORD_BYTES + 2) // 3 * 4
-_BACKUP_B64 = (limits.MAX_RECOVERY_BACKUP_BYTES + 2) // 3 * 4
+# The limits are multiples of 3: any canonical base64 up to this length decodes to at most the limit.
+_RECORD_B64 = 4 * -(-limits.MAX_VAULT_RECORD_BYTES // 3)
+_BACKUP_B64 = 4 * -(-limits.MAX_RECOVERY_BACKUP_BYTES // 3)
 
 
 class PutRecordIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     expected_version: Version  # 0: create; else the version this write replaces
-    ciphertext: Annotated[str, Meta(max_length=_RECORD_B64 + 4)]
+    ciphertext: Annotated[
+        str,
+        Meta(
+            min_length=4,
+            max_length=_RECORD_B64,
+            pattern=f"^{_B64}$",
+            description="the sealed record (docs/PROTOCOL.md section 22.2) in standard base64",
+        ),
+    ]
+
+
+class DeleteRecordIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    expected_version: Version  # the version being deleted: a newer one (another device wrote) is a conflict
 
 
 class RecoveryIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     lookup_id: HexId
-    verifier: Annotated[str, Meta(max_length=64)]
-    ciphertext: Annotated[str, Meta(max_length=_BACKUP_B64 + 4)]
+    verifier: Key32  # SHA-256 of the authenticator
+    ciphertext: Annotated[
+        str,
+        Meta(
+            min_length=4,
+            max_length=_BACKUP_B64,
+            pattern=f"^{_B64}$",
+            description="the sealed recovery backup (docs/PROTOCOL.md section 22.4) in standard base64",
+        ),
+    ]
 
 
 class RecoveryFetchIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     lookup_id: HexId
-    authenticator: Annotated[str, Meta(max_length=64)]
+    authenticator: Key32
 
 
 class RecordOut(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -134,12 +157,10 @@ def register(ctx: AppContext) -> None:
 
     async def delete_record(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
-        if "version" not in request.query:
-            raise InvalidField(
-                "Query parameter 'version' (the version deleted) is required.", {"field": "version"}
-            )
-        version = _int_query(request, "version", 0, 2**63 - 1)
-        return reply(PositionOut(await service.delete(caller, request.match_info["record_id"], version)))
+        body = await read_body(request, DeleteRecordIn)
+        return reply(
+            PositionOut(await service.delete(caller, request.match_info["record_id"], body.expected_version))
+        )
 
     async def changes(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
@@ -190,11 +211,12 @@ def register(ctx: AppContext) -> None:
     ctx.add_route(Route("GET", record, get_record, "Read one vault record", tag, response=RecordOut))
     ctx.add_route(
         Route(
-            "DELETE",
-            record,
+            "POST",
+            f"{record}/delete",
             delete_record,
-            "Delete a vault record (query: version)",
+            "Delete a vault record (expected_version)",
             tag,
+            body=DeleteRecordIn,
             response=PositionOut,
         )
     )

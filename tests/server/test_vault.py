@@ -67,9 +67,9 @@ async def test_changes_index_and_delete(server: Server) -> None:
     r = await therapist.call("GET", f"{API}/vault?after=0&limit=1")
     assert [x["record_id"] for x in r.body["records"]] == [a] and r.body["more"]
 
-    r = await therapist.call("DELETE", f"{_record_path(a)}?version=2")
+    r = await therapist.call("POST", f"{_record_path(a)}/delete", {"expected_version": 2})
     assert r.status == 409 and r.body["error"]["details"]["current_version"] == 1
-    r = await therapist.call("DELETE", f"{_record_path(a)}?version=1")
+    r = await therapist.call("POST", f"{_record_path(a)}/delete", {"expected_version": 1})
     assert r.status == 200 and r.body == {"position": 3}
     assert (await therapist.call("GET", _record_path(a))).status == 404
     assert await server.count("vault_records") == 1  # the ciphertext is gone from the server
@@ -108,7 +108,7 @@ async def test_bad_input_is_refused_and_changes_nothing(server: Server) -> None:
         r = await therapist.call("PUT", _record_path(record), body)
         assert r.status == 400 and r.code in ("invalid_field", "bad_request"), (body, r.body)
     assert (await therapist.call("PUT", f"{API}/vault/records/NOT-HEX", {})).status == 404
-    assert (await therapist.call("DELETE", _record_path(record))).code == "invalid_field"
+    assert (await therapist.call("POST", f"{_record_path(record)}/delete", {})).code == "invalid_field"
     assert (await therapist.call("GET", f"{API}/vault?after=-1")).code == "invalid_field"
     assert (
         await therapist.call("GET", f"{API}/vault?limit={limits.MAX_VAULT_PAGE + 1}")

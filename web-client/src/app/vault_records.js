@@ -159,7 +159,7 @@ export class VaultRecords extends EventTarget {
 
   async remove(recordId) {
     const e = this.entries.get(recordId);
-    await this.device.api.del(`/vault/records/${recordId}?version=${e.version}`);
+    await this.device.api.post(`/vault/records/${recordId}/delete`, { expected_version: e.version });
     this.entries.delete(recordId);
     this.dispatchEvent(new CustomEvent("change"));
   }
