@@ -1,4 +1,4 @@
-"""Video calls through the SDK: schedule, join the waiting room, admit, and talk with an aiortc peer.
+"""Video calls through the SDK: schedule, join the waiting room, admit, and talk with aiortc peers.
 
     call = await Call.join(therapist_device, session_id)            # the therapist opens the room
     client_id = await call.next_waiting()
@@ -7,11 +7,17 @@
     ...
     await call.end()
 
-Signals (offer, answer, candidates, hang-up) are sealed end to end with ``crypto.boxed`` between the two
-devices' identity keys, bound to (session, from device, to device, sequence number). The receiver opens
-them with the identity key it PINNED for that contact (``Device.contacts``), never with a key the server
-hands out: a relay that swaps an SDP (and its DTLS fingerprint) produces a signal that does not open, and
-the peer drops it (``SignalRejected``). The therapist places the calls; clients answer.
+Every join draws fresh ephemeral keys (``crypto.boxed.Join``); signals (offer, answer, candidates, hang-up)
+are sealed between the two joins, bound to the session, both joins and both devices
+(docs/PROTOCOL.md §8, ``client.call_channel``). A peer's join statement is verified under the identity key
+this device trusts for it: for the therapist and its clients, the key pinned from the contact list
+(``call_devices_of``); for a co-participant of a group session, the key the therapist introduced in a sealed
+roster. A relay that swaps an SDP or replays old signals (even after a reload) is refused
+(``SignalRejected``).
+
+Groups up to 4 are a full mesh: the therapist offers to each client; between two clients, the one with
+the smaller handle offers.
+A participant whose connection dropped comes back with ``Call.join`` on the same device, still admitted.
 
 ``run_call`` places one short call between two devices and returns timings (used by ``confidant probe``).
 """
@@ -23,27 +29,48 @@ import base64
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import socketio
 from aiortc import RTCIceServer
 
+from client.call_channel import CallConnection, PeerIdentity, SealedChannel
 from client.device import Device
 from client.errors import ApiError, TransportError
 from crypto import boxed
-from crypto.errors import CryptoError
-from crypto.keys import IdentityKeyPair, IdentityPublicKey
-from signaling.messages import ChannelClosed, SignalingChannel, SignalMessage, SignalRejected
+from crypto.keys import IdentityPublicKey
+from signaling.messages import SignalRejected
 from signaling.peer import CallPeer, PeerStats
 
-__all__ = ["BoxedChannel", "Call", "CallConnection", "CallTimings", "run_call", "schedule_session"]
+__all__ = [
+    "Call",
+    "CallConnection",
+    "CallTimings",
+    "call_devices_of",
+    "run_call",
+    "schedule_session",
+]
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-PUSHES = ("call.waiting", "call.admitted", "call.removed", "call.state", "call.ended")
+ADMITTED = ("admitted", "connected")
+
+
+async def call_devices_of(device: Device, account_id: str) -> dict[str, IdentityPublicKey]:
+    """The devices of ``account_id`` this device seals call signaling to and accepts it from.
+
+    The one place that decides it: today, the contact's listed devices under the keys pinned for them.
+    """
+    if account_id not in device.state.device_sets:
+        await device.contacts()
+    out: dict[str, IdentityPublicKey] = {}
+    for device_id in device.state.device_sets.get(account_id, []):
+        pinned = device.book.pinned(device_id)
+        if pinned is not None:
+            out[device_id] = IdentityPublicKey.from_bytes(pinned)
+    return out
 
 
 async def schedule_session(
@@ -66,217 +93,21 @@ async def schedule_session(
     return await therapist.api.request("POST", "/sessions", body)
 
 
-class CallConnection:
-    """One socket.io connection of a device for calls: ``call.*`` requests, pushes and signals."""
-
-    def __init__(self, device: Device) -> None:
-        self.device = device
-        self._changed = asyncio.Condition()
-        self.pushes: list[tuple[str, JSON]] = []
-        self._channels: dict[tuple[str, str], BoxedChannel] = {}
-        self._pending: dict[tuple[str, str], list[JSON]] = {}
-        self._refusal: Any = None
-        self._sio = self._new_client()
-
-    def _new_client(self) -> socketio.AsyncClient:
-        sio = socketio.AsyncClient(reconnection=False, logger=False, engineio_logger=False)
-        for name in PUSHES:
-            sio.on(name, self._recorder(name))
-        sio.on("call.signal", self._on_signal)
-
-        async def refused(data: Any = None) -> None:
-            self._refusal = data
-
-        sio.on("connect_error", refused)
-        return sio
-
-    async def connect(self) -> None:
-        """Connect with the device's bearer token; log in again once if the server refuses it (expired)."""
-        token = self.device.api.token or await self.device.login()
-        for attempt in range(2):
-            self._refusal = None
-            try:
-                await self._sio.connect(
-                    self.device.api.base_url, auth={"token": token}, transports=["websocket"], wait_timeout=10
-                )
-                return
-            except socketio.exceptions.ConnectionError as exc:
-                error = _refusal_error(self._refusal)
-                if attempt == 1 or error is None or error.code != "unauthenticated":
-                    raise error or TransportError(f"call connection refused: {exc}") from exc
-                token = await self.device.login()
-                self._sio = self._new_client()
-
-    async def close(self) -> None:
-        for channel in list(self._channels.values()):
-            channel.closed_by_remote()
-        with contextlib.suppress(Exception):
-            await self._sio.disconnect()
-
-    async def request(self, event: str, data: JSON, timeout: float = 15.0) -> JSON:
-        try:
-            reply = await self._sio.call(event, data, timeout=timeout)
-        except socketio.exceptions.SocketIOError as exc:
-            raise TransportError(f"{event}: {exc.__class__.__name__}") from exc
-        if not isinstance(reply, dict) or not reply.get("ok"):
-            raise ApiError.from_wire(reply)
-        result = reply.get("result")
-        return result if isinstance(result, dict) else {}
-
-    async def wait_until(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(predicate)
-        except TimeoutError:
-            raise TimeoutError(f"no {what} within {timeout} s") from None
-
-    async def wait_push(self, event: str, timeout: float = 15.0, **match: Any) -> JSON:
-        """The first push of ``event`` whose fields include ``match`` (earlier ones count too)."""
-
-        def find() -> JSON | None:
-            for name, data in self.pushes:
-                if name == event and all(data.get(k) == v for k, v in match.items()):
-                    return data
-            return None
-
-        await self.wait_until(lambda: find() is not None, timeout, f"{event} {match or ''}")
-        found = find()
-        assert found is not None
-        return found
-
-    def channel(
-        self,
-        session_id: str,
-        peer_account: str,
-        peer_device: str,
-        peer_key: IdentityPublicKey,
-        identity: IdentityKeyPair,
-    ) -> BoxedChannel:
-        key = (session_id, peer_device)
-        channel = BoxedChannel(
-            self, session_id, identity, self.device.device_id, peer_account, peer_device, peer_key
-        )
-        self._channels[key] = channel
-        for data in self._pending.pop(key, []):
-            channel.deliver(data)
-        return channel
-
-    def _recorder(self, name: str) -> Any:
-        async def record(data: Any = None) -> None:
-            doc = data if isinstance(data, dict) else {}
-            self.pushes.append((name, doc))
-            if name in ("call.ended", "call.removed"):
-                for (sid, _), channel in list(self._channels.items()):
-                    if sid == doc.get("session_id"):
-                        channel.closed_by_remote()
-            async with self._changed:
-                self._changed.notify_all()
-
-        return record
-
-    async def _on_signal(self, data: Any = None) -> None:
-        if not isinstance(data, dict):
-            return
-        key = (str(data.get("session_id")), str(data.get("from_device")))
-        channel = self._channels.get(key)
-        if channel is None:  # the offer can arrive before we set up this peer: keep it for channel()
-            self._pending.setdefault(key, []).append(data)
-        else:
-            channel.deliver(data)
-
-
-def _refusal_error(data: Any) -> ApiError | None:
-    """The error object of a refused socket.io connect (``connect_error`` data carries it as ``data``)."""
-    if isinstance(data, dict) and isinstance(data.get("data"), dict):
-        data = data["data"]
-    return ApiError.from_wire(data) if isinstance(data, dict) and "code" in data else None
-
-
-class BoxedChannel(SignalingChannel):
-    """Signals with one peer device in one session, sealed with ``crypto.boxed`` (docs/PROTOCOL.md §8)."""
-
-    def __init__(
-        self,
-        conn: CallConnection,
-        session_id: str,
-        identity: IdentityKeyPair,
-        own_device: str,
-        peer_account: str,
-        peer_device: str,
-        peer_key: IdentityPublicKey,
-    ) -> None:
-        self._conn = conn
-        self.session_id = session_id
-        self._identity = identity
-        self._peer_account = peer_account
-        self._peer_device = peer_device
-        self._peer_key = peer_key
-        self._out = boxed.SignalContext(
-            bytes.fromhex(session_id), bytes.fromhex(own_device), bytes.fromhex(peer_device)
-        )
-        self._in = boxed.SignalContext(
-            bytes.fromhex(session_id), bytes.fromhex(peer_device), bytes.fromhex(own_device)
-        )
-        self._seq = 0
-        self._last_seq = 0
-        self._inbox: asyncio.Queue[JSON | None] = asyncio.Queue()
-        self._closed = False
-
-    def deliver(self, data: JSON) -> None:
-        self._inbox.put_nowait(data)
-
-    def closed_by_remote(self) -> None:
-        self._inbox.put_nowait(None)
-
-    async def send(self, message: SignalMessage) -> None:
-        if self._closed:
-            raise ChannelClosed("call channel closed")
-        self._seq += 1
-        sealed = boxed.seal(self._identity, self._peer_key, self._out, self._seq, message.to_wire())
-        body = {
-            "session_id": self.session_id,
-            "to_account": self._peer_account,
-            "to_device": self._peer_device,
-            "payload": base64.b64encode(sealed).decode("ascii"),
-        }
-        try:
-            await self._conn.request("call.signal", body)
-        except (ApiError, TransportError) as exc:
-            raise ChannelClosed(f"signal refused: {exc}") from exc
-
-    async def receive(self) -> SignalMessage:
-        if self._closed:
-            raise ChannelClosed("call channel closed")
-        data = await self._inbox.get()
-        if data is None:
-            self._closed = True
-            raise ChannelClosed("the call ended")
-        try:
-            raw = base64.b64decode(str(data.get("payload", "")), validate=True)
-            opened = boxed.open(self._identity, self._peer_key, self._in, raw, self._last_seq)
-        except (CryptoError, ValueError) as exc:
-            # Wrong sender key (a swapped SDP), wrong call/direction, replay, or garbage: never applied.
-            raise SignalRejected(
-                f"signal does not open with the pinned key of this contact: {exc!r}"
-            ) from None
-        self._last_seq = opened.seq
-        return SignalMessage.from_wire(opened.payload)
-
-    async def close(self) -> None:
-        self._closed = True
-
-
 @dataclass
 class Call:
-    """This device in one session (either role)."""
+    """This device in one session (either role), with one join (fresh ephemeral keys)."""
 
     device: Device
     session_id: str
     conn: CallConnection
+    own: boxed.Join
     joined: JSON
     relay_only: bool = False
     video_size: tuple[int, int] = (160, 120)
-    peers: dict[str, CallPeer] = field(default_factory=dict)  # account id -> peer
+    peers: dict[str, CallPeer] = field(default_factory=dict)  # peer handle -> aiortc peer
+    channels: dict[str, SealedChannel] = field(default_factory=dict)
+    roster: dict[str, PeerIdentity] = field(default_factory=dict)  # co-participants the therapist introduced
+    media: dict[str, JSON] = field(default_factory=dict)  # peer handle -> {"audio", "video"} it reported
     _waiting_taken: int = 0
 
     @classmethod
@@ -290,16 +121,56 @@ class Call:
     ) -> Call:
         conn = CallConnection(device)
         await conn.connect()
+        own = boxed.Join.create(device.identity, bytes.fromhex(session_id), bytes.fromhex(device.device_id))
+        statement = base64.b64encode(own.statement.to_bytes()).decode("ascii")
         try:
-            joined = await conn.request("call.join", {"session_id": session_id})
+            joined = await conn.request("call.join", {"session_id": session_id, "join": statement})
         except BaseException:
             await conn.close()
             raise
-        return cls(device, session_id, conn, joined, relay_only, video_size)
+        return cls(device, session_id, conn, own, joined, relay_only, video_size)
 
     @property
     def state(self) -> str:
         return str(self.joined.get("state"))
+
+    @property
+    def therapist_id(self) -> str:
+        return str(self.joined["session"]["therapist_id"])
+
+    @property
+    def room(self) -> JSON:
+        """The latest room this device was shown (join ack, ``call.admitted`` or ``call.state``)."""
+        for name, data in reversed(self.conn.pushes):
+            if name in ("call.state", "call.admitted") and data.get("session_id") == self.session_id:
+                room = data.get("room", data)
+                return room if isinstance(room, dict) else {}
+        room = self.joined.get("room")
+        return room if isinstance(room, dict) else {}
+
+    @property
+    def handle(self) -> str:
+        """This device's opaque handle in the session."""
+        for m in self.room.get("members", []):
+            if m.get("account_id") == self.device.account_id:
+                return str(m["peer"])
+        raise LookupError("not in the room")
+
+    def member(self, target: str) -> JSON | None:
+        """A member by handle, or (when this device may see it) by account id."""
+        for m in self.room.get("members", []):
+            if target in (m.get("peer"), m.get("account_id")):
+                return dict(m)
+        return None
+
+    def member_state(self, target: str) -> str | None:
+        m = self.member(target)
+        return str(m["state"]) if m else None
+
+    async def wait_member_state(self, target: str, states: Sequence[str], timeout: float = 15.0) -> None:
+        await self.conn.wait_until(
+            lambda: self.member_state(target) in states, timeout, f"{target} in {'/'.join(states)}"
+        )
 
     async def next_waiting(self, timeout: float = 15.0) -> str:
         """Therapist: the account id of the next client who entered the waiting room."""
@@ -347,11 +218,41 @@ class Call:
             for s in turn.get("ice_servers", [])
         ]
 
-    async def connect(self, account_id: str, *, place: bool = True, timeout: float = 15.0) -> CallPeer:
-        """A peer with ``account_id``'s device in the room; ``place`` sends the offer (the therapist does)."""
-        device_id = await self._device_in_room(account_id, timeout)
-        key = await self._pinned_key(account_id, device_id)
-        channel = self.conn.channel(self.session_id, account_id, device_id, key, self.device.identity)
+    async def renew_turn(self) -> JSON:
+        """Fresh TURN credentials (they last only for the session's window); new peers use them."""
+        turn = await self.device.api.request("POST", f"/sessions/{self.session_id}/turn")
+        self.joined = {**self.joined, "turn": turn}
+        return turn
+
+    async def connect(self, target: str, *, place: bool | None = None, timeout: float = 15.0) -> CallPeer:
+        """A peer with ``target``'s device (account id or handle) once it is admitted with a join.
+
+        ``place`` sends the offer; by default the therapist does, and between two clients the one with the
+        smaller handle. Connecting again to
+        the same peer (after it rejoined) replaces the old peer connection.
+        """
+        await self.conn.wait_until(
+            lambda: (m := self.member(target)) is not None and m["state"] in ADMITTED and bool(m.get("join")),
+            timeout,
+            f"{target} admitted in the room",
+        )
+        m = self.member(target)
+        assert m is not None
+        peer_id = await self._identity(m, timeout)
+        old = self.peers.pop(peer_id.peer, None)
+        if old is not None:
+            await old.close()
+        channel = self.conn.channel(self.session_id, self.own, peer_id, self._on_control)
+        while True:
+            try:
+                channel.accept_join(str(m["join"]))
+                break
+            except SignalRejected:
+                # The room still shows a join this device has seen replaced (the peer rejoined twice in a
+                # row, e.g. a page rendered twice): wait for the room to show the newer one.
+                await self._wait_newer_join(target, str(m["join"]), timeout)
+                m = self.member(target) or m
+        self.channels[peer_id.peer] = channel
         peer = CallPeer(
             channel,
             ice_servers=self.ice_servers(),
@@ -359,12 +260,68 @@ class Call:
             video_size=self.video_size,
             name=f"{self.device.role}:{self.device.account_id[:6]}",
         )
-        self.peers[account_id] = peer
-        if place:
+        self.peers[peer_id.peer] = peer
+        if place if place is not None else self._offers_to(m):
             await peer.call()
         else:
             peer.start()
         return peer
+
+    async def connect_all(self, others: int, timeout: float = 20.0) -> dict[str, CallPeer]:
+        """Full mesh: connect to the ``others`` other admitted members (the therapist introduces clients)."""
+
+        def admitted() -> list[JSON]:
+            return [
+                m
+                for m in self.room.get("members", [])
+                if m["state"] in ADMITTED and m.get("join") and m.get("account_id") != self.device.account_id
+            ]
+
+        await self.conn.wait_until(lambda: len(admitted()) >= others, timeout, f"{others} admitted peers")
+        # The therapist first: its channel carries the roster that introduces the others.
+        ordered = sorted(admitted(), key=lambda m: m.get("account_id") != self.therapist_id)
+        targets = [str(m["peer"]) for m in ordered]
+        for target in targets:
+            if target not in self.peers:
+                await self.connect(target, timeout=timeout)
+        if self.device.account_id == self.therapist_id:
+            await self.introduce()
+        return dict(self.peers)
+
+    async def introduce(self, names: dict[str, str] | None = None) -> None:
+        """Therapist: tell each admitted client who the other admitted clients are (sealed, end to end)."""
+        clients = [
+            m
+            for m in self.room.get("members", [])
+            if m["state"] in ADMITTED and m.get("account_id") not in (None, self.therapist_id)
+        ]
+        entries = []
+        for index, m in enumerate(clients, start=1):
+            keys = await call_devices_of(self.device, str(m["account_id"]))
+            key = keys.get(str(m["device_id"]))
+            if key is None:
+                continue
+            name = (names or {}).get(str(m["account_id"]), f"Participant {index}")
+            entries.append(
+                {
+                    "peer": m["peer"],
+                    "name": name,
+                    "device_id": m["device_id"],
+                    "identity_key": base64.b64encode(key.to_bytes()).decode("ascii"),
+                }
+            )
+        for m in clients:
+            channel = self.channels.get(str(m["peer"]))
+            if channel is not None:
+                others = [e for e in entries if e["peer"] != m["peer"]]
+                await channel.send_control({"kind": "roster", "peers": others})
+
+    async def set_media(self, *, audio: bool, video: bool) -> None:
+        """Tell every peer whether our microphone and camera are on (they show mute / camera off)."""
+        for peer in self.peers.values():
+            await peer.set_camera(video)
+        for channel in self.channels.values():
+            await channel.send_control({"kind": "media", "audio": audio, "video": video})
 
     async def report_media(self, connected: bool) -> JSON:
         return await self.conn.request("call.media", {"session_id": self.session_id, "connected": connected})
@@ -392,34 +349,44 @@ class Call:
             await peer.close()
         await self.conn.close()
 
-    async def _device_in_room(self, account_id: str, timeout: float) -> str:
-        def admitted_device(room: JSON) -> str | None:
-            for m in room.get("members", []):
-                if m.get("account_id") == account_id and m.get("state") in ("admitted", "connected"):
-                    return str(m["device_id"])
-            return None
+    async def _wait_newer_join(self, target: str, stale: str, timeout: float) -> None:
+        def newer() -> bool:
+            return (self.member(target) or {}).get("join") not in (None, stale)
 
-        def latest() -> str | None:
-            for name, data in reversed(self.conn.pushes):
-                if name in ("call.state", "call.admitted") and data.get("session_id") == self.session_id:
-                    return admitted_device(data.get("room", data))
-            return admitted_device(self.joined.get("room") or {})
+        await self.conn.wait_until(newer, timeout, "a newer join")
 
-        await self.conn.wait_until(
-            lambda: latest() is not None, timeout, f"{account_id} admitted in the room"
-        )
-        found = latest()
-        assert found is not None
-        return found
+    def _offers_to(self, m: JSON) -> bool:
+        """Who places the offer in a pair: the therapist; between two clients, the smaller handle."""
+        if self.device.account_id == self.therapist_id:
+            return True
+        return m.get("account_id") != self.therapist_id and self.handle < str(m["peer"])
 
-    async def _pinned_key(self, account_id: str, device_id: str) -> IdentityPublicKey:
-        pinned = self.device.book.pinned(device_id)
-        if pinned is None:  # first call with this device: pin it from the contact list (key-change aware)
-            await self.device.contacts()
-            pinned = self.device.book.pinned(device_id)
-        if pinned is None:
-            raise ApiError("not_linked", f"device {device_id} of {account_id} is not one of your contacts")
-        return IdentityPublicKey.from_bytes(pinned)
+    async def _identity(self, m: JSON, timeout: float) -> PeerIdentity:
+        handle = str(m["peer"])
+        account, device_id = m.get("account_id"), m.get("device_id")
+        if account and device_id:  # the therapist, or (for the therapist) one of its clients
+            key = (await call_devices_of(self.device, str(account))).get(str(device_id))
+            if key is None:
+                raise ApiError("not_linked", f"device {device_id} of {account} is not one of your contacts")
+            return PeerIdentity(handle, str(device_id), key)
+        await self.conn.wait_until(lambda: handle in self.roster, timeout, "the therapist's introduction")
+        return self.roster[handle]
+
+    def _on_control(self, from_peer: str, body: JSON) -> None:
+        therapist = self.member(self.therapist_id)
+        if body.get("kind") == "roster" and therapist is not None and from_peer == therapist["peer"]:
+            for entry in body.get("peers", []):
+                try:
+                    key = IdentityPublicKey.from_bytes(base64.b64decode(entry["identity_key"], validate=True))
+                    self.roster[str(entry["peer"])] = PeerIdentity(
+                        str(entry["peer"]), str(entry["device_id"]), key, str(entry.get("name", ""))
+                    )
+                except (KeyError, ValueError, TypeError):
+                    log.warning("ignored a malformed roster entry")
+        elif body.get("kind") == "media":
+            self.media[from_peer] = {"audio": bool(body.get("audio")), "video": bool(body.get("video"))}
+        task = asyncio.ensure_future(self.conn.changed())
+        task.add_done_callback(lambda _: None)
 
 
 @dataclass(frozen=True)

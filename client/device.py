@@ -33,15 +33,17 @@ from client._keys import (
     otk_wire,
     terms_hash,
 )
+from client._sendport import DeviceSendPort
 from client._wire import b64d, b64e, now_ms
 from client.api import ApiClient
 from client.errors import ApiError, KeyChanged, TransportError
 from client.file_pointer import FilePointer
-from client.keystore import KeystoreState, SealedFile, StoredMessage
+from client.keystore import Keystore
 from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
 from client.sessions import SessionBook
+from client.state import DeviceState, StoredMessage
 from crypto import (
     CryptoError,
     IdentityKeyPair,
@@ -56,6 +58,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 INITIAL_PREKEYS = 100
+YIELD_EVERY = 25  # envelopes decrypted between two yields to the event loop
 
 
 @dataclass(frozen=True)
@@ -78,49 +81,64 @@ class Contact:
 
 
 class Device:
-    def __init__(self, sealed: SealedFile, state: KeystoreState, *, source_host: str | None = None) -> None:
-        self._sealed = sealed
-        self.state = state
-        self.identity = IdentityKeyPair.from_bytes(b64d(state.identity_seed))
-        self.book = SessionBook(state, self.identity)
-        self.api = ApiClient(state.server_url, reauth=self._relogin, source_host=source_host)
-        self.realtime = Realtime(
-            state.server_url, self._token, lambda: self.state.cursor, self._on_envelopes, self._on_event
+    def __init__(
+        self,
+        keystore: Keystore,
+        *,
+        source_host: str | None = None,
+        api_timeout: float = 30.0,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        self.store = keystore
+        self.state = DeviceState(keystore)
+        self.identity = IdentityKeyPair.from_bytes(b64d(self.state.identity_seed))
+        self.book = SessionBook(self.state, self.identity)
+        self.api = ApiClient(
+            self.state.server_url, reauth=self._relogin, source_host=source_host, timeout=api_timeout
         )
+        self.realtime = Realtime(
+            self.state.server_url,
+            self._token,
+            lambda: int(self.state.cursor),
+            self._on_envelopes,
+            self._on_event,
+            call_timeout=api_timeout,
+        )
+        self._connect_timeout = connect_timeout
         self.events: asyncio.Queue[KeyChanged | JSON] = asyncio.Queue()
         self.lock = asyncio.Lock()
-        self._incoming: asyncio.Queue[list[JSON]] = asyncio.Queue()
         self._inbox_changed = asyncio.Event()
-        self.outbox = Outbox(self)
+        self.outbox = Outbox(self.state.outbox, keystore, DeviceSendPort(self))
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
         self._replenish_lock = asyncio.Lock()
         self._ack_wanted = 0
         self._ack_sent = 0
         self._ack_task: asyncio.Task[None] | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"Device(account={self.account_id}, device={self.device_id})"
 
     @property
     def account_id(self) -> str:
-        return self.state.account_id
+        return str(self.state.account_id)
 
     @property
     def device_id(self) -> str:
-        return self.state.device_id
+        return str(self.state.device_id)
 
     @property
     def role(self) -> str:
-        return self.state.role
+        return str(self.state.role)
 
     @property
     def keystore_path(self) -> Path:
-        return self._sealed.path
+        return self.store.path
 
-    def save(self) -> None:
-        """Write the whole state to the keystore (atomic); callers hold ``lock`` when they changed it."""
-        self._sealed.save(self.state)
+    async def save(self, durable: bool = True) -> None:
+        """Write every changed record to the keystore (one transaction, off the event loop)."""
+        await self.store.commit(durable)
 
     # -- creation ------
 
@@ -150,31 +168,38 @@ class Device:
         kdf: str = "interactive",
         connect: bool = True,
         source_host: str | None = None,
+        **opts: Any,
     ) -> Device:
-        path = Path(keystore_path)
-        sealed = SealedFile.create(path, passphrase, kdf=kdf)
-        identity = IdentityKeyPair.generate()
-        spk = SignedPreKeyPair.generate(identity, 1)
-        otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
-        payload = device_payload(identity, spk, otks)
-        async with ApiClient(server_url, source_host=source_host) as api:
-            if kind == "invitation":
-                created = await api.create_account(code, payload)
-            else:
-                created = await api.link_device(code, payload)
-        state = KeystoreState(
-            server_url=server_url.rstrip("/"),
-            account_id=created["account_id"],
-            device_id=created["device_id"],
-            role=created["role"],
-            identity_seed=b64e(identity.to_bytes()),
-            signed_prekeys={str(spk.key_id): b64e(spk.to_bytes())},
-            current_signed_prekey=spk.key_id,
-            one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in otks},
-            next_prekey_id=INITIAL_PREKEYS + 1,
-        )
-        sealed.save(state)
-        device = cls(sealed, state, source_host=source_host)
+        keystore = await asyncio.to_thread(Keystore.create, Path(keystore_path), passphrase, kdf=kdf)
+        created: JSON | None = None
+        try:
+            identity = IdentityKeyPair.generate()
+            spk = SignedPreKeyPair.generate(identity, 1)
+            otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
+            payload = device_payload(identity, spk, otks)
+            async with ApiClient(server_url, source_host=source_host) as api:
+                if kind == "invitation":
+                    created = await api.create_account(code, payload)
+                else:
+                    created = await api.link_device(code, payload)
+            state = DeviceState(keystore)
+            state.server_url = server_url.rstrip("/")
+            state.account_id = created["account_id"]
+            state.device_id = created["device_id"]
+            state.role = created["role"]
+            state.identity_seed = b64e(identity.to_bytes())
+            state.signed_prekeys[str(spk.key_id)] = b64e(spk.to_bytes())
+            state.current_signed_prekey = spk.key_id
+            for k in otks:
+                state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
+            state.next_prekey_id = INITIAL_PREKEYS + 1
+            await keystore.commit()
+        except BaseException:
+            await keystore.close()
+            if created is None:  # no account was made: leave no keystore behind, a retry starts clean
+                keystore.remove_files()
+            raise
+        device = cls(keystore, source_host=source_host, **opts)
         await device.start(connect=connect)
         return device
 
@@ -186,38 +211,54 @@ class Device:
         *,
         server_url: str | None = None,
         connect: bool = True,
+        **opts: Any,
     ) -> Device:
-        """Open an existing keystore, log in, and (by default) connect; unsent outbox entries are resent."""
-        sealed, state = SealedFile.open(Path(keystore_path), passphrase)
-        if server_url is not None:
-            state.server_url = server_url.rstrip("/")
-        device = cls(sealed, state)
+        """Open an existing keystore (locked until ``close``), log in, and (by default) connect; the mailbox
+        is drained in the background and unsent outbox entries are resent. A failure stops everything this
+        call started and releases the keystore. ``opts``: ``api_timeout``, ``connect_timeout`` (seconds)."""
+        keystore = await asyncio.to_thread(Keystore.open, Path(keystore_path), passphrase)
+        try:
+            if server_url is not None:
+                DeviceState(keystore).server_url = server_url.rstrip("/")
+            device = cls(keystore, **opts)
+        except BaseException:
+            await keystore.close()
+            raise
         await device.start(connect=connect)
         return device
 
     async def start(self, *, connect: bool = True) -> None:
-        await self.login()
-        await self.refresh_devices()
-        self._tasks.append(asyncio.create_task(self._receive_loop(), name="confidant-receive"))
-        self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
-        if connect:
-            self.realtime.start()
-            await self.realtime.wait_connected()
-        self.outbox.wake()
+        """Log in, connect (the mailbox drains in the background, page by page) and start the outbox.
+        On any failure, everything started here is stopped and the keystore closed before re-raising."""
+        try:
+            await self.login()
+            await self.refresh_devices()
+            self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
+            if connect:
+                self.realtime.start()
+                await self.realtime.wait_connected(self._connect_timeout)
+            self.outbox.wake()
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
-        """Disconnect and stop background work; everything acknowledged or queued is already on disk."""
+        """Disconnect, stop every background task, write what is staged and release the keystore."""
+        if self._closed:
+            return
+        self._closed = True
         await self.realtime.stop()
         if self._ack_task is not None:
             self._tasks.append(self._ack_task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
         self.outbox.abandon()
         await self.api.close()
+        await self.store.close()
 
     async def __aenter__(self) -> Device:
         return self
@@ -254,7 +295,8 @@ class Device:
             changed: KeyChanged | None = None
             for c in listing:
                 devices = [d["device_id"] for d in c.get("devices", [])]
-                self.state.device_sets[c["account_id"]] = devices
+                if self.state.device_sets.get(c["account_id"]) != devices:
+                    self.state.device_sets[c["account_id"]] = devices
                 for d in c.get("devices", []):
                     try:
                         self.book.check_pin(d["device_id"], c["account_id"], b64d(d["identity_key"]))
@@ -270,7 +312,7 @@ class Device:
                         tuple(devices),
                     )
                 )
-            self.save()
+            await self.save()
         if changed is not None:
             self.events.put_nowait(changed)
         return out
@@ -279,12 +321,14 @@ class Device:
         """Refresh our own device set (for copies to our other devices) and pin their keys."""
         me = await self.api.me()
         async with self.lock:
-            self.state.device_sets[self.account_id] = [d["device_id"] for d in me.get("devices", [])]
+            mine = [d["device_id"] for d in me.get("devices", [])]
+            if self.state.device_sets.get(self.account_id) != mine:
+                self.state.device_sets[self.account_id] = mine
             for d in me.get("devices", []):
                 if d["device_id"] != self.device_id:
                     with contextlib.suppress(KeyChanged):
                         self.book.check_pin(d["device_id"], self.account_id, b64d(d["identity_key"]))
-            self.save()
+            await self.save()
 
     async def invite(
         self, role: str, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
@@ -346,7 +390,7 @@ class Device:
                     self.state.next_prekey_id += batch
                     for k in keys:
                         self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-                    self.save()
+                    await self.save()
                 await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
                 needed -= batch
                 uploaded += batch
@@ -373,8 +417,11 @@ class Device:
 
     # -- receiving ------
 
-    def _on_envelopes(self, envelopes: list[JSON]) -> None:
-        self._incoming.put_nowait(envelopes)
+    async def _on_envelopes(self, envelopes: list[JSON]) -> None:
+        # One page at a time (Realtime awaits this before fetching the next): decrypted, written, then acked.
+        up_to = await self._process(envelopes)
+        if up_to is not None:
+            self._ack_soon(up_to)
 
     async def _on_event(self, name: str, data: JSON) -> None:
         if name == "prekeys_low":
@@ -387,13 +434,6 @@ class Device:
                 await self.contacts()
                 await self.refresh_devices()
         self.events.put_nowait({"event": name, **data})
-
-    async def _receive_loop(self) -> None:
-        while True:
-            items = await self._incoming.get()
-            up_to = await self._process(items)
-            if up_to is not None:
-                self._ack_soon(up_to)
 
     def _ack_soon(self, up_to: int) -> None:
         # acks never hold up decryption; at most one in flight, later positions coalesce into the next one
@@ -408,27 +448,28 @@ class Device:
             self._ack_sent = up_to
 
     async def _process(self, items: list[JSON]) -> int | None:
-        """Decrypt new items in stream order and save everything in one write; returns the position to ack."""
+        """Decrypt new items in stream order, write them in one durable commit (inbox, sessions, seen ids,
+        cursor) and return the position to acknowledge: the server deletes only what is on our disk."""
         async with self.lock:
-            seen = set(self.state.seen_ids)
             advanced = False
-            for item in sorted(items, key=lambda i: int(i["pos"])):
+            for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
                 pos = int(item["pos"])
                 if pos <= self.state.cursor:
                     continue
-                if item["id"] not in seen:
+                if item["id"] not in self.state.seen:
                     stored = await self._decrypt_item(item)
-                    if stored is not None:
-                        self.state.inbox.append(stored)
+                    if stored is not None and stored.id not in self.state.inbox:
+                        self.state.inbox[stored.id] = stored
                     self.state.remember_seen(item["id"])
-                    seen.add(item["id"])
                 self.state.cursor = pos
                 advanced = True
+                if n % YIELD_EVERY == YIELD_EVERY - 1:
+                    await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
             if not advanced:
                 return None
-            self.save()
+            await self.save()
             self._inbox_changed.set()
-            return self.state.cursor
+            return int(self.state.cursor)
 
     async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
@@ -475,17 +516,16 @@ class Device:
             log.debug("ack up to %d failed: %s", up_to, exc)
 
     async def messages(self) -> AsyncIterator[Message]:
-        """Decrypted messages in stream order, each once; removed from the keystore when handed over."""
+        """Decrypted messages in stream order, each once; removed from the keystore when handed over (one
+        row deleted, written in the background: a crash right after may hand the last few over again)."""
         while True:
-            if not self.state.inbox:
+            taken = self.state.inbox.pop_first()
+            if taken is None:
                 self._inbox_changed.clear()
                 await self._inbox_changed.wait()
                 continue
-            async with self.lock:
-                if not self.state.inbox:
-                    continue
-                stored = self.state.inbox.pop(0)
-                self.save()
+            stored = taken[1]
+            self.store.commit_soon()
             payload = Payload.decode(b64d(stored.plaintext))
             yield Message(
                 stored.id,

@@ -1,50 +1,100 @@
-"""The durable outbox of a device: every send is on disk before it goes on the wire, and is retried under
-its original message id until the server acknowledges or refuses it (docs/SDK.md "Sending").
+"""The durable outbox of a device: every send is on disk, with its ciphertext, before it goes on the wire, and
+is retried under its original message id until the server acknowledges or refuses it (docs/SDK.md "Sending").
 
-One worker sends entries strictly in order, so one device's messages arrive in the order they were written.
-The encrypted body is saved with the entry and resent byte-identical (the server de-duplicates by id);
-only a ``device_set_mismatch`` makes it refresh the device sets and encrypt again.
+Retry rule (the same in the browser, docs/PROTOCOL.md "Sending and retries"): transport failures and the
+refusals in ``RETRYABLE`` are retried with capped, jittered back-off, resending the stored ciphertext byte for
+byte (the server de-duplicates by id, so a send that was in fact stored is answered ``duplicate``); only
+``device_set_mismatch`` re-encrypts, after refreshing the device sets; every other refusal is final.
+
+Pipelining: up to ``window`` conversations (recipient accounts) send at once, each one request at a time,
+so one conversation's messages are stored, and reach its devices, in the order they were written. A sender
+encrypts up to ``AHEAD`` queued entries of its conversation together and writes them (entries, ciphertexts,
+advanced sessions) in ONE durable commit before posting the first: a queue costs one disk flush per batch,
+not one per message.
+
+The outbox knows its device only through :class:`OutboxPort` (encrypt, post, react to a changed device set,
+wait for the connection).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from client._keys import bundle_from_wire
-from client._wire import b64d, b64e, new_id, now_ms
+from client._wire import new_id, now_ms
 from client.errors import ApiError, KeyChanged, TransportError
-from client.keystore import OutboxEntry
+from client.keystore import Keystore, Table
+from client.state import OutboxEntry
 from crypto import CryptoError
 
-if TYPE_CHECKING:
-    from client.device import Device
-
-__all__ = ["Outbox"]
+__all__ = ["RETRYABLE", "Outbox", "OutboxPort"]
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-RETRYABLE = frozenset({"storage_unavailable", "rate_limited"})
+RETRYABLE = frozenset({"storage_unavailable", "rate_limited"})  # "not now", never "never"
 MAX_DEVICE_SET_ROUNDS = 5  # a device set that changes more often than this during one send is not settling
 BACKOFF_INITIAL, BACKOFF_MAX = 0.05, 2.0
+DEFAULT_WINDOW = 8  # conversations sending at once
+AHEAD = 32  # entries of one conversation encrypted and written together; bounds the receiver's skipped keys
+            # when a changed device set makes them encrypt again
+
+
+class OutboxPort(Protocol):
+    """What the outbox needs from its device."""
+
+    async def encrypt_send(self, entry: OutboxEntry) -> JSON:
+        """The send body for ``entry`` (one envelope per device); advanced sessions are staged."""
+        ...
+
+    async def post_send(self, body: JSON) -> JSON:
+        """Post one send: the server's ``{id, accepted_at, duplicate}``, or ApiError / TransportError."""
+        ...
+
+    async def device_set_changed(self, details: JSON) -> None:
+        """Drop sessions of ``extra`` / ``stale`` devices and refresh the device sets."""
+        ...
+
+    async def wait_online(self, timeout: float) -> None:
+        """Sleep up to ``timeout``; return early when a lost connection comes back."""
+        ...
 
 
 class Outbox:
-    def __init__(self, device: Device) -> None:
-        self._d = device
+    def __init__(
+        self,
+        entries: Table[OutboxEntry],
+        keystore: Keystore,
+        port: OutboxPort,
+        *,
+        window: int = DEFAULT_WINDOW,
+    ) -> None:
+        self._entries = entries
+        self._keystore = keystore
+        self._port = port
+        self.window = max(1, window)
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._results: dict[str, asyncio.Future[JSON]] = {}
+        self._in_flight: dict[str, asyncio.Task[None]] = {}  # conversation -> its sender task
+        self._rounds: dict[str, int] = {}  # message id -> device_set_mismatch answers so far
+        self._queues: dict[str, collections.deque[str]] = {}  # conversation -> its message ids, in order
+        for entry in entries.values():
+            self._queues.setdefault(entry.to_account, collections.deque()).append(entry.id)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def add(self, to_account: str, plaintext_b64: str) -> str:
-        """Save a new entry and return its message id; the worker picks it up."""
+        """Stage a new entry and return its id; it is written (with its ciphertext) before it is sent."""
         entry = OutboxEntry(id=new_id(), to_account=to_account, plaintext=plaintext_b64, created_at=now_ms())
-        self._d.state.outbox.append(entry)
-        self._d.save()
+        self._entries[entry.id] = entry
+        self._queues.setdefault(to_account, collections.deque()).append(entry.id)
         self._results[entry.id] = asyncio.get_running_loop().create_future()
         self.wake()
         return entry.id
@@ -58,51 +108,115 @@ class Outbox:
         self._wake.set()
 
     async def flush(self, timeout: float) -> None:
-        if self._d.state.outbox:
+        if self._entries:
             self.wake()
             await asyncio.wait_for(self._idle.wait(), timeout)
 
     def abandon(self) -> None:
         """The device is closing: waiters fail, entries stay on disk for the next open."""
+        for task in self._in_flight.values():
+            task.cancel()
+        self._in_flight.clear()
         for fut in self._results.values():
             if not fut.done():
                 fut.set_exception(TransportError("device closed"))
         self._results.clear()
 
     async def run(self) -> None:
-        delay = BACKOFF_INITIAL
-        while True:
-            if not self._d.state.outbox:
-                self._idle.set()
-                await self._wake.wait()
+        """Start one sender per conversation with queued entries, up to ``window`` at a time."""
+        try:
+            while True:
+                for to_account in list(self._queues):
+                    if len(self._in_flight) >= self.window:
+                        break
+                    if to_account not in self._in_flight:
+                        task = asyncio.create_task(self._conversation(to_account), name="confidant-outbox")
+                        self._in_flight[to_account] = task
+                if not self._entries and not self._in_flight:
+                    self._idle.set()
                 self._wake.clear()
-                continue
-            entry = self._d.state.outbox[0]
-            try:
-                result = await self._deliver(entry)
-            except (TransportError, ApiError) as exc:
-                retry_after = None
-                if isinstance(exc, ApiError):
+                await self._wake.wait()
+        finally:
+            for task in self._in_flight.values():
+                task.cancel()
+
+    async def _conversation(self, to_account: str) -> None:
+        """Send one conversation's entries in order, one request at a time. Up to ``AHEAD`` entries are
+        encrypted together and written in one durable commit before the first of them is posted."""
+        try:
+            queue = self._queues[to_account]
+            while True:
+                while queue and queue[0] not in self._entries:
+                    queue.popleft()
+                if not queue:
+                    del self._queues[to_account]
+                    return
+                batch = [self._entries[i] for i in itertools.islice(queue, AHEAD) if i in self._entries]
+                await self._encrypt(batch)
+                for index, entry in enumerate(batch):
+                    if not await self._post(entry):  # the device set changed: encrypt the rest again
+                        for later in batch[index:]:
+                            later.body = None
+                        break
+        finally:
+            self._in_flight.pop(to_account, None)
+            self.wake()
+
+    async def _encrypt(self, batch: list[OutboxEntry]) -> None:
+        """Encrypt what has no ciphertext yet and write it all in one durable commit."""
+        delay = BACKOFF_INITIAL
+        for entry in batch:
+            while entry.body is None and entry.id in self._entries:
+                try:
+                    entry.body = await self._port.encrypt_send(entry)
+                    self._entries[entry.id] = entry  # stages the ciphertext with the entry
+                except (KeyChanged, CryptoError) as exc:  # e.g. a bundle with a bad signature: refused
+                    self._finish(entry, exc)
+                except ApiError as exc:
                     if exc.code not in RETRYABLE:
                         self._finish(entry, exc)
                         continue
-                    retry_after = exc.details.get("retry_after_seconds")
-                await self._wait_retry(float(retry_after) if retry_after else delay)
+                    await self._port.wait_online(_jitter(delay))
+                    delay = min(BACKOFF_MAX, delay * 2)
+                except TransportError:  # e.g. the bundle fetch failed
+                    await self._port.wait_online(_jitter(delay))
+                    delay = min(BACKOFF_MAX, delay * 2)
+        await self._keystore.commit()  # entries, ciphertexts and advanced sessions: one durable write
+
+    async def _post(self, entry: OutboxEntry) -> bool:
+        """Post until acknowledged or refused (both finish the entry); False on ``device_set_mismatch``."""
+        delay = BACKOFF_INITIAL
+        while entry.id in self._entries and entry.body is not None:
+            try:
+                result = await self._port.post_send(entry.body)
+            except ApiError as exc:
+                if exc.code == "device_set_mismatch":
+                    self._rounds[entry.id] = self._rounds.get(entry.id, 0) + 1
+                    if self._rounds[entry.id] > MAX_DEVICE_SET_ROUNDS:
+                        self._finish(entry, ApiError(exc.code, "The device set kept changing; giving up."))
+                        return True
+                    await self._port.device_set_changed(exc.details)
+                    return False
+                if exc.code not in RETRYABLE:
+                    self._finish(entry, exc)
+                    return True
+                retry_after = exc.details.get("retry_after_seconds")
+                await self._port.wait_online(_jitter(float(retry_after) if retry_after else delay))
                 delay = min(BACKOFF_MAX, delay * 2)
                 continue
-            except (
-                KeyChanged,
-                CryptoError,
-            ) as exc:  # e.g. a bundle with a bad signature: refused, not retried
-                self._finish(entry, exc)
+            except TransportError:
+                await self._port.wait_online(_jitter(delay))
+                delay = min(BACKOFF_MAX, delay * 2)
                 continue
-            delay = BACKOFF_INITIAL
             self._finish(entry, result)
+        return True
 
     def _finish(self, entry: OutboxEntry, outcome: JSON | Exception) -> None:
-        with contextlib.suppress(ValueError):
-            self._d.state.outbox.remove(entry)
-        self._d.save()
+        self._rounds.pop(entry.id, None)
+        with contextlib.suppress(KeyError):
+            del self._entries[entry.id]
+        # the removal may be lost in a crash: the entry is then resent and answered ``duplicate``
+        self._keystore.commit_soon()
         fut = self._results.pop(entry.id, None)
         if fut is not None and not fut.done():
             if isinstance(outcome, Exception):
@@ -112,77 +226,6 @@ class Outbox:
         elif isinstance(outcome, Exception):
             log.warning("queued send %s refused: %s", entry.id, outcome.__class__.__name__)
 
-    async def _wait_retry(self, delay: float) -> None:
-        # jittered backoff; while disconnected it ends early when the realtime connection comes back
-        delay *= 0.5 + random.random()
-        connected = self._d.realtime.connected
-        if connected.is_set():
-            await asyncio.sleep(delay)
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(connected.wait(), delay)
 
-    async def _deliver(self, entry: OutboxEntry) -> JSON:
-        for _ in range(MAX_DEVICE_SET_ROUNDS):
-            if entry.body is None:
-                async with self._d.lock:
-                    entry.body = await self._encrypt(entry)
-                    self._d.save()
-            try:
-                return await self._post(entry.body)
-            except ApiError as err:
-                if err.code != "device_set_mismatch":
-                    raise
-                await self._fix_device_sets(err.details)
-                entry.body = None
-        raise ApiError("device_set_mismatch", "The device set kept changing; giving up this send.")
-
-    async def _post(self, body: JSON) -> JSON:
-        realtime = self._d.realtime
-        if realtime.connected.is_set():
-            try:
-                return await realtime.call("send", body)
-            except ApiError as err:
-                if err.code != "unauthenticated":
-                    raise
-            except TransportError:
-                pass
-        return await self._d.api.send(body)
-
-    async def _encrypt(self, entry: OutboxEntry) -> JSON:
-        """Encrypt for every current device of the recipient and our other devices (device lock held)."""
-        d = self._d
-        if entry.to_account not in d.state.device_sets:
-            d.lock.release()
-            try:
-                await d.contacts()
-            finally:
-                await d.lock.acquire()
-        targets = [(entry.to_account, dev) for dev in d.state.device_sets.get(entry.to_account, [])]
-        targets += [
-            (d.account_id, dev) for dev in d.state.device_sets.get(d.account_id, []) if dev != d.device_id
-        ]
-        for account, device in targets:
-            if not d.book.has_session(device):
-                d.book.start(account, device, bundle_from_wire(await d.api.device_bundle(device)))
-        plaintext = b64d(entry.plaintext)
-        envelopes = []
-        for _, device in targets:
-            kind, wire = d.book.encrypt(device, plaintext)
-            envelopes.append({"v": 1, "to_device": device, "type": kind, "ciphertext": b64e(wire)})
-        return {"id": entry.id, "to_account": entry.to_account, "envelopes": envelopes}
-
-    async def _fix_device_sets(self, details: JSON) -> None:
-        d = self._d
-        async with d.lock:
-            for device in [*details.get("extra", []), *details.get("stale", [])]:
-                d.book.drop(str(device))
-            d.save()
-        await d.contacts()
-        await d.refresh_devices()
-        log.info(
-            "device set of a send changed (missing %d, extra %d, stale %d)",
-            len(details.get("missing", [])),
-            len(details.get("extra", [])),
-            len(details.get("stale", [])),
-        )
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + random.random())

@@ -1,14 +1,15 @@
 """The socket.io connection of one device: authenticate, resume, receive pushes, reconnect with backoff.
 
-A supervisor task keeps one connection alive. On every connect it first drains the mailbox with ``sync``
-from the last acknowledged position until ``more`` is false (docs/API.md "Realtime"), handing each page to
-``on_envelopes``, and only then reports itself connected. After that an ``inbox`` push is a wake-up: it
-makes the device pull (``sync`` from its cursor) instead of trusting the pushed items, because pushes relayed
-by other nodes can arrive out of order or be lost while Redis is away, and acknowledging a pushed position
-would delete an earlier envelope this device never saw. A pull returns everything committed in stream order
-(the pushed items were committed before they were pushed, and every earlier position before them). Pulls
-are coalesced: pushes arriving during a pull cause one more pull after it. ``on_envelopes`` is synchronous
-on purpose: it runs in the order frames arrived (queue them; do the work elsewhere).
+A supervisor task keeps one connection alive. It reports itself connected as soon as the socket is up, then
+drains the mailbox in the background with ``sync`` from the last acknowledged position, page by page, until
+``more`` is false (docs/API.md "Realtime"): a backlog of any size never delays "connected". Each page is
+handed to ``on_envelopes`` and awaited before the next is fetched (the consumer writes it to disk first, so
+memory stays bounded). An ``inbox`` push is a wake-up carrying only a stream position: it makes the device
+pull (``sync`` from its cursor), because pushes relayed by other nodes can arrive out of order or be lost
+while Redis is away. Pulls are coalesced: pushes arriving during a pull cause one more pull after it.
+While a node cannot relay wake-ups (its pub/sub is unhealthy) it sends "pull now" wake-ups (position 0)
+every second instead; and the device pulls at least every ``idle_poll`` seconds anyway, so delivery stays
+bounded even when a wake-up is lost.
 A refused connect with ``unauthenticated`` (expired or revoked token) makes it log in again before the next
 attempt. Envelopes may arrive twice (a push racing a sync page): the consumer de-duplicates.
 """
@@ -32,14 +33,22 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 TokenSource = Callable[[bool], Awaitable[str]]  # refresh=True forces a new login
-EnvelopeHandler = Callable[[list[JSON]], None]
+EnvelopeHandler = Callable[[list[JSON]], Awaitable[None]]
 EventHandler = Callable[[str, JSON], Awaitable[None]]
 
 SYNC_PAGE = 200
+IDLE_POLL_S = 30.0  # a connected device pulls at least this often even without a wake-up
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
 # server_shutdown: the node is stopping (docs/API.md); the connection closes next and the supervisor
 # reconnects with back-off as after any drop. Forwarded so an app can show "Reconnecting...".
-PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "server_shutdown", "vault_changed")
+PUSHED_EVENTS = (
+    "prekeys_low",
+    "devices_changed",
+    "consent_changed",
+    "server_shutdown",
+    "link_ended",
+    "vault_changed",
+)
 
 
 class Realtime:
@@ -54,6 +63,7 @@ class Realtime:
         backoff_initial: float = 0.05,
         backoff_max: float = 5.0,
         call_timeout: float = 30.0,
+        idle_poll: float = IDLE_POLL_S,
     ) -> None:
         self.url = url
         self._token = token
@@ -63,13 +73,13 @@ class Realtime:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._call_timeout = call_timeout
+        self._idle_poll = idle_poll
         self._sio: socketio.AsyncClient | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
         self.connects = 0
         self._tasks: set[asyncio.Future[None]] = set()
-        self._live = False
         self._pull_pending = False
         self._pulling: asyncio.Future[None] | None = None
         self._pulled = 0  # highest position handed over on this connection
@@ -100,6 +110,7 @@ class Realtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._supervisor
             self._supervisor = None
+        await self._cancel_pulls()
         self.connected.clear()
 
     # -- calls ----------------------------------------------------------------------------------------------
@@ -114,6 +125,9 @@ class Realtime:
         dropped = asyncio.ensure_future(closed.wait())
         try:
             await asyncio.wait({call, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            call.cancel()  # the caller is gone (e.g. the device closes): nothing may outlive it
+            raise
         finally:
             dropped.cancel()
         if not call.done():
@@ -140,13 +154,9 @@ class Realtime:
             try:
                 token = await self._token(refresh)
                 refresh = False
-                self._live, self._pull_pending, self._pulled = False, False, 0
+                self._pull_pending, self._pulled = False, 0
                 self._sio, self._closed = sio, closed
                 await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
-                await self._resume()
-                self._live = True
-                if self._pull_pending:  # pushed while the drain ran
-                    self._pull_soon()
             except Exception as exc:  # the supervisor must outlive anything one attempt raises
                 if not isinstance(exc, EXPECTED_FAILURES):
                     log.warning("realtime connect attempt failed unexpectedly: %s", exc.__class__.__name__)
@@ -170,15 +180,31 @@ class Realtime:
             delay = self._backoff_initial
             self.connects += 1
             self.connected.set()
+            self._pull_soon()  # the drain: in the background, page by page
             stop_wait = asyncio.ensure_future(self._stopping.wait())
             closed_wait = asyncio.ensure_future(closed.wait())
-            await asyncio.wait({stop_wait, closed_wait}, return_when=asyncio.FIRST_COMPLETED)
+            while True:
+                done, _ = await asyncio.wait(
+                    {stop_wait, closed_wait}, timeout=self._idle_poll, return_when=asyncio.FIRST_COMPLETED
+                )
+                if done:
+                    break
+                self._pull_soon()  # a wake-up may have been lost: pull anyway now and then
             stop_wait.cancel()
             closed_wait.cancel()
             self.connected.clear()
             self._sio = None
+            await self._cancel_pulls()
             with contextlib.suppress(Exception):
                 await sio.disconnect()
+
+    async def _cancel_pulls(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
 
     async def _backoff(self, delay: float) -> None:
         # jittered exponential backoff; returns early when stopping
@@ -195,10 +221,7 @@ class Realtime:
         async def inbox(data: Any) -> None:
             if self._sio is not sio or not isinstance(data, dict):
                 return
-            if self._live:
-                self._pull_soon()
-            else:
-                self._pull_pending = True
+            self._pull_soon()
 
         sio.on("inbox", inbox)
         for name in PUSHED_EVENTS:
@@ -229,7 +252,7 @@ class Realtime:
             except ApiError:
                 # e.g. storage_unavailable: what was pushed is stored, so pull again (with back-off) rather
                 # than wait for a push that may never come.
-                if not self._live or self._stopping.is_set():
+                if self._stopping.is_set():
                     return
                 await self._backoff(delay)
                 delay = min(self._backoff_max, delay * 2)
@@ -246,7 +269,7 @@ class Realtime:
             page = await self.call("sync", {"after": after, "limit": SYNC_PAGE})
             envelopes: list[JSON] = list(page.get("envelopes") or [])
             if envelopes:
-                self._on_envelopes(envelopes)
+                await self._on_envelopes(envelopes)
                 after = max(after, *(int(e["pos"]) for e in envelopes))
                 self._pulled = max(self._pulled, after)
             if not page.get("more") or not envelopes:

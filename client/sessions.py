@@ -1,4 +1,4 @@
-"""Pairwise ratchet sessions of one device, kept inside its keystore state.
+"""Pairwise ratchet sessions of one device, kept as records of its keystore (client/state.py).
 
 Each peer device has a short list of sessions, the active one first. Both sides may start a session
 at the same moment (each sends a prekey message before it has read the other's); like Signal, a device
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from client._wire import b64d, b64e
 from client.errors import KeyChanged
-from client.keystore import MAX_PREVIOUS_SESSIONS, KeystoreState
+from client.state import MAX_PREVIOUS_SESSIONS, DeviceState
 from crypto import (
     CryptoError,
     DecryptionFailed,
@@ -33,7 +33,7 @@ __all__ = ["SessionBook"]
 
 
 class SessionBook:
-    def __init__(self, state: KeystoreState, identity: IdentityKeyPair) -> None:
+    def __init__(self, state: DeviceState, identity: IdentityKeyPair) -> None:
         self.state = state
         self.identity = identity
         self.own_device = bytes.fromhex(state.device_id)
@@ -76,10 +76,11 @@ class SessionBook:
 
     def encrypt(self, device_id: str, plaintext: bytes) -> tuple[str, bytes]:
         """Encrypt with the active session: (``"prekey"`` | ``"message"``, envelope bytes)."""
-        states = self.state.sessions[device_id]
+        states = list(self.state.sessions[device_id])
         session = Session.from_bytes(b64d(states[0]))
         wire = session.encrypt(plaintext)
         states[0] = b64e(session.to_bytes())
+        self.state.sessions[device_id] = states  # assigned, not changed in place: stages the record
         return peek_envelope(wire).type.wire_name, wire
 
     def decrypt(self, from_account: str, from_device: str, wire: bytes) -> bytes:
@@ -89,7 +90,7 @@ class SessionBook:
             raise WrongRecipient("envelope is addressed to another device")
         if info.sender_device.hex() != from_device:
             raise WrongSender("envelope sender does not match the server's routing")
-        states = self.state.sessions.get(from_device, [])
+        states = list(self.state.sessions.get(from_device, []))
         for index, raw in enumerate(states):
             session = Session.from_bytes(b64d(raw))
             try:
@@ -98,6 +99,7 @@ class SessionBook:
                 continue
             del states[index]
             states.insert(0, b64e(session.to_bytes()))
+            self.state.sessions[from_device] = states
             return plaintext
         if info.type is not EnvelopeType.PREKEY:
             raise DecryptionFailed("no session decrypts this message")
@@ -111,9 +113,8 @@ class SessionBook:
         return plaintext
 
     def _push(self, device_id: str, session: Session) -> None:
-        states = self.state.sessions.setdefault(device_id, [])
-        states.insert(0, b64e(session.to_bytes()))
-        del states[1 + MAX_PREVIOUS_SESSIONS :]
+        states = [b64e(session.to_bytes()), *self.state.sessions.get(device_id, [])]
+        self.state.sessions[device_id] = states[: 1 + MAX_PREVIOUS_SESSIONS]
 
     def _signed_prekey(self, key_id: int) -> SignedPreKeyPair | None:
         raw = self.state.signed_prekeys.get(str(key_id))

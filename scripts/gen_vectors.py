@@ -348,7 +348,23 @@ def gen_envelope() -> Json:
 
 def gen_boxed() -> Json:
     caller, callee = _id("boxed/caller"), _id("boxed/callee")
-    ctx = boxed.SignalContext(_seed("boxed/call", 16), _dev("caller"), _dev("callee"))
+    session = _seed("boxed/call", 16)
+    dev_a, dev_b = _dev("caller"), _dev("callee")
+    join_a = boxed.Join.create(
+        caller, session, dev_a, ephemeral=_x("boxed/join/caller"), join_id=_seed("boxed/join-id/caller", 16)
+    )
+    join_b = boxed.Join.create(
+        callee, session, dev_b, ephemeral=_x("boxed/join/callee"), join_id=_seed("boxed/join-id/callee", 16)
+    )
+    # The callee rejoined (a reload): same device and identity, a new join.
+    rejoin_b = boxed.Join.create(
+        callee,
+        session,
+        dev_b,
+        ephemeral=_x("boxed/rejoin/callee"),
+        join_id=_seed("boxed/rejoin-id/callee", 16),
+    )
+    ctx = boxed.SignalContext(session, dev_a, dev_b, join_a.join_id, join_b.join_id)
     cases = []
     for seq, payload in (
         (1, b'{"type":"offer","sdp":"v=0..."}'),
@@ -356,8 +372,8 @@ def gen_boxed() -> Json:
         (3, b"a=candidate:1 1 udp 1 ::1"),
     ):
         nonce = _seed(f"boxed/nonce/{seq}", 24)
-        sealed = boxed.seal(caller, callee.public, ctx, seq, payload, nonce=nonce)
-        assert boxed.open(callee, caller.public, ctx, sealed, seq - 1).payload == payload
+        sealed = boxed.seal(join_a, join_b.statement, ctx, seq, payload, nonce=nonce)
+        assert boxed.open(join_b, join_a.statement, ctx, sealed, seq - 1).payload == payload
         cases.append(
             {
                 "seq": seq,
@@ -368,19 +384,60 @@ def gen_boxed() -> Json:
             }
         )
     first = bytes.fromhex(cases[0]["boxed"])
-    other_call = boxed.SignalContext(_seed("boxed/other-call", 16), ctx.from_device, ctx.to_device)
-    reflected = boxed.SignalContext(ctx.call_id, ctx.to_device, ctx.from_device)
+
+    def join_json(identity: IdentityKeyPair, device: bytes, join: boxed.Join) -> Json:
+        return {
+            "device_id": device.hex(),
+            "ephemeral": _x25519_json(join.keys),
+            "join_id": join.join_id.hex(),
+            "signed_message": boxed.join_message(
+                session, device, join.join_id, join.keys.public.to_bytes()
+            ).hex(),
+            "statement": join.statement.to_bytes().hex(),
+        }
+
+    def ctx_json(c: boxed.SignalContext) -> Json:
+        return {
+            "session_id": c.session_id.hex(),
+            "from_device": c.from_device.hex(),
+            "to_device": c.to_device.hex(),
+            "from_join": c.from_join.hex(),
+            "to_join": c.to_join.hex(),
+        }
+
+    other_session = boxed.SignalContext(
+        _seed("boxed/other-call", 16), dev_a, dev_b, ctx.from_join, ctx.to_join
+    )
+    reflected = boxed.SignalContext(session, dev_b, dev_a, join_b.join_id, join_a.join_id)
+    after_rejoin = boxed.SignalContext(session, dev_a, dev_b, join_a.join_id, rejoin_b.join_id)
+    forged = bytearray(join_b.statement.to_bytes())
+    forged[20] ^= 1  # another ephemeral key under the callee's signature: a swapped join
     return {
-        "description": "Boxed signaling: crypto_box between the X25519 forms of two identity keys over "
-        "version || call_id || from || to || seq || payload.",
+        "description": "Boxed signaling v2: join statements signed by identity keys, crypto_box between "
+        "the two joins' ephemeral X25519 keys over version || session || from || to || from_join || "
+        "to_join || seq || payload.",
+        "session_id": session.hex(),
         "sender": _identity_json(caller),
         "recipient": _identity_json(callee),
-        "context": {
-            "call_id": ctx.call_id.hex(),
-            "from_device": ctx.from_device.hex(),
-            "to_device": ctx.to_device.hex(),
-        },
+        "sender_join": join_json(caller, dev_a, join_a),
+        "recipient_join": join_json(callee, dev_b, join_b),
+        "recipient_rejoin": join_json(callee, dev_b, rejoin_b),
+        "context": ctx_json(ctx),
         "cases": cases,
+        "join_rejections": [
+            {
+                "name": "ephemeral key swapped",
+                "statement": bytes(forged).hex(),
+                "device_id": dev_b.hex(),
+                "error": "BadSignature",
+            },
+            {
+                "name": "statement of another device",
+                "statement": join_b.statement.to_bytes().hex(),
+                "device_id": dev_a.hex(),
+                "error": "BadSignature",
+            },
+        ],
         "rejections": [
             {
                 "name": "replayed (last_seq = 1)",
@@ -389,15 +446,11 @@ def gen_boxed() -> Json:
                 "error": "ReplayedSignal",
             },
             {
-                "name": "opened for another call",
+                "name": "opened for another session",
                 "boxed": first.hex(),
                 "last_seq": 0,
                 "error": "WrongContext",
-                "context": {
-                    "call_id": other_call.call_id.hex(),
-                    "from_device": other_call.from_device.hex(),
-                    "to_device": other_call.to_device.hex(),
-                },
+                "context": ctx_json(other_session),
             },
             {
                 "name": "reflected to its sender",
@@ -405,11 +458,15 @@ def gen_boxed() -> Json:
                 "last_seq": 0,
                 "error": "WrongContext",
                 "swap_parties": True,
-                "context": {
-                    "call_id": reflected.call_id.hex(),
-                    "from_device": reflected.from_device.hex(),
-                    "to_device": reflected.to_device.hex(),
-                },
+                "context": ctx_json(reflected),
+            },
+            {
+                "name": "replayed after the recipient rejoined",
+                "boxed": first.hex(),
+                "last_seq": 0,
+                "error": "DecryptionFailed",
+                "recipient_rejoined": True,
+                "context": ctx_json(after_rejoin),
             },
             {
                 "name": "tampered box",
@@ -418,8 +475,8 @@ def gen_boxed() -> Json:
                 "error": "DecryptionFailed",
             },
             {
-                "name": "version 2",
-                "boxed": (b"\x02" + first[1:]).hex(),
+                "name": "version 1",
+                "boxed": (b"\x01" + first[1:]).hex(),
                 "last_seq": 0,
                 "error": "UnsupportedVersion",
             },

@@ -24,7 +24,7 @@ from server import _json, limits, openapi, realtime, realtime_sessions, shutdown
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
-from server.http import accounts, auth, blobs, consent, health, keys, messages, vault
+from server.http import account, accounts, auth, blobs, consent, health, keys, messages, vault
 from server.http import admin as ops_admin
 from server.http import web as web_client
 from server.http.forwarded import TRUSTED_PROXIES_KEY, TrustedProxies
@@ -65,6 +65,7 @@ FEATURES: tuple[ModuleType, ...] = (
     sweeper,
     ops_admin,
     realtime_sessions,
+    account,
     blobs,
     vault,
 )
@@ -87,14 +88,14 @@ def open_broker(settings: Settings) -> Broker:
 
 def client_manager(settings: Settings) -> socketio.AsyncManager:
     if settings.redis_url:
-        return redis_socketio_manager(settings.redis_url, on_resubscribed=_pull_after_lost_pushes)
+        return redis_socketio_manager(settings.redis_url, pull_now=_pull_after_lost_pushes)
     return socketio.AsyncManager()
 
 
 async def _pull_after_lost_pushes(sio: socketio.AsyncServer) -> None:
-    # Cross-node pushes were dropped while Redis was away (the envelopes are stored): an inbox event
-    # without envelopes makes every device connected to this node pull from its cursor (docs/API.md).
-    await sio.emit("inbox", {"envelopes": []}, ignore_queue=True)
+    # Cross-node wake-ups were dropped while Redis was away (the envelopes are stored): a "pull now"
+    # wake-up (position 0) makes every device connected to this node pull from its cursor (docs/API.md).
+    await sio.emit("inbox", {"pos": 0}, ignore_queue=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,15 @@ an entry is unique (no floats, no escapes, no Unicode normalisation questions). 
 of entry ``n`` changes ``hash_n``; deleting entry ``n`` leaves a gap in ``seq``; deleting the newest entries
 disagrees with the head recorded next to the log. Verification reports the first entry that fails.
 
-Account and device ids are stored as keyed pseudonyms: ``HMAC-SHA256(key, kind || ":" || id)``,
-first 16 bytes, hex. The key is generated once and kept with the log, so the server can still find an
-account's own entries, while an entry whose account was erased no longer names anyone (the chain is
-immutable: erasure cannot rewrite it). Entries never name two non-admin accounts, so the log holds no
-communication graph; the only link between two accounts is an admin action (actor = the admin).
+Account and device ids are stored as keyed pseudonyms: ``HMAC-SHA256(k_owner, kind || ":" || id)``,
+first 16 bytes, hex, where ``k_owner`` is a random key of the account the id belongs to (a device's under
+its account's key). Each account key is stored sealed (XSalsa20-Poly1305) by a master key that is kept
+OUTSIDE the database (server/audit_key.py), under an index ``HMAC-SHA256(master, "index:" || account id)``.
+So the server can still find an account's own entries, and erasing the account destroys its key
+(crypto-shredding): its entries stay and still verify (the chain is immutable), but no one, not even
+someone holding the master key and the old account id, can tell which entries were the person's.
+Entries never name two non-admin accounts, so the log holds no communication graph; the only link between
+two accounts is an admin action (actor = the admin).
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+import nacl.secret
+import nacl.utils
 
 from server.observability import NullObserver, Observer
 from storage.audit import GENESIS_HASH, AuditRecord, AuditStore, NewAuditRecord
@@ -50,6 +57,7 @@ log = logging.getLogger(__name__)
 
 DOMAIN = b"confidant-audit-v1\n"
 PAGE = 1000  # entries read per query while verifying
+_KEY_CACHE = 10_000  # account keys cached in memory; the cache is simply emptied when full
 _VALUE = re.compile(r"^[a-z0-9_]{0,64}$")
 DETAIL_KEYS = frozenset({"role", "version", "device", "reason", "count"})
 
@@ -69,6 +77,9 @@ class AuditEvent(StrEnum):
     ADMIN_ACCOUNT_DISABLED = "admin_account_disabled"
     ADMIN_ACCOUNT_ENABLED = "admin_account_enabled"
     ADMIN_DEVICE_REVOKED = "admin_device_revoked"
+    ACCOUNT_ERASED = "account_erased"  # requested by the person
+    ADMIN_ACCOUNT_ERASED = "admin_account_erased"
+    LINK_DISCHARGED = "link_discharged"  # recorded once for each side, naming only that side
 
 
 def canonical_bytes(seq: int, prev_hash: str, record: NewAuditRecord) -> bytes:
@@ -165,19 +176,38 @@ class NullAuditRecorder:
 class AuditService:
     """Appends pseudonymous events, verifies the chain, and shows an account its own entries."""
 
-    def __init__(self, store: AuditStore, observer: Observer | None = None) -> None:
+    def __init__(self, store: AuditStore, observer: Observer | None = None,
+                 master_key: bytes | None = None) -> None:
         self._store = store
         self._observer: Observer = observer or NullObserver()
-        self._key: bytes | None = None
+        # None only in tests that need no stable pseudonyms across restarts: a key for this process alone.
+        self._master = master_key if master_key is not None else nacl.utils.random(32)
+        self._box = nacl.secret.SecretBox(self._master)
+        self._keys: dict[str, bytes] = {}  # account id -> its pseudonym key (cache; cleared by shred)
 
-    async def _pseudonym_key(self) -> bytes:
-        if self._key is None:
-            self._key = await self._store.get_or_add_secret("pseudonym_key", os.urandom(32))
-        return self._key
+    def _index(self, account_id: str) -> str:
+        return hmac.new(self._master, f"index:{account_id}".encode(), hashlib.sha256).digest()[:16].hex()
 
-    async def ref(self, kind: str, value: str) -> str:
-        key = await self._pseudonym_key()
+    async def _account_key(self, account_id: str) -> bytes:
+        key = self._keys.get(account_id)
+        if key is None:
+            candidate = self._box.encrypt(os.urandom(32))
+            sealed = await self._store.get_or_add_account_key(self._index(account_id), bytes(candidate))
+            key = self._box.decrypt(sealed)
+            if len(self._keys) >= _KEY_CACHE:
+                self._keys.clear()
+            self._keys[account_id] = key
+        return key
+
+    async def ref(self, kind: str, value: str, owner: str | None = None) -> str:
+        """The pseudonym of ``value`` under the key of account ``owner`` (itself, for an account)."""
+        key = await self._account_key(owner if owner is not None else value)
         return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).digest()[:16].hex()
+
+    async def shred(self, account_id: str) -> bool:
+        """Destroy the account's pseudonym key: its entries no longer name anyone. Idempotent."""
+        self._keys.pop(account_id, None)
+        return await self._store.delete_account_key(self._index(account_id))
 
     async def record(self, event: AuditEvent, *, account_id: str, actor_id: str | None = None,
                      device_id: str | None = None, role: str | None = None, version: int | None = None,
@@ -194,7 +224,7 @@ class AuditService:
                      reason: str | None = None, now: int | None = None) -> AuditRecord:
         details: dict[str, str | int] = {}
         if device_id is not None:
-            details["device"] = await self.ref("device", device_id)
+            details["device"] = await self.ref("device", device_id, owner=account_id)
         if role is not None:
             details["role"] = role
         if version is not None:
@@ -216,11 +246,15 @@ class AuditService:
         return entry
 
     async def verify(self) -> ChainReport:
-        """Walk the whole chain in pages; report the first broken link."""
+        """Walk the whole chain in pages, from the retention floor (the newest entry deleted by age, whose
+        hash the next entry must name); report the first broken link."""
         head = await self._store.get_head()
         head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
         checker = _Checker()
         after = 0
+        floor = await self._store.get_floor()
+        if floor is not None:
+            checker.expected_seq, checker.prev, after = floor.seq + 1, floor.hash, floor.seq
         while True:
             page = await self._store.get_entries(after, PAGE)
             for entry in page:
@@ -234,7 +268,7 @@ class AuditService:
                          limit: int) -> list[dict[str, object]]:
         """The account's own entries, newest first, with its own device references resolved."""
         me = await self.ref("account", account_id)
-        devices = {await self.ref("device", d): d for d in device_ids}
+        devices = {await self.ref("device", d, owner=account_id): d for d in device_ids}
         out: list[dict[str, object]] = []
         for entry in await self._store.get_entries_of((me,), before_seq, limit):
             details: dict[str, object] = dict(entry.details)

@@ -50,8 +50,20 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9464  # 0 picks a free one
     log_requests: bool = False  # one info line per HTTP request (otherwise only at debug level)
+    # The key that seals every account's audit pseudonym key, kept OUTSIDE the database (server/audit_key.py);
+    # None: <data_dir>/audit-pseudonym.key, created on first start. Several nodes must share one file.
+    audit_key_file: Path | None = None
+    # Retention (docs/STORAGE.md "Retention"), enforced by the sweeper.
+    sends_retention_seconds: int = 6 * 3600  # idempotency records: a retry comes within minutes
+    attendance_retention_days: int = 6 * 365  # the therapist's record that a session took place
+    audit_retention_days: int = 6 * 365  # the practice's legal duty (default 6 years)
     max_attachment_bytes: int = 100 * 1024 * 1024  # one attachment's plaintext (the blob adds 17 B / 64 KiB)
     attachment_quota_bytes: int = 1024 * 1024 * 1024  # blobs one account may hold at once (until fetched)
+
+    @property
+    def audit_key_path(self) -> Path:
+        default = self.data_dir / "audit-pseudonym.key"
+        return self.audit_key_file if self.audit_key_file is not None else default
 
     @property
     def base_url(self) -> str:
@@ -68,12 +80,15 @@ _INT_FIELDS = {
     "invitation_ttl_seconds",
     "metrics_interval_seconds",
     "metrics_port",
+    "sends_retention_seconds",
+    "attendance_retention_days",
+    "audit_retention_days",
     "max_attachment_bytes",
     "attachment_quota_bytes",
 }
 _BOOL_FIELDS = {"log_requests"}
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
-_PATH_FIELDS = {"data_dir", "web_root"}
+_PATH_FIELDS = {"data_dir", "web_root", "audit_key_file"}
 _LIST_FIELDS = {"turn_urls": "URLs", "trusted_proxies": "CIDR ranges"}
 _NAMES = tuple(f.name for f in fields(Settings))
 
@@ -154,6 +169,9 @@ def _validate(s: Settings) -> None:
         "token_ttl_seconds",
         "invitation_ttl_seconds",
         "metrics_interval_seconds",
+        "sends_retention_seconds",
+        "attendance_retention_days",
+    "audit_retention_days",
     ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{name} must be a positive number of seconds")

@@ -21,10 +21,9 @@ from typing import Any, cast
 import socketio
 from aiohttp import web
 
-from server.clock import Clock
 from server.context import SocketEvent
 from server.errors import to_app_error
-from server.observability import DeliveryPath, Observer
+from server.observability import Observer
 from server.services.values import Principal
 from storage.broker import Broker
 from storage.errors import StorageUnavailable
@@ -33,7 +32,6 @@ from storage.protocols import STORES, Storage
 __all__ = [
     "http_metrics_middleware",
     "observe_connections",
-    "observe_live_pushes",
     "timed_broker",
     "timed_socket_events",
     "timed_storage",
@@ -185,47 +183,6 @@ def timed_socket_events(events: dict[str, SocketEvent], observer: Observer) -> N
 
 def _local_devices(sio: socketio.AsyncServer, namespace: str, room: str) -> int:
     return 1 if any(True for _ in sio.manager.get_participants(namespace, room)) else 0
-
-
-def observe_live_pushes(sio: socketio.AsyncServer, observer: Observer, clock: Clock) -> None:
-    """Count ``inbox`` pushes where they reach a connected device: on the node holding the connection.
-
-    With the in-process manager that is the emitting node; with a pub/sub manager (Redis) every node handles
-    every emit in ``_handle_emit`` and only the one with the device in its room counts it. Envelopes pushed to
-    an offline device are not counted here: they count when the device drains its mailbox (``sync``).
-    """
-    manager: Any = sio.manager
-
-    def count(event: object, data: object, namespace: object, room: object) -> None:
-        if event != "inbox" or not isinstance(room, str) or not room.startswith("device:"):
-            return
-        if isinstance(data, list | tuple) and len(data) == 1:
-            data = data[0]
-        envelopes = data.get("envelopes") if isinstance(data, dict) else None
-        if not isinstance(envelopes, list) or not _local_devices(sio, str(namespace or "/"), room):
-            return
-        items = [(e["pos"], e["sent_at"]) for e in envelopes
-                 if isinstance(e, dict) and isinstance(e.get("pos"), int)
-                 and isinstance(e.get("sent_at"), int)]
-        observer.envelopes_handed_out(DeliveryPath.LIVE, room.removeprefix("device:"), items, clock())
-
-    if hasattr(manager, "_handle_emit"):  # socketio.AsyncPubSubManager and its Redis subclass
-        handle_emit = manager._handle_emit
-
-        async def observed_handle_emit(message: dict[str, Any]) -> None:
-            count(message.get("event"), message.get("data"), message.get("namespace"), message.get("room"))
-            await handle_emit(message)
-
-        manager._handle_emit = observed_handle_emit
-    else:
-        emit = manager.emit
-
-        async def observed_emit(event: str, data: Any, namespace: str, room: Any = None,
-                                **kwargs: Any) -> Any:
-            count(event, data, namespace, kwargs.get("to") or room)
-            return await emit(event, data, namespace, room=room, **kwargs)
-
-        manager.emit = observed_emit
 
 
 def observe_connections(sio: socketio.AsyncServer, observer: Observer, namespace: str = "/") -> None:

@@ -48,6 +48,7 @@ RATE_CHALLENGE_PER_DEVICE = (10, 60.0)
 RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bounds CPU
 RATE_TOKEN_PER_DEVICE = (10, 60.0)
 RATE_REDEEM_PER_IP = (10, 60.0)  # invitation / link-code guessing
+RATE_INVITATION_CHECK_PER_IP = (30, 60.0)  # a person opens their link a few times; guessing stays hopeless
 RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
 RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
 
@@ -71,6 +72,7 @@ RATE_CALL_SIGNAL_PER_DEVICE = (600, 60.0)  # a call with trickle ICE needs a few
 MAX_STAFF_LISTED = 1000  # admins and therapists in one listing; bounds the reply, far above any practice
 DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the client does not say
 MAX_AUDIT_PAGE = 200  # bounds one reply's size
+MAX_EXPORT_ITEMS = 1000  # bounds one export: appointments, waiting envelopes counted, audit entries
 
 # --- the encrypted account vault (docs/PROTOCOL.md section 22) ---
 MAX_VAULT_RECORD_BYTES = 65535  # one note (tens of pages); a multiple of 3: the base64 length bound is exact
@@ -92,6 +94,7 @@ RATE_RULES: dict[str, tuple[int, float]] = {
     "token_per_device": RATE_TOKEN_PER_DEVICE,
     "redeem_per_ip": RATE_REDEEM_PER_IP,
     "send_per_device": RATE_SEND_PER_DEVICE,
+    "invitation_check_per_ip": RATE_INVITATION_CHECK_PER_IP,
     "vault_write_per_device": RATE_VAULT_WRITE_PER_DEVICE,
     "recovery_per_ip": RATE_RECOVERY_PER_IP,
     "recovery_per_lookup": RATE_RECOVERY_PER_LOOKUP,

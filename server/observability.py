@@ -25,7 +25,7 @@ __all__ = [
 
 
 class DeliveryPath(StrEnum):
-    LIVE = "live"  # pushed to a connected device right after the send
+    LIVE = "live"  # no longer produced: pushes are wake-ups, every hand-out is a sync (kept for dashboards)
     SYNC = "sync"  # handed out when the device drained its mailbox (reconnect, HTTP fallback)
 
 

@@ -17,9 +17,9 @@ from importlib import metadata
 from typing import TYPE_CHECKING
 
 from server.audit import AuditService
+from server.audit_key import load_or_create_audit_key
 from server.instrument import (
     observe_connections,
-    observe_live_pushes,
     timed_broker,
     timed_socket_events,
     timed_storage,
@@ -69,7 +69,8 @@ def build_operations(
 
     readiness = ReadinessChecker.for_deployment(storage_ready, brokered.ping, settings.turn_urls, metrics)
     interval = float(settings.metrics_interval_seconds)
-    ops = Operations(metrics, AuditService(timed.audit, metrics), readiness, interval)
+    audit = AuditService(timed.audit, metrics, load_or_create_audit_key(settings.audit_key_path))
+    ops = Operations(metrics, audit, readiness, interval)
     return ops, timed, brokered
 
 
@@ -77,7 +78,6 @@ def instrument_socketio(ctx: AppContext, ops: Operations) -> None:
     """After every feature registered, before the events are bound."""
     timed_socket_events(ctx.socket_events, ops.metrics)
     observe_connections(ctx.sio, ops.metrics)
-    observe_live_pushes(ctx.sio, ops.metrics, ctx.clock)
 
 
 async def sample_once(ctx: AppContext, ops: Operations) -> None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from server.observability import Dependency, NullObserver, Observer
+from storage.errors import describe
 
 __all__ = [
     "CHECK_TIMEOUT_SECONDS",
@@ -195,9 +196,10 @@ class ReadinessChecker:
         error: str | None = None
         try:
             await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
-        except Exception as exc:  # any failure means "not ready"; only the class name is kept
+        except Exception as exc:  # any failure means "not ready"; the body keeps only the class name
             error = type(exc).__name__
-            log.warning("readiness check failed", extra={"dependency": dependency.value, "error": error})
+            log.warning("readiness check failed",
+                        extra={"dependency": dependency.value, "error": describe(exc)})
         elapsed = time.perf_counter() - start
         self._observer.dependency_status(dependency, error is None, elapsed)
         return DependencyStatus(dependency.value, error is None, elapsed * 1000, error)

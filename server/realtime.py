@@ -169,6 +169,7 @@ def register(ctx: AppContext) -> None:
                 await ctx.broker.set_presence(device_id, ctx.node_id, limits.PRESENCE_TTL_SECONDS)
 
     ctx.add_background("presence-refresh", refresh_presence)
+    ctx.add_background("wake-ups", services.wakeups.run)
 
     sio.on("connect", handler=connect)
     sio.on("disconnect", handler=disconnect)

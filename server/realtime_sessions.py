@@ -54,8 +54,8 @@ def register(ctx: AppContext) -> None:
             return True
         return await broker.get_presence(device_id) is not None  # a socket on another node
 
-    async def join(p: Principal, body: w.SessionIdIn) -> w.CallJoinOut:
-        joined = await service.join(p, body.session_id)
+    async def join(p: Principal, body: w.JoinIn) -> w.CallJoinOut:
+        joined = await service.join(p, body.session_id, body.join)
         if not await connected(p.device_id):
             # The socket closed while the join was running, and the disconnect hook may have looked before
             # the join landed: do now what it would have done.
@@ -69,7 +69,7 @@ def register(ctx: AppContext) -> None:
 
     event(
         "call.join",
-        w.SessionIdIn,
+        w.JoinIn,
         w.CallJoinOut,
         "Enter a session's waiting room (therapist: open it)",
         join,
@@ -88,7 +88,7 @@ def register(ctx: AppContext) -> None:
         "Therapist: remove a participant",
         lambda p, b: service.remove(p, b.session_id, b.account_id),
     )
-    event("call.signal", w.SignalIn, None, "Relay a boxed signal to an admitted device", signal)
+    event("call.signal", w.SignalIn, None, "Relay a boxed signal to an admitted participant's device", signal)
     event(
         "call.media",
         w.MediaIn,

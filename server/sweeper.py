@@ -1,4 +1,5 @@
-"""Feature: the periodic expiry sweep (envelopes, tokens, challenges, invitations, link codes)."""
+"""Feature: the periodic expiry sweep (envelopes, tokens, challenges, invitations, link codes) and the
+retention sweep (server/services/retention.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ def register(ctx: AppContext) -> None:
         while True:
             try:
                 await ctx.services.expiry.sweep()
+                await ctx.services.retention.sweep()
             except Exception:
                 log.exception("expiry sweep failed")
             await asyncio.sleep(limits.SWEEP_INTERVAL_SECONDS)

@@ -13,7 +13,9 @@ __all__ = [
     "MAX_SESSIONS_LISTED",
     "MAX_SESSION_MS",
     "MAX_SIGNAL_BYTES",
+    "PRECALL_TURN_TTL_S",
     "ROOM_TTL_GRACE_S",
+    "TURN_GRACE_S",
 ]
 
 # The waiting room opens a quarter of an hour before the start (the web client shows "join" from then on).
@@ -24,6 +26,14 @@ MAX_SESSION_MS: Final = 8 * 3600 * 1000
 
 # Room keys in the broker outlive the window, so that a session running over time keeps its state.
 ROOM_TTL_GRACE_S: Final = 2 * 3600
+
+# TURN credentials for a client still in the waiting room: its pre-call network check needs the relay for
+# seconds, not for the session.
+PRECALL_TURN_TTL_S: Final = 120
+
+# TURN credentials outlive the session's window by this much: a session may run a little over its time, and
+# the relay must not cut it mid-sentence (they are renewed while admitted anyway).
+TURN_GRACE_S: Final = 15 * 60
 
 # Sessions listed in one reply: a therapist's upcoming week, with room; bounds the reply's size.
 MAX_SESSIONS_LISTED: Final = 200

@@ -3,7 +3,12 @@
 Keys (values are compact JSON, every key expires a while after the session's window)::
 
     call:<session_id>                 {"state": "open" | "in_progress", "since": ms}
-    call:<session_id>:p:<account_id>  {"device_id": "...", "state": "waiting" | ..., "since": ms}
+    call:<session_id>:p:<account_id>  {"device_id": "...", "state": "waiting" | ..., "since": ms,
+                                       "peer": "<opaque handle>", "join": "<join statement, base64>"}
+
+``peer`` is drawn at the member's first join and kept for the session: co-participants and TURN see it,
+never the account or device id. ``join`` is the device's signed statement of its current join
+(docs/PROTOCOL.md §8), replaced at each rejoin; the server only stores and relays it.
 
 One key per participant, written by the participant (join, leave, connect) or the therapist (admit,
 remove): concurrent changes to different participants never overwrite each other. Changes of ONE key are
@@ -34,6 +39,8 @@ class Member:
     device_id: str
     state: ParticipantState
     since: int
+    peer: str
+    join: str
 
 
 def _session_key(session_id: str) -> str:
@@ -64,11 +71,24 @@ class RoomStore:
         if raw is None:
             return None
         doc = json.loads(raw)
-        return Member(account_id, str(doc["device_id"]), ParticipantState(doc["state"]), int(doc["since"]))
+        return Member(
+            account_id,
+            str(doc["device_id"]),
+            ParticipantState(doc["state"]),
+            int(doc["since"]),
+            str(doc["peer"]),
+            str(doc["join"]),
+        )
 
     async def put_member(self, session_id: str, member: Member, ttl_seconds: float) -> None:
         value = json.dumps(
-            {"device_id": member.device_id, "state": member.state.value, "since": member.since}
+            {
+                "device_id": member.device_id,
+                "state": member.state.value,
+                "since": member.since,
+                "peer": member.peer,
+                "join": member.join,
+            }
         )
         await self._broker.put_state(_member_key(session_id, member.account_id), value.encode(), ttl_seconds)
 

@@ -17,7 +17,14 @@ from typing import Any, Protocol
 
 from signaling import errors as e
 from signaling import wire as w
-from signaling.limits import JOIN_EARLY_MS, MAX_SESSION_MS, MAX_SESSIONS_LISTED, ROOM_TTL_GRACE_S
+from signaling.limits import (
+    JOIN_EARLY_MS,
+    MAX_SESSION_MS,
+    MAX_SESSIONS_LISTED,
+    PRECALL_TURN_TTL_S,
+    ROOM_TTL_GRACE_S,
+    TURN_GRACE_S,
+)
 from signaling.rooms import LiveSession, Member, RoomStore
 from signaling.states import (
     InvalidTransition,
@@ -34,7 +41,6 @@ from storage.broker import Broker
 from storage.records import Role
 
 __all__ = ["Caller", "Notifier", "SessionService", "TurnSettings"]
-
 
 
 class Caller(Protocol):
@@ -131,17 +137,17 @@ class SessionService:
             now,
         )
         await self._store.add_appointment(appointment)
-        return self._out(appointment, None)
+        return self._out(appointment, None, caller)
 
     async def list(self, caller: Caller) -> w.SessionsOut:
         found = await self._store.get_appointments_of(
             caller.account_id, ends_after=self._clock() - MAX_SESSION_MS, limit=MAX_SESSIONS_LISTED
         )
-        return w.SessionsOut([self._out(a, await self._rooms.get_live(a.session_id)) for a in found])
+        return w.SessionsOut([self._out(a, await self._rooms.get_live(a.session_id), caller) for a in found])
 
     async def get(self, caller: Caller, session_id: str) -> w.SessionOut:
         appointment = await self._visible(caller, session_id)
-        return self._out(appointment, await self._rooms.get_live(session_id))
+        return self._out(appointment, await self._rooms.get_live(session_id), caller)
 
     async def reschedule(self, caller: Caller, session_id: str, body: w.RescheduleIn) -> w.SessionOut:
         a = await self._hosted(caller, session_id)
@@ -166,7 +172,7 @@ class SessionService:
         updated = await self._store.update_appointment(session_id, change, now)
         if updated is None:  # cancelled or ended meanwhile
             raise self._state_error(await self._state(await self._visible(caller, session_id)), "reschedule")
-        return self._out(updated, None)
+        return self._out(updated, None, caller)
 
     async def cancel(self, caller: Caller, session_id: str) -> w.SessionOut:
         a = await self._hosted(caller, session_id)
@@ -177,7 +183,7 @@ class SessionService:
             except InvalidTransition:
                 raise self._state_error(state, "cancel") from None
             await self._close(a, SessionState.CANCELLED)
-        return self._out(await self._reload(session_id), None)
+        return self._out(await self._reload(session_id), None, caller)
 
     async def attendance(self, caller: Caller, session_id: str) -> w.AttendanceOut:
         await self._hosted(caller, session_id)
@@ -185,19 +191,26 @@ class SessionService:
         return w.AttendanceOut([w.AttendanceItemOut(r.account_id, r.joined_at, r.left_at) for r in rows])
 
     async def turn_credentials(self, caller: Caller, session_id: str) -> w.TurnOut:
-        """Fresh TURN credentials, for admitted participants only (e.g. before an ICE restart)."""
+        """Fresh TURN credentials: for admitted participants (renewal), and, valid two minutes, for a client
+        in the waiting room, so its pre-call check can test the relay before the session."""
         a = await self._visible(caller, session_id)
         await self._require_live(a)
         member = await self._rooms.get_member(session_id, caller.account_id)
-        if member is None or not member.state.admitted or member.device_id != caller.device_id:
-            raise e.NotAdmitted("Only admitted participants get TURN credentials.")
-        turn = self._mint(caller.account_id)
+        waiting = member is not None and member.state is ParticipantState.WAITING
+        if member is None or not (member.state.admitted or waiting) or member.device_id != caller.device_id:
+            raise e.NotAdmitted("Only participants in the room get TURN credentials.")
+        turn = self._mint(member.peer, a, PRECALL_TURN_TTL_S if waiting else None)
         if turn is None:
             raise e.TurnUnavailable("This server has no TURN relay configured.")
         return turn
 
     # -- the room (socket.io) ------------------------------------------------------------------------------
-    async def join(self, caller: Caller, session_id: str) -> w.CallJoinOut:
+    async def join(self, caller: Caller, session_id: str, join: str) -> w.CallJoinOut:
+        """Enter the room with a fresh join statement (``join``; each reload or reconnect draws a new one).
+
+        Back on the same device after a dropped connection (``away``), a participant is admitted again
+        without the therapist; from another device, a client waits for admission again.
+        """
         a = await self._visible(caller, session_id)
         host = caller.account_id == a.therapist_id
         if not host:
@@ -217,13 +230,19 @@ class SessionService:
             member = await self._rooms.get_member(session_id, caller.account_id)
             if member is not None and member.state is ParticipantState.REMOVED:
                 raise e.ParticipantRemoved("The therapist removed you from this session.")
-            if member is not None and member.state.present:
-                state = member.state  # a rejoin (reconnect or another device): keep the admission
+            event = ParticipantEvent.HOST_JOIN if host else ParticipantEvent.JOIN
+            away = member is not None and member.state is ParticipantState.AWAY
+            if away and not host and member is not None and member.device_id != caller.device_id:
+                state = ParticipantState.WAITING  # back on another device: the therapist admits it
+            elif away and member is not None:
+                state = next_participant_state(member.state, event)
+            elif member is not None and member.state.present:
+                state = member.state  # a rejoin while the old socket lingers, or another tab
             else:
-                event = ParticipantEvent.HOST_JOIN if host else ParticipantEvent.JOIN
                 state = next_participant_state(member.state if member else None, event)
+            peer = member.peer if member is not None else secrets.token_hex(16)
             await self._rooms.put_member(
-                session_id, Member(caller.account_id, caller.device_id, state, now), self._ttl(a)
+                session_id, Member(caller.account_id, caller.device_id, state, now, peer, join), self._ttl(a)
             )
             await self._store.add_attendance(session_id, caller.account_id, now)
             # Only once in the room: refused joins never grow the index.
@@ -236,8 +255,9 @@ class SessionService:
                 w.WaitingEvent(session_id, caller.account_id, caller.device_id),
             )
         await self._broadcast(a, room)
-        turn = self._mint(caller.account_id) if state.admitted else None
-        return w.CallJoinOut(state.value, self._out(a, live), room, turn)
+        turn = self._mint(peer, a) if state.admitted else None
+        view = self._view(a, room, caller.account_id)
+        return w.CallJoinOut(state.value, self._out(a, live, caller), view, turn)
 
     async def admit(self, caller: Caller, session_id: str, account_id: str) -> w.CallStateEvent:
         a = await self._hosted(caller, session_id)
@@ -266,10 +286,12 @@ class SessionService:
         await self._events.admitted(session_id, account_id)
         room = await self._room(a)
         await self._notifier.to_device(
-            member.device_id, "call.admitted", w.AdmittedEvent(session_id, room, self._mint(account_id))
+            member.device_id,
+            "call.admitted",
+            w.AdmittedEvent(session_id, self._view(a, room, account_id), self._mint(member.peer, a)),
         )
         await self._broadcast(a, room)
-        return room
+        return self._view(a, room, caller.account_id)
 
     async def remove(self, caller: Caller, session_id: str, account_id: str) -> w.CallStateEvent:
         a = await self._hosted(caller, session_id)
@@ -283,7 +305,7 @@ class SessionService:
         await self._notifier.to_device(member.device_id, "call.removed", w.RemovedEvent(session_id))
         room = await self._room(a)
         await self._broadcast(a, room)
-        return room
+        return self._view(a, room, caller.account_id)
 
     async def leave(self, caller: Caller, session_id: str) -> w.CallStateEvent:
         a = await self._visible(caller, session_id)
@@ -294,12 +316,13 @@ class SessionService:
             await self._store.close_attendance(session_id, caller.account_id, now)
         room = await self._room(a)
         await self._broadcast(a, room)
-        return room
+        return self._view(a, room, caller.account_id)
 
     async def disconnected(self, caller: Caller, connected: Connected) -> None:
-        """The device's last socket closed: it leaves every live session it joined through this node, as if it
-        had sent ``call.leave`` (attendance closed, the others get ``call.state``). Coming back is a new
-        ``call.join``: a client waits for admission again, the therapist is admitted at once.
+        """The device's last socket closed: in every live session it joined through this node it is ``away``
+        (admitted before) or ``left`` (still waiting); attendance is closed and the others get ``call.state``
+        (their screens say the connection dropped). Coming back on the same device is a new ``call.join``
+        that keeps the admission while the session is open.
 
         ``connected`` is asked under each session's lock: a device that is back (a new socket, here or on
         another node) stays in the room, and a join that follows this check also follows the leave.
@@ -318,8 +341,8 @@ class SessionService:
                 if await self._rooms.get_live(session_id) is None:
                     continue
                 now = self._clock()
-                leave = ParticipantEvent.LEAVE
-                await self._transition(a, caller.account_id, leave, now, device=caller.device_id)
+                drop = ParticipantEvent.DROP
+                await self._transition(a, caller.account_id, drop, now, device=caller.device_id)
                 await self._store.close_attendance(session_id, caller.account_id, now)
             await self._broadcast(a, await self._room(a))
 
@@ -336,7 +359,7 @@ class SessionService:
             await self._transition(a, caller.account_id, event, now, device=caller.device_id)
         room = await self._room(a)
         await self._broadcast(a, room)
-        return room
+        return self._view(a, room, caller.account_id)
 
     async def end(self, caller: Caller, session_id: str) -> w.CallStateEvent:
         a = await self._hosted(caller, session_id)
@@ -348,7 +371,8 @@ class SessionService:
                 raise self._state_error(state, "end") from None
             room = await self._room(a)
             await self._close(a, SessionState.ENDED)
-        return w.CallStateEvent(session_id, SessionState.ENDED.value, room.members)
+        ended = w.CallStateEvent(session_id, SessionState.ENDED.value, room.members)
+        return self._view(a, ended, caller.account_id)
 
     async def signal(self, caller: Caller, body: w.SignalIn) -> None:
         """Relay one boxed signal between two admitted devices of the session (opaque to the server)."""
@@ -357,17 +381,16 @@ class SessionService:
         sender = await self._rooms.get_member(body.session_id, caller.account_id)
         if sender is None or not sender.state.admitted or sender.device_id != caller.device_id:
             raise e.NotAdmitted("You have not been admitted to this session.")
-        if body.to_account != a.therapist_id and body.to_account not in a.participants:
-            raise e.PeerNotAdmitted("The addressed device is not an admitted participant of this session.")
-        target = await self._rooms.get_member(body.session_id, body.to_account)
-        if target is None or not target.state.admitted or target.device_id != body.to_device:
+        members = await self._rooms.get_members(body.session_id, (a.therapist_id, *a.participants))
+        target = next((m for m in members if m.peer == body.to_peer), None)
+        if target is None or not target.state.admitted:
             raise e.PeerNotAdmitted("The addressed device is not an admitted participant of this session.")
         if target.account_id == caller.account_id:
             raise e.PeerNotAdmitted("Signals go to another participant.")
         await self._notifier.to_device(
-            body.to_device,
+            target.device_id,
             "call.signal",
-            w.SignalEvent(body.session_id, caller.account_id, caller.device_id, body.payload),
+            w.SignalEvent(body.session_id, sender.peer, sender.join, body.payload),
         )
 
     # -- internals -----------------------------------------------------------------------------------------
@@ -457,7 +480,7 @@ class SessionService:
         except InvalidTransition as exc:
             raise e.InvalidSessionState(str(exc), state=exc.state, event=exc.event) from None
         assert member is not None  # every event but join starts from a present member
-        updated = Member(account_id, member.device_id, state, now)
+        updated = replace(member, state=state, since=now)
         await self._rooms.put_member(a.session_id, updated, self._ttl(a))
         return updated
 
@@ -469,7 +492,7 @@ class SessionService:
         ):
             raise self._state_error(SessionState((await self._reload(a.session_id)).state), final.value)
         for m in room.members:
-            if ParticipantState(m.state).present:
+            if ParticipantState(m.state).present and m.account_id:
                 await self._store.close_attendance(a.session_id, m.account_id, now)
         await self._rooms.clear(a.session_id, (a.therapist_id, *a.participants))
         await self._events.ended(a.session_id, a.therapist_id, final.value)
@@ -478,29 +501,47 @@ class SessionService:
             await self._notifier.to_account(account_id, "call.ended", event)
 
     async def _room(self, a: Appointment) -> w.CallStateEvent:
+        """The full room (every id): the therapist's view, and what ``_view`` filters for a client."""
         live = await self._rooms.get_live(a.session_id)
         members = await self._rooms.get_members(a.session_id, (a.therapist_id, *a.participants))
         state = live.state.value if live else a.state
         return w.CallStateEvent(
-            a.session_id, state, [w.MemberOut(m.account_id, m.device_id, m.state.value) for m in members]
+            a.session_id,
+            state,
+            [w.MemberOut(m.peer, m.state.value, m.join, m.account_id, m.device_id) for m in members],
         )
+
+    @staticmethod
+    def _view(a: Appointment, room: w.CallStateEvent, viewer: str) -> w.CallStateEvent:
+        """What ``viewer`` sees: a client, the therapist's and its own ids; co-participants by handle only."""
+        if viewer == a.therapist_id:
+            return room
+        shown = (a.therapist_id, viewer)
+        members = [m if m.account_id in shown else w.MemberOut(m.peer, m.state, m.join) for m in room.members]
+        return w.CallStateEvent(room.session_id, room.state, members)
 
     async def _broadcast(self, a: Appointment, room: w.CallStateEvent) -> None:
         """Room changes go to the therapist (all devices) and to every present participant's device."""
         await self._notifier.to_account(a.therapist_id, "call.state", room)
         for m in room.members:
-            if m.account_id != a.therapist_id and ParticipantState(m.state).present:
-                await self._notifier.to_device(m.device_id, "call.state", room)
+            client = m.account_id is not None and m.account_id != a.therapist_id
+            if client and m.device_id and m.account_id and ParticipantState(m.state).present:
+                view = self._view(a, room, m.account_id)
+                await self._notifier.to_device(m.device_id, "call.state", view)
 
-    def _mint(self, account_id: str) -> w.TurnOut | None:
+    def _mint(self, peer: str, a: Appointment, cap_s: int | None = None) -> w.TurnOut | None:
+        """TURN credentials for a member's opaque handle, valid until the session's window closes (plus the
+        room's grace), never longer than the configured lifetime. Renewed by ``turn_credentials``."""
         if not self._turn.urls or not self._turn.secret:
             return None
+        now_ms = self._clock()
+        window_s = max((a.ends_at - now_ms) // 1000, 0) + TURN_GRACE_S
         creds = mint_turn_credentials(
             secret=self._turn.secret,
-            account_id=account_id,
+            user=peer,
             urls=self._turn.urls,
-            ttl_seconds=self._turn.ttl_seconds,
-            now=self._clock() / 1000,
+            ttl_seconds=min(self._turn.ttl_seconds, window_s, cap_s or window_s),
+            now=now_ms / 1000,
         )
         self._events.turn_issued()
         return w.TurnOut(
@@ -511,12 +552,14 @@ class SessionService:
         return max(a.ends_at - self._clock(), 0) / 1000 + ROOM_TTL_GRACE_S
 
     @staticmethod
-    def _out(a: Appointment, live: LiveSession | None) -> w.SessionOut:
+    def _out(a: Appointment, live: LiveSession | None, viewer: Caller) -> w.SessionOut:
         state = live.state.value if live is not None and a.state == SessionState.SCHEDULED.value else a.state
+        shown = list(a.participants) if viewer.account_id == a.therapist_id else [viewer.account_id]
         return w.SessionOut(
             a.session_id,
             a.therapist_id,
-            list(a.participants),
+            shown,
+            len(a.participants),
             a.starts_at,
             a.ends_at,
             a.max_participants,

@@ -11,8 +11,11 @@ Participant (one per account in a session; no state = invited, not yet arrived):
 
     (invited) --join--> waiting --admit--> admitted --connect--> connected
     left --join--> waiting                 connected --disconnect--> admitted
-    waiting | admitted | connected --leave--> left
-    waiting | admitted | connected --remove--> removed   (final for this session)
+    admitted | connected --drop--> away    (the device's last socket closed: a reload, a network switch)
+    away --join--> admitted                (back on the same device: no new admission while the room is open)
+    waiting --drop--> left
+    waiting | admitted | connected | away --leave--> left
+    waiting | admitted | connected | away --remove--> removed   (final for this session)
 
 The therapist hosts: their own ``join`` lands directly in ``admitted`` (``host_join``).
 Every transition not in the tables raises :class:`InvalidTransition`; callers never compare states themselves.
@@ -62,13 +65,19 @@ class ParticipantState(StrEnum):
     WAITING = "waiting"
     ADMITTED = "admitted"
     CONNECTED = "connected"
+    AWAY = "away"  # admitted, then the connection dropped: holds the seat and the admission
     LEFT = "left"
     REMOVED = "removed"
 
     @property
     def present(self) -> bool:
         """In the room (waiting or beyond), i.e. counted against the participant limit."""
-        return self in (ParticipantState.WAITING, ParticipantState.ADMITTED, ParticipantState.CONNECTED)
+        return self in (
+            ParticipantState.WAITING,
+            ParticipantState.ADMITTED,
+            ParticipantState.CONNECTED,
+            ParticipantState.AWAY,
+        )
 
     @property
     def admitted(self) -> bool:
@@ -82,6 +91,7 @@ class ParticipantEvent(StrEnum):
     ADMIT = "admit"
     CONNECT = "connect"
     DISCONNECT = "disconnect"
+    DROP = "drop"  # the device's last socket closed without a leave
     LEAVE = "leave"
     REMOVE = "remove"
 
@@ -119,6 +129,13 @@ _PARTICIPANT: dict[tuple[ParticipantState | None, ParticipantEvent], Participant
     (_P.CONNECTED, _PE.CONNECT): _P.CONNECTED,  # a reconnect (ICE restart) reports again
     (_P.CONNECTED, _PE.DISCONNECT): _P.ADMITTED,
     (_P.ADMITTED, _PE.DISCONNECT): _P.ADMITTED,
+    (_P.WAITING, _PE.DROP): _P.LEFT,
+    (_P.ADMITTED, _PE.DROP): _P.AWAY,
+    (_P.CONNECTED, _PE.DROP): _P.AWAY,
+    (_P.AWAY, _PE.JOIN): _P.ADMITTED,
+    (_P.AWAY, _PE.HOST_JOIN): _P.ADMITTED,
+    (_P.AWAY, _PE.LEAVE): _P.LEFT,
+    (_P.AWAY, _PE.REMOVE): _P.REMOVED,
     (_P.WAITING, _PE.LEAVE): _P.LEFT,
     (_P.ADMITTED, _PE.LEAVE): _P.LEFT,
     (_P.CONNECTED, _PE.LEAVE): _P.LEFT,

@@ -1,6 +1,6 @@
 """Time-limited TURN credentials (the "TURN REST API" scheme coturn implements with ``use-auth-secret``).
 
-    username   = f"{expiry_unix_seconds}:{account_id}"
+    username   = f"{expiry_unix_seconds}:{user}"      (user: an opaque per-session id, never an account id)
     credential = base64(HMAC-SHA1(key=shared_secret, msg=username))
 
 coturn recomputes the credential from the username with the same ``static-auth-secret`` and refuses
@@ -55,19 +55,19 @@ def turn_credential(secret: str, username: str) -> str:
 def mint_turn_credentials(
     *,
     secret: str,
-    account_id: str,
+    user: str,
     urls: tuple[str, ...],
     ttl_seconds: int = DEFAULT_TURN_TTL_SECONDS,
     now: float | None = None,
 ) -> TurnCredentials:
-    """Credentials for ``account_id`` valid ``ttl_seconds`` from ``now`` (seconds; default: the clock).
+    """Credentials for ``user`` valid ``ttl_seconds`` from ``now`` (seconds; default: the clock).
 
     A negative ``ttl_seconds`` mints already-expired credentials (tests use that to see coturn refuse them).
     """
     if not secret:
         raise ValueError("TURN secret is empty")
-    if ":" in account_id:
-        raise ValueError("account id must not contain ':'")
+    if ":" in user:
+        raise ValueError("the TURN user must not contain ':'")
     expiry = int(time.time() if now is None else now) + ttl_seconds
-    username = f"{expiry}:{account_id}"
+    username = f"{expiry}:{user}"
     return TurnCredentials(urls, username, turn_credential(secret, username), expiry * 1000)

@@ -20,6 +20,7 @@ __all__ = [
     "CreateSessionIn",
     "EndedEvent",
     "IceServerOut",
+    "JoinIn",
     "MediaIn",
     "MemberOut",
     "ParticipantIn",
@@ -38,6 +39,10 @@ HexId = Annotated[str, Meta(pattern="^[0-9a-f]{32}$", description="16 random byt
 Millis = Annotated[int, Meta(ge=0, le=2**53, description="milliseconds since the Unix epoch")]
 MaxParticipants = Annotated[
     int, Meta(ge=1, le=8, description="clients admitted at once (therapist excluded)")
+]
+# A join statement (docs/PROTOCOL.md §8): 112 bytes, standard base64 with padding.
+JoinStatement = Annotated[
+    str, Meta(pattern="^[A-Za-z0-9+/]{150}==$", description="signed join statement (112 bytes), base64")
 ]
 # A boxed aiortc/Chromium offer: 32 KiB of plaintext + 65 bytes of box overhead, in base64.
 SignalPayload = Annotated[str, Meta(min_length=4, max_length=44_000, description="boxed signal, base64")]
@@ -69,7 +74,8 @@ class RescheduleIn(_In, frozen=True):
 class SessionOut(_Out, frozen=True):
     session_id: str
     therapist_id: str
-    participants: list[str]
+    participants: list[str]  # the therapist sees every client; a client sees only itself
+    participant_count: int  # invited clients, so a client knows it is a group session
     starts_at: int
     ends_at: int
     max_participants: int
@@ -110,6 +116,11 @@ class SessionIdIn(_In, frozen=True):
     session_id: HexId
 
 
+class JoinIn(_In, frozen=True):
+    session_id: HexId
+    join: JoinStatement  # this device's fresh join (ephemeral key signed by its identity key)
+
+
 class ParticipantIn(_In, frozen=True):
     session_id: HexId
     account_id: HexId
@@ -117,8 +128,7 @@ class ParticipantIn(_In, frozen=True):
 
 class SignalIn(_In, frozen=True):
     session_id: HexId
-    to_account: HexId
-    to_device: HexId
+    to_peer: HexId  # the addressee's opaque handle in this session (``MemberOut.peer``)
     payload: SignalPayload
 
 
@@ -129,9 +139,13 @@ class MediaIn(_In, frozen=True):
 
 # --- socket.io: acks and server -> client events ------------------------------------------------------------
 class MemberOut(_Out, frozen=True):
-    account_id: str
-    device_id: str
-    state: str  # waiting | admitted | connected | left | removed
+    peer: str  # opaque handle, stable for the session
+    state: str  # waiting | admitted | connected | away | left | removed
+    join: str | None  # the device's current join statement (base64), for sealing signals to it
+    # Only for the therapist, the member itself, and the therapist's own entry: a client never learns
+    # its co-participants' account or device ids (the therapist introduces them, end to end).
+    account_id: str | None = None
+    device_id: str | None = None
 
 
 class CallStateEvent(_Out, frozen=True):
@@ -170,6 +184,6 @@ class EndedEvent(_Out, frozen=True):
 
 class SignalEvent(_Out, frozen=True):
     session_id: str
-    from_account: str
-    from_device: str
+    from_peer: str
+    join: str  # the sender's current join statement: the receiver verifies it under the key it pinned
     payload: str

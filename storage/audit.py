@@ -76,3 +76,21 @@ class AuditStore(Protocol):
     async def get_or_add_secret(self, name: str, candidate: bytes) -> bytes:
         """The stored secret ``name``; stores ``candidate`` first if there is none (first writer wins)."""
         ...
+
+    async def get_or_add_account_key(self, index: str, candidate: bytes) -> bytes:
+        """The sealed pseudonym key of one account (``index`` is a keyed hash of its id, never the id);
+        stores ``candidate`` first if there is none (first writer wins)."""
+        ...
+
+    async def delete_account_key(self, index: str) -> bool:
+        """Crypto-shredding: without this key the account's entries name no one. True if it existed."""
+        ...
+
+    async def get_floor(self) -> AuditHead | None:
+        """The newest entry deleted by retention (None: none deleted): verification starts after it."""
+        ...
+
+    async def delete_entries_before(self, cutoff: int) -> int:
+        """Retention: delete the oldest entries, in order, up to the last one before the first entry with
+        ``at >= cutoff``, recording the last deleted one as the floor first; the number deleted."""
+        ...

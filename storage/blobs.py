@@ -105,3 +105,8 @@ class BlobStore(Protocol):
     async def delete_blobs_of(self, account_id: str) -> int:
         """Delete every blob the account uploaded, committed or not (account erasure); returns the count."""
         ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): blobs the account uploaded or that were sent to it, and its quota
+        record; idempotent."""
+        ...

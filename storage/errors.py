@@ -11,7 +11,22 @@ __all__ = [
     "StorageError",
     "StorageUnavailable",
     "TermsVersionConflict",
+    "describe",
 ]
+
+
+def describe(exc: BaseException) -> str:
+    """For logs: the class names down the cause chain with the engine's error name, e.g.
+    ``StorageUnavailable < OperationalError SQLITE_FULL``, or ``< OperationalError SQLITE_IOERR_WRITE``
+    (EFBIG / ENOSPC). Never the message: a driver's message may carry a connection string."""
+    parts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(parts) < 4:
+        name = type(seen).__name__
+        engine = getattr(seen, "sqlite_errorname", None) or getattr(seen, "code", None)
+        parts.append(f"{name} {engine}" if isinstance(engine, str | int) and engine != "" else name)
+        seen = seen.__cause__ or seen.__context__
+    return " < ".join(parts)
 
 
 class StorageError(Exception):

@@ -13,6 +13,7 @@ from typing import Protocol
 from storage.appointments import AppointmentStore
 from storage.audit import AuditStore
 from storage.blobs import BlobStore
+from storage.erasure import ErasureStore
 from storage.ops import OpsStore
 from storage.records import (
     Account,
@@ -64,11 +65,19 @@ class AccountStore(Protocol):
         for a client, the link to the inviting therapist. Raises InvitationUnusable."""
         ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): The account row."""
+        ...
+
 
 class InvitationStore(Protocol):
     async def add_invitation(self, invitation: Invitation) -> None: ...
 
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]: ...
+
+    async def get_invitation_by_code_hash(self, code_hash: bytes) -> Invitation | None:
+        """The invitation a code redeems, used or not; None if no invitation has this code."""
+        ...
 
     async def revoke_invitation(self, invitation_id: str, inviter_id: str, now: int) -> bool:
         """Revoke an unused invitation of this inviter; False if none matches."""
@@ -80,12 +89,24 @@ class InvitationStore(Protocol):
 
     async def delete_expired_invitations(self, now: int) -> int: ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): invitations the account issued or redeemed."""
+        ...
+
 
 class LinkStore(Protocol):
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None: ...
 
     async def get_links_of(self, account_id: str) -> list[Link]:
         """Every link where the account is the therapist or the client."""
+        ...
+
+    async def delete_link(self, therapist_id: str, client_id: str) -> bool:
+        """Discharge: end the link (False if there was none). Consents stay, as the record of the past."""
+        ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Every link where the account is the therapist or the client."""
         ...
 
 
@@ -113,6 +134,10 @@ class DeviceStore(Protocol):
 
     async def delete_expired_link_codes(self, now: int) -> int: ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Every device of the account (revoked ones too) and its link codes."""
+        ...
+
 
 class PrekeyStore(Protocol):
     async def add_one_time_prekeys(
@@ -128,6 +153,10 @@ class PrekeyStore(Protocol):
         so that two concurrent claims never get the same key."""
         ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): The one-time prekeys of the account's devices."""
+        ...
+
 
 class ChallengeStore(Protocol):
     async def add_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None: ...
@@ -138,6 +167,10 @@ class ChallengeStore(Protocol):
 
     async def delete_expired_challenges(self, now: int) -> int: ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Login challenges of the account's devices."""
+        ...
+
 
 class TokenStore(Protocol):
     async def add_token(self, token_hash: bytes, record: TokenRecord) -> None: ...
@@ -147,6 +180,10 @@ class TokenStore(Protocol):
     async def delete_token(self, token_hash: bytes) -> bool: ...
 
     async def delete_expired_tokens(self, now: int) -> int: ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): Every token of the account: it is logged out everywhere."""
+        ...
 
 
 class ConsentStore(Protocol):
@@ -166,6 +203,14 @@ class ConsentStore(Protocol):
         """The newest consent of every pair where the account is therapist or client."""
         ...
 
+    async def delete_unreferenced_terms(self) -> int:
+        """Retention: terms versions that are not their therapist's current one and that no consent names."""
+        ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): consents of either party, a therapist's terms."""
+        ...
+
 
 class MailboxStore(Protocol):
     async def add_send(self, send: NewSend) -> SendOutcome:
@@ -183,6 +228,14 @@ class MailboxStore(Protocol):
 
     async def delete_expired_items(self, now: int) -> int:
         """Delete expired envelopes and the idempotency records of expired sends."""
+        ...
+
+    async def delete_sends_before(self, cutoff: int) -> int:
+        """Retention: idempotency records of sends accepted before ``cutoff`` (a retry comes much sooner)."""
+        ...
+
+    async def erase_account(self, account_id: str) -> int:
+        """Erasure (storage/erasure.py): envelopes to or from the account, its devices' send records."""
         ...
 
 
@@ -222,6 +275,8 @@ class Storage(Protocol):
     @property
     def ops(self) -> OpsStore: ...
     @property
+    def erasure(self) -> ErasureStore: ...
+    @property
     def blobs(self) -> BlobStore: ...
     @property
     def vault(self) -> VaultStore: ...
@@ -254,6 +309,7 @@ STORES: tuple[str, ...] = (
     "appointments",
     "audit",
     "ops",
+    "erasure",
     "blobs",
     "vault",
 )

@@ -15,9 +15,10 @@ So while Redis is unreachable this broker DEGRADES instead of failing the caller
 - ``get_presence`` answers None (unknown), ``ping`` raises ``BrokerUnavailable`` (readiness: degraded);
 - room state raises ``BrokerUnavailable``: a waiting room cannot be guessed.
 
-After a failure the broker does not touch Redis again for ``RETRY_AFTER_S`` (a cheap circuit breaker), so
-a dead Redis costs one refused connection per interval, not one per request. Transitions are logged once.
-Fan-out of live pushes is NOT here: it is ``socketio.AsyncRedisManager`` (see ``socketio_manager``).
+After a failure no request touches Redis again until a background probe (a ``PING`` every ``RETRY_AFTER_S``,
+bounded by ``CALL_TIMEOUT_S``) has succeeded: a dead or frozen Redis costs the one request that met the
+failure, never one per request or one per interval. Transitions are logged once.
+Fan-out of wake-ups is NOT here: it is ``socketio.AsyncRedisManager`` (``storage/redis_pubsub.py``).
 """
 
 from __future__ import annotations
@@ -26,16 +27,15 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-import socketio
 from redis.exceptions import RedisError
 
 from storage.errors import StorageUnavailable
 from storage.memory_broker import MemoryBroker
+from storage.redis_pubsub import PubSubManager, PullNow
 
 __all__ = ["BrokerUnavailable", "RedisBroker", "socketio_manager"]
 
@@ -51,8 +51,7 @@ POOL_CONNECTIONS = 64
 POOL_WAIT_S = 2.0
 RETRY_AFTER_S = 1.0  # circuit-breaker pause after a failure
 SOCKETIO_CHANNEL = "confidant-socketio"
-SUBSCRIPTION_WATCH_S = 0.2  # how soon after Redis returns connected devices are told to pull
-_DISCONNECT = "confidant_disconnect"  # marks a close_room message that also closes the connections
+CALL_TIMEOUT_S = 2.0  # any one call, waiting for a pooled connection included: a frozen Redis costs this much
 
 # One fixed window per key: the first hit creates the counter with the window as expiry. Returns -1 when
 # within the limit, else the milliseconds left in the window. A counter that lost its expiry gets it back.
@@ -85,20 +84,10 @@ class BrokerUnavailable(StorageUnavailable):
     """Redis cannot be reached; live push, presence and cluster-wide limits are degraded."""
 
 
-def socketio_manager(
-    redis_url: str, on_resubscribed: Callable[[socketio.AsyncServer], Awaitable[None]] | None = None
-) -> socketio.AsyncRedisManager:
-    """The python-socketio client manager that carries cross-node emits over Redis pub/sub.
-
-    While Redis is down its publishes are dropped (logged by python-socketio) and its listener reconnects
-    with back-off, so live pushes are lost in that window; the envelopes are in the mailbox. Once the listener
-    has subscribed again, ``on_resubscribed(server)`` runs: the server tells its connected devices to pull.
-    """
-    return _RedisManager(
-        redis_url,
-        channel=SOCKETIO_CHANNEL,
-        on_resubscribed=on_resubscribed,
-    )
+def socketio_manager(redis_url: str, pull_now: PullNow | None = None) -> PubSubManager:
+    """The python-socketio client manager that carries cross-node emits over Redis pub/sub, with bounded
+    publishes, prompt resubscription and "pull now" ticks while it is unhealthy (storage/redis_pubsub.py)."""
+    return PubSubManager(redis_url, channel=SOCKETIO_CHANNEL, pull_now=pull_now)
 
 
 def _blocking_pool(url: str, **options: Any) -> aioredis.BlockingConnectionPool:
@@ -110,111 +99,6 @@ def _blocking_pool(url: str, **options: Any) -> aioredis.BlockingConnectionPool:
         **options,
     )
     return pool
-
-
-class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """``AsyncRedisManager`` with three additions: its Redis client uses a blocking connection pool, a
-    watcher notices when its listener has subscribed again after a Redis loss, and ``disconnect_room``
-    closes connections on every node (python-socketio's ``close_room`` only empties the room).
-
-    The listener builds a new client and pub/sub connection after every failure (``_redis_connect``); a new
-    pub/sub connection that holds the subscription means the node hears cross-node emits again.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        on_resubscribed: Callable[[socketio.AsyncServer], Awaitable[None]] | None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(url, **kwargs)
-        self._on_resubscribed = on_resubscribed
-        self._closing: set[Any] = set()
-
-    def _redis_connect(self) -> None:
-        # As python-socketio's, with a blocking pool (see POOL_CONNECTIONS); a new pool after each failure,
-        # the old one closed in the background.
-        old: Any = getattr(self, "redis", None)
-        if isinstance(old, aioredis.Redis):
-            task = self.server.start_background_task(old.aclose, close_connection_pool=True)
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-        self.redis = aioredis.Redis(connection_pool=_blocking_pool(self.redis_url, socket_timeout=None))
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        self.connected = True
-
-    async def disconnect_room(self, room: str, namespace: str = "/") -> None:
-        """Close every connection in ``room`` on every node (e.g. a revoked device, a revoked token).
-
-        Travels as python-socketio's own ``close_room`` message with a flag that this class understands, so
-        nodes need no protocol of ours. While Redis is down only this node's connections are closed.
-        """
-        await self._disconnect_local(room, namespace)
-        await self._publish(
-            {
-                "method": "close_room",
-                "room": room,
-                "namespace": namespace,
-                "host_id": self.host_id,
-                _DISCONNECT: True,
-            }
-        )
-
-    async def _handle_close_room(self, message: dict[str, Any]) -> None:
-        if message.get(_DISCONNECT):
-            await self._disconnect_local(str(message.get("room")), str(message.get("namespace") or "/"))
-        else:
-            await super()._handle_close_room(message)
-
-    async def _disconnect_local(self, room: str, namespace: str) -> None:
-        for sid, _ in list(self.get_participants(namespace, room)):
-            await self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
-
-    def initialize(self) -> None:
-        super().initialize()
-        self._watcher: Any = None
-        if not self.write_only and self._on_resubscribed is not None:
-            self._watcher = self.server.start_background_task(self._watch_subscription)
-
-    async def aclose(self) -> None:
-        """Stop listening and close every Redis connection this manager opened (at app shutdown).
-
-        python-socketio's manager has no close of its own: without this, its listener task and its pool
-        outlive the app and their sockets are only found by the garbage collector."""
-        tasks = [t for t in (getattr(self, "_watcher", None), getattr(self, "thread", None)) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        pubsub: Any = getattr(self, "pubsub", None)
-        redis: Any = getattr(self, "redis", None)
-        with contextlib.suppress(*_REDIS_ERRORS):
-            if pubsub is not None:
-                await pubsub.aclose()
-        with contextlib.suppress(*_REDIS_ERRORS):
-            if isinstance(redis, aioredis.Redis):
-                await redis.aclose(close_connection_pool=True)
-        for task in list(self._closing):
-            with contextlib.suppress(Exception):
-                await task
-
-    async def _watch_subscription(self) -> None:
-        held: Any = None  # the pub/sub connection last seen subscribed
-        while True:
-            await asyncio.sleep(SUBSCRIPTION_WATCH_S)
-            pubsub = self.pubsub
-            if pubsub is None or pubsub is held or not pubsub.subscribed:
-                continue
-            lost_one = held is not None
-            held = pubsub
-            if lost_one and self._on_resubscribed is not None:
-                log.warning("redis pub/sub subscribed again: asking connected devices to pull")
-                try:
-                    await self._on_resubscribed(self.server)
-                except Exception:
-                    log.exception("on_resubscribed failed")
 
 
 class RedisBroker:
@@ -241,8 +125,8 @@ class RedisBroker:
         self._clear_script = self._redis.register_script(_CLEAR_IF_HELD_LUA)
         self._fallback = MemoryBroker()
         self._held: dict[str, tuple[str, float]] = {}  # device -> (node, ttl): what this node published
-        self._down_until = 0.0
         self._degraded = False
+        self._probe: asyncio.Task[None] | None = None
         self._heartbeat_seconds = heartbeat_seconds
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -255,24 +139,36 @@ class RedisBroker:
         return f"{self._prefix}{kind}:{key}"
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
-        if self._degraded and time.monotonic() < self._down_until:
+        if self._degraded:
+            self._probe_soon()
             raise BrokerUnavailable("the broker (Redis) is unreachable")
         try:
-            result = await op()
+            return await asyncio.wait_for(op(), CALL_TIMEOUT_S)
         except _REDIS_ERRORS as exc:
-            self._down_until = time.monotonic() + RETRY_AFTER_S
             if not self._degraded:
                 self._degraded = True
                 log.error(
                     "redis unreachable: live push, presence and cluster-wide rate limits degraded (%s)",
                     exc.__class__.__name__,
                 )
+            self._probe_soon()
             raise BrokerUnavailable("the broker (Redis) is unreachable") from exc
-        if self._degraded:
+
+    def _probe_soon(self) -> None:
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._run_probe(), name="redis-broker-probe")
+
+    async def _run_probe(self) -> None:
+        # Requests fail fast while degraded; only this task waits on Redis, until it answers again.
+        while self._degraded:
+            await asyncio.sleep(RETRY_AFTER_S)
+            try:
+                await asyncio.wait_for(self._redis.ping(), CALL_TIMEOUT_S)
+            except _REDIS_ERRORS:
+                continue
             self._degraded = False
             log.warning("redis reachable again: broker back to normal")
             self._replay_presence_soon()
-        return result
 
     async def ping(self) -> None:
         async def op() -> Any:
@@ -371,6 +267,11 @@ class RedisBroker:
             await self._refresh_presence()
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+            self._probe = None
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -74,6 +74,11 @@ def register(ctx: AppContext) -> None:
         await s.invitations.revoke(caller, request.match_info["invitation_id"])
         return reply()
 
+    async def check_invitation(request: web.Request) -> web.Response:
+        body = await read_body(request, rq.InvitationCheckIn)  # the code in a body, never in a logged URL
+        role = await s.accounts.check_invitation(body.invitation_code, client_ip(request))
+        return reply(rs.InvitationCheckOut(role is not None, None if role is None else role.value))
+
     async def create_account(request: web.Request) -> web.Response:
         body = await read_body(request, rq.CreateAccountIn)
         created = await s.accounts.create_account(
@@ -146,6 +151,16 @@ def register(ctx: AppContext) -> None:
             "Revoke an unused invitation",
             tag,
             status=204,
+        ),
+        Route(
+            "POST",
+            f"{API}/invitations/check",
+            check_invitation,
+            "Whether an invitation code can still be redeemed, and for which role",
+            tag,
+            rq.InvitationCheckIn,
+            rs.InvitationCheckOut,
+            auth=False,
         ),
         Route(
             "POST",

@@ -16,15 +16,20 @@ from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
+from server.services.discharge import DischargeService
+from server.services.erasure import ErasureService, pause_from_env
 from server.services.expiry import ExpiryService
+from server.services.export import ExportService
 from server.services.invitations import InvitationService
 from server.services.links import LinkService
 from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
+from server.services.retention import RetentionService
 from server.services.session_events import AuditedSessionEvents
 from server.services.vault import VaultService
+from server.services.wakeups import WakeUps
 from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
 from storage.protocols import Storage
@@ -47,8 +52,13 @@ class Services:
     expiry: ExpiryService
     limiter: RateLimiter
     authz: AuthzCache  # every service write that changes who may send to whom invalidates it
+    wakeups: WakeUps  # live wake-ups after sends; its worker is a background task of the app
     sessions: SessionService  # video sessions (signaling.sessions)
     admin: AdminService
+    erasure: ErasureService  # account deletion (server/services/erasure.py)
+    discharge: DischargeService  # a therapist ends a client's link
+    retention: RetentionService  # deletions by age (the sweeper runs it)
+    export: ExportService  # right of access: what the server holds about the caller
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
     vault: VaultService  # the encrypted account vault (server/services/vault.py)
 
@@ -71,6 +81,7 @@ def build_services(
     # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
     single_node = not settings.redis_url and not settings.mongodb_uri
     authz = AuthzCache(storage.send_facts, enabled=single_node)
+    wakeups = WakeUps(notifier)
 
     async def is_linked(therapist_id: str, client_id: str) -> bool:
         return await storage.links.get_link(therapist_id, client_id) is not None
@@ -85,7 +96,7 @@ def build_services(
         mailbox=MailboxService(
             storage,
             links,
-            notifier,
+            wakeups,
             limiter,
             clock,
             settings.envelope_ttl_seconds,
@@ -95,6 +106,7 @@ def build_services(
         expiry=ExpiryService(storage, clock, observer=observer),
         limiter=limiter,
         authz=authz,
+        wakeups=wakeups,
         sessions=SessionService(
             storage.appointments,
             broker,
@@ -108,6 +120,13 @@ def build_services(
         admin=AdminService(
             storage, notifier, audit, observer, ops.readiness, clock, node_id, authz=authz
         ),
+        erasure=ErasureService(storage, notifier, audit, clock, authz=authz,
+                               pause=pause_from_env(str(settings.data_dir))),
+        discharge=DischargeService(storage, notifier, audit, authz=authz),
+        retention=RetentionService(storage, clock, sends_seconds=settings.sends_retention_seconds,
+                                   attendance_days=settings.attendance_retention_days,
+                                   audit_days=settings.audit_retention_days),
+        export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
         vault=VaultService(storage.vault, notifier, limiter, clock),
     )

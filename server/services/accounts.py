@@ -78,6 +78,16 @@ class AccountService:
         self._clock = clock
         self._authz = authz
 
+    async def check_invitation(self, invitation_code: str, ip: str) -> Role | None:
+        """The role an invitation code is for while it can still be redeemed, else None. Reveals nothing
+        else (not who invited, not when it expires): the join page speaks before a passphrase is typed."""
+        await self._limiter.check("invitation_check_per_ip", ip)
+        inv = await self._storage.invitations.get_invitation_by_code_hash(sha256(invitation_code))
+        usable = inv is not None and inv.used_at is None and inv.revoked_at is None
+        if inv is None or not usable or inv.expires_at <= self._clock():
+            return None
+        return inv.role
+
     async def create_account(self, invitation_code: str, keys: DeviceKeys, ip: str) -> CreatedAccount:
         await self._limiter.check("redeem_per_ip", ip)
         verify_device_keys(keys)  # before the invitation is consumed: a bad device changes nothing

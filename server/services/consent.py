@@ -76,7 +76,14 @@ class ConsentService:
                 f"Terms are at most {limits.MAX_TERMS_TEXT_BYTES} bytes of UTF-8.",
                 {"limit": limits.MAX_TERMS_TEXT_BYTES, "field": "text"},
             )
+        digest = sha256(encoded)
         current = await self._storage.consent.get_terms(caller.account_id)
+        if current is not None and current.terms_hash == digest:
+            # A version with nothing new would still pull every client back to accept it again.
+            raise Conflict(
+                "These terms are the same as your current version; nothing was published.",
+                {"reason": "terms_unchanged", "current_version": current.version},
+            )
         if current is not None and current.version >= limits.MAX_TERMS_VERSIONS:
             raise LimitReached(
                 f"You have published {current.version} versions of your terms, the most a therapist may.",
@@ -84,7 +91,7 @@ class ConsentService:
             )
         try:
             terms = await self._authz.after_commit(
-                self._storage.consent.add_terms(caller.account_id, text, sha256(encoded), self._clock()),
+                self._storage.consent.add_terms(caller.account_id, text, digest, self._clock()),
                 lambda _: (caller.account_id,),  # every pair of this therapist now needs the new version
             )
         except TermsVersionConflict:

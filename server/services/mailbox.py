@@ -1,7 +1,8 @@
-"""The mailbox: validate a send (links, consent, exact device set), store it durably, push it live.
+"""The mailbox: validate a send (links, consent, exact device set), store it durably, wake the recipients.
 
-A send is acknowledged only after ``MailboxStore.add_send`` returned, i.e. after its commit. Retries with the
-same (sender device, message id) return the original result and store nothing.
+A send is acknowledged only after ``MailboxStore.add_send`` returned, i.e. after its commit, and never waits
+for the live wake-up: that is queued (``WakeUps``) and emitted in the background. Retries with the same
+(sender device, message id) return the original result and store nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from server.errors import AppError, DeviceSetMismatch, Forbidden, Unauthenticate
 from server.observability import DeliveryPath, NullObserver, Observer
 from server.services.authz_cache import AuthzCache
 from server.services.links import LinkService
-from server.services.notify import Notifier
 from server.services.ratelimit import RateLimiter
 from server.services.values import Principal, SendRequest
-from server.wire.responses import InboxEvent, MailboxItemOut
+from server.services.wakeups import WakeUps
+from server.wire.responses import MailboxItemOut
 from storage.protocols import Storage
 from storage.records import MailboxItem, NewEnvelope, NewSend, SendOutcome
 from storage.send_facts import SendFacts
@@ -56,7 +57,7 @@ class MailboxService:
         self,
         storage: Storage,
         links: LinkService,
-        notifier: Notifier,
+        wakeups: WakeUps,
         limiter: RateLimiter,
         clock: Clock,
         envelope_ttl_seconds: int,
@@ -68,7 +69,7 @@ class MailboxService:
         self._storage = storage
         self._links = links
         self._authz = authz
-        self._notifier = notifier
+        self._wakeups = wakeups
         self._limiter = limiter
         self._clock = clock
         self._ttl_ms = 1000 * envelope_ttl_seconds
@@ -102,17 +103,8 @@ class MailboxService:
             )
         )
         if not outcome.duplicate:
-            for env in req.envelopes:
-                item = MailboxItemOut(
-                    pos=outcome.positions[env.to_device],
-                    id=req.message_id,
-                    from_account=caller.account_id,
-                    from_device=caller.device_id,
-                    type=env.type,
-                    ciphertext=env.ciphertext_b64,
-                    sent_at=now,
-                )
-                await self._notifier.to_device(env.to_device, "inbox", InboxEvent([item]))
+            for device_id, pos in outcome.positions.items():
+                self._wakeups.wake(device_id, pos)  # after the commit, never awaited
         return outcome
 
     async def _authorize(self, caller: Principal, req: SendRequest) -> None:

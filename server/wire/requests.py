@@ -22,6 +22,7 @@ __all__ = [
     "CreateInvitationIn",
     "DeviceIn",
     "EnvelopeIn",
+    "InvitationCheckIn",
     "OneTimePrekeyIn",
     "OneTimePrekeysIn",
     "SendIn",
@@ -120,6 +121,10 @@ class CreateInvitationIn(_In, frozen=True):
 class CreateAccountIn(_In, frozen=True):
     invitation_code: Code
     device: DeviceIn
+
+
+class InvitationCheckIn(_In, frozen=True):
+    invitation_code: Code
 
 
 class AddDeviceIn(_In, frozen=True):

@@ -29,6 +29,7 @@ __all__ = [
     "ErrorOut",
     "HealthOut",
     "InboxEvent",
+    "InvitationCheckOut",
     "InvitationCreatedOut",
     "InvitationOut",
     "InvitationsOut",
@@ -179,6 +180,11 @@ class OneTimePrekeysCountOut(_Out, frozen=True):
     one_time_prekeys: int
 
 
+class InvitationCheckOut(_Out, frozen=True):
+    valid: bool
+    role: str | None  # only when valid
+
+
 class TermsPublishedOut(_Out, frozen=True):
     version: int
     terms_hash: str
@@ -242,7 +248,7 @@ class ReadyOut(_Out, frozen=True):
 
 
 class InboxEvent(_Out, frozen=True):
-    envelopes: list[MailboxItemOut]
+    pos: int  # the device's newest stream position (0: unknown, pull anyway); never ciphertext or sender
 
 
 class PrekeysLowEvent(_Out, frozen=True):

@@ -10,6 +10,7 @@ from pymongo import ReturnDocument
 from storage.errors import InvitationUnusable
 from storage.mongodb import _docs
 from storage.mongodb._engine import Engine, Session
+from storage.mongodb.erasure import erase
 from storage.records import Account, Invitation, Link, NewDevice, Role
 
 __all__ = ["MongoAccountStore", "MongoInvitationStore", "MongoLinkStore"]
@@ -18,6 +19,9 @@ __all__ = ["MongoAccountStore", "MongoInvitationStore", "MongoLinkStore"]
 class MongoAccountStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "accounts", account_id)
 
     async def get_account(self, account_id: str) -> Account | None:
         async with self._engine.op():
@@ -108,9 +112,17 @@ class MongoInvitationStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "invitations", account_id)
+
     async def add_invitation(self, invitation: Invitation) -> None:
         async with self._engine.op():
             await self._engine["invitations"].insert_one(_docs.invitation_doc(invitation))
+
+    async def get_invitation_by_code_hash(self, code_hash: bytes) -> Invitation | None:
+        async with self._engine.op():
+            doc = await self._engine["invitations"].find_one({"code_hash": code_hash})
+        return None if doc is None else _docs.invitation(doc)
 
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]:
         async with self._engine.op():
@@ -145,6 +157,16 @@ class MongoInvitationStore:
 class MongoLinkStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "links", account_id)
+
+    async def delete_link(self, therapist_id: str, client_id: str) -> bool:
+        async with self._engine.op():
+            result = await self._engine["links"].delete_one(
+                {"therapist_id": therapist_id, "client_id": client_id}
+            )
+        return bool(result.deleted_count == 1)
 
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None:
         async with self._engine.op():

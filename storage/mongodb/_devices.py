@@ -10,6 +10,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from storage.errors import DeviceLimitReached, LinkCodeUnusable, PrekeyIdConflict, PrekeyLimitReached
 from storage.mongodb import _docs
 from storage.mongodb._engine import Engine, Session, expire_on
+from storage.mongodb.erasure import erase
 from storage.records import Bundle, Device, NewDevice, OneTimePrekey, SignedPrekey, TokenRecord
 
 __all__ = ["MongoChallengeStore", "MongoDeviceStore", "MongoPrekeyStore", "MongoTokenStore"]
@@ -18,6 +19,9 @@ __all__ = ["MongoChallengeStore", "MongoDeviceStore", "MongoPrekeyStore", "Mongo
 class MongoDeviceStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "devices", account_id)
 
     async def get_device(self, device_id: str) -> Device | None:
         async with self._engine.op():
@@ -125,6 +129,9 @@ class MongoPrekeyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "prekeys", account_id)
+
     async def add_one_time_prekeys(
         self, device_id: str, prekeys: Sequence[OneTimePrekey], max_stored: int
     ) -> int:
@@ -198,6 +205,9 @@ class MongoChallengeStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "challenges", account_id)
+
     async def add_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None:
         async with self._engine.op():
             await self._engine["challenges"].insert_one(
@@ -224,6 +234,9 @@ class MongoChallengeStore:
 class MongoTokenStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "tokens", account_id)
 
     async def add_token(self, token_hash: bytes, record: TokenRecord) -> None:
         async with self._engine.op():

@@ -25,6 +25,7 @@ from pymongo.errors import DuplicateKeyError
 from storage.errors import TermsVersionConflict
 from storage.mongodb._docs import Doc
 from storage.mongodb._engine import Engine, Session, expire_on
+from storage.mongodb.erasure import erase
 from storage.records import Consent, ConsentState, MailboxItem, NewEnvelope, NewSend, SendOutcome, Terms
 
 __all__ = ["MongoConsentStore", "MongoMailboxStore"]
@@ -52,6 +53,26 @@ def _terms(d: Doc) -> Terms:
 class MongoConsentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "consent", account_id)
+
+    async def delete_unreferenced_terms(self) -> int:
+        deleted = 0
+        async with self._engine.op():
+            cursor = self._engine["terms"].find({}, projection={"therapist_id": 1, "version": 1})
+            terms = await cursor.to_list(None)
+            newest: dict[str, int] = {}
+            for t in terms:
+                newest[t["therapist_id"]] = max(newest.get(t["therapist_id"], 0), int(t["version"]))
+            for t in terms:
+                if int(t["version"]) >= newest[t["therapist_id"]]:
+                    continue
+                named = {"therapist_id": t["therapist_id"], "version": t["version"]}
+                if await self._engine["consents"].find_one(named) is None:
+                    result = await self._engine["terms"].delete_one({"_id": t["_id"]})
+                    deleted += int(result.deleted_count)
+        return deleted
 
     async def add_terms(self, therapist_id: str, text: str, terms_hash: bytes, now: int) -> Terms:
         async with self._engine.op():
@@ -131,6 +152,17 @@ class MongoConsentStore:
 class MongoMailboxStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "mailbox", account_id)
+
+    async def delete_sends_before(self, cutoff: int) -> int:
+        async with self._engine.op():
+            # Only completed records: a "pending" one is a send being stored right now (no transactions).
+            result = await self._engine["sends"].delete_many(
+                {"accepted_at": {"$lt": cutoff}, "state": "stored"}
+            )
+        return int(result.deleted_count)
 
     async def add_send(self, send: NewSend) -> SendOutcome:
         engine = self._engine

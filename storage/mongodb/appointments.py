@@ -17,6 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.appointments import Appointment, Attendance, DurableState, Reschedule
 from storage.mongodb._engine import Engine
+from storage.mongodb.erasure import erase
 
 __all__ = ["MongoAppointmentStore"]
 
@@ -44,6 +45,19 @@ def _open_key(session_id: str, account_id: str) -> str:
 class MongoAppointmentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "appointments", account_id)
+
+    async def delete_appointments_ended_before(self, cutoff: int) -> int:
+        async with self._engine.op():
+            old = await self._engine["appointments"].find(
+                {"ends_at": {"$lt": cutoff}}, projection={"_id": 1}
+            ).to_list(None)
+            sessions = [d["_id"] for d in old]
+            await self._engine["appointment_attendance"].delete_many({"session_id": {"$in": sessions}})
+            result = await self._engine["appointments"].delete_many({"_id": {"$in": sessions}})
+        return int(result.deleted_count)
 
     async def add_appointment(self, appointment: Appointment) -> None:
         a = appointment

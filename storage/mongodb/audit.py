@@ -14,7 +14,7 @@ import contextlib
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from storage.audit import GENESIS_HASH, AuditHead, AuditRecord, NewAuditRecord, Seal
@@ -131,3 +131,42 @@ class MongoAuditStore:
                 return_document=ReturnDocument.AFTER,
             )
         return bytes(doc["value"])
+
+    async def get_or_add_account_key(self, index: str, candidate: bytes) -> bytes:
+        async with self._engine.op():
+            # First writer wins, as for the secrets above.
+            doc = await self._engine["audit_account_keys"].find_one_and_update(
+                {"_id": index},
+                {"$setOnInsert": {"sealed_key": Binary(candidate)}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        return bytes(doc["sealed_key"])
+
+    async def delete_account_key(self, index: str) -> bool:
+        async with self._engine.op():
+            result = await self._engine["audit_account_keys"].delete_one({"_id": index})
+        return bool(result.deleted_count == 1)
+
+    async def get_floor(self) -> AuditHead | None:
+        async with self._engine.op():
+            doc = await self._engine["audit_floor"].find_one({"_id": 1})
+        return None if doc is None else AuditHead(seq=int(doc["seq"]), hash=doc["hash"])
+
+    async def delete_entries_before(self, cutoff: int) -> int:
+        log = self._engine["audit_log"]
+        async with self._engine.op():
+            kept = await log.find_one({"at": {"$gte": cutoff}}, sort=[("_id", ASCENDING)])
+            if kept is not None:
+                last = await log.find_one({"_id": {"$lt": kept["_id"]}}, sort=[("_id", DESCENDING)])
+            else:
+                last = await log.find_one({}, sort=[("_id", DESCENDING)])
+            if last is None:
+                return 0
+            # The floor first (no transactions): a crash before the delete leaves entries that
+            # verification skips and the next sweep deletes.
+            await self._engine["audit_floor"].update_one(
+                {"_id": 1}, {"$set": {"seq": int(last["_id"]), "hash": last["hash"]}}, upsert=True
+            )
+            result = await log.delete_many({"_id": {"$lte": last["_id"]}})
+        return int(result.deleted_count)

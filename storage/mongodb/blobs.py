@@ -139,6 +139,13 @@ class MongoBlobStore:
     async def delete_blobs_of(self, account_id: str) -> int:
         return await self._delete_matching({"owner_account": account_id})
 
+    async def erase_account(self, account_id: str) -> int:
+        either = [{"owner_account": account_id}, {"to_account": account_id}]
+        count = await self._delete_matching({"$or": either})
+        async with self._engine.op():  # the quota counter is keyed by the account id
+            await self._engine["blob_usage"].delete_one({"_id": account_id})
+        return count
+
     async def _delete_matching(self, query: dict[str, Any]) -> int:
         async with self._engine.op():
             docs = await self._engine["blob_meta"].find(query).to_list(None)

@@ -19,6 +19,7 @@ from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
 from storage.mongodb.appointments import MongoAppointmentStore
 from storage.mongodb.audit import MongoAuditStore
 from storage.mongodb.blobs import MongoBlobStore
+from storage.mongodb.erasure import MongoErasureStore
 from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.schema import create_indexes
 from storage.mongodb.vault import MongoVaultStore
@@ -62,6 +63,7 @@ class MongoStorage:
         self.appointments = MongoAppointmentStore(engine)
         self.audit = MongoAuditStore(engine)
         self.ops = MongoOpsStore(engine)
+        self.erasure = MongoErasureStore(engine)
         self.blobs = MongoBlobStore(engine, bucket=blob_bucket)  # bytes in GridFS, bucket "blobs"
         self.vault = MongoVaultStore(engine)
 

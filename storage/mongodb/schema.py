@@ -22,6 +22,8 @@ also carry ``expire_on`` (a date) for a TTL index; the TTL index only cleans up,
 | audit_log | seq | ``_id`` itself: two racing appends cannot both take one seq (storage/mongodb/audit.py) |
 | appointments | session_id | (appointment_attendance.open_key, sparse): one open attendance per account |
 | counters | device_id | ``high``: highest stream position handed out or acked; ``otk_seq``: upload order |
+| erasure_jobs | account_id | one job per account: a repeated request joins the running erasure |
+| audit_account_keys | key_index | one sealed pseudonym key per account (server/audit.py) |
 | heartbeat | "readiness" | one document, rewritten by the readiness check to prove writes commit |
 | blob_meta | blob_id | none: the id is random; no TTL index (the sweeper must also delete the GridFS bytes) |
 | blob_usage | account_id | ``used``: stored + uploading bytes, raised by one conditional ``$inc`` (quota) |

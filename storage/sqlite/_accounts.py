@@ -8,6 +8,7 @@ from storage.errors import InvitationUnusable
 from storage.records import Account, Invitation, Link, NewDevice, Role
 from storage.sqlite import _rows
 from storage.sqlite._engine import Engine
+from storage.sqlite.erasure import erase
 
 __all__ = ["SqliteAccountStore", "SqliteInvitationStore", "SqliteLinkStore"]
 
@@ -15,6 +16,9 @@ __all__ = ["SqliteAccountStore", "SqliteInvitationStore", "SqliteLinkStore"]
 class SqliteAccountStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "accounts", account_id)
 
     async def get_account(self, account_id: str) -> Account | None:
         def read(conn: sqlite3.Connection) -> Account | None:
@@ -84,6 +88,9 @@ class SqliteInvitationStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "invitations", account_id)
+
     async def add_invitation(self, invitation: Invitation) -> None:
         i = invitation
 
@@ -105,6 +112,15 @@ class SqliteInvitationStore:
             )
 
         await self._engine.write(write)
+
+    async def get_invitation_by_code_hash(self, code_hash: bytes) -> Invitation | None:
+        def read(conn: sqlite3.Connection) -> Invitation | None:
+            row = conn.execute(
+                f"SELECT {_rows.INVITATION_COLUMNS} FROM invitations WHERE code_hash = ?", (code_hash,)
+            ).fetchone()
+            return None if row is None else _rows.invitation(row)
+
+        return await self._engine.read(read)
 
     async def get_invitations_by_inviter(self, inviter_id: str) -> list[Invitation]:
         def read(conn: sqlite3.Connection) -> list[Invitation]:
@@ -150,6 +166,18 @@ class SqliteInvitationStore:
 class SqliteLinkStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "links", account_id)
+
+    async def delete_link(self, therapist_id: str, client_id: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "DELETE FROM links WHERE therapist_id = ? AND client_id = ?", (therapist_id, client_id)
+            )
+            return cur.rowcount == 1
+
+        return await self._engine.write(write)
 
     async def get_link(self, therapist_id: str, client_id: str) -> Link | None:
         def read(conn: sqlite3.Connection) -> Link | None:

@@ -9,6 +9,7 @@ from storage.errors import DeviceLimitReached, LinkCodeUnusable, PrekeyIdConflic
 from storage.records import Bundle, Device, NewDevice, OneTimePrekey, SignedPrekey, TokenRecord
 from storage.sqlite import _rows
 from storage.sqlite._engine import Engine
+from storage.sqlite.erasure import erase
 
 __all__ = ["SqliteChallengeStore", "SqliteDeviceStore", "SqlitePrekeyStore", "SqliteTokenStore"]
 
@@ -16,6 +17,9 @@ __all__ = ["SqliteChallengeStore", "SqliteDeviceStore", "SqlitePrekeyStore", "Sq
 class SqliteDeviceStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "devices", account_id)
 
     async def get_device(self, device_id: str) -> Device | None:
         def read(conn: sqlite3.Connection) -> Device | None:
@@ -106,6 +110,9 @@ class SqlitePrekeyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "prekeys", account_id)
+
     async def add_one_time_prekeys(
         self, device_id: str, prekeys: Sequence[OneTimePrekey], max_stored: int
     ) -> int:
@@ -178,6 +185,9 @@ class SqliteChallengeStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "challenges", account_id)
+
     async def add_challenge(self, nonce: bytes, device_id: str, expires_at: int) -> None:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -207,6 +217,9 @@ class SqliteChallengeStore:
 class SqliteTokenStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "tokens", account_id)
 
     async def add_token(self, token_hash: bytes, record: TokenRecord) -> None:
         def write(conn: sqlite3.Connection) -> None:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storage.errors import StorageUnavailable
+from storage.errors import StorageUnavailable, describe
 
 __all__ = ["Engine"]
 
@@ -120,14 +120,14 @@ class Engine:
         try:
             conn = self._reader_connection()
         except sqlite3.Error as exc:
-            failure = StorageUnavailable(f"database read failed: {exc.__class__.__name__}")
+            failure = StorageUnavailable(f"database read failed: {describe(exc)}")
             results = [(job, False, failure) for job in batch]
         else:
             for job in batch:
                 try:
                     results.append((job, True, job.fn(conn)))
                 except sqlite3.Error as exc:
-                    failure = StorageUnavailable(f"database read failed: {exc.__class__.__name__}")
+                    failure = StorageUnavailable(f"database read failed: {describe(exc)}")
                     results.append((job, False, failure))
                 except Exception as exc:
                     results.append((job, False, exc))
@@ -193,7 +193,8 @@ class Engine:
                 except sqlite3.OperationalError as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
-                    results.append((job, False, StorageUnavailable(f"database write failed: {exc}")))
+                    failed = StorageUnavailable(f"database write failed: {describe(exc)}")
+                    results.append((job, False, failed))
                 except Exception as exc:  # an application-level refusal: roll back this job only
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
@@ -203,7 +204,7 @@ class Engine:
                     results.append((job, True, value))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            log.error("sqlite write batch failed: %s", exc.__class__.__name__)
+            log.error("sqlite write batch failed: %s", describe(exc))
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             failure = StorageUnavailable("the database could not commit; nothing was stored")

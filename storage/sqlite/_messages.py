@@ -6,7 +6,9 @@ import sqlite3
 
 from storage.errors import TermsVersionConflict
 from storage.records import Consent, ConsentState, MailboxItem, NewSend, SendOutcome, Terms
+from storage.sqlite import retention
 from storage.sqlite._engine import Engine
+from storage.sqlite.erasure import erase
 
 __all__ = ["SqliteConsentStore", "SqliteMailboxStore"]
 
@@ -22,6 +24,12 @@ def _consent(row: tuple[str, str, int, bytes, int, bytes, str, int]) -> Consent:
 class SqliteConsentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "consent", account_id)
+
+    async def delete_unreferenced_terms(self) -> int:
+        return await retention.delete_unreferenced_terms(self._engine)
 
     async def add_terms(self, therapist_id: str, text: str, terms_hash: bytes, now: int) -> Terms:
         def publish_terms(conn: sqlite3.Connection) -> Terms:
@@ -100,6 +108,12 @@ class SqliteConsentStore:
 class SqliteMailboxStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "mailbox", account_id)
+
+    async def delete_sends_before(self, cutoff: int) -> int:
+        return await retention.delete_sends_before(self._engine, cutoff)
 
     async def add_send(self, send: NewSend) -> SendOutcome:
         s = send

@@ -8,7 +8,9 @@ from __future__ import annotations
 import sqlite3
 
 from storage.appointments import Appointment, Attendance, DurableState, Reschedule
+from storage.sqlite import retention
 from storage.sqlite._engine import Engine
+from storage.sqlite.erasure import erase
 
 __all__ = ["SqliteAppointmentStore"]
 
@@ -47,6 +49,12 @@ def _appointment(conn: sqlite3.Connection, row: tuple[object, ...]) -> Appointme
 class SqliteAppointmentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    async def erase_account(self, account_id: str) -> int:
+        return await erase(self._engine, "appointments", account_id)
+
+    async def delete_appointments_ended_before(self, cutoff: int) -> int:
+        return await retention.delete_appointments_ended_before(self._engine, cutoff)
 
     async def add_appointment(self, appointment: Appointment) -> None:
         a = appointment

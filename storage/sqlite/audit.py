@@ -112,3 +112,51 @@ class SqliteAuditStore:
             return bytes(value)
 
         return await self._engine.write(write)
+
+    async def get_or_add_account_key(self, index: str, candidate: bytes) -> bytes:
+
+        def write(conn: sqlite3.Connection) -> bytes:
+            conn.execute("INSERT OR IGNORE INTO audit_account_keys (key_index, sealed_key) VALUES (?, ?)",
+                         (index, candidate))
+            (value,) = conn.execute(
+                "SELECT sealed_key FROM audit_account_keys WHERE key_index = ?", (index,)
+            ).fetchone()
+            return bytes(value)
+
+        return await self._engine.write(write)
+
+    async def delete_account_key(self, index: str) -> bool:
+
+        def write(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM audit_account_keys WHERE key_index = ?", (index,)).rowcount == 1
+
+        return await self._engine.write(write)
+
+    async def get_floor(self) -> AuditHead | None:
+
+        def read(conn: sqlite3.Connection) -> AuditHead | None:
+            row = conn.execute("SELECT seq, hash FROM audit_floor WHERE id = 1").fetchone()
+            return AuditHead(seq=row[0], hash=row[1]) if row else None
+
+        return await self._engine.read(read)
+
+    async def delete_entries_before(self, cutoff: int) -> int:
+
+        def write(conn: sqlite3.Connection) -> int:
+            (first_kept,) = conn.execute("SELECT MIN(seq) FROM audit_log WHERE at >= ?", (cutoff,)).fetchone()
+            (newest,) = conn.execute("SELECT MAX(seq) FROM audit_log").fetchone()
+            last = (first_kept - 1) if first_kept is not None else newest
+            if last is None or last < 1:
+                return 0
+            row = conn.execute("SELECT hash FROM audit_log WHERE seq = ?", (last,)).fetchone()
+            if row is None:  # already below the floor
+                return 0
+            # The floor first: the trigger then allows deleting up to it, and nothing above.
+            conn.execute(
+                "INSERT INTO audit_floor (id, seq, hash) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                (last, row[0]),
+            )
+            return conn.execute("DELETE FROM audit_log WHERE seq <= ?", (last,)).rowcount
+
+        return await self._engine.write(write)

@@ -160,6 +160,9 @@ class SqliteBlobStore:
     async def delete_blobs_of(self, account_id: str) -> int:
         return await self._delete_where("owner_account = ?", (account_id,))
 
+    async def erase_account(self, account_id: str) -> int:
+        return await self._delete_where("owner_account = ? OR to_account = ?", (account_id, account_id))
+
     async def _delete_where(self, where: str, args: tuple[object, ...]) -> int:
         def delete(conn: sqlite3.Connection) -> list[str]:
             ids = [r[0] for r in conn.execute(f"SELECT blob_id FROM blobs WHERE {where}", args)]

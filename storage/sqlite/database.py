@@ -22,6 +22,7 @@ from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
 from storage.sqlite.appointments import SqliteAppointmentStore
 from storage.sqlite.audit import SqliteAuditStore
 from storage.sqlite.blobs import BLOB_DIRECTORY, SqliteBlobStore
+from storage.sqlite.erasure import SqliteErasureStore
 from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
 from storage.sqlite.send_facts import SqliteSendFactsStore
@@ -50,6 +51,7 @@ class SqliteStorage:
         self.appointments = SqliteAppointmentStore(engine)
         self.audit = SqliteAuditStore(engine)
         self.ops = SqliteOpsStore(engine)
+        self.erasure = SqliteErasureStore(engine)
         # Blob bytes are files next to the database (``open`` clears partial uploads a crash left behind).
         self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
         self.vault = SqliteVaultStore(engine)

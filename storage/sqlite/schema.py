@@ -216,7 +216,32 @@ CREATE TABLE blob_pending (
 ) WITHOUT ROWID;
 """
 
+# Erasure (storage/erasure.py) and per-account audit pseudonym keys (server/audit.py). The one shared
+# pseudonym key of version 3 is dropped: entries sealed under it then name no one (they still verify).
+# Audit retention: entries up to the floor may be deleted (oldest first), nothing above it.
 _V5 = """
+CREATE TABLE erasure_jobs (
+    account_id TEXT PRIMARY KEY,                  -- no foreign key: the account row goes before the job
+    requested_at INTEGER NOT NULL,
+    by_admin INTEGER NOT NULL                     -- 1: an administrator asked, 0: the person did
+);
+CREATE TABLE audit_account_keys (
+    key_index TEXT PRIMARY KEY,                   -- keyed hash of the account id (key outside the database)
+    sealed_key BLOB NOT NULL                      -- the account's pseudonym key, sealed by that outside key
+) WITHOUT ROWID;
+DELETE FROM audit_secrets WHERE name = 'pseudonym_key';
+CREATE TABLE audit_floor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),        -- one row: the newest entry deleted by retention
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL                            -- verification starts from this hash
+);
+DROP TRIGGER audit_log_no_delete;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+WHEN OLD.seq > COALESCE((SELECT seq FROM audit_floor WHERE id = 1), 0)
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"""
+
+_V6 = """
 CREATE TABLE vault_records (
     account_id TEXT NOT NULL,                     -- whose vault (no FK: erasure deletes it explicitly)
     record_id TEXT NOT NULL,                      -- random, chosen by the client; bound into the ciphertext
@@ -243,7 +268,7 @@ CREATE TABLE recovery_backups (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 
 
 def migrate(conn: sqlite3.Connection) -> int:

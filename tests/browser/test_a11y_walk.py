@@ -5,6 +5,7 @@ focus ring, the ended-session card, the connection state on a phone) have readab
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -127,20 +128,26 @@ async def test_keyboard_and_screen_reader_walk_at_320px(
     await fits(c)
     assert await contrast(c, ".conn") >= 4.5
     await skip_link_walk(c, "Your therapist · Confidant")
-    # Focus order: skip link, brand, the main navigation, Lock.
+    # Focus order: skip link, brand, Menu (the navigation is folded behind it on a phone), Lock.
     await c.evaluate(TOP)
     nav = c.get_by_role("navigation", name="Main")
+    menu = c.get_by_role("button", name="Menu")
     stops = [
         c.get_by_role("link", name="Skip to content"),
         c.get_by_role("link", name="Confidant", exact=True),
-        nav.get_by_role("link", name="Messages", exact=True),
-        nav.get_by_role("link", name="Sessions", exact=True),
-        nav.get_by_role("link", name="Devices", exact=True),
+        menu,
         c.get_by_role("button", name="Lock", exact=True),
     ]
     for stop in stops:  # each stop found by its accessible name, in this order
         await c.keyboard.press("Tab")
         await expect(stop).to_be_focused()
+    # Opened, the menu takes focus to its first link; the links follow in order.
+    await menu.focus()
+    await c.keyboard.press("Enter")
+    await expect(nav.get_by_role("link", name="Messages", exact=True)).to_be_focused()
+    for name in ("Sessions", "Devices", "Activity"):
+        await c.keyboard.press("Tab")
+        await expect(nav.get_by_role("link", name=name, exact=True)).to_be_focused()
     report["client conversation 320px"] = await violations(c)
     await c.get_by_role("link", name="Devices").click()
     await expect(c.get_by_role("heading", name="Your devices")).to_be_visible()
@@ -148,7 +155,7 @@ async def test_keyboard_and_screen_reader_walk_at_320px(
 
     # The therapist's call screen: an h1, toggle buttons that keep their name, a visible focus ring on dark.
     await t.get_by_role("link", name="Sessions").click()
-    await t.get_by_label("Client", exact=True).select_option(label="Sam Rivera")
+    await t.get_by_label("Sam Rivera", exact=True).check()
     await t.get_by_role("button", name="Schedule session").click()
     await t.get_by_role("link", name="Open waiting room").click()
     call = t.get_by_role("region", name="Video session")
@@ -165,6 +172,7 @@ async def test_keyboard_and_screen_reader_walk_at_320px(
     await expect(camera).to_be_focused()
     assert await contrast(t, ".controls button:focus-visible", "outline") >= 3
     report["call"] = await violations(t)
+    t.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))  # "End the session for everyone?"
     await t.get_by_role("button", name="End session").click()
     await expect(t.get_by_role("heading", name="Session ended")).to_be_visible()
     assert await contrast(t, ".call .card h1") >= 4.5
@@ -172,6 +180,7 @@ async def test_keyboard_and_screen_reader_walk_at_320px(
     report["session ended"] = await violations(t)
 
     # Queued messages (the relay is down) stay readable: no faded text.
+    await c.get_by_role("button", name="Menu").click()
     await c.get_by_role("link", name="Messages").click()
     await expect(chat_box).to_be_visible()
     server.kill()

@@ -125,9 +125,18 @@ async def test_conversation_survives_reload_and_warns_on_key_change(
     await c.get_by_role("link", name="Devices").click()
     devices = c.get_by_role("list", name="Your devices")
     await expect(devices.get_by_role("listitem")).to_have_count(2)
+    # Removing asks first: Cancel keeps the device, "Remove device" removes it.
     await devices.get_by_role("button", name="Remove").click()
+    confirm = devices.get_by_role("group", name="Confirm removal")
+    await expect(confirm).to_contain_text("stops receiving messages")
+    await confirm.get_by_role("button", name="Cancel").click()
+    await expect(devices.get_by_role("listitem")).to_have_count(2)
+    await devices.get_by_role("button", name="Remove").click()
+    await devices.get_by_role("button", name="Remove device").click()
     await expect(devices.get_by_role("listitem")).to_have_count(1)
     await expect(phone.page.get_by_role("heading", name="This device was removed")).to_be_visible()
+    told = phone.page.get_by_text("tell your therapist or your practice's administrator")
+    await expect(told).to_be_visible()
     await t.get_by_role("navigation", name="Main").get_by_role("link", name="Clients").click()
     await expect(clients.get_by_role("link", name=re.compile("Security key changed"))).to_be_visible()
 

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from client._wire import b64e
 from client.errors import KeyChanged
-from client.keystore import KeystoreState
+from client.keystore import Keystore
 from client.sessions import SessionBook
+from client.state import DeviceState
 from crypto import IdentityKeyPair, PreKeyBundle, SignedPreKeyPair, generate_one_time_prekeys
+
+_DIR = tempfile.TemporaryDirectory(prefix="sessions-")
+_OPEN: list[Keystore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_keystores() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close_now()
 
 
 class Peer:
@@ -20,15 +34,15 @@ class Peer:
         self.identity = IdentityKeyPair.generate()
         spk = SignedPreKeyPair.generate(self.identity, 1)
         self.otks = generate_one_time_prekeys(1, 5)
-        state = KeystoreState(
-            server_url="http://relay.test",
-            account_id=self.account,
-            device_id=self.device,
-            role="client",
-            identity_seed=b64e(self.identity.to_bytes()),
-            signed_prekeys={"1": b64e(spk.to_bytes())},
-            one_time_prekeys={str(k.key_id): b64e(k.to_bytes()) for k in self.otks},
-        )
+        path = Path(_DIR.name) / f"{self.device}-{os.urandom(4).hex()}"
+        self.keystore = Keystore.create(path, "p", kdf="fast")
+        _OPEN.append(self.keystore)
+        state = DeviceState(self.keystore)
+        state.account_id, state.device_id, state.role = self.account, self.device, "client"
+        state.identity_seed = b64e(self.identity.to_bytes())
+        state.signed_prekeys["1"] = b64e(spk.to_bytes())
+        for k in self.otks:
+            state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
         self.spk = spk
         self.book = SessionBook(state, self.identity)
 
@@ -69,5 +83,6 @@ def test_a_device_presenting_another_identity_key_is_refused() -> None:
     mallory = Peer(account=alice.account, device=alice.device)  # same device id, another identity key
     with pytest.raises(KeyChanged):
         bob.read(mallory, mallory.send_to(bob, "it is me, really"))
-    assert bob.book.state.key_changes == [{"account_id": alice.account, "device_id": alice.device}]
+    changes = list(bob.book.state.key_changes.values())
+    assert changes == [{"account_id": alice.account, "device_id": alice.device}]
     assert bob.read(alice, alice.send_to(bob, "still me")) == "still me"

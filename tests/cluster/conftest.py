@@ -92,7 +92,7 @@ class Cluster:
         """Close ``device`` and open its keystore again against ``node`` (what an app does after a crash)."""
         await device.close()
         self.devices.remove(device)
-        reopened = await Device.open(device._sealed.path, PASSPHRASE, server_url=self.url(node))
+        reopened = await Device.open(device.keystore_path, PASSPHRASE, server_url=self.url(node))
         self.devices.append(reopened)
         return reopened
 

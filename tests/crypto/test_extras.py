@@ -10,6 +10,7 @@ import pytest
 
 from crypto import attachments, boxed, fingerprint, keywrap
 from crypto.errors import (
+    BadSignature,
     DecryptionFailed,
     MalformedState,
     ReplayedSignal,
@@ -25,39 +26,58 @@ from crypto.limits import ATTACHMENT_CHUNK_BYTES, MAX_SIGNAL_PLAINTEXT_BYTES
 
 CALLER, CALLEE, MALLORY = IdentityKeyPair.generate(), IdentityKeyPair.generate(), IdentityKeyPair.generate()
 CALL, DEV_A, DEV_B = os.urandom(16), os.urandom(16), os.urandom(16)
-A_TO_B = boxed.SignalContext(CALL, DEV_A, DEV_B)
-B_TO_A = boxed.SignalContext(CALL, DEV_B, DEV_A)
 SDP = b"v=0\r\na=fingerprint:sha-256 AB:CD:EF\r\n"
 
 
+def _pair() -> tuple[boxed.Join, boxed.Join, boxed.SignalContext, boxed.SignalContext]:
+    a, b = boxed.Join.create(CALLER, CALL, DEV_A), boxed.Join.create(CALLEE, CALL, DEV_B)
+    a_to_b = boxed.SignalContext(CALL, DEV_A, DEV_B, a.join_id, b.join_id)
+    b_to_a = boxed.SignalContext(CALL, DEV_B, DEV_A, b.join_id, a.join_id)
+    return a, b, a_to_b, b_to_a
+
+
 def test_signal_round_trip_in_both_directions_with_increasing_seq() -> None:
+    a, b, a_to_b, b_to_a = _pair()
+    # Each side checks the other's join statement under the identity key it pinned.
+    seen_a = boxed.verify_join(CALLER.public, CALL, DEV_A, a.statement.to_bytes())
+    seen_b = boxed.verify_join(CALLEE.public, CALL, DEV_B, b.statement.to_bytes())
     last = 0
     for seq in (1, 2, 5):
-        sealed = boxed.seal(CALLER, CALLEE.public, A_TO_B, seq, SDP + b"%d" % seq)
-        opened = boxed.open(CALLEE, CALLER.public, A_TO_B, sealed, last)
+        sealed = boxed.seal(a, seen_b, a_to_b, seq, SDP + b"%d" % seq)
+        opened = boxed.open(b, seen_a, a_to_b, sealed, last)
         assert opened.payload == SDP + b"%d" % seq
         last = opened.seq
-    answer = boxed.seal(CALLEE, CALLER.public, B_TO_A, 1, b"answer")
-    assert boxed.open(CALLER, CALLEE.public, B_TO_A, answer).payload == b"answer"
+    answer = boxed.seal(b, seen_a, b_to_a, 1, b"answer")
+    assert boxed.open(a, seen_b, b_to_a, answer).payload == b"answer"
 
 
-def test_signal_cannot_be_replayed_swapped_or_reflected() -> None:
-    sealed = boxed.seal(CALLER, CALLEE.public, A_TO_B, 3, SDP)
+def test_signal_cannot_be_replayed_swapped_reflected_or_reused_after_a_rejoin() -> None:
+    a, b, a_to_b, b_to_a = _pair()
+    sealed = boxed.seal(a, b.statement, a_to_b, 3, SDP)
     with pytest.raises(ReplayedSignal):
-        boxed.open(CALLEE, CALLER.public, A_TO_B, sealed, last_seq=3)
-    with pytest.raises(WrongContext):  # same parties, another call
-        boxed.open(CALLEE, CALLER.public, boxed.SignalContext(os.urandom(16), DEV_A, DEV_B), sealed)
+        boxed.open(b, a.statement, a_to_b, sealed, last_seq=3)
+    with pytest.raises(WrongContext):  # same joins, another session id in the context
+        other = boxed.SignalContext(os.urandom(16), DEV_A, DEV_B, a.join_id, b.join_id)
+        boxed.open(b, a.statement, other, sealed)
     with pytest.raises(WrongContext):  # reflected back to the caller as if from the callee
-        boxed.open(CALLER, CALLEE.public, B_TO_A, sealed)
-    with pytest.raises(DecryptionFailed):  # a server-forged SDP under another key
-        boxed.open(CALLEE, CALLER.public, A_TO_B, boxed.seal(MALLORY, CALLEE.public, A_TO_B, 4, b"evil"))
+        boxed.open(a, b.statement, b_to_a, sealed)
+    # A relay's own join for the callee's device does not verify under the callee's pinned key.
+    forged = boxed.Join.create(MALLORY, CALL, DEV_B)
+    with pytest.raises(BadSignature):
+        boxed.verify_join(CALLEE.public, CALL, DEV_B, forged.statement.to_bytes())
+    with pytest.raises(DecryptionFailed):  # an SDP sealed by the relay's join
+        boxed.open(b, a.statement, a_to_b, boxed.seal(forged, b.statement, a_to_b, 4, b"evil"))
+    # The callee reloads (a new join): a recorded signal no longer opens, whatever its seq.
+    b2 = boxed.Join.create(CALLEE, CALL, DEV_B)
+    with pytest.raises(DecryptionFailed):
+        boxed.open(b2, a.statement, boxed.SignalContext(CALL, DEV_A, DEV_B, a.join_id, b2.join_id), sealed)
     tampered = sealed[:-3] + bytes([sealed[-3] ^ 0x20]) + sealed[-2:]
     with pytest.raises(DecryptionFailed):
-        boxed.open(CALLEE, CALLER.public, A_TO_B, tampered)
+        boxed.open(b, a.statement, a_to_b, tampered)
     with pytest.raises(UnsupportedVersion):
-        boxed.open(CALLEE, CALLER.public, A_TO_B, b"\x07" + sealed[1:])
+        boxed.open(b, a.statement, a_to_b, b"\x01" + sealed[1:])
     with pytest.raises(TooLarge):
-        boxed.seal(CALLER, CALLEE.public, A_TO_B, 9, bytes(MAX_SIGNAL_PLAINTEXT_BYTES + 1))
+        boxed.seal(a, b.statement, a_to_b, 9, bytes(MAX_SIGNAL_PLAINTEXT_BYTES + 1))
 
 
 # --- keywrap -----------------------------------------------------------------------------------------

@@ -199,33 +199,67 @@ def test_envelope_vector_is_rejected(case: dict[str, Any]) -> None:
 
 
 BOXED = _load("boxed.json")
+SESSION = _h(BOXED["session_id"])
 
 
 def _ctx(j: dict[str, Any]) -> boxed.SignalContext:
-    return boxed.SignalContext(_h(j["call_id"]), _h(j["from_device"]), _h(j["to_device"]))
+    return boxed.SignalContext(
+        _h(j["session_id"]), _h(j["from_device"]), _h(j["to_device"]), _h(j["from_join"]), _h(j["to_join"])
+    )
+
+
+def _join(identity: dict[str, Any], j: dict[str, Any]) -> boxed.Join:
+    ik = _identity(identity)
+    eph = X25519KeyPair(_h(j["ephemeral"]["secret"]))
+    assert eph.public.to_bytes().hex() == j["ephemeral"]["public"]
+    join = boxed.Join.create(ik, SESSION, _h(j["device_id"]), ephemeral=eph, join_id=_h(j["join_id"]))
+    message = boxed.join_message(SESSION, _h(j["device_id"]), _h(j["join_id"]), eph.public.to_bytes())
+    assert message.hex() == j["signed_message"]
+    assert join.statement.to_bytes().hex() == j["statement"]  # Ed25519 is deterministic
+    assert (
+        boxed.verify_join(ik.public, SESSION, _h(j["device_id"]), join.statement.to_bytes()) == join.statement
+    )
+    return join
+
+
+def _joins() -> tuple[boxed.Join, boxed.Join, boxed.Join]:
+    return (
+        _join(BOXED["sender"], BOXED["sender_join"]),
+        _join(BOXED["recipient"], BOXED["recipient_join"]),
+        _join(BOXED["recipient"], BOXED["recipient_rejoin"]),
+    )
 
 
 @pytest.mark.parametrize("case", BOXED["cases"], ids=lambda c: f"seq{c['seq']}")
 def test_boxed_vector(case: dict[str, Any]) -> None:
-    sender, recipient = _identity(BOXED["sender"]), _identity(BOXED["recipient"])
+    sender, recipient, _ = _joins()
     ctx = _ctx(BOXED["context"])
     assert ctx.encode(case["seq"]) + _h(case["payload"]) == _h(case["box_plaintext"])
     sealed = boxed.seal(
-        sender, recipient.public, ctx, case["seq"], _h(case["payload"]), nonce=_h(case["nonce"])
+        sender, recipient.statement, ctx, case["seq"], _h(case["payload"]), nonce=_h(case["nonce"])
     )
     assert sealed.hex() == case["boxed"]
-    opened = boxed.open(recipient, sender.public, ctx, sealed, case["seq"] - 1)
+    opened = boxed.open(recipient, sender.statement, ctx, sealed, case["seq"] - 1)
     assert (opened.seq, opened.payload.hex()) == (case["seq"], case["payload"])
+
+
+@pytest.mark.parametrize("case", BOXED["join_rejections"], ids=lambda c: c["name"])
+def test_boxed_join_rejection(case: dict[str, Any]) -> None:
+    callee = _identity(BOXED["recipient"])
+    with pytest.raises(getattr(crypto.errors, case["error"])):
+        boxed.verify_join(callee.public, SESSION, _h(case["device_id"]), _h(case["statement"]))
 
 
 @pytest.mark.parametrize("case", BOXED["rejections"], ids=lambda c: c["name"])
 def test_boxed_vector_rejection(case: dict[str, Any]) -> None:
-    sender, recipient = _identity(BOXED["sender"]), _identity(BOXED["recipient"])
+    sender, recipient, rejoined = _joins()
+    if case.get("recipient_rejoined"):
+        recipient = rejoined
     if case.get("swap_parties"):
         sender, recipient = recipient, sender
     ctx = _ctx(case.get("context", BOXED["context"]))
     with pytest.raises(getattr(crypto.errors, case["error"])):
-        boxed.open(recipient, sender.public, ctx, _h(case["boxed"]), case["last_seq"])
+        boxed.open(recipient, sender.statement, ctx, _h(case["boxed"]), case["last_seq"])
 
 
 KEYWRAP = _load("keywrap.json")

@@ -43,7 +43,7 @@ async def test_probe_succeeds_against_a_healthy_relay_and_reuses_its_accounts(re
 async def test_probe_fails_clearly(relay: Relay, tmp_path: Path) -> None:
     used = relay.codes[1]  # the therapist's invitation: already redeemed
     bad = await asyncio.to_thread(_probe, "--url", relay.url, "--state", str(tmp_path / "s1"),
-                                  "--invitation", used)
+                                  f"--invitation={used}")
     assert bad.returncode == 1
     assert bad.stdout.strip() == f"PROBE FAIL step=register url={relay.url} reason=invitation_invalid"
 

@@ -155,7 +155,9 @@ async def server(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Server]:
     port = free_port()
     settings = Settings(host="127.0.0.1", port=port, data_dir=tmp_path / "data", web_root=None)
     built = build_app(settings, clock=clock)
-    built.ctx.background.clear()  # the sweeper is driven by tests through the clock, never by time
+    # The sweeper and other timers are driven by tests through the clock, never by time; the wake-up worker
+    # is not a timer (it emits what sends queued) and runs as in production.
+    built.ctx.background[:] = [(name, task) for name, task in built.ctx.background if name == "wake-ups"]
     # Every test client shares 127.0.0.1: per-IP limits would trip on fixtures. Per-device limits stay real.
     for rule in ("redeem_per_ip", "challenge_per_ip", "token_per_ip"):
         built.ctx.services.limiter.rules[rule] = (100_000, 60.0)

@@ -112,6 +112,10 @@ MATRIX: dict[str, tuple[Prepare, tuple[int, ...]]] = {
     ),
     "GET /invitations": (fixed("GET", f"{API}/invitations"), (401, 403, 403, 200, 200, 200)),
     "DELETE /invitations/{id}": (_revoke_invitation, (401, 403, 403, 204, 404, 404)),
+    "POST /invitations/check": (
+        fixed("POST", f"{API}/invitations/check", {"invitation_code": "not-a-code"}),
+        (200, 200, 200, 200, 200, 200),
+    ),
     "GET /me": (fixed("GET", f"{API}/me"), (401, 200, 200, 200, 200, 200)),
     "POST /devices/link-codes": (fixed("POST", f"{API}/devices/link-codes"), (401, 201, 201, 201, 201, 201)),
     "DELETE /devices/{id}": (_revoke_client_device, (401, 204, 404, 404, 404, 404)),

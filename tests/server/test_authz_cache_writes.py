@@ -18,6 +18,7 @@ NO_CACHED_FACT = {
     "add_link_code": "a code is not a device; redeeming it (add_device_with_link_code) is",
     "set_signed_prekey": "keys are not part of the facts; the device set is unchanged",
     "delete_expired_link_codes": "unused codes only",
+    "delete_unreferenced_terms": "never the current version nor an accepted one, which are all a send reads",
 }
 
 
@@ -61,6 +62,8 @@ def test_the_writes_that_change_a_send_are_known() -> None:
         "revoke_device",
         "add_terms",
         "add_consent",
+        "erase_account",
+        "delete_link",
     }
 
 

@@ -102,3 +102,15 @@ async def test_terms_visibility(server: Server) -> None:
     r = await therapist.call("PUT", f"{API}/consent/terms", {"text": "x" * (64 * 1024 + 1)})
     assert (r.status, r.code) == (413, "payload_too_large")
     assert await server.count("terms") == 1
+
+
+async def test_unchanged_terms_are_refused_and_publish_nothing(server: Server) -> None:
+    therapist = await server.therapist()
+    await server.publish_terms(therapist, "same words")
+    r = await therapist.call("PUT", f"{API}/consent/terms", {"text": "same words"})
+    assert r.status == 409, r.body
+    assert r.body["error"]["code"] == "conflict"
+    assert r.body["error"]["details"] == {"reason": "terms_unchanged", "current_version": 1}
+    r = await therapist.call("GET", f"{API}/therapists/{therapist.account_id}/terms")
+    assert r.body["version"] == 1
+    assert (await server.publish_terms(therapist, "same words, and one more"))["version"] == 2

@@ -92,7 +92,9 @@ async def test_sending_to_own_other_devices(server: Server) -> None:
     body = client.send_body(client.account_id, [second.device_id])
     assert (await client.call("POST", f"{API}/messages", body)).status == 200
     pushed = await sock.next("inbox")
-    assert pushed["envelopes"][0]["id"] == body["id"]
+    synced = await sock.call("sync", {"after": 0})
+    assert [e["pos"] for e in synced["result"]["envelopes"]] == [pushed["pos"]]
+    assert synced["result"]["envelopes"][0]["id"] == body["id"]
 
 
 async def test_drain_after_reconnect_in_pages(server: Server) -> None:
@@ -161,8 +163,9 @@ async def test_live_push_reaches_every_connection_of_the_device(server: Server) 
     b = await therapist.connect()
     body = client.send_body(therapist.account_id, [therapist.device_id])
     await client.call("POST", f"{API}/messages", body)
-    assert (await a.next("inbox"))["envelopes"][0]["id"] == body["id"]
-    assert (await b.next("inbox"))["envelopes"][0]["id"] == body["id"]
+    woken = [await a.next("inbox"), await b.next("inbox")]
+    synced = await a.call("sync", {"after": 0})
+    assert [w["pos"] for w in woken] == [synced["result"]["envelopes"][0]["pos"]] * 2
 
 
 async def test_many_concurrent_sends_all_acknowledged_and_stored(server: Server) -> None:

@@ -25,14 +25,14 @@ async def test_message_flow_over_socket(server: Server) -> None:
     assert ack["result"]["id"] == body["id"] and ack["result"]["duplicate"] is False
 
     pushed = await t_sock.next("inbox")
-    [item] = pushed["envelopes"]
-    assert item["id"] == body["id"]
-    assert item["ciphertext"] == body["envelopes"][0]["ciphertext"]
-    assert item["from_account"] == client.account_id and item["from_device"] == client.device_id
+    assert set(pushed) == {"pos"}, "a wake-up carries the position only: no ciphertext, no sender"
 
     synced = await t_sock.call("sync", {"after": 0})
     assert synced["ok"] and synced["result"]["more"] is False
-    assert [e["pos"] for e in synced["result"]["envelopes"]] == [item["pos"]]
+    [item] = synced["result"]["envelopes"]
+    assert item["pos"] == pushed["pos"] and item["id"] == body["id"]
+    assert item["ciphertext"] == body["envelopes"][0]["ciphertext"]
+    assert item["from_account"] == client.account_id and item["from_device"] == client.device_id
 
     acked = await t_sock.call("ack", {"up_to": item["pos"]})
     assert acked == {"ok": True, "result": {"deleted": 1}}

@@ -56,16 +56,20 @@ class CallServer:
 
 @contextlib.asynccontextmanager
 async def serve(
-    tmp: Path, coturn: Coturn | None, clock: Callable[[], int] | None = None
+    tmp: Path,
+    coturn: Coturn | None,
+    clock: Callable[[], int] | None = None,
+    turn_urls: tuple[str, ...] | None = None,
 ) -> AsyncIterator[CallServer]:
-    """``coturn=None``: no TURN configured (tests of the room that never connect media)."""
+    """``coturn=None``: no TURN configured (tests of the room that never connect media); ``turn_urls``
+    replaces the coturn's UDP URL (TCP, TLS)."""
     port = free_port()
     settings = Settings(
         host="127.0.0.1",
         port=port,
         data_dir=tmp / "data",
         web_root=None,
-        turn_urls=(coturn.url,) if coturn is not None else (),
+        turn_urls=turn_urls or ((coturn.url,) if coturn is not None else ()),
         turn_secret=coturn.secret if coturn is not None else None,
     )
     built = build_app(settings, clock=clock) if clock is not None else build_app(settings)

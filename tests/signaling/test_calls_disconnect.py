@@ -1,7 +1,9 @@
-"""A participant whose socket drops leaves the room (attendance closed, the others told): the real app."""
+"""A participant whose socket drops is shown away (attendance closed, the others told) and comes back on the
+same device without a new admission while the session is open: the real app."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,9 +23,9 @@ async def room_server(tmp_path: Path) -> AsyncIterator[CallServer]:
 
 
 def _room(conn: CallConnection, session_id: str) -> dict[str, str]:
-    """account_id -> state in the latest ``call.state`` this connection received."""
+    """account_id -> state in the latest ``call.state`` this connection received (ids it may see)."""
     states = [d for n, d in conn.pushes if n == "call.state" and d.get("session_id") == session_id]
-    return {m["account_id"]: m["state"] for m in states[-1]["members"]} if states else {}
+    return {m.get("account_id"): m["state"] for m in states[-1]["members"]} if states else {}
 
 
 async def _wait_member(conn: CallConnection, session_id: str, account_id: str, state: str) -> None:
@@ -44,36 +46,43 @@ async def _in_call(srv: CallServer) -> tuple[Device, Device, str, Call, Call]:
     return therapist, client, sid, host, guest
 
 
-async def test_a_client_whose_socket_drops_leaves_and_must_be_admitted_again(room_server: CallServer) -> None:
+async def test_a_client_whose_socket_drops_is_away_then_back_without_a_new_admission(
+    room_server: CallServer,
+) -> None:
     therapist, client, sid, host, guest = await _in_call(room_server)
 
-    await guest.close()  # the socket closes without call.leave (network lost, tab closed)
-    await _wait_member(host.conn, sid, client.account_id, "left")
+    await guest.close()  # the socket closes without call.leave (a reload, a network switch)
+    await _wait_member(host.conn, sid, client.account_id, "away")
     attendance = (await therapist.api.request("GET", f"/sessions/{sid}/attendance"))["attendance"]
     row = next(a for a in attendance if a["account_id"] == client.account_id)
     assert row["left_at"] is not None and row["left_at"] >= row["joined_at"]
 
-    # Back on a new socket: the waiting room again, the therapist is told and decides.
+    # Back on the same device with a fresh join: admitted at once, the therapist is told.
     back = await Call.join(client, sid)
-    assert back.state == "waiting"
-    assert await host.next_waiting() == client.account_id
-    await host.admit(client.account_id)
-    await back.wait_admitted()
+    assert back.state == "admitted" and back.joined["turn"] is None  # no TURN configured here
     await _wait_member(host.conn, sid, client.account_id, "admitted")
+    shown = host.member(client.account_id)  # the therapist now seals to the new join only
+    assert shown is not None and shown["join"] == base64.b64encode(back.own.statement.to_bytes()).decode()
     attendance = (await therapist.api.request("GET", f"/sessions/{sid}/attendance"))["attendance"]
     rows = [a for a in attendance if a["account_id"] == client.account_id]
     assert len(rows) == 2 and rows[1]["left_at"] is None  # a second attendance row, open
+
+    # An explicit leave is final for this admission: coming back means the waiting room.
+    await back.leave()
+    await _wait_member(host.conn, sid, client.account_id, "left")
+    again = await Call.join(client, sid)
+    assert again.state == "waiting"
     await host.end()
-    await back.close()
+    await again.close()
 
 
-async def test_a_therapist_whose_socket_drops_is_shown_left_and_rejoins_admitted(
+async def test_a_therapist_whose_socket_drops_is_shown_away_and_rejoins_admitted(
     room_server: CallServer,
 ) -> None:
     therapist, client, sid, host, guest = await _in_call(room_server)
 
     await host.close()
-    await _wait_member(guest.conn, sid, therapist.account_id, "left")
+    await _wait_member(guest.conn, sid, therapist.account_id, "away")
     back = await Call.join(therapist, sid)
     assert back.state == "admitted"  # the host needs nobody's admission
     await _wait_member(guest.conn, sid, therapist.account_id, "admitted")
@@ -96,5 +105,5 @@ async def test_only_the_last_socket_of_the_device_makes_it_leave(room_server: Ca
     assert {m["account_id"]: m["state"] for m in room["members"]}[client.account_id] == "admitted"
 
     await other.close()
-    await _wait_member(host.conn, sid, client.account_id, "left")
+    await _wait_member(host.conn, sid, client.account_id, "away")
     await host.end()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 
 from client.calls import Call, run_call, schedule_session
 from crypto import boxed
-from crypto.keys import IdentityKeyPair, IdentityPublicKey
+from crypto.keys import IdentityKeyPair
 from signaling.messages import SignalKind, SignalMessage
 from signaling.peer import NoRelayCandidates
 from tests.fixtures.coturn_proc import Coturn
@@ -97,19 +98,19 @@ async def test_relay_only_call_goes_through_coturn_with_credentials_from_the_ser
         assert (stats.selected_local_type, stats.selected_remote_type) == ("relay", "relay")
         assert stats.frames_received["video"] > 0
     assert 0 < timings.connected_s < timings.total_s
-    # The server minted one username per account; coturn accepted both and relayed the media.
-    for account in (therapist.account_id, client.account_id):
-        allocated = await coturn.wait_for_log(
-            rf"user <(\d+:{account})>: incoming packet ALLOCATE processed, success"
-        )
-        await coturn.wait_for_relayed_bytes(allocated.group(1), at_least=10_000)
+    # The server minted one opaque username per participant (no account id); coturn relayed the media.
+    allocated = r"user <(\d+:[0-9a-f]{32})>: incoming packet ALLOCATE processed, success"
+    await coturn.wait_for_log(allocated)
+    assert len(set(re.findall(allocated, coturn.log_text()))) >= 2
+    assert therapist.account_id not in coturn.log_text() and client.account_id not in coturn.log_text()
 
 
 async def test_a_server_that_swaps_the_offer_is_detected_and_the_receiver_refuses_it(
     call_server: CallServer,
 ) -> None:
-    """A hostile relay replaces the therapist's offer by its own (its own DTLS fingerprint), sealed with its
-    own key to the client's public identity key, with the right session, devices and sequence number."""
+    """A hostile relay replaces the therapist's offer by its own (its own DTLS fingerprint): it presents its
+    own join for the therapist's device and seals to the client's real join, with the right session,
+    devices, joins and sequence number. Then it tries the therapist's real join with its own ephemeral key."""
     therapist = await call_server.therapist()
     client = await call_server.client(therapist)
     sid = (await schedule_session(therapist, [client.account_id]))["session_id"]
@@ -117,35 +118,53 @@ async def test_a_server_that_swaps_the_offer_is_detected_and_the_receiver_refuse
     mitm = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     mitm.addTransceiver("video")
     await mitm.setLocalDescription(await mitm.createOffer())
-    forged_sdp = mitm.localDescription.sdp
+    forged = SignalMessage(SignalKind.OFFER, sdp=mitm.localDescription.sdp).to_wire()
     swapped: list[str] = []
     sio = call_server.ctx.sio
     real_emit = sio.emit
+    t_dev, c_dev, session = (
+        bytes.fromhex(therapist.device_id),
+        bytes.fromhex(client.device_id),
+        bytes.fromhex(sid),
+    )
 
     async def hostile_emit(event: str, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        if event == "call.signal" and data["from_device"] == therapist.device_id and not swapped:
-            context = boxed.SignalContext(
-                bytes.fromhex(sid), bytes.fromhex(therapist.device_id), bytes.fromhex(client.device_id)
+        if event == "call.signal" and kwargs.get("room") == f"device:{client.device_id}" and len(swapped) < 2:
+            client_join = boxed.JoinStatement.from_bytes(base64.b64decode(guest_join[0]))
+            own = boxed.Join.create(mallory, session, t_dev)
+            statement = (
+                own.statement
+                if not swapped
+                else boxed.JoinStatement.from_bytes(
+                    base64.b64decode(data["join"])  # the therapist's real, signed join ...
+                )
             )
-            forged = SignalMessage(SignalKind.OFFER, sdp=forged_sdp).to_wire()
-            client_key = IdentityPublicKey.from_bytes(client.identity.public.to_bytes())  # public knowledge
+            context = boxed.SignalContext(session, t_dev, c_dev, statement.join_id, client_join.join_id)
+            sealed = boxed.seal(own, client_join, context, 1, forged)  # ... but sealed with mallory's key
             data = {
                 **data,
-                "payload": base64.b64encode(boxed.seal(mallory, client_key, context, 1, forged)).decode(),
+                "join": base64.b64encode(statement.to_bytes()).decode(),
+                "payload": base64.b64encode(sealed).decode(),
             }
-            swapped.append(forged_sdp)
+            swapped.append("x")
         await real_emit(event, data, *args, **kwargs)
 
+    guest_join: list[str] = []
     sio.emit = hostile_emit
     try:
         host, guest = await Call.join(therapist, sid), await Call.join(client, sid)
+        guest_join.append(base64.b64encode(guest.own.statement.to_bytes()).decode())
         await host.admit(client.account_id)
         await guest.wait_admitted()
         answering = await guest.connect(therapist.account_id, place=False)
-        calling = await host.connect(client.account_id)
+        calling = await host.connect(client.account_id, place=True)
         await answering.wait_rejected()
-        assert swapped, "the proxy did not see the offer"
-        assert "pinned key" in (answering.last_rejection or "")
+        await calling.restart_ice()  # the therapist offers again: the relay tries its second trick
+        await answering.wait_for_rejections(2)
+        assert len(swapped) == 2, "the proxy did not see the signals"
+        assert "BadSignature" in (answering.last_rejection or "") or "DecryptionFailed" in (
+            answering.last_rejection or ""
+        )
         assert answering.stats().connection_state == "new"  # the forged offer was never applied
         assert calling.stats().connection_state == "new"  # and no answer went back
         assert calling.stats().rejected_signals == 0
@@ -159,16 +178,19 @@ async def test_a_server_that_swaps_the_offer_is_detected_and_the_receiver_refuse
     await guest.close()
 
 
-async def test_a_tampered_byte_or_a_replayed_signal_is_refused(call_server: CallServer) -> None:
+async def test_a_tampered_byte_or_a_replayed_signal_is_refused_even_after_a_reload(
+    call_server: CallServer,
+) -> None:
     therapist = await call_server.therapist()
     client = await call_server.client(therapist)
     sid = (await schedule_session(therapist, [client.account_id]))["session_id"]
     seen: list[dict[str, Any]] = []
     sio = call_server.ctx.sio
     real_emit = sio.emit
+    to_client = f"device:{client.device_id}"
 
     async def flip_then_replay(event: str, data: Any = None, *args: Any, **kwargs: Any) -> None:
-        if event == "call.signal" and data["from_device"] == therapist.device_id and not seen:
+        if event == "call.signal" and kwargs.get("room") == to_client and not seen:
             seen.append(data)
             raw = bytearray(base64.b64decode(data["payload"]))
             raw[100] ^= 0x01  # one bit inside the SDP ciphertext
@@ -184,7 +206,7 @@ async def test_a_tampered_byte_or_a_replayed_signal_is_refused(call_server: Call
         await host.admit(client.account_id)
         await guest.wait_admitted()
         answering = await guest.connect(therapist.account_id, place=False)
-        calling = await host.connect(client.account_id)
+        calling = await host.connect(client.account_id, place=True)
         await answering.wait_rejected()
         assert answering.stats().connection_state == "new"
     finally:
@@ -192,11 +214,24 @@ async def test_a_tampered_byte_or_a_replayed_signal_is_refused(call_server: Call
     await calling.restart_ice()  # seq 2: opens
     await answering.wait_connected()
     before = answering.stats().rejected_signals
-    await real_emit("call.signal", seen[0], room=f"device:{client.device_id}")  # the original seq 1, again
+    await real_emit("call.signal", seen[0], room=to_client)  # the original seq 1, again
     await answering.wait_for_rejections(before + 1)
     assert answering.stats().connection_state == "connected"
-    await host.end()
+
+    # The client reloads: a new join, admitted again without the therapist. The relay replays the
+    # therapist's first offer into the new join: it does not open (other keys), the new call does.
     await guest.close()
+    await host.wait_member_state(client.account_id, ["away"])
+    back = await Call.join(client, sid)
+    assert back.state == "admitted"
+    answering = await back.connect(therapist.account_id, place=False)
+    await real_emit("call.signal", seen[0], room=to_client)
+    await answering.wait_rejected()
+    calling = await host.connect(client.account_id, place=True)
+    await answering.wait_frames("video", 5)
+    await calling.wait_frames("video", 5)
+    await host.end()
+    await back.close()
 
 
 def _code(err: Exception) -> tuple[str, str | None]:
@@ -236,22 +271,23 @@ async def test_refusals_have_stable_codes(call_server: CallServer) -> None:
         assert await _refusal(Call.join(outsider, sid)) == ("not_found", "not_invited")
     # Invited but without consent to the therapist's current terms.
     assert (await _refusal(Call.join(no_consent, sid)))[0] == "consent_required"
-    # In the waiting room but not admitted: no signaling, no TURN credentials, no admitting others.
+    # In the waiting room but not admitted: no signaling, no admitting others; TURN credentials for the
+    # pre-call check only, valid two minutes; an invited client not in the room gets none.
     payload = base64.b64encode(secrets.token_bytes(200)).decode()
-    signal = {
-        "session_id": sid,
-        "to_account": therapist.account_id,
-        "to_device": therapist.device_id,
-        "payload": payload,
-    }
+    therapist_peer = guest.member(therapist.account_id)
+    assert therapist_peer is not None
+    signal = {"session_id": sid, "to_peer": therapist_peer["peer"], "payload": payload}
     assert await _refusal(guest.conn.request("call.signal", signal)) == ("forbidden", "not_admitted")
-    assert await _refusal(client.api.request("POST", f"/sessions/{sid}/turn")) == (
+    check = await client.api.request("POST", f"/sessions/{sid}/turn")
+    assert check["expires_at"] <= _now() + 121_000
+    assert await _refusal(no_consent.api.request("POST", f"/sessions/{sid}/turn")) == (
         "forbidden",
         "not_admitted",
     )
     assert await _refusal(guest.admit(client.account_id)) == ("forbidden", "not_host")
     # The therapist cannot signal to a device that is only waiting.
-    to_waiting = {**signal, "to_account": client.account_id, "to_device": client.device_id}
+    await host.wait_member_state(client.account_id, ["waiting"])
+    to_waiting = {**signal, "to_peer": (host.member(client.account_id) or {})["peer"]}
     assert await _refusal(host.conn.request("call.signal", to_waiting)) == ("forbidden", "peer_not_admitted")
     # Once open, a session cannot be rescheduled; a removed client cannot come back.
     assert await _refusal(therapist.api.request("PATCH", f"/sessions/{sid}", {"ends_at": 2**40})) == (
@@ -351,7 +387,10 @@ async def test_waiting_room_rules_full_room_new_terms_leave_and_rejoin(call_serv
     assert await _refusal(host.admit(b.account_id)) == ("conflict", "session_full")
     # b stays in the waiting room and sees the room change.
     state = await guest_b.conn.wait_push("call.state", session_id=sid, state="in_progress")
-    assert {m["account_id"] for m in state["members"]} == {therapist.account_id, a.account_id, b.account_id}
+    # b sees a by an opaque handle only: never a's account or device id.
+    assert {m.get("account_id") for m in state["members"]} == {therapist.account_id, b.account_id, None}
+    assert a.account_id not in str(state) and a.device_id not in str(state)
+    assert (await b.api.request("GET", f"/sessions/{sid}"))["participants"] == [b.account_id]
 
     # a leaves: the room shows it, and rejoining means waiting for admission again.
     await guest_a.leave()
@@ -364,7 +403,8 @@ async def test_waiting_room_rules_full_room_new_terms_leave_and_rejoin(call_serv
     await b.accept_terms(therapist.account_id)
     await host.admit(b.account_id)
     await guest_b.wait_admitted()
-    assert str(guest_b.ice_servers()[0].username).endswith(f":{b.account_id}")  # TURN credentials, admitted
+    username = str(guest_b.ice_servers()[0].username)  # TURN credentials once admitted, opaque user
+    assert username.endswith(f":{guest_b.handle}") and b.account_id not in username
     await host.end()
     for call in (rejoined, guest_b):
         await call.close()

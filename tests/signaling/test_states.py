@@ -78,11 +78,27 @@ def test_a_client_waits_then_is_admitted_connects_and_leaves_and_may_come_back()
         assert state is expected
 
 
+def test_a_dropped_connection_keeps_the_admission_until_the_participant_is_back() -> None:
+    state: ParticipantState | None = P.CONNECTED
+    for event, expected in [
+        (PE.DROP, P.AWAY),  # a reload or a network switch: the last socket closed
+        (PE.JOIN, P.ADMITTED),  # back, without a new admission
+        (PE.DROP, P.AWAY),
+        (PE.LEAVE, P.LEFT),
+    ]:
+        state = next_participant_state(state, event)
+        assert state is expected
+    assert next_participant_state(P.WAITING, PE.DROP) is P.LEFT  # nobody admitted them: they just went
+    assert next_participant_state(P.AWAY, PE.HOST_JOIN) is P.ADMITTED
+    with pytest.raises(InvalidTransition):
+        next_participant_state(P.AWAY, PE.CONNECT)  # no media before being back in the room
+
+
 def test_the_therapist_joins_admitted() -> None:
     assert next_participant_state(None, PE.HOST_JOIN) is P.ADMITTED
 
 
-@pytest.mark.parametrize("state", [P.WAITING, P.ADMITTED, P.CONNECTED])
+@pytest.mark.parametrize("state", [P.WAITING, P.ADMITTED, P.CONNECTED, P.AWAY])
 def test_a_removed_participant_cannot_rejoin(state: ParticipantState) -> None:
     removed = next_participant_state(state, PE.REMOVE)
     assert removed is P.REMOVED
@@ -114,4 +130,4 @@ def test_forbidden_participant_transitions_are_refused(
 
 def test_admitted_means_may_signal() -> None:
     assert {p for p in P if p.admitted} == {P.ADMITTED, P.CONNECTED}
-    assert {p for p in P if p.present} == {P.WAITING, P.ADMITTED, P.CONNECTED}
+    assert {p for p in P if p.present} == {P.WAITING, P.ADMITTED, P.CONNECTED, P.AWAY}

@@ -4,6 +4,7 @@ when CONFIDANT_TEST_MONGODB_URI is set)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -155,3 +156,19 @@ async def test_delete_blobs_of_an_account_erases_committed_and_pending(blobs: Op
     chunks: list[Any] = await raw()
     assert sum(len(c) for c in chunks) == 700
     assert await store.get_blob(second.blob_id, NOW) is None
+
+
+async def test_erasure_deletes_blobs_from_and_to_the_account_and_its_quota(blobs: Opened) -> None:
+    store, _, raw = blobs
+    erased, other = secrets.token_hex(16), secrets.token_hex(16)
+    sent = await _upload(store, _new(1000, erased), os.urandom(1000))
+    to_erased = dataclasses.replace(_new(2000, other), to_account=erased)
+    received = await _upload(store, to_erased, os.urandom(2000))
+    kept = await _upload(store, _new(3000, other), os.urandom(3000))
+    assert await store.erase_account(erased) == 2
+    assert await store.get_blob(sent.blob_id, NOW) is None
+    assert await store.get_blob(received.blob_id, NOW) is None
+    assert await store.get_blob(kept.blob_id, NOW) is not None
+    assert await store.get_blob_usage(erased) == 0
+    assert len(await raw()) == 1
+    assert await store.erase_account(erased) == 0

@@ -46,6 +46,18 @@ async def test_redeem_creates_account_device_and_link(store: Storage) -> None:
     assert inv.used_at == NOW and inv.account_id == client.account_id
 
 
+async def test_invitation_found_by_code_hash_used_or_not(store: Storage) -> None:
+    await store.invitations.add_invitation(invitation("fresh", Role.CLIENT))
+    fresh = await store.invitations.get_invitation_by_code_hash(code_hash("fresh"))
+    assert fresh is not None and fresh.role is Role.CLIENT and fresh.used_at is None
+    await store.accounts.add_account_from_invitation(
+        code_hash=code_hash("fresh"), account_id=new_id(), device=new_device(), now=NOW
+    )
+    used = await store.invitations.get_invitation_by_code_hash(code_hash("fresh"))
+    assert used is not None and used.used_at == NOW
+    assert await store.invitations.get_invitation_by_code_hash(code_hash("never issued")) is None
+
+
 async def test_invitation_is_single_use_even_under_concurrency(store: Storage) -> None:
     code = "the-code"
     await store.invitations.add_invitation(invitation(code, Role.ADMIN))

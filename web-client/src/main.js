@@ -16,10 +16,18 @@ import { verifyView } from "./views/verify.js";
 import { sessionsView } from "./views/sessions.js";
 import { callView } from "./views/call.js";
 import { devicesView } from "./views/devices.js";
+import { accountView, dischargeView, endedClientView } from "./views/account.js";
+import { endedAt, watchEnding } from "./app/ending.js";
+import { withAccountCards } from "./views/accountcards.js";
+import { activityView } from "./views/activity.js";
+import { invitationGate } from "./views/invitecheck.js";
+import { termsUpdatePending } from "./app/termsmemory.js";
+import { startAttention, titleWithUnread } from "./app/attention.js";
 import { notesView } from "./views/notes.js";
 
 const root = document.getElementById("app");
 const device = new Device();
+watchEnding(device);
 let cleanup = [];
 let renderSeq = 0;
 
@@ -47,7 +55,8 @@ function mount(nodes, extraCleanup) {
 function setTitle() {
   const heading = document.querySelector("#main h1");
   const text = heading && heading.textContent.trim();
-  document.title = !text ? "Confidant" : text.includes("Confidant") ? text : `${text} · Confidant`;
+  const title = !text ? "Confidant" : text.includes("Confidant") ? text : `${text} · Confidant`;
+  document.title = titleWithUnread(device, title); // "(2) …": unread messages show in the tab
 }
 
 // The skip link moves focus to the screen's content itself: as a plain "#main" link it would be taken by the
@@ -71,7 +80,8 @@ async function render() {
   if (device.status === "loading") return;
 
   if ((first === "join" || first === "link") && arg) {
-    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: first === "link" }));
+    if (device.status === "none" && first === "join") return mount(invitationGate(device, arg, joinView(device, arg, { onDone: () => go("#/") })));
+    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: true }));
     if (device.status === "locked") return mount(existingDeviceView(device));
     return go("#/");
   }
@@ -81,6 +91,8 @@ async function render() {
 
   // Ready. Consent before contact: a client sees the therapist's terms before anything else.
   if (device.role === "client") {
+    const ended = device.me.linked_account_id;
+    if (ended && endedAt(device, ended)) return show(route, first === "account" ? accountView(device) : endedClientView(device, ended));
     let terms = null;
     try {
       terms = await device.pendingTerms();
@@ -89,7 +101,9 @@ async function render() {
     }
     if (seq !== renderSeq) return;
     if (terms && terms.missing) return show(route, waitingTermsView());
-    if (terms) return show(route, acceptTermsView(device, terms, { onDone: () => go("#/") }));
+    // An update to terms already accepted is shown in the conversation (the draft is kept); a session still waits.
+    if (terms && !(termsUpdatePending(device) && first !== "call"))
+      return show(route, acceptTermsView(device, terms, { onDone: first === "call" ? () => render() : () => go("#/") }));
   }
 
   let view;
@@ -117,7 +131,16 @@ async function render() {
       view = callView(device, arg);
       break;
     case "devices":
-      view = devicesView(device);
+      view = withAccountCards(devicesView(device), device);
+      break;
+    case "activity":
+      view = activityView(device);
+      break;
+    case "account":
+      view = accountView(device);
+      break;
+    case "end":
+      view = device.role === "therapist" && device.contacts.has(arg) ? dischargeView(device, arg) : clientsView(device, null);
       break;
     case "notes":
       view = device.role === "therapist" && arg ? notesView(device, arg) : clientHome();
@@ -176,12 +199,12 @@ function focusMain() {
 window.addEventListener("hashchange", () => render());
 device.addEventListener("change", (e) => {
   const what = e.detail.what;
-  if (what === "status") render();
+  if (what === "status" || what === "link_ended") render();
   // A client waiting for contacts or for (new) terms re-evaluates the gate.
   if (what === "contacts" && device.role === "client" && !root.querySelector(".chat")) render();
   if (what === "contacts" && device.role === "client" && root.querySelector(".chat")) {
     const t = device.contacts.get(device.me.linked_account_id);
-    if (t && t.consent && t.consent.accepted_version !== t.consent.current_version) render();
+    if (t && t.consent && t.consent.accepted_version !== t.consent.current_version && !termsUpdatePending(device)) render();
   }
 });
 /** Screens that will need libsodium on submit fetch it when the person starts typing (their passphrase takes
@@ -200,6 +223,7 @@ function warmCrypto() {
 }
 
 if (import.meta.env.PROD) startReleaseGuard();
+startAttention(device);
 device.load().then(() => {
   render();
   warmCrypto();

@@ -142,7 +142,7 @@ test("ratchet session transcript", () => {
   assert.equal(toHex(Session.fromBytes(sessions.bob.toBytes()).toBytes()), d.final_state.bob);
 });
 
-const COVERED = ["x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "vault.json"]; // file_message.json: test/files.test.js; vault.json: test/vault.test.js
+const COVERED = ["x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "erase_account.json", "vault.json"]; // file_message.json: test/files.test.js; erase_account.json: test/ending.test.js; vault.json: test/vault.test.js
 
 test("keywrap vectors", () => {
   const d = load("keywrap.json");
@@ -163,21 +163,38 @@ test("keywrap vectors", () => {
 
 test("boxed signaling vectors", () => {
   const d = load("boxed.json");
-  const sender = identity(d.sender), recipient = identity(d.recipient);
-  const ctx = (c) => ({ callId: H(c.call_id), fromDevice: H(c.from_device), toDevice: H(c.to_device) });
+  const session = H(d.session_id);
+  const join = (idv, jv) => {
+    const ik = identity(idv);
+    const eph = kp(jv.ephemeral);
+    assert.equal(toHex(boxed.joinMessage(session, H(jv.device_id), H(jv.join_id), eph.public)), jv.signed_message);
+    const j = boxed.createJoin(ik, session, H(jv.device_id), { ephemeral: eph, joinId: H(jv.join_id) });
+    assert.equal(toHex(j.statement), jv.statement);
+    const v = boxed.verifyJoin(ik.public, session, H(jv.device_id), j.statement);
+    assert.equal(toHex(v.ephemeral), jv.ephemeral.public);
+    return { ...j, ephemeral: v.ephemeral };
+  };
+  const sender = join(d.sender, d.sender_join), recipient = join(d.recipient, d.recipient_join);
+  const rejoined = join(d.recipient, d.recipient_rejoin);
+  const ctx = (c) => ({ sessionId: H(c.session_id), fromDevice: H(c.from_device), toDevice: H(c.to_device), fromJoin: H(c.from_join), toJoin: H(c.to_join) });
   const base = ctx(d.context);
   for (const c of d.cases) {
-    const out = boxed.seal(sender, recipient.public, { ...base, seq: c.seq, payload: H(c.payload), nonce: H(c.nonce) });
+    const out = boxed.seal(sender, recipient, base, { seq: c.seq, payload: H(c.payload), nonce: H(c.nonce) });
     assert.equal(toHex(out), c.boxed, `seq ${c.seq}`);
-    const r = boxed.open(recipient, sender.public, out, { ...base, lastSeq: c.seq - 1 });
+    const r = boxed.open(recipient, sender, out, base, c.seq - 1);
     assert.equal(r.seq, c.seq);
     assert.equal(toHex(r.payload), c.payload);
+  }
+  const callee = identity(d.recipient);
+  for (const r of d.join_rejections) {
+    assert.throws(() => boxed.verifyJoin(callee.public, session, H(r.device_id), H(r.statement)), (e) => e.name === r.error, r.name);
   }
   assert.ok(d.rejections.length > 0);
   for (const r of d.rejections) {
     const context = r.context ? ctx(r.context) : base;
-    const [me, them] = r.swap_parties ? [sender, recipient] : [recipient, sender];
-    assert.throws(() => boxed.open(me, them.public, H(r.boxed), { ...context, lastSeq: r.last_seq }), (e) => e.name === r.error, r.name);
+    let [me, them] = [r.recipient_rejoined ? rejoined : recipient, sender];
+    if (r.swap_parties) [me, them] = [them, me];
+    assert.throws(() => boxed.open(me, them, H(r.boxed), context, r.last_seq), (e) => e.name === r.error, r.name);
   }
 });
 

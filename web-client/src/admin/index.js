@@ -73,6 +73,16 @@ export function mount(container, device) {
     }
   }
 
+  async function eraseAccount(accountId) {
+    try {
+      await api.del(`/admin/accounts/${accountId}`);
+      say(moderationResult, `Account ${short(accountId)} erased: the server no longer holds anything of it.`);
+      refreshSlow();
+    } catch (e) {
+      say(moderationResult, e.message, true);
+    }
+  }
+
   async function revokeDevice(deviceId) {
     try {
       await api.del(`/admin/devices/${deviceId}`);
@@ -102,6 +112,7 @@ export function mount(container, device) {
       { class: "row" },
       confirmButton("Disable account", "danger", () => { const id = idFrom(accountInput); if (id) setDisabled(id, true); }),
       h("button", { type: "button", class: "secondary", onclick: () => { const id = idFrom(accountInput); if (id) setDisabled(id, false); } }, "Enable account"),
+      confirmButton("Erase account", "danger", () => { const id = idFrom(accountInput); if (id) eraseAccount(id); }),
     ),
     h("div", { class: "field" }, h("label", { for: "mod-device" }, "Device id"), deviceInput),
     h("div", { class: "row" }, confirmButton("Revoke device", "danger", () => { const id = idFrom(deviceInput); if (id) revokeDevice(id); })),
@@ -134,7 +145,7 @@ export function mount(container, device) {
       h("section", { class: "card", "aria-labelledby": "audit-h" }, h("h2", { id: "audit-h" }, "Audit log"), auditCounts, h("button", { type: "button", class: "secondary", onclick: verifyAudit }, "Verify chain"), auditResult),
     ),
     h("section", { class: "card", "aria-labelledby": "staff-h" }, h("h2", { id: "staff-h" }, "Therapists and administrators"), staffTable),
-    h("section", { class: "card", "aria-labelledby": "mod-h" }, h("h2", { id: "mod-h" }, "Disable an account or revoke a device"), h("p", { class: "muted small" }, "Client accounts are never listed. Ask the person (or their therapist) for the id shown in their device settings."), moderation),
+    h("section", { class: "card", "aria-labelledby": "mod-h" }, h("h2", { id: "mod-h" }, "Disable an account or revoke a device"), h("p", { class: "muted small" }, "Client accounts are never listed. Ask the person (or their therapist) for the account id shown on their Devices page, under “Your account id”."), moderation),
   );
   container.classList.add("page-wide");
   replace(container, page);
@@ -148,6 +159,15 @@ export function mount(container, device) {
     t.chart.update(t.series.values); // a short history is stretched over the width
   }
 
+  let lastLatency = null;
+  let lastThroughput = null;
+  function showLastKnown(key, v, at, detail) {
+    const t = tiles[key];
+    const when = new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    t.value.textContent = t.format(v);
+    t.detail.textContent = `last known, ${when} · ${detail}`;
+  }
+
   function render(cur) {
     const m = cur.metrics;
     const accepted = rate(prev, cur, (x) => x.envelopes.accepted);
@@ -155,6 +175,11 @@ export function mount(container, device) {
     setTile("throughput", accepted, delivered === null ? "envelopes/s accepted" : `accepted · ${formatNumber(delivered, 1)}/s delivered`);
     const lat = latencyWindow(prev, cur);
     setTile("latency", lat[0.95], `p50 ${formatSeconds(lat[0.5])} · p99 ${formatSeconds(lat[0.99])}`);
+    // No delivery in this window: the chart shows a gap, the tile the last figures measured, and says so.
+    if (lat[0.95] !== null) lastLatency = { lat, at: cur.at };
+    else if (lastLatency) showLastKnown("latency", lastLatency.lat[0.95], lastLatency.at, `p50 ${formatSeconds(lastLatency.lat[0.5])} · p99 ${formatSeconds(lastLatency.lat[0.99])}`);
+    if (accepted !== null) lastThroughput = { v: accepted, at: cur.at };
+    else if (lastThroughput) showLastKnown("throughput", lastThroughput.v, lastThroughput.at, "envelopes/s accepted");
     setTile("backlog", m.backlog.envelopes, `oldest ${formatSeconds(m.backlog.oldest_age_seconds)}`);
     setTile("connections", m.connected_devices, `this node (${cur.node_id.slice(0, 6)})`);
     const serverErrors = rate(prev, cur, (x) => x.http.server_errors + x.socket.errors);

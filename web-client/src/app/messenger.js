@@ -7,6 +7,17 @@
 //   {"v": 1, "type": "receipt", "ids": ["<message id>", ...], "sent_at": ms, "to": "..."}   (delivered)
 //   {"v": 1, "type": "file", "file": {...pointer...}, "sent_at": ms, "to": "..."}   (files.js, PROTOCOL §11.1)
 // A plaintext that is not such JSON is shown as text (interop with minimal senders).
+//
+// Storage (vault records, each sealed on its own): `session:<device>` per peer device, `msg:<account>:<key>` per
+// conversation message, `outbox:<key>` per queued send (with its ciphertext once encrypted), `seen:<pos>` one
+// chunk of message ids per received page. A received page is ONE vault write of just the records it changed
+// (its messages, the sessions it moved, its seen ids, queued receipts, the cursor), then the acknowledgement:
+// never a rewrite of a whole conversation or list, so a backlog of any size drains in linear time.
+//
+// Retries (the same rule as the Python SDK, docs/PROTOCOL.md "Sending and retries"): a send is encrypted once
+// and its ciphertext stored with the outbox entry before it goes out; a network failure, `rate_limited` or
+// `storage_unavailable` resends that ciphertext byte for byte (the server de-duplicates by id); only
+// `device_set_mismatch` encrypts again; any other refusal is final (the message shows "failed").
 import { equalBytes, fromB64, fromUtf8, randomHex, toB64, utf8 } from "../lib/bytes.js";
 import { Session } from "../crypto/session.js";
 import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
@@ -17,9 +28,17 @@ import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
 const RETRY_MS = 3000;
-// Refusals that say "not now" rather than "never": the outbox keeps the message and tries again.
-const TRANSIENT = new Set(["rate_limited", "storage_unavailable", "internal"]);
+// Refusals that say "not now" rather than "never": the outbox keeps the message and resends it (as the SDK).
+const TRANSIENT = new Set(["rate_limited", "storage_unavailable"]);
 const SYNC_PAGE = 200;
+const YIELD_EVERY = 25; // envelopes decrypted between two yields to the page (it keeps painting)
+
+let lastKey = 0;
+/** Increasing record keys (ms clock * 1000 + counter), so a prefix listing comes back in insertion order. */
+function nextKey() {
+  lastKey = Math.max(lastKey + 1, Date.now() * 1000);
+  return String(lastKey).padStart(17, "0");
+}
 
 export class Messenger {
   constructor(device) {
@@ -36,36 +55,95 @@ export class Messenger {
     this.convs = new Map();
     this.outbox = [];
     this.seen = new Set();
+    this._seenChunks = []; // [record name, ids] oldest first
+    this._dirtySessions = new Set();
+    this._msgKeys = new Map(); // message id -> its record name
     this._chain = Promise.resolve();
     this._flushing = null;
   }
 
   async load() {
     const v = this.d.vault;
-    const sessions = (await v.get("sessions")) || {};
-    for (const [dev, list] of Object.entries(sessions)) this.sessions.set(dev, list.map((b64) => Session.fromBytes(fromB64(b64))));
-    this.outbox = (await v.get("outbox")) || [];
-    this.seen = new Set((await v.get("seen")) || []);
+    await this._migrate();
+    for (const [name, list] of await v.entries("session:")) {
+      this.sessions.set(name.slice(8), list.map((b64) => Session.fromBytes(fromB64(b64))));
+    }
+    this.outbox = (await v.entries("outbox:")).map(([name, item]) => ({ ...item, key: name }));
+    for (const [name, ids] of await v.entries("seen:")) {
+      this._seenChunks.push([name, ids]);
+      for (const id of ids) this.seen.add(id);
+    }
     for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, "queued", false);
   }
 
-  async saveSessions() {
-    const out = {};
-    for (const [dev, list] of this.sessions) out[dev] = list.map((s) => toB64(s.toBytes()));
-    await this.d.vault.put("sessions", out);
+  /** Records of the earlier whole-list layout (sessions, outbox, seen, conv:<id>) become per-record ones. */
+  async _migrate() {
+    const v = this.d.vault;
+    const puts = new Map();
+    const dels = [];
+    const sessions = await v.get("sessions");
+    if (sessions) {
+      for (const [dev, list] of Object.entries(sessions)) puts.set(`session:${dev}`, list);
+      dels.push("sessions");
+    }
+    const outbox = await v.get("outbox");
+    if (outbox) {
+      for (const item of outbox) puts.set(`outbox:${nextKey()}`, item);
+      dels.push("outbox");
+    }
+    const seen = await v.get("seen");
+    if (seen) {
+      puts.set(`seen:${nextKey()}`, seen);
+      dels.push("seen");
+    }
+    for (const [name, conv] of await v.entries("conv:")) {
+      for (const msg of conv) puts.set(`msg:${name.slice(5)}:${nextKey()}`, msg);
+      dels.push(name);
+    }
+    if (dels.length) await v.write(puts, dels);
   }
 
-  saveOutbox() {
-    return this.d.vault.put("outbox", this.outbox);
+  /** Stage the sessions used since the last write (only those) into `puts`. */
+  _stageSessions(puts) {
+    for (const dev of this._dirtySessions) {
+      const list = this.sessions.get(dev);
+      if (list) puts.set(`session:${dev}`, list.map((s) => toB64(s.toBytes())));
+    }
+    this._dirtySessions.clear();
+  }
+
+  _stageMsg(puts, accountId, msg) {
+    let name = this._msgKeys.get(msg.id);
+    if (!name) {
+      name = `msg:${accountId}:${nextKey()}`;
+      this._msgKeys.set(msg.id, name);
+    }
+    puts.set(name, msg);
+  }
+
+  _stageOutbox(puts, item) {
+    if (!item.key) item.key = `outbox:${nextKey()}`;
+    const { key, ...stored } = item;
+    puts.set(key, stored);
   }
 
   async conversation(accountId) {
-    if (!this.convs.has(accountId)) this.convs.set(accountId, (await this.d.vault.get(`conv:${accountId}`)) || []);
+    if (!this.convs.has(accountId)) {
+      const conv = [];
+      for (const [name, msg] of await this.d.vault.entries(`msg:${accountId}:`)) {
+        this._msgKeys.set(msg.id, name);
+        conv.push(msg);
+      }
+      if (!this.convs.has(accountId)) this.convs.set(accountId, conv);
+    }
     return this.convs.get(accountId);
   }
 
-  saveConv(accountId) {
-    return this.d.vault.put(`conv:${accountId}`, this.convs.get(accountId) || []);
+  /** Write one message's record (a new one, or its changed state). */
+  saveMsg(accountId, msg) {
+    const puts = new Map();
+    this._stageMsg(puts, accountId, msg);
+    return this.d.vault.write(puts);
   }
 
   unread(accountId) {
@@ -87,10 +165,13 @@ export class Messenger {
   async send(to, body) {
     const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
-    await this.saveConv(to);
     if (this.d.rt.state !== "online") msg.state = "queued";
-    this.outbox.push({ kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) });
-    await this.saveOutbox();
+    const item = { kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) };
+    this.outbox.push(item);
+    const puts = new Map();
+    this._stageMsg(puts, to, msg);
+    this._stageOutbox(puts, item);
+    await this.d.vault.write(puts); // the message and its outbox entry: one write
     this.d.emit("messages", { accountId: to });
     this.flush();
     return msg;
@@ -101,10 +182,13 @@ export class Messenger {
     const file = pointerToWire(pointer);
     const msg = { id: randomHex(16), dir: "out", kind: "file", file, body: pointer.name, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
-    await this.saveConv(to);
     if (this.d.rt.state !== "online") msg.state = "queued";
-    this.outbox.push({ kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at) });
-    await this.saveOutbox();
+    const item = { kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at) };
+    this.outbox.push(item);
+    const puts = new Map();
+    this._stageMsg(puts, to, msg);
+    this._stageOutbox(puts, item);
+    await this.d.vault.write(puts); // the message and its outbox entry: one write
     this.d.emit("messages", { accountId: to });
     this.flush();
     return msg;
@@ -115,10 +199,13 @@ export class Messenger {
     const msg = conv.find((m) => m.id === id);
     if (!msg || msg.state !== "failed") return;
     msg.state = "sending";
-    await this.saveConv(to);
     const payload = msg.kind === "file" ? filePayload(to, pointerFromWire(msg.file), msg.at) : textPayload(to, msg.body, msg.at);
-    this.outbox.push({ kind: "text", id, to, payload });
-    await this.saveOutbox();
+    const item = { kind: "text", id, to, payload };
+    this.outbox.push(item);
+    const puts = new Map();
+    this._stageMsg(puts, to, msg);
+    this._stageOutbox(puts, item);
+    await this.d.vault.write(puts);
     this.d.emit("messages", { accountId: to });
     this.flush();
   }
@@ -137,7 +224,7 @@ export class Messenger {
           const done = await this._sendItem(item);
           if (!done) return;
           this.outbox.shift();
-          await this.saveOutbox();
+          if (item.key) await this.d.vault.del(item.key);
         }
       } while (this._flushAgain);
     })().finally(() => (this._flushing = null));
@@ -152,8 +239,17 @@ export class Messenger {
   async _sendItem(item) {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
-        const body = { id: item.id, to_account: item.to, envelopes };
+        if (!item.body) {
+          // Encrypted once; the ciphertext is stored with the entry (and the sessions it moved) before it goes
+          // out, so every retry resends the same bytes under the same id.
+          const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
+          item.body = { id: item.id, to_account: item.to, envelopes };
+          const puts = new Map();
+          this._stageOutbox(puts, item);
+          this._stageSessions(puts);
+          await this.d.vault.write(puts);
+        }
+        const body = item.body;
         if (this.d.rt.connected) await this.d.rt.request("send", body);
         else await this.d.api.post("/messages", body);
         if (item.kind === "text") this._setState(item.to, item.id, "sent");
@@ -171,8 +267,10 @@ export class Messenger {
           return false;
         }
         if (e instanceof ApiError && e.code === "device_set_mismatch") {
-          for (const id of [...(e.details.stale || []), ...(e.details.extra || [])]) this.sessions.delete(id);
-          await this.saveSessions();
+          const dropped = [...(e.details.stale || []), ...(e.details.extra || [])];
+          for (const id of dropped) this.sessions.delete(id);
+          item.body = null; // the one case that encrypts again
+          await this.d.vault.write([], dropped.map((id) => `session:${id}`));
           await this.d.refreshContacts();
           continue;
         }
@@ -217,10 +315,10 @@ export class Messenger {
         this._push(t.device_id, s);
       }
       const { type, bytes } = s.encrypt(plaintext);
+      this._dirtySessions.add(t.device_id);
       envelopes.push({ v: 1, to_device: t.device_id, type: wireName(type), ciphertext: toB64(bytes) });
     }
-    await this.saveSessions();
-    return envelopes;
+    return envelopes; // the caller writes the moved sessions with the ciphertext
   }
 
   _setState(to, id, state, save = true, error = null) {
@@ -233,7 +331,7 @@ export class Messenger {
     if (msg.state === "delivered" && state !== "failed") return;
     msg.state = state;
     msg.error = error || undefined;
-    if (save) this.saveConv(to);
+    if (save) this.saveMsg(to, msg);
     this.d.emit("messages", { accountId: to, id });
   }
 
@@ -283,8 +381,11 @@ export class Messenger {
     const st = this.d.state;
     if (!st || !envelopes.length) return;
     const touched = new Set();
+    const puts = new Map(); // the records this page changed, written together
+    const page = { puts, touched, receipts: new Map(), seen: [] };
     let keysChanged = false;
     let advanced = false;
+    let n = 0;
     for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
       if (e.pos <= st.lastPos) continue;
       try {
@@ -293,23 +394,42 @@ export class Messenger {
           this.d.keys.deleteOneTimePrekey(usedOtpk);
           keysChanged = true;
         }
-        await this._apply(e, plaintext, touched);
+        await this._apply(e, plaintext, page);
       } catch (err) {
         if (!(err instanceof DuplicateMessage)) {
           console.warn("undecryptable envelope", err && err.name);
-          await this._notice(e.from_account, "A message could not be decrypted. Ask them to send it again.", e, touched);
+          await this._notice(e.from_account, "A message could not be decrypted. Ask them to send it again.", e, page);
         }
       }
       st.lastPos = e.pos;
       advanced = true;
+      if (++n % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0)); // let the page paint
     }
     if (!advanced) return;
-    // Persist everything before acknowledging: once acked, the server deletes the envelopes.
-    await this.saveSessions();
-    if (keysChanged) await this.d.vault.put("keys", this.d.keys.data);
-    for (const id of touched) await this.saveConv(id);
-    await this.d.vault.put("seen", [...this.seen].slice(-SEEN_LIMIT));
-    await this.d.saveState();
+    // One receipt per sender per page (not one per message): the ids it delivered.
+    for (const [to, ids] of page.receipts) {
+      const item = { kind: "receipt", id: randomHex(16), to, payload: { v: 1, type: "receipt", ids, sent_at: Date.now(), to } };
+      this.outbox.push(item);
+      this._stageOutbox(puts, item);
+    }
+    const dels = [];
+    if (page.seen.length) {
+      const name = `seen:${String(st.lastPos).padStart(17, "0")}`;
+      puts.set(name, page.seen);
+      this._seenChunks.push([name, page.seen]);
+      let total = this._seenChunks.reduce((sum, [, ids]) => sum + ids.length, 0);
+      while (total > SEEN_LIMIT && this._seenChunks.length > 1) {
+        const [old, ids] = this._seenChunks.shift();
+        for (const id of ids) this.seen.delete(id);
+        total -= ids.length;
+        dels.push(old);
+      }
+    }
+    this._stageSessions(puts);
+    if (keysChanged) puts.set("keys", this.d.keys.data);
+    puts.set("state", st);
+    // Persist everything before acknowledging (one atomic write): once acked, the server deletes the envelopes.
+    await this.d.vault.write(puts, dels);
     try {
       if (this.d.rt.connected) await this.d.rt.request("ack", { up_to: st.lastPos });
       else await this.d.api.post("/messages/ack", { up_to: st.lastPos });
@@ -333,6 +453,7 @@ export class Messenger {
       try {
         const plaintext = list[i].decrypt(bytes);
         list.unshift(...list.splice(i, 1));
+        this._dirtySessions.add(e.from_device);
         return { plaintext, usedOtpk: null };
       } catch (err) {
         if (err instanceof DuplicateMessage) duplicate = err;
@@ -346,6 +467,7 @@ export class Messenger {
     const keys = this.d.keys;
     const r = Session.accept(keys.identity, hexBytes(this.d.me.device_id), (id) => keys.signedPrekey(id), (id) => keys.oneTimePrekey(id), bytes);
     this._push(e.from_device, r.session);
+    this._dirtySessions.add(e.from_device);
     return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId };
   }
 
@@ -369,7 +491,8 @@ export class Messenger {
     return k;
   }
 
-  async _apply(e, plaintext, touched) {
+  async _apply(e, plaintext, page) {
+    const { puts, touched } = page;
     let payload;
     try {
       payload = JSON.parse(fromUtf8(plaintext));
@@ -379,29 +502,38 @@ export class Messenger {
     }
     const mine = e.from_account === this.d.me.account_id;
     if (payload.type === "bytes") payload = { ...payload, type: "text", body: "A file was sent. Files cannot be opened in the browser yet." };
-    if (payload.type === "file") return this._applyFile(e, payload, mine, touched);
+    if (payload.type === "file") return this._applyFile(e, payload, mine, page);
     if (payload.type === "text") {
       const key = e.id;
       if (this.seen.has(key)) return;
       this.seen.add(key);
+      page.seen.push(key);
       if (mine) {
         if (!payload.to) return;
-        (await this.conversation(payload.to)).push({ id: key, dir: "out", body: String(payload.body), at: payload.sent_at || e.sent_at, state: "sent" });
+        const msg = { id: key, dir: "out", body: String(payload.body), at: payload.sent_at || e.sent_at, state: "sent" };
+        (await this.conversation(payload.to)).push(msg);
+        this._stageMsg(puts, payload.to, msg);
         touched.add(payload.to);
         return;
       }
       const conv = await this.conversation(e.from_account);
-      conv.push({ id: key, dir: "in", body: String(payload.body ?? ""), at: Number(payload.sent_at) || e.sent_at, receivedAt: Date.now() });
+      const msg = { id: key, dir: "in", body: String(payload.body ?? ""), at: Number(payload.sent_at) || e.sent_at, receivedAt: Date.now() };
+      conv.push(msg);
+      this._stageMsg(puts, e.from_account, msg);
       touched.add(e.from_account);
       const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
       cst.unread = (cst.unread || 0) + 1;
-      this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, type: "receipt", ids: [key], sent_at: Date.now(), to: e.from_account } });
-      await this.saveOutbox();
+      if (!page.receipts.has(e.from_account)) page.receipts.set(e.from_account, []);
+      page.receipts.get(e.from_account).push(key);
     } else if (payload.type === "receipt" && !mine && Array.isArray(payload.ids)) {
       const conv = await this.conversation(e.from_account);
-      for (const id of payload.ids) {
-        const m = conv.find((x) => x.id === id && x.dir === "out");
-        if (m) m.state = "delivered";
+      const ids = new Set(payload.ids);
+      for (let i = conv.length - 1; i >= 0 && ids.size; i--) {
+        const m = conv[i];
+        if (m.dir === "out" && ids.delete(m.id)) {
+          m.state = "delivered";
+          this._stageMsg(puts, e.from_account, m);
+        }
       }
       touched.add(e.from_account);
     } else if (payload.type === "signal") {
@@ -409,7 +541,8 @@ export class Messenger {
     }
   }
 
-  async _applyFile(e, payload, mine, touched) {
+  async _applyFile(e, payload, mine, page) {
+    const { puts, touched } = page;
     if (this.seen.has(e.id)) return;
     let pointer;
     try {
@@ -417,29 +550,37 @@ export class Messenger {
     } catch {
       // Refused by the rules of PROTOCOL §11.1: nothing of it is shown.
       this.seen.add(e.id);
-      return this._notice(mine ? payload.to : e.from_account, "A file could not be read: its description was invalid.", e, touched);
+      page.seen.push(e.id);
+      return this._notice(mine ? payload.to : e.from_account, "A file could not be read: its description was invalid.", e, page);
     }
     this.seen.add(e.id);
+    page.seen.push(e.id);
     const file = pointerToWire(pointer);
     const at = Number(payload.sent_at) || e.sent_at;
     if (mine) {
       if (!payload.to) return;
-      (await this.conversation(payload.to)).push({ id: e.id, dir: "out", kind: "file", file, body: pointer.name, at, state: "sent" });
+      const msg = { id: e.id, dir: "out", kind: "file", file, body: pointer.name, at, state: "sent" };
+      (await this.conversation(payload.to)).push(msg);
+      this._stageMsg(puts, payload.to, msg);
       touched.add(payload.to);
       return;
     }
-    (await this.conversation(e.from_account)).push({ id: e.id, dir: "in", kind: "file", file, body: pointer.name, at, receivedAt: Date.now() });
+    const msg = { id: e.id, dir: "in", kind: "file", file, body: pointer.name, at, receivedAt: Date.now() };
+    (await this.conversation(e.from_account)).push(msg);
+    this._stageMsg(puts, e.from_account, msg);
     touched.add(e.from_account);
     const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
     cst.unread = (cst.unread || 0) + 1;
-    this.outbox.push({ kind: "receipt", id: randomHex(16), to: e.from_account, payload: { v: 1, type: "receipt", ids: [e.id], sent_at: Date.now(), to: e.from_account } });
-    await this.saveOutbox();
+    if (!page.receipts.has(e.from_account)) page.receipts.set(e.from_account, []);
+    page.receipts.get(e.from_account).push(e.id);
   }
 
-  async _notice(accountId, text, e, touched) {
+  async _notice(accountId, text, e, page) {
     if (!accountId || accountId === this.d.me.account_id) return;
-    (await this.conversation(accountId)).push({ id: `notice-${e.pos}`, dir: "notice", body: text, at: e.sent_at || Date.now() });
-    touched.add(accountId);
+    const msg = { id: `notice-${e.pos}`, dir: "notice", body: text, at: e.sent_at || Date.now() };
+    (await this.conversation(accountId)).push(msg);
+    this._stageMsg(page.puts, accountId, msg);
+    page.touched.add(accountId);
   }
 }
 

@@ -6,7 +6,7 @@ import * as p from "../crypto/primitives.js";
 import { utf8, fromUtf8 } from "../lib/bytes.js";
 import { wrapKey, unwrapKey } from "../crypto/keywrap.js";
 import { KdfFailed } from "../crypto/kdf.js";
-import { idbGet, idbPut, idbDel, idbClear } from "../store/idb.js";
+import { idbGet, idbPut, idbDel, idbClear, idbEntries, idbWrite } from "../store/idb.js";
 
 export class WrongPassphrase extends Error {}
 
@@ -72,6 +72,30 @@ export class Vault {
   del(name) {
     this._writes = this._writes.then(() => idbDel("records", name));
     return this._writes;
+  }
+
+  /**
+   * Write several records and delete others in one IndexedDB transaction (atomic): a received page is one
+   * write of only the records it changed (one per message, per touched session...), never a rewrite of
+   * whole lists. `puts` is a Map or array of [name, value].
+   */
+  write(puts, dels = []) {
+    const sealed = [];
+    for (const [name, value] of puts) {
+      const n = p.randomBytes(24);
+      sealed.push([name, { n, c: p.aeadEncrypt(this.key, n, utf8(JSON.stringify(value)), utf8(name)) }]);
+    }
+    this._writes = this._writes.then(() => idbWrite("records", sealed, [...dels]));
+    return this._writes;
+  }
+
+  /** Every record whose name starts with `prefix`, as [name, value], in name order. */
+  async entries(prefix) {
+    const out = [];
+    for (const [name, rec] of await idbEntries("records", prefix)) {
+      out.push([name, JSON.parse(fromUtf8(p.aeadDecrypt(this.key, rec.n, rec.c, utf8(name))))]);
+    }
+    return out;
   }
 
   async wipe() {

@@ -21,3 +21,7 @@ export class TooLarge extends CryptoError {}
 export class WrongContext extends CryptoError {}
 export class ReplayedSignal extends CryptoError {}
 export class StreamTruncated extends CryptoError {}
+
+// The production build minifies class names; callers and the vectors compare `err.name`, so pin each name.
+const ALL = { CryptoError, InvalidKey, BadSignature, DecryptionFailed, DuplicateMessage, TooManySkippedMessages, MalformedEnvelope, MalformedState, UnsupportedVersion, WrongRecipient, WrongSender, UnknownPreKey, SessionMismatch, TooLarge, WrongContext, ReplayedSignal, StreamTruncated };
+for (const [name, cls] of Object.entries(ALL)) Object.defineProperty(cls, "name", { value: name });

@@ -47,6 +47,13 @@ export const idbPut = (store, key, value) => tx(store, "readwrite", (s) => void 
 export const idbDel = (store, key) => tx(store, "readwrite", (s) => void s.delete(key));
 export const idbClear = (store) => tx(store, "readwrite", (s) => void s.clear());
 
+/** Several puts and deletes in ONE transaction: all of them are stored, or none. */
+export const idbWrite = (store, puts, dels = []) =>
+  tx(store, "readwrite", (s) => {
+    for (const [key, value] of puts) s.put(value, key);
+    for (const key of dels) s.delete(key);
+  });
+
 export async function idbEntries(store, prefix) {
   const range = prefix ? IDBKeyRange.bound(prefix, prefix + "\uffff") : undefined;
   return tx(store, "readonly", async (s) => {

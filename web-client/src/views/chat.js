@@ -2,6 +2,8 @@
 // a key-change warning, and a composer. New incoming messages are announced politely.
 import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
 import { attachControls, bindDropAndPaste, fileCard } from "./attachments.js";
+import { termsUpdateBox } from "./termsupdate.js";
+import { enterSends } from "./phone.js";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -16,7 +18,9 @@ export function chatView(device, accountId) {
   const name = () => device.contactName(accountId);
   const list = h("div", { class: "messages", role: "log", "aria-label": "Messages", tabindex: "0" });
   const banner = h("div");
-  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}` });
+  const input = h("textarea", { id: "composer", rows: 1, placeholder: "Write a message…", "aria-label": `Message to ${name()}`, dir: "auto" });
+  // A client sees a new terms version here, in the conversation, without losing what they are typing.
+  const updates = device.role === "client" ? termsUpdateBox(device, accountId) : null;
   const send = h("button", { type: "submit" }, "Send");
   const title = h("h1", { id: "chat-title" }, name());
   const rendered = new Map();
@@ -50,6 +54,8 @@ export function chatView(device, accountId) {
 
   const renderMessage = (msg) => {
     let li = rendered.get(msg.id);
+    // Already on screen and unchanged: nothing to do (a backlog re-renders only what is new).
+    if (li && li.dataset.state === (msg.state || "received") && (msg.dir !== "out" || li.dataset.error === String(msg.error || ""))) return li;
     if (!li) {
       const day = formatDay(msg.at);
       if (day !== lastDay) {
@@ -68,6 +74,7 @@ export function chatView(device, accountId) {
     li.className = `msg ${msg.dir}${msg.state === "failed" ? " failed" : ""}`;
     li.dataset.id = msg.id;
     li.dataset.state = msg.state || "received";
+    li.dataset.error = String(msg.error || "");
     const who = msg.dir === "out" ? "You" : name();
     const meta = [h("span", { class: "visually-hidden" }, `${who}, `), h("time", { datetime: new Date(msg.at).toISOString() }, formatTime(msg.at))];
     if (msg.dir === "out") {
@@ -77,16 +84,22 @@ export function chatView(device, accountId) {
     }
     if (msg.kind === "file" && !cards.has(msg.id)) cards.set(msg.id, fileCard(device, msg));
     const content = msg.kind === "file" ? cards.get(msg.id) : msg.body;
-    li.replaceChildren(h("div", { class: msg.kind === "file" ? "bubble file" : "bubble" }, content), h("div", { class: "meta" }, meta));
+    li.replaceChildren(h("div", { class: msg.kind === "file" ? "bubble file" : "bubble", dir: "auto" }, content), h("div", { class: "meta" }, meta));
     return li;
   };
 
   let firstLoad = true;
-  const refresh = async (incoming) => {
+  let rendering = Promise.resolve();
+  // One refresh at a time, rendering in slices so a long conversation never freezes the page.
+  const refresh = (incoming) => (rendering = rendering.then(() => doRefresh(incoming)).catch((e) => console.error("chat", e)));
+  const doRefresh = async (incoming) => {
     const conv = await m.conversation(accountId);
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
     const before = rendered.size;
-    for (const msg of conv) renderMessage(msg);
+    for (let i = 0; i < conv.length; i++) {
+      renderMessage(conv[i]);
+      if (i % 250 === 249) await new Promise((r) => setTimeout(r, 0));
+    }
     if (incoming && !firstLoad) {
       const fresh = conv.slice(before).filter((x) => x.dir === "in");
       const last = fresh[fresh.length - 1];
@@ -104,6 +117,7 @@ export function chatView(device, accountId) {
     e.preventDefault();
     const text = input.value.trim();
     if (!text) return;
+    if (updates && updates.holdSend()) return; // the draft stays in the composer
     input.value = "";
     autosize();
     await m.send(accountId, text);
@@ -113,7 +127,7 @@ export function chatView(device, accountId) {
     input.classList.toggle("multi", input.value.includes("\n"));
   };
   input.addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) submit(e);
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing && enterSends()) submit(e);
   });
   input.addEventListener("input", autosize);
 
@@ -126,6 +140,9 @@ export function chatView(device, accountId) {
     }
   };
   device.addEventListener("change", onChange);
+  // Read in a background tab: marked read (and the title's count cleared) when the person comes back.
+  const onVisible = () => document.visibilityState === "visible" && m.markRead(accountId);
+  document.addEventListener("visibilitychange", onVisible);
   renderBanner();
   refresh(false);
 
@@ -163,15 +180,21 @@ export function chatView(device, accountId) {
       next,
       device.role === "therapist" ? h("a", { class: "button secondary small", href: `#/notes/${accountId}` }, "Notes") : null,
       h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
+      device.role === "therapist" ? h("a", { class: "button ghost small", href: `#/end/${accountId}` }, "End therapy") : null,
     ),
     banner,
+    updates ? updates.node : null,
     list,
     attach.area,
     h("form", { class: "composer", onsubmit: submit }, attach.button, attach.input, input, send),
   );
   bindDropAndPaste(node, input, attach.attach);
   queueMicrotask(() => input.focus());
-  return { node, cleanup: () => device.removeEventListener("change", onChange) };
+  return { node, cleanup: () => {
+    device.removeEventListener("change", onChange);
+    document.removeEventListener("visibilitychange", onVisible);
+    if (updates) updates.cleanup();
+  } };
 }
 
 export function initials(name) {

@@ -1,6 +1,7 @@
 // The therapist's workspace: client list with unread counts beside the open conversation.
 import { h } from "../lib/dom.js";
 import { chatView, initials } from "./chat.js";
+import { firstStepsPane } from "./firststeps.js";
 
 export function clientsView(device, selected) {
   const list = h("ul", { class: "client-list", "aria-label": "Clients" });
@@ -48,6 +49,8 @@ export function clientsView(device, selected) {
   if (selected && device.contacts.has(selected)) {
     chat = chatView(device, selected);
     pane = chat.node;
+  } else if (![...device.contacts.values()].some((c) => c.role === "client")) {
+    pane = firstStepsPane(device); // an empty practice: publish terms, then invite
   } else {
     pane = h(
       "div",

@@ -1,5 +1,6 @@
 // This account's devices: link a new one (shows a one-time link), revoke others.
 import { h, announce, formatDateTime } from "../lib/dom.js";
+import { confirmRemoval } from "./accountcards.js";
 
 export function devicesView(device) {
   const list = h("ul", { class: "session-list", "aria-label": "Your devices" });
@@ -19,11 +20,12 @@ export function devicesView(device) {
                 {
                   type: "button",
                   class: "secondary small",
-                  onclick: async () => {
-                    await device.revokeDevice(d.device_id);
-                    announce("Device removed");
-                    render();
-                  },
+                  onclick: (e) =>
+                    confirmRemoval(e.currentTarget, device, d.device_id, async () => {
+                      await device.revokeDevice(d.device_id);
+                      announce("Device removed");
+                      render();
+                    }),
                 },
                 "Remove",
               ),

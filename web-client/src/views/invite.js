@@ -1,5 +1,6 @@
 // Invite a client (therapist) or a therapist (admin): the link is shown once; the label is sealed to our own key.
 import { h, announce, formatDateTime } from "../lib/dom.js";
+import { copyButton } from "./accountcards.js";
 
 export function inviteView(device) {
   const forTherapist = device.role === "admin";
@@ -39,14 +40,15 @@ export function inviteView(device) {
         try {
           const inv = await device.invite(label.value.trim());
           const url = inv.url && inv.url.includes("#/join/") ? new URL(inv.url.slice(inv.url.indexOf("#/join/")), location.href).href : `${location.origin}/#/join/${inv.code}`;
-          const copy = h("button", { type: "button", class: "secondary", onclick: () => navigator.clipboard && navigator.clipboard.writeText(url).then(() => announce("Link copied")) }, "Copy link");
+          const copied = h("span", { class: "small muted", role: "status" });
+          const copy = copyButton(url, copied, "Copy link");
           result.replaceChildren(
             h(
               "div",
               { class: "notice info" },
               h("p", null, h("strong", null, "Invitation ready. "), `Send this link to ${label.value.trim() || (forTherapist ? "the therapist" : "your client")} over a channel you trust. It works once and expires ${formatDateTime(inv.expires_at)}.`),
               h("div", { class: "link-box", "data-testid": "invite-link" }, url),
-              h("div", { class: "row" }, copy),
+              h("div", { class: "row" }, copy, copied),
             ),
           );
           label.value = "";

@@ -158,13 +158,20 @@ export function unlockView(device, { onDone }) {
   return frame(form);
 }
 
+// Who to tell about a removal nobody expected: a therapist has no therapist to tell.
+const REVOKED_WHO = {
+  client: "tell your therapist or your practice's administrator.",
+  therapist: "tell your practice's administrator, and check your other devices on their Devices page.",
+  admin: "check your other devices on their Devices page and the server's audit log.",
+};
+
 export function revokedView(device) {
   return frame(
     h(
       "div",
       { class: "card", role: "alert" },
       h("h1", null, "This device was removed"),
-      h("p", null, "It is no longer linked to your account, so it cannot send or receive messages. If you did not remove it, tell your therapist or administrator."),
+      h("p", null, `It is no longer linked to your account, so it cannot send or receive messages. If you did not remove it, ${REVOKED_WHO[device.role] || REVOKED_WHO.therapist}`),
       h("p", { class: "muted" }, "The conversations stored in this browser are still encrypted with your passphrase. Remove them when you no longer need them."),
       h("div", { class: "row end" }, h("button", { type: "button", class: "danger", onclick: () => device.forget() }, "Remove local data")),
     ),

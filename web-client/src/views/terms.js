@@ -1,5 +1,8 @@
 // Consent: the client reads the therapist's confidentiality terms in full and signs them; the therapist publishes them.
 import { h, announce, formatDateTime } from "../lib/dom.js";
+import { acceptAndRemember } from "../app/termsmemory.js";
+import { termsDiffView } from "./termsdiff.js";
+import { withScrollCue } from "./scrollcue.js";
 
 export function acceptTermsView(device, terms, { onDone }) {
   const err = h("div", { class: "notice error", role: "alert", hidden: true });
@@ -10,7 +13,7 @@ export function acceptTermsView(device, terms, { onDone }) {
     accept.disabled = true;
     err.hidden = true;
     try {
-      await device.acceptTerms(terms);
+      await acceptAndRemember(device, terms);
       announce("Terms accepted");
       onDone();
     } catch (e) {
@@ -29,7 +32,7 @@ export function acceptTermsView(device, terms, { onDone }) {
       { class: "card", "aria-labelledby": "terms-title" },
       heading,
       h("p", { class: "muted" }, `Before you can write to your therapist, please read their terms: what stays private, and the limits of confidentiality. Version ${terms.version}, published ${formatDateTime(terms.published_at)}.`),
-      h("div", { class: "terms-text", tabindex: "0", role: "document", "aria-label": "Terms text" }, terms.text),
+      withScrollCue(h("div", { class: "terms-text", tabindex: "0", role: "document", "aria-label": "Terms text", dir: "auto" }, terms.text)),
       err,
       h("div", { class: "field row" }, check, h("label", { for: "terms-read" }, "I have read these terms in full.")),
       h("p", { class: "small muted" }, "Accepting signs the terms with your device key; your therapist and the server can check the signature."),
@@ -47,17 +50,39 @@ export function waitingTermsView() {
 }
 
 export function publishTermsView(device) {
-  const text = h("textarea", { id: "terms-text", rows: 14, required: true });
+  const text = h("textarea", { id: "terms-text", rows: 14, required: true, dir: "auto" });
   const status = h("p", { class: "muted", role: "status" });
   const err = h("div", { class: "notice error", role: "alert", hidden: true });
   const submit = h("button", { type: "submit" }, "Publish terms");
+  const confirmBox = h("div", { class: "terms-confirm", hidden: true });
+  let current = null; // {version, text} of the published version, to compare against on this device
   device.api
     .get(`/therapists/${device.me.account_id}/terms`)
     .then((t) => {
+      current = { version: t.version, text: t.text };
       if (!text.value) text.value = t.text;
       status.textContent = `Current version ${t.version}, published ${formatDateTime(t.published_at)}.`;
     })
     .catch(() => (status.textContent = "You have not published terms yet. Clients cannot write to you until you do."));
+  const fail = (message) => {
+    err.textContent = message;
+    err.hidden = false;
+  };
+  const publish = async () => {
+    submit.disabled = true;
+    try {
+      const r = await device.publishTerms(text.value);
+      current = { version: r.version, text: text.value };
+      confirmBox.hidden = true;
+      confirmBox.replaceChildren();
+      status.textContent = `Published version ${r.version}. Your clients will be asked to accept it.`;
+      announce(`Terms version ${r.version} published`);
+    } catch (e2) {
+      fail(e2.details && e2.details.reason === "terms_unchanged" ? "These terms are the same as your current version. Nothing was published." : e2.message);
+    } finally {
+      submit.disabled = false;
+    }
+  };
   const form = h(
     "form",
     {
@@ -66,17 +91,19 @@ export function publishTermsView(device) {
         e.preventDefault();
         err.hidden = true;
         if (!text.value.trim()) return;
-        submit.disabled = true;
-        try {
-          const r = await device.publishTerms(text.value);
-          status.textContent = `Published version ${r.version}. Your clients will be asked to accept it.`;
-          announce(`Terms version ${r.version} published`);
-        } catch (e2) {
-          err.textContent = e2.message;
-          err.hidden = false;
-        } finally {
-          submit.disabled = false;
-        }
+        if (!current) return publish(); // a first version: nothing to compare
+        if (text.value === current.text)
+          return fail(`These terms are the same as version ${current.version}. Nothing was published: change the text to publish a new version.`);
+        // What changed, computed here, and a confirmation: every client will be asked to accept again.
+        const confirm = h("button", { type: "button", onclick: publish }, `Publish version ${current.version + 1}`);
+        confirmBox.replaceChildren(
+          h("h2", { id: "terms-confirm-title", tabindex: "-1" }, `Publish version ${current.version + 1}?`),
+          h("p", null, "Every client will see a notice and must accept the new version before their next message or session."),
+          termsDiffView(current.text, text.value),
+          h("div", { class: "row end" }, h("button", { type: "button", class: "secondary", onclick: () => ((confirmBox.hidden = true), text.focus()) }, "Keep editing"), confirm),
+        );
+        confirmBox.hidden = false;
+        confirmBox.querySelector("h2").focus();
       },
     },
     h("h1", null, "Confidentiality terms"),
@@ -85,6 +112,7 @@ export function publishTermsView(device) {
     err,
     h("div", { class: "field" }, h("label", { for: "terms-text" }, "Terms"), text),
     h("div", { class: "row end" }, submit),
+    confirmBox,
   );
   return h("div", { class: "page" }, form);
 }

@@ -1,0 +1,137 @@
+"""What a device remembers, as record kinds of its keystore (client/keystore.py).
+
+| kind | key | value |
+|---|---|---|
+| `profile` | field name | server_url, account_id, device_id, role, identity_seed (b64), |
+|           |            | current_signed_prekey, next_prekey_id, cursor |
+| `signed_prekey` | key id | b64 ``SignedPreKeyPair.to_bytes()`` |
+| `one_time_prekey` | key id | b64 ``OneTimePreKeyPair.to_bytes()`` |
+| `session` | peer device id | [b64 ``Session.to_bytes()``], the active one first, a few previous ones |
+| `peer_identity` | peer device id | b64 identity key (pinned on first sight) |
+| `device_account` | peer device id | its account id |
+| `device_set` | account id | that account's current device ids |
+| `seen` (ordered) | message id | 1: the de-duplication window, the last ``MAX_SEEN_IDS`` ids |
+| `inbox` (ordered) | message id | a decrypted message not yet taken by the application (``StoredMessage``) |
+| `outbox` (ordered) | message id | a send not yet acknowledged by the server (``OutboxEntry``) |
+| `key_change` (ordered) | sequence | {account_id, device_id} of a refused changed key |
+
+Each record is one sealed row: a received message costs one inbox row, one seen row and the session row;
+handing it over deletes one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from client.keystore import Keystore, RecordKind, Table
+
+__all__ = [
+    "MAX_PREVIOUS_SESSIONS",
+    "MAX_SEEN_IDS",
+    "DeviceState",
+    "OutboxEntry",
+    "StoredMessage",
+]
+
+MAX_SEEN_IDS = 5_000  # id de-duplication window; redelivered positions are already skipped by the cursor
+MAX_PREVIOUS_SESSIONS = 4
+
+
+@dataclass
+class OutboxEntry:
+    """A send not yet acknowledged by the server; retried with the same id (the server de-duplicates)."""
+
+    id: str
+    to_account: str
+    plaintext: str = field(repr=False)  # b64 of the encoded payload (docs/SDK.md)
+    created_at: int = 0
+    body: dict[str, Any] | None = field(default=None, repr=False)  # last encrypted send, resent while valid
+
+
+@dataclass
+class StoredMessage:
+    """A decrypted message persisted before its envelope was acknowledged, until the app takes it."""
+
+    id: str
+    from_account: str
+    from_device: str
+    pos: int
+    sent_at: int
+    plaintext: str = field(repr=False)  # b64 of the encoded payload
+
+
+def _outbox_entry(doc: Any) -> OutboxEntry:
+    return OutboxEntry(**doc)
+
+
+def _stored_message(doc: Any) -> StoredMessage:
+    return StoredMessage(**doc)
+
+
+PROFILE: RecordKind[Any] = RecordKind("profile")
+SIGNED_PREKEY: RecordKind[str] = RecordKind("signed_prekey")
+ONE_TIME_PREKEY: RecordKind[str] = RecordKind("one_time_prekey")
+SESSION: RecordKind[list[str]] = RecordKind("session")
+PEER_IDENTITY: RecordKind[str] = RecordKind("peer_identity")
+DEVICE_ACCOUNT: RecordKind[str] = RecordKind("device_account")
+DEVICE_SET: RecordKind[list[str]] = RecordKind("device_set")
+SEEN: RecordKind[int] = RecordKind("seen", ordered=True)
+INBOX: RecordKind[StoredMessage] = RecordKind("inbox", ordered=True, encode=asdict, decode=_stored_message)
+OUTBOX: RecordKind[OutboxEntry] = RecordKind("outbox", ordered=True, encode=asdict, decode=_outbox_entry)
+KEY_CHANGE: RecordKind[dict[str, str]] = RecordKind("key_change", ordered=True)
+
+
+class _Field:
+    """A profile value as an attribute; assigning stages the record."""
+
+    def __init__(self, default: Any = None) -> None:
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: DeviceState | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return obj.profile.get(self.name, self.default)
+
+    def __set__(self, obj: DeviceState, value: Any) -> None:
+        if obj.profile.get(self.name, self.default) != value or self.name not in obj.profile:
+            obj.profile[self.name] = value
+
+
+class DeviceState:
+    """The device's records, as tables of its open keystore. Change a value by assigning it (never in place),
+    then ``await keystore.commit()``."""
+
+    server_url = _Field()
+    account_id = _Field()
+    device_id = _Field()
+    role = _Field()
+    identity_seed = _Field()
+    current_signed_prekey = _Field(1)
+    next_prekey_id = _Field(1)
+    cursor = _Field(0)
+
+    def __init__(self, keystore: Keystore) -> None:
+        self.keystore = keystore
+        self.profile: Table[Any] = keystore.table(PROFILE)
+        self.signed_prekeys = keystore.table(SIGNED_PREKEY)
+        self.one_time_prekeys = keystore.table(ONE_TIME_PREKEY)
+        self.sessions = keystore.table(SESSION)
+        self.peer_identities = keystore.table(PEER_IDENTITY)
+        self.device_accounts = keystore.table(DEVICE_ACCOUNT)
+        self.device_sets = keystore.table(DEVICE_SET)
+        self.seen = keystore.table(SEEN)
+        self.inbox = keystore.table(INBOX)
+        self.outbox = keystore.table(OUTBOX)
+        self.key_changes = keystore.table(KEY_CHANGE)
+
+    def __repr__(self) -> str:
+        return f"DeviceState(account={self.account_id}, device={self.device_id}, secrets=<hidden>)"
+
+    def remember_seen(self, message_id: str) -> None:
+        self.seen[message_id] = 1
+        while len(self.seen) > MAX_SEEN_IDS:
+            self.seen.pop_first()
