@@ -122,6 +122,10 @@ class VaultStore(Protocol):
         the number of records deleted."""
         ...
 
+    async def erase_account(self, account_id: str) -> int:
+        """Account erasure (storage/erasure.py): the same as ``delete_vault_of``."""
+        ...
+
     async def put_recovery_backup(self, backup: RecoveryBackup) -> None:
         """Store the account's backup, replacing its previous one (a new recovery key retires the old)."""
         ...

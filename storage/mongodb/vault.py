@@ -181,6 +181,9 @@ class MongoVaultStore:
 
         return await self._engine.run(step)
 
+    async def erase_account(self, account_id: str) -> int:
+        return await self.delete_vault_of(account_id)
+
     async def put_recovery_backup(self, backup: RecoveryBackup) -> None:
         b = backup
         async with self._engine.op():

@@ -149,6 +149,9 @@ class SqliteVaultStore:
 
         return await self._engine.write(write)
 
+    async def erase_account(self, account_id: str) -> int:
+        return await self.delete_vault_of(account_id)
+
     async def put_recovery_backup(self, backup: RecoveryBackup) -> None:
         b = backup
 

@@ -113,7 +113,8 @@ async def test_erasing_an_account_removes_its_vault_and_backup_only(store: Stora
     for acc in (account, other):
         await vault.put_vault_record(acc, _id(), b"x", expected_version=0, max_records=MAX, now=NOW)
         await vault.put_recovery_backup(RecoveryBackup(acc, _id(), b"v" * 32, b"sealed", NOW))
-    assert await vault.delete_vault_of(account) == 1
+    assert await vault.erase_account(account) == 1  # what account erasure calls (storage/erasure.py)
+    assert await vault.erase_account(account) == 0  # idempotent
     assert await vault.get_vault_index(account) == []
     assert await vault.get_vault_position(account) == 0
     assert await vault.get_recovery_backup_of(account) is None
