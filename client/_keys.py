@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 from typing import Any
 
 from client._wire import b64d, b64e
 from crypto import (
+    DeviceCertificate,
     IdentityKeyPair,
     IdentityPublicKey,
     OneTimePreKey,
@@ -16,12 +16,18 @@ from crypto import (
     SignedPreKey,
     SignedPreKeyPair,
     X25519PublicKey,
+    signed,
 )
 
-__all__ = ["auth_message", "bundle_from_wire", "consent_message", "device_payload", "otk_wire", "spk_wire"]
-
-AUTH_CONTEXT = b"confidant-auth-v1"
-CONSENT_CONTEXT = b"confidant-consent-v1"
+__all__ = [
+    "auth_message",
+    "bundle_from_wire",
+    "certificate_wire",
+    "consent_message",
+    "device_payload",
+    "otk_wire",
+    "spk_wire",
+]
 
 
 def spk_wire(spk: SignedPreKeyPair) -> dict[str, Any]:
@@ -36,11 +42,21 @@ def otk_wire(otk: OneTimePreKeyPair) -> dict[str, Any]:
     return {"id": otk.key_id, "public": b64e(otk.key_pair.public.to_bytes())}
 
 
+def certificate_wire(cert: DeviceCertificate) -> dict[str, Any]:
+    return {"created_at": cert.created_at, "signature": b64e(cert.signature)}
+
+
 def device_payload(
-    identity: IdentityKeyPair, spk: SignedPreKeyPair, otks: list[OneTimePreKeyPair]
+    device_id: str,
+    identity: IdentityKeyPair,
+    certificate: DeviceCertificate,
+    spk: SignedPreKeyPair,
+    otks: list[OneTimePreKeyPair],
 ) -> dict[str, Any]:
     return {
+        "device_id": device_id,
         "identity_key": b64e(identity.public.to_bytes()),
+        "certificate": certificate_wire(certificate),
         "signed_prekey": spk_wire(spk),
         "one_time_prekeys": [otk_wire(k) for k in otks],
     }
@@ -57,19 +73,14 @@ def bundle_from_wire(doc: dict[str, Any]) -> PreKeyBundle:
 
 
 def auth_message(nonce: bytes, device_id: str) -> bytes:
-    return AUTH_CONTEXT + nonce + bytes.fromhex(device_id)
+    return signed.auth_message(nonce, bytes.fromhex(device_id))
 
 
 def consent_message(
     therapist_id: str, client_id: str, version: int, terms_hash: bytes, signed_at: int
 ) -> bytes:
-    return (
-        CONSENT_CONTEXT
-        + bytes.fromhex(therapist_id)
-        + bytes.fromhex(client_id)
-        + struct.pack(">I", version)
-        + terms_hash
-        + struct.pack(">Q", signed_at)
+    return signed.consent_message(
+        bytes.fromhex(therapist_id), bytes.fromhex(client_id), version, terms_hash, signed_at
     )
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from client._keys import bundle_from_wire
 from client._wire import b64d, b64e
-from client.errors import ApiError, TransportError
+from client.errors import ApiError, ContactBlocked, TransportError
 from client.state import OutboxEntry
 
 if TYPE_CHECKING:
@@ -37,7 +37,10 @@ class DeviceSendPort:
                     await d.contacts()
                 finally:
                     await d.lock.acquire()
-            sets = d.state.device_sets
+            if d.trust.is_blocked(entry.to_account):
+                # Nothing is encrypted to a key the person did not accept.
+                raise ContactBlocked(entry.to_account)
+            sets = d.state.device_sets  # certified devices only; start() checks a bundle's key is certified
             targets = [(entry.to_account, dev) for dev in sets.get(entry.to_account, [])]
             own = [dev for dev in sets.get(d.account_id, []) if dev != d.device_id]
             targets += [(d.account_id, dev) for dev in own]
@@ -76,6 +79,9 @@ class DeviceSendPort:
             len(details.get("extra", [])),
             len(details.get("stale", [])),
         )
+
+    def blocked(self, to_account: str) -> bool:
+        return self._d.trust.is_blocked(to_account)
 
     async def wait_online(self, timeout: float) -> None:
         d = self._d

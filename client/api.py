@@ -127,19 +127,31 @@ class ApiClient:
     async def revoke_invitation(self, invitation_id: str) -> JSON:
         return await self.request("DELETE", f"/invitations/{invitation_id}")
 
-    async def create_account(self, invitation_code: str, device: JSON) -> JSON:
-        return await self.request(
-            "POST", "/accounts", {"invitation_code": invitation_code, "device": device}, auth=False
-        )
+    async def create_account(self, invitation_code: str, account: JSON, device: JSON) -> JSON:
+        body = {"invitation_code": invitation_code, "account": account, "device": device}
+        return await self.request("POST", "/accounts", body, auth=False)
 
     async def me(self) -> JSON:
         return await self.request("GET", "/me")
 
-    async def create_link_code(self) -> JSON:
-        return await self.request("POST", "/devices/link-codes", {})
+    async def create_link(self, link_key: str, device_id: str, identity_key: str) -> JSON:
+        body = {"link_key": link_key, "device_id": device_id, "identity_key": identity_key}
+        return await self.request("POST", "/device-links", body, auth=False)
 
-    async def link_device(self, link_code: str, device: JSON) -> JSON:
-        return await self.request("POST", "/devices", {"link_code": link_code, "device": device}, auth=False)
+    async def get_link(self, link_id: str) -> JSON:
+        return await self.request("GET", f"/device-links/{link_id}", auth=False)
+
+    async def offer_link(self, link_id: str, link_key: str) -> JSON:
+        return await self.request("POST", f"/device-links/{link_id}/offer", {"link_key": link_key})
+
+    async def approve_link(self, link_id: str, bundle: str) -> JSON:
+        return await self.request("POST", f"/device-links/{link_id}/approve", {"bundle": bundle})
+
+    async def cancel_link(self, link_id: str) -> JSON:
+        return await self.request("DELETE", f"/device-links/{link_id}", auth=False)
+
+    async def register_linked_device(self, link_id: str, device: JSON) -> JSON:
+        return await self.request("POST", "/devices", {"link_id": link_id, "device": device}, auth=False)
 
     async def revoke_device(self, device_id: str) -> JSON:
         return await self.request("DELETE", f"/devices/{device_id}")
@@ -170,6 +182,9 @@ class ApiClient:
 
     async def add_one_time_prekeys(self, prekeys: list[JSON]) -> JSON:
         return await self.request("POST", "/keys/one-time-prekeys", {"prekeys": prekeys})
+
+    async def one_time_prekey_ids(self) -> list[int]:
+        return [int(i) for i in (await self.request("GET", "/keys/one-time-prekeys"))["ids"]]
 
     async def prekey_count(self) -> int:
         return int((await self.request("GET", "/keys/count"))["one_time_prekeys"])

@@ -61,16 +61,13 @@ ADMITTED = ("admitted", "connected")
 async def call_devices_of(device: Device, account_id: str) -> dict[str, IdentityPublicKey]:
     """The devices of ``account_id`` this device seals call signaling to and accepts it from.
 
-    The one place that decides it: today, the contact's listed devices under the keys pinned for them.
+    The one place that decides it: certified devices of the contact's accepted account key (none while a key
+    change waits for the person), never merely what the server lists.
     """
     if account_id not in device.state.device_sets:
         await device.contacts()
-    out: dict[str, IdentityPublicKey] = {}
-    for device_id in device.state.device_sets.get(account_id, []):
-        pinned = device.book.pinned(device_id)
-        if pinned is not None:
-            out[device_id] = IdentityPublicKey.from_bytes(pinned)
-    return out
+    certified = device.certified_devices(account_id)
+    return {d.device_id: IdentityPublicKey.from_bytes(d.identity_key) for d in certified}
 
 
 async def schedule_session(

@@ -13,7 +13,9 @@ Guarantees (docs/SDK.md):
   sets, drops sessions of extra or stale devices, starts sessions for missing ones and re-encrypts.
 - Receive: envelopes are decrypted in stream order; the session state, the decrypted message and the new
   cursor are saved in one keystore write before the position is acknowledged to the server.
-- A device whose identity key differs from the pinned one raises / reports :class:`KeyChanged`.
+- Trust is per account (client/trust.py): only devices certified by a contact's pinned account key are
+  encrypted to or read from; a changed account key is reported as :class:`KeyChanged` and blocks sending
+  to that contact (queued messages wait) until ``accept_new_key`` or ``verify``.
 """
 
 from __future__ import annotations
@@ -26,38 +28,43 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from client._enrol import new_state, parse_invitation
 from client._keys import (
     auth_message,
     consent_message,
     device_payload,
-    otk_wire,
     terms_hash,
 )
 from client._sendport import DeviceSendPort
-from client._wire import b64d, b64e, now_ms
+from client._wire import b64d, b64e, new_id, now_ms
 from client.api import ApiClient
-from client.errors import ApiError, KeyChanged, TransportError
+from client.errors import ApiError, KeyChanged, TransportError, UntrustedDevice
 from client.file_pointer import FilePointer
 from client.keystore import Keystore
+from client.linking import LinkApproval, LinkedAccount, LinkRequest
+from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
 from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
 from client.sessions import SessionBook
 from client.state import DeviceState, StoredMessage
+from client.trust import CertifiedDevice, TrustBook
 from crypto import (
+    AccountKeyPair,
     CryptoError,
+    DeviceCertificate,
     IdentityKeyPair,
     SignedPreKeyPair,
+    fingerprint,
     generate_one_time_prekeys,
 )
-from crypto.limits import PREKEY_BATCH_SIZE
 
-__all__ = ["Contact", "Device", "Message"]
+__all__ = ["Contact", "Device", "Message", "parse_invitation"]
 
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-INITIAL_PREKEYS = 100
+MAX_HELD = 1000  # envelopes kept from a contact whose key changed, until the person decides
 YIELD_EVERY = 25  # envelopes decrypted between two yields to the event loop
 
 
@@ -77,7 +84,9 @@ class Contact:
     role: str
     accepted_version: int | None
     current_version: int | None
-    devices: tuple[str, ...]
+    devices: tuple[str, ...]  # certified by the accepted account key
+    verified: bool = False  # safety number compared, or verified by the invitation link
+    blocked: bool = False  # the account key changed and was not accepted: nothing is sent
 
 
 class Device:
@@ -92,7 +101,10 @@ class Device:
         self.store = keystore
         self.state = DeviceState(keystore)
         self.identity = IdentityKeyPair.from_bytes(b64d(self.state.identity_seed))
+        self.account_key = AccountKeyPair(b64d(self.state.account_seed))
         self.book = SessionBook(self.state, self.identity)
+        self.trust = TrustBook(self.state, self.account_key.public)
+        self.prekeys = PrekeyUpkeep(self)
         self.api = ApiClient(
             self.state.server_url, reauth=self._relogin, source_host=source_host, timeout=api_timeout
         )
@@ -111,7 +123,6 @@ class Device:
         self.outbox = Outbox(self.state.outbox, keystore, DeviceSendPort(self))
         self._tasks: list[asyncio.Task[None]] = []
         self._login_lock = asyncio.Lock()
-        self._replenish_lock = asyncio.Lock()
         self._ack_wanted = 0
         self._ack_sent = 0
         self._ack_task: asyncio.Task[None] | None = None
@@ -144,55 +155,41 @@ class Device:
 
     @classmethod
     async def register(
-        cls, server_url: str, invitation_code: str, keystore_path: Path | str, passphrase: str, **opts: Any
-    ) -> Device:
-        """Create an account from an invitation, with this new device as its first device."""
-        return await cls._create(server_url, keystore_path, passphrase, "invitation", invitation_code, **opts)
-
-    @classmethod
-    async def link(
-        cls, server_url: str, link_code: str, keystore_path: Path | str, passphrase: str, **opts: Any
-    ) -> Device:
-        """Add a new device to an existing account with a link code from one of its devices."""
-        return await cls._create(server_url, keystore_path, passphrase, "link", link_code, **opts)
-
-    @classmethod
-    async def _create(
         cls,
         server_url: str,
+        invitation: str,
         keystore_path: Path | str,
         passphrase: str,
-        kind: str,
-        code: str,
         *,
         kdf: str = "interactive",
         connect: bool = True,
         source_host: str | None = None,
         **opts: Any,
     ) -> Device:
+        """Create an account from an invitation code or link, with this new device as its first device.
+
+        A link carrying the inviter's fingerprint (``.../#/join/<code>/<fp>``) verifies the inviter's account
+        key at once; a mismatch (a server that swapped it) blocks the contact (``KeyChanged``)."""
+        code, inviter_fp = parse_invitation(invitation)
+        identity, account_key = IdentityKeyPair.generate(), AccountKeyPair.generate()
+        account_id, device_id = new_id(), new_id()
+        certificate = DeviceCertificate.issue(
+            account_key, bytes.fromhex(account_id), bytes.fromhex(device_id), identity.public, now_ms()
+        )
+        spk = SignedPreKeyPair.generate(identity, 1)
+        otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
         keystore = await asyncio.to_thread(Keystore.create, Path(keystore_path), passphrase, kdf=kdf)
         created: JSON | None = None
         try:
-            identity = IdentityKeyPair.generate()
-            spk = SignedPreKeyPair.generate(identity, 1)
-            otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
-            payload = device_payload(identity, spk, otks)
+            account = {"account_id": account_id, "account_key": b64e(account_key.public.to_bytes())}
             async with ApiClient(server_url, source_host=source_host) as api:
-                if kind == "invitation":
-                    created = await api.create_account(code, payload)
-                else:
-                    created = await api.link_device(code, payload)
+                created = await api.create_account(
+                    code, account, device_payload(device_id, identity, certificate, spk, otks)
+                )
             state = DeviceState(keystore)
-            state.server_url = server_url.rstrip("/")
-            state.account_id = created["account_id"]
-            state.device_id = created["device_id"]
-            state.role = created["role"]
-            state.identity_seed = b64e(identity.to_bytes())
-            state.signed_prekeys[str(spk.key_id)] = b64e(spk.to_bytes())
-            state.current_signed_prekey = spk.key_id
-            for k in otks:
-                state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-            state.next_prekey_id = INITIAL_PREKEYS + 1
+            new_state(state, server_url, created, identity, account_key, certificate, spk, otks, {})
+            if inviter_fp is not None and created.get("linked_account_id"):
+                state.invitation_fingerprints[str(created["linked_account_id"])] = inviter_fp
             await keystore.commit()
         except BaseException:
             await keystore.close()
@@ -202,6 +199,58 @@ class Device:
         device = cls(keystore, source_host=source_host, **opts)
         await device.start(connect=connect)
         return device
+
+    @staticmethod
+    async def request_link(server_url: str, *, source_host: str | None = None) -> LinkRequest:
+        """A new device asks to join an account: show ``request.code``, then see client/linking.py."""
+        return await LinkRequest.start(server_url, source_host=source_host)
+
+    @classmethod
+    async def from_link(
+        cls,
+        server_url: str,
+        link_id: str,
+        linked: LinkedAccount,
+        keystore_path: Path | str,
+        passphrase: str,
+        *,
+        kdf: str = "interactive",
+        connect: bool = True,
+        source_host: str | None = None,
+        **opts: Any,
+    ) -> Device:
+        """Register the new device with the certificate an existing device issued (after linking)."""
+        spk = SignedPreKeyPair.generate(linked.identity, 1)
+        otks = generate_one_time_prekeys(1, INITIAL_PREKEYS)
+        keystore = await asyncio.to_thread(Keystore.create, Path(keystore_path), passphrase, kdf=kdf)
+        try:
+            payload = device_payload(linked.device_id, linked.identity, linked.certificate, spk, otks)
+            async with ApiClient(server_url, source_host=source_host) as api:
+                created = await api.register_linked_device(link_id, payload)
+            secrets = {str(k): b64e(v) for k, v in linked.secrets.items()}
+            state = DeviceState(keystore)
+            new_state(
+                state,
+                server_url,
+                created,
+                linked.identity,
+                linked.account_key,
+                linked.certificate,
+                spk,
+                otks,
+                secrets,
+            )
+            await keystore.commit()
+        except BaseException:
+            await keystore.close()
+            raise
+        device = cls(keystore, source_host=source_host, **opts)
+        await device.start(connect=connect)
+        return device
+
+    async def approve_link(self, code: str) -> LinkApproval:
+        """An existing device answers a new device's code; compare ``.comparison``, then ``.approve()``."""
+        return await LinkApproval.start(self, code)
 
     @classmethod
     async def open(
@@ -233,6 +282,8 @@ class Device:
         try:
             await self.login()
             await self.refresh_devices()
+            with contextlib.suppress(ApiError, TransportError):
+                await self.prekeys.run_once()
             self._tasks.append(asyncio.create_task(self.outbox.run(), name="confidant-outbox"))
             if connect:
                 self.realtime.start()
@@ -288,54 +339,107 @@ class Device:
     # -- accounts, invitations, consent ------
 
     async def contacts(self) -> list[Contact]:
-        """Linked accounts with consent state and devices; pins device identity keys (``KeyChanged``)."""
+        """Linked accounts with consent state and their certified devices (client/trust.py): pins account
+        keys, reports key changes, new and uncertified devices on ``events``."""
         listing = (await self.api.contacts())["contacts"]
         out = []
+        notices: list[KeyChanged | JSON] = []
         async with self.lock:
-            changed: KeyChanged | None = None
             for c in listing:
-                devices = [d["device_id"] for d in c.get("devices", [])]
-                if self.state.device_sets.get(c["account_id"]) != devices:
-                    self.state.device_sets[c["account_id"]] = devices
-                for d in c.get("devices", []):
-                    try:
-                        self.book.check_pin(d["device_id"], c["account_id"], b64d(d["identity_key"]))
-                    except KeyChanged as exc:
-                        changed = exc
+                account_id = str(c["account_id"])
+                notices += self.trust.observe(account_id, b64d(c["account_key"]), list(c.get("devices", [])))
                 consent = c.get("consent") or {}
                 out.append(
                     Contact(
-                        c["account_id"],
+                        account_id,
                         c["role"],
                         consent.get("accepted_version"),
                         consent.get("current_version"),
-                        tuple(devices),
+                        tuple(self.state.device_sets.get(account_id, [])),
+                        self.trust.is_verified(account_id),
+                        self.trust.is_blocked(account_id),
                     )
                 )
             await self.save()
-        if changed is not None:
-            self.events.put_nowait(changed)
+        for notice in notices:
+            self.events.put_nowait(notice)
+        if any(isinstance(n, dict) and n.get("event") == "key_restored" for n in notices):
+            await self._release_held()
         return out
 
     async def refresh_devices(self) -> None:
-        """Refresh our own device set (for copies to our other devices) and pin their keys."""
+        """Refresh our own certified device set (for copies to our other devices)."""
         me = await self.api.me()
         async with self.lock:
-            mine = [d["device_id"] for d in me.get("devices", [])]
-            if self.state.device_sets.get(self.account_id) != mine:
-                self.state.device_sets[self.account_id] = mine
-            for d in me.get("devices", []):
-                if d["device_id"] != self.device_id:
-                    with contextlib.suppress(KeyChanged):
-                        self.book.check_pin(d["device_id"], self.account_id, b64d(d["identity_key"]))
+            notices = self.trust.observe(self.account_id, b"", list(me.get("devices", [])))
             await self.save()
+        for notice in notices:
+            self.events.put_nowait(notice)
+
+    # -- trust decisions (docs/SDK.md "Trust") ------
+
+    def certified_devices(self, account_id: str) -> list[CertifiedDevice]:
+        """Devices of ``account_id`` certified by its accepted account key (none while blocked): the only
+        devices to call, admit or accept signaling from."""
+        return self.trust.certified_devices(account_id)
+
+    def safety_number(self, account_id: str) -> str:
+        return fingerprint.format_safety_number(self.trust.safety_number(account_id))
+
+    async def verify(self, account_id: str) -> None:
+        """The person compared the safety number (of the new key, if it changed): trusted and verified."""
+        async with self.lock:
+            self.trust.mark_verified(account_id)
+            await self.save()
+        await self.contacts()
+        await self._release_held()
+
+    async def accept_new_key(self, account_id: str) -> None:
+        """The person accepts a changed account key without verifying it: sending resumes."""
+        async with self.lock:
+            self.trust.accept_new_key(account_id)
+            await self.save()
+        await self.contacts()
+        await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Envelopes held while a contact was blocked are decrypted now; queued sends resume."""
+        async with self.lock:
+            held = [item for _, item in list(self.state.held.items())]
+            self.state.held.clear()
+            for item in held:
+                self._keep(await self._decrypt_item(item))
+            await self.save()
+        if held:
+            self._inbox_changed.set()
+        self.outbox.wake()
+
+    async def lock_device(self) -> None:
+        """ "Lock": revoke the bearer token on the server (its sockets close), then close."""
+        with contextlib.suppress(ApiError, TransportError):
+            await self.api.logout()
+        self.api.token = None
+        await self.close()
+
+    async def remove_this_device(self) -> None:
+        """ "Remove this account from this device": revoke the device on the server first, then delete the
+        keystore. Raises (and deletes nothing) if the server could not be told."""
+        await self.api.revoke_device(self.device_id)
+        path = self.keystore_path
+        await self.close()
+        for leftover in (path, *path.parent.glob(path.name + "*")):
+            leftover.unlink(missing_ok=True)
 
     async def invite(
         self, role: str, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
     ) -> JSON:
         """Admins invite therapists, therapists invite clients: ``{invitation_id, code, expires_at, url}``."""
         label = b64e(label_ciphertext) if label_ciphertext is not None else None
-        return await self.api.create_invitation(role, ttl_seconds, label)
+        created = await self.api.create_invitation(role, ttl_seconds, label)
+        # The fragment is ours, not the server's: the invitee checks our account key against it.
+        fp = fingerprint.invitation_fingerprint_text(self.account_key.public, bytes.fromhex(self.account_id))
+        created["url"] = f"{created['url']}/{fp}"
+        return created
 
     async def invite_client(
         self, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
@@ -346,9 +450,6 @@ class Device:
         self, ttl_seconds: int | None = None, label_ciphertext: bytes | None = None
     ) -> JSON:
         return await self.invite("therapist", ttl_seconds, label_ciphertext)
-
-    async def create_link_code(self) -> str:
-        return str((await self.api.create_link_code())["code"])
 
     async def publish_terms(self, text: str) -> JSON:
         return await self.api.publish_terms(text)
@@ -377,24 +478,8 @@ class Device:
     # -- prekeys ------
 
     async def replenish(self, target: int = INITIAL_PREKEYS) -> int:
-        """Upload fresh one-time prekeys up to ``target`` stored on the server; secrets are saved first.
-        One top-up at a time: a burst of ``prekeys_low`` notices must not upload several batches."""
-        async with self._replenish_lock:
-            count = await self.api.prekey_count()
-            needed = max(0, target - count)
-            uploaded = 0
-            while needed > 0:
-                batch = min(needed, PREKEY_BATCH_SIZE)
-                async with self.lock:
-                    keys = generate_one_time_prekeys(self.state.next_prekey_id, batch)
-                    self.state.next_prekey_id += batch
-                    for k in keys:
-                        self.state.one_time_prekeys[str(k.key_id)] = b64e(k.to_bytes())
-                    await self.save()
-                await self.api.add_one_time_prekeys([otk_wire(k) for k in keys])
-                needed -= batch
-                uploaded += batch
-            return uploaded
+        """Upload fresh one-time prekeys up to ``target`` stored on the server (client/maintenance.py)."""
+        return await self.prekeys.replenish(target)
 
     # -- sending ------
 
@@ -409,7 +494,9 @@ class Device:
 
     def enqueue(self, account_id: str, payload: bytes | str | FilePointer) -> str:
         """Persist a send in the outbox and return its id at once; the outbox worker delivers it."""
-        return self.outbox.add(account_id, b64e(Payload(payload, now_ms(), account_id).encode()))
+        message_id = new_id()  # inside the ciphertext too: receivers de-duplicate on it (PROTOCOL.md 20)
+        plaintext = Payload(payload, now_ms(), account_id, message_id).encode()
+        return self.outbox.add(account_id, b64e(plaintext), message_id)
 
     async def flush(self, timeout: float = 60.0) -> None:
         """Wait until the outbox is empty (every queued send acknowledged or refused)."""
@@ -427,6 +514,7 @@ class Device:
         if name == "prekeys_low":
             try:
                 await self.replenish()
+                await self.prekeys.run_once()
             except (ApiError, TransportError) as exc:
                 log.warning("replenishing one-time prekeys failed: %s", exc)
         elif name == "devices_changed":
@@ -456,11 +544,7 @@ class Device:
                 pos = int(item["pos"])
                 if pos <= self.state.cursor:
                     continue
-                if item["id"] not in self.state.seen:
-                    stored = await self._decrypt_item(item)
-                    if stored is not None and stored.id not in self.state.inbox:
-                        self.state.inbox[stored.id] = stored
-                    self.state.remember_seen(item["id"])
+                self._keep(await self._decrypt_item(item))
                 self.state.cursor = pos
                 advanced = True
                 if n % YIELD_EVERY == YIELD_EVERY - 1:
@@ -471,8 +555,25 @@ class Device:
             self._inbox_changed.set()
             return int(self.state.cursor)
 
+    def _keep(self, stored: StoredMessage | None) -> None:
+        """De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md section 20)."""
+        if stored is None:
+            return
+        inner = f"{stored.from_account}:{stored.id}"
+        if inner not in self.state.seen:
+            self.state.inbox[inner] = stored
+            self.state.remember_seen(inner)
+
+    def _hold(self, item: JSON) -> None:
+        """Keep an envelope from a contact whose key changed until the person decides (bounded)."""
+        if len(self.state.held) < MAX_HELD:
+            self.state.held[f"{item['pos']}:{item['from_device']}"] = dict(item)
+
     async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
+        if self.trust.is_blocked(from_account):
+            self._hold(item)
+            return None
         if self.book.pinned(from_device) is None:
             # a device we have not seen: learn its key from the server's listing before trusting the envelope
             self.lock.release()
@@ -481,11 +582,22 @@ class Device:
                     await (self.refresh_devices() if from_account == self.account_id else self.contacts())
             finally:
                 await self.lock.acquire()
+        if self.trust.is_blocked(from_account):  # the refresh just found a changed key
+            self._hold(item)
+            return None
         try:
             plaintext = self.book.decrypt(from_account, from_device, b64d(item["ciphertext"]))
             payload = Payload.decode(plaintext)
-        except KeyChanged as exc:
-            self.events.put_nowait(exc)
+        except UntrustedDevice as exc:
+            log.warning("dropped an envelope from a device its account key does not certify")
+            self.events.put_nowait(
+                {
+                    "event": "untrusted_device",
+                    "account_id": exc.account_id,
+                    "device_id": exc.device_id,
+                    "id": item["id"],
+                }
+            )
             return None
         except (CryptoError, PayloadError, ValueError) as exc:
             log.warning(
@@ -497,7 +609,7 @@ class Device:
             self.events.put_nowait({"event": "undecryptable", "id": item["id"], "from_device": from_device})
             return None
         return StoredMessage(
-            id=str(item["id"]),
+            id=payload.id,
             from_account=from_account,
             from_device=from_device,
             pos=int(item["pos"]),

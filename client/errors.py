@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ApiError", "ClientError", "KeyChanged", "KeystoreError", "TransportError"]
+__all__ = [
+    "ApiError",
+    "ClientError",
+    "ContactBlocked",
+    "KeyChanged",
+    "KeystoreError",
+    "LinkRefused",
+    "TransportError",
+    "UntrustedDevice",
+]
 
 
 class ClientError(Exception):
@@ -47,9 +56,36 @@ class KeystoreError(ClientError):
 
 
 class KeyChanged(ClientError):
-    """A peer device's identity key differs from the one pinned earlier; nothing was accepted from it."""
+    """A contact's ACCOUNT key differs from the one pinned or verified earlier (protocol version 2).
 
-    def __init__(self, account_id: str, device_id: str) -> None:
-        super().__init__(f"identity key of device {device_id} of account {account_id} changed")
+    A blocking event: nothing is sent to that contact, and no call placed, until the person accepts the
+    new key (``Device.accept_new_key``) or verifies it again; messages queued meanwhile wait.
+    ``reason`` is ``"changed"`` or ``"invitation_mismatch"`` (the key does not match the invitation link).
+    """
+
+    def __init__(self, account_id: str, device_id: str = "", reason: str = "changed") -> None:
+        super().__init__(f"the account key of {account_id} changed ({reason})")
         self.account_id = account_id
         self.device_id = device_id
+        self.reason = reason
+
+
+class ContactBlocked(ClientError):
+    """A send or call to a contact whose account key changed and was not accepted: it waits."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(f"the account key of {account_id} changed: accept or verify it first")
+        self.account_id = account_id
+
+
+class UntrustedDevice(ClientError):
+    """A device whose certificate does not verify under the pinned account key: never used."""
+
+    def __init__(self, account_id: str, device_id: str) -> None:
+        super().__init__(f"device {device_id} of {account_id} is not certified by its account key")
+        self.account_id = account_id
+        self.device_id = device_id
+
+
+class LinkRefused(ClientError):
+    """Linking a device was cancelled, expired, or failed a check (the person saw different strings)."""

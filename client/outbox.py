@@ -12,8 +12,11 @@ encrypts up to ``AHEAD`` queued entries of its conversation together and writes 
 advanced sessions) in ONE durable commit before posting the first: a queue costs one disk flush per batch,
 not one per message.
 
+A contact whose account key changed and was not accepted is "blocked" (client/trust.py): its conversation
+is not started, its entries wait on disk in order, and the others are not held up; a decision wakes it.
+
 The outbox knows its device only through :class:`OutboxPort` (encrypt, post, react to a changed device set,
-wait for the connection).
+whether a contact is blocked, wait for the connection).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import random
 from typing import Any, Protocol
 
 from client._wire import new_id, now_ms
-from client.errors import ApiError, KeyChanged, TransportError
+from client.errors import ApiError, ContactBlocked, KeyChanged, TransportError, UntrustedDevice
 from client.keystore import Keystore, Table
 from client.state import OutboxEntry
 from crypto import CryptoError
@@ -42,7 +45,7 @@ MAX_DEVICE_SET_ROUNDS = 5  # a device set that changes more often than this duri
 BACKOFF_INITIAL, BACKOFF_MAX = 0.05, 2.0
 DEFAULT_WINDOW = 8  # conversations sending at once
 AHEAD = 32  # entries of one conversation encrypted and written together; bounds the receiver's skipped keys
-            # when a changed device set makes them encrypt again
+# when a changed device set makes them encrypt again
 
 
 class OutboxPort(Protocol):
@@ -58,6 +61,10 @@ class OutboxPort(Protocol):
 
     async def device_set_changed(self, details: JSON) -> None:
         """Drop sessions of ``extra`` / ``stale`` devices and refresh the device sets."""
+        ...
+
+    def blocked(self, to_account: str) -> bool:
+        """True while the contact's changed account key waits for the person's decision."""
         ...
 
     async def wait_online(self, timeout: float) -> None:
@@ -90,9 +97,11 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, to_account: str, plaintext_b64: str) -> str:
+    def add(self, to_account: str, plaintext_b64: str, message_id: str | None = None) -> str:
         """Stage a new entry and return its id; it is written (with its ciphertext) before it is sent."""
-        entry = OutboxEntry(id=new_id(), to_account=to_account, plaintext=plaintext_b64, created_at=now_ms())
+        entry = OutboxEntry(
+            id=message_id or new_id(), to_account=to_account, plaintext=plaintext_b64, created_at=now_ms()
+        )
         self._entries[entry.id] = entry
         self._queues.setdefault(to_account, collections.deque()).append(entry.id)
         self._results[entry.id] = asyncio.get_running_loop().create_future()
@@ -126,13 +135,14 @@ class Outbox:
         """Start one sender per conversation with queued entries, up to ``window`` at a time."""
         try:
             while True:
-                for to_account in list(self._queues):
+                sendable = [a for a in self._queues if not self._port.blocked(a)]
+                for to_account in sendable:
                     if len(self._in_flight) >= self.window:
                         break
                     if to_account not in self._in_flight:
                         task = asyncio.create_task(self._conversation(to_account), name="confidant-outbox")
                         self._in_flight[to_account] = task
-                if not self._entries and not self._in_flight:
+                if not sendable and not self._in_flight:  # empty, or only blocked contacts' entries wait
                     self._idle.set()
                 self._wake.clear()
                 await self._wake.wait()
@@ -152,7 +162,10 @@ class Outbox:
                     del self._queues[to_account]
                     return
                 batch = [self._entries[i] for i in itertools.islice(queue, AHEAD) if i in self._entries]
-                await self._encrypt(batch)
+                try:
+                    await self._encrypt(batch)
+                except ContactBlocked:
+                    return  # the key changed meanwhile: the entries wait for the person's decision
                 for index, entry in enumerate(batch):
                     if not await self._post(entry):  # the device set changed: encrypt the rest again
                         for later in batch[index:]:
@@ -170,7 +183,10 @@ class Outbox:
                 try:
                     entry.body = await self._port.encrypt_send(entry)
                     self._entries[entry.id] = entry  # stages the ciphertext with the entry
-                except (KeyChanged, CryptoError) as exc:  # e.g. a bundle with a bad signature: refused
+                except ContactBlocked:
+                    await self._keystore.commit()  # what was encrypted before stays written
+                    raise
+                except (KeyChanged, UntrustedDevice, CryptoError) as exc:  # e.g. a bad bundle: refused
                     self._finish(entry, exc)
                 except ApiError as exc:
                     if exc.code not in RETRYABLE:

@@ -1,8 +1,12 @@
 """The plaintext inside every message ciphertext (documented in docs/SDK.md).
 
-    {"v": 1, "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
+    {"v": 2, "id": "<message id, 32 hex>", "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
      "sent_at": <client clock, ms>, "to": "<recipient account id>"}
-    {"v": 1, "type": "file", "file": {<a FilePointer, client/file_pointer.py>}, "sent_at": ..., "to": ...}
+    {"v": 2, "id": ..., "type": "file", "file": {<FilePointer: client/file_pointer.py>}, "sent_at", "to"}
+
+``id`` (version 2) is the sender's message id, chosen once and kept across retries and re-encryptions:
+receivers de-duplicate on it, authenticated inside the ciphertext, never on the id the relay delivers
+(docs/PROTOCOL.md section 20).
 
 ``to`` lets the sender's own other devices file their copy under the right conversation; the server
 never sees it. Compact JSON, UTF-8; unknown keys are ignored so later versions can add fields.
@@ -18,7 +22,7 @@ from client.file_pointer import FilePointer, MalformedFile
 
 __all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError"]
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
 
 
 class PayloadError(ValueError):
@@ -30,14 +34,15 @@ class Payload:
     body: str | bytes | FilePointer
     sent_at: int
     to: str
+    id: str
 
     def encode(self) -> bytes:
         doc: dict[str, object]
         if isinstance(self.body, FilePointer):
-            doc = {"v": PAYLOAD_VERSION, "type": "file", "file": self.body.to_wire()}
+            doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": "file", "file": self.body.to_wire()}
         else:
             kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
-            doc = {"v": PAYLOAD_VERSION, "type": kind, "body": body}
+            doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": kind, "body": body}
         doc.update({"sent_at": self.sent_at, "to": self.to})
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -55,10 +60,17 @@ class Payload:
                 value = b64d(doc["body"]) if kind == "bytes" else str(doc["body"])
             else:
                 raise PayloadError("unknown payload type")
-            return cls(value, int(doc["sent_at"]), str(doc.get("to", "")))
+            message_id = doc["id"]
+            if not isinstance(message_id, str) or len(message_id) != 32 or not _is_hex(message_id):
+                raise PayloadError("a payload needs a 32-hex message id")
+            return cls(value, int(doc["sent_at"]), str(doc.get("to", "")), message_id)
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             if isinstance(exc, PayloadError):
                 raise
             if isinstance(exc, MalformedFile):
                 raise PayloadError(f"malformed file pointer: {exc}") from None
             raise PayloadError("malformed payload") from None
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdef" for c in text)

@@ -5,24 +5,28 @@ at the same moment (each sends a prekey message before it has read the other's);
 keeps the previous sessions for a while, tries each on an incoming message, and makes the one that
 decrypted active, so the two sides converge on one session without losing a message.
 
-Identity keys are pinned per device on first sight (preferably from the server's device listing, which
-the caller refreshes first); an envelope or bundle presenting another key raises :class:`KeyChanged` and
-nothing from it is accepted.
+Protocol version 2: a peer device's identity key is known only if its certificate verified under the
+account key pinned for its account (client/trust.py fills ``peer_identities``); anything else is an
+``UntrustedDevice``. A ``DuplicateMessage`` (or any error other than ``SessionMismatch``) never falls
+through to ``Session.accept``, and ``accept`` consults the replay cache of accepted initial messages.
 """
 
 from __future__ import annotations
 
 from client._wire import b64d, b64e
-from client.errors import KeyChanged
+from client.errors import UntrustedDevice
 from client.state import MAX_PREVIOUS_SESSIONS, DeviceState
 from crypto import (
     CryptoError,
     DecryptionFailed,
+    DuplicateMessage,
     EnvelopeType,
     IdentityKeyPair,
     OneTimePreKeyPair,
     PreKeyBundle,
+    ReplayCache,
     Session,
+    SessionMismatch,
     SignedPreKeyPair,
     WrongRecipient,
     WrongSender,
@@ -38,27 +42,10 @@ class SessionBook:
         self.identity = identity
         self.own_device = bytes.fromhex(state.device_id)
 
-    # -- identity pinning ------
-
     def pinned(self, device_id: str) -> bytes | None:
+        """The certified identity key of a peer device (None: not certified, never used)."""
         raw = self.state.peer_identities.get(device_id)
         return b64d(raw) if raw is not None else None
-
-    def check_pin(self, device_id: str, account_id: str, identity_key: bytes) -> None:
-        """Pin on first sight; raise ``KeyChanged`` if the device presents another key than the pinned one."""
-        pinned = self.pinned(device_id)
-        if pinned is None:
-            self.state.peer_identities[device_id] = b64e(identity_key)
-            self.state.device_accounts[device_id] = account_id
-            return
-        if pinned != identity_key:
-            self.state.key_changes.append({"account_id": account_id, "device_id": device_id})
-            raise KeyChanged(account_id, device_id)
-
-    def trust(self, device_id: str, identity_key: bytes) -> None:
-        """Accept a changed key after the user verified it: re-pin and forget the old sessions."""
-        self.state.peer_identities[device_id] = b64e(identity_key)
-        self.drop(device_id)
 
     # -- sessions ------
 
@@ -70,7 +57,8 @@ class SessionBook:
 
     def start(self, account_id: str, device_id: str, bundle: PreKeyBundle) -> None:
         """Start a session from a bundle (signature verified) and make it active."""
-        self.check_pin(device_id, account_id, bundle.identity_key.to_bytes())
+        if self.pinned(device_id) != bundle.identity_key.to_bytes():
+            raise UntrustedDevice(account_id, device_id)
         session = Session.initiate(self.identity, self.own_device, bytes.fromhex(device_id), bundle)
         self._push(device_id, session)
 
@@ -90,26 +78,50 @@ class SessionBook:
             raise WrongRecipient("envelope is addressed to another device")
         if info.sender_device.hex() != from_device:
             raise WrongSender("envelope sender does not match the server's routing")
+        expected = self.pinned(from_device)
+        if expected is None or self.state.device_accounts.get(from_device) != from_account:
+            raise UntrustedDevice(from_account, from_device)
         states = list(self.state.sessions.get(from_device, []))
+        refusal: CryptoError | None = None
         for index, raw in enumerate(states):
             session = Session.from_bytes(b64d(raw))
             try:
                 plaintext = session.decrypt(wire)
-            except CryptoError:
+            except DuplicateMessage:
+                raise  # already read: never a reason to start a new session
+            except SessionMismatch:
+                continue
+            except CryptoError as exc:
+                refusal = exc  # probably another session's message; refused if none decrypts
                 continue
             del states[index]
             states.insert(0, b64e(session.to_bytes()))
             self.state.sessions[from_device] = states
             return plaintext
         if info.type is not EnvelopeType.PREKEY:
-            raise DecryptionFailed("no session decrypts this message")
-        session, plaintext, used = Session.accept(
-            self.identity, self.own_device, self._signed_prekey, self._one_time_prekey, wire
+            raise refusal or DecryptionFailed("no session decrypts this message")
+        if refusal is not None:
+            raise refusal  # a prekey message of a known session that failed: not a new session
+        cache = (
+            ReplayCache.from_bytes(b64d(self.state.replay_cache))
+            if self.state.replay_cache
+            else ReplayCache()
         )
-        self.check_pin(from_device, from_account, session.peer_identity_key.to_bytes())
+        session, plaintext, used = Session.accept(
+            self.identity,
+            self.own_device,
+            self._signed_prekey,
+            self._one_time_prekey,
+            wire,
+            replay_cache=cache,
+        )
+        if session.peer_identity_key.to_bytes() != expected:
+            raise UntrustedDevice(from_account, from_device)
+        self.state.replay_cache = b64e(cache.to_bytes())
         self._push(from_device, session)
         if used is not None:
             self.state.one_time_prekeys.pop(str(used), None)
+            self.state.claimed_prekeys.pop(str(used), None)
         return plaintext
 
     def _push(self, device_id: str, session: Session) -> None:

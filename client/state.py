@@ -15,6 +15,18 @@
 | `outbox` (ordered) | message id | a send not yet acknowledged by the server (``OutboxEntry``) |
 | `key_change` (ordered) | sequence | {account_id, device_id} of a refused changed key |
 
+Protocol version 2 (client/trust.py, client/maintenance.py, docs/PROTOCOL.md sections 16-20):
+
+| kind | key | value |
+|---|---|---|
+| `profile` | field name | also account_seed, certificate (72 bytes), replay_cache (ReplayCache), all b64 |
+| `account_secret` | type (decimal) | b64 value received at linking, passed on to devices this one links |
+| `account_pin` | account id | the pinned account key and its state (client/trust.py) |
+| `invitation_fp` | inviter account id | the invitation link's fingerprint, until the inviter's key is seen |
+| `spk_created` / `spk_retired` | signed prekey id | ms: when it was made / replaced (rotation and grace) |
+| `claimed_prekey` | one-time prekey id | ms: when the device first saw it claimed and unused |
+| `held` (ordered) | position:device | an envelope from a contact whose key changed, until decided |
+
 Each record is one sealed row: a received message costs one inbox row, one seen row and the session row;
 handing it over deletes one row.
 """
@@ -80,6 +92,13 @@ SEEN: RecordKind[int] = RecordKind("seen", ordered=True)
 INBOX: RecordKind[StoredMessage] = RecordKind("inbox", ordered=True, encode=asdict, decode=_stored_message)
 OUTBOX: RecordKind[OutboxEntry] = RecordKind("outbox", ordered=True, encode=asdict, decode=_outbox_entry)
 KEY_CHANGE: RecordKind[dict[str, str]] = RecordKind("key_change", ordered=True)
+ACCOUNT_SECRET: RecordKind[str] = RecordKind("account_secret")
+ACCOUNT_PIN: RecordKind[dict[str, Any]] = RecordKind("account_pin")
+INVITATION_FP: RecordKind[str] = RecordKind("invitation_fp")
+SPK_CREATED: RecordKind[int] = RecordKind("spk_created")
+SPK_RETIRED: RecordKind[int] = RecordKind("spk_retired")
+CLAIMED_PREKEY: RecordKind[int] = RecordKind("claimed_prekey")
+HELD: RecordKind[dict[str, Any]] = RecordKind("held", ordered=True)
 
 
 class _Field:
@@ -113,6 +132,9 @@ class DeviceState:
     current_signed_prekey = _Field(1)
     next_prekey_id = _Field(1)
     cursor = _Field(0)
+    account_seed = _Field("")
+    certificate = _Field("")
+    replay_cache = _Field("")
 
     def __init__(self, keystore: Keystore) -> None:
         self.keystore = keystore
@@ -127,6 +149,13 @@ class DeviceState:
         self.inbox = keystore.table(INBOX)
         self.outbox = keystore.table(OUTBOX)
         self.key_changes = keystore.table(KEY_CHANGE)
+        self.account_secrets = keystore.table(ACCOUNT_SECRET)
+        self.account_pins = keystore.table(ACCOUNT_PIN)
+        self.invitation_fingerprints = keystore.table(INVITATION_FP)
+        self.signed_prekey_created = keystore.table(SPK_CREATED)
+        self.signed_prekey_retired = keystore.table(SPK_RETIRED)
+        self.claimed_prekeys = keystore.table(CLAIMED_PREKEY)
+        self.held = keystore.table(HELD)
 
     def __repr__(self) -> str:
         return f"DeviceState(account={self.account_id}, device={self.device_id}, secrets=<hidden>)"

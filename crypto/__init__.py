@@ -5,9 +5,11 @@ The wire formats and every constant are specified in docs/PROTOCOL.md.
 
 from __future__ import annotations
 
-from crypto import attachments, boxed, encoding, fingerprint, keywrap, limits
+from crypto import attachments, boxed, encoding, fingerprint, keywrap, limits, linking, signed
+from crypto.certificate import AccountKeyPair, AccountPublicKey, DeviceCertificate
 from crypto.envelope import EnvelopeInfo, EnvelopeType, parse, peek
 from crypto.errors import (
+    BadCertificate,
     BadSignature,
     CryptoError,
     DecryptionFailed,
@@ -15,6 +17,7 @@ from crypto.errors import (
     InvalidKey,
     MalformedEnvelope,
     MalformedState,
+    ReplayedMessage,
     ReplayedSignal,
     SessionMismatch,
     StreamTruncated,
@@ -41,12 +44,17 @@ from crypto.keys import (
     verify_signature,
     verify_signed_prekey,
 )
+from crypto.replay import ReplayCache
 from crypto.session import Session, peek_envelope
 
 __all__ = [
+    "AccountKeyPair",
+    "AccountPublicKey",
+    "BadCertificate",
     "BadSignature",
     "CryptoError",
     "DecryptionFailed",
+    "DeviceCertificate",
     "DuplicateMessage",
     "EnvelopeInfo",
     "EnvelopeType",
@@ -58,6 +66,8 @@ __all__ = [
     "OneTimePreKey",
     "OneTimePreKeyPair",
     "PreKeyBundle",
+    "ReplayCache",
+    "ReplayedMessage",
     "ReplayedSignal",
     "Session",
     "SessionMismatch",
@@ -80,9 +90,11 @@ __all__ = [
     "generate_one_time_prekeys",
     "keywrap",
     "limits",
+    "linking",
     "parse",
     "peek",
     "peek_envelope",
+    "signed",
     "signed_prekey_message",
     "verify_signature",
     "verify_signed_prekey",

@@ -7,6 +7,7 @@ Every failure of this package raises a subclass of `CryptoError`. Messages are f
 from __future__ import annotations
 
 __all__ = [
+    "BadCertificate",
     "BadSignature",
     "CryptoError",
     "DecryptionFailed",
@@ -14,6 +15,7 @@ __all__ = [
     "InvalidKey",
     "MalformedEnvelope",
     "MalformedState",
+    "ReplayedMessage",
     "ReplayedSignal",
     "SessionMismatch",
     "StreamTruncated",
@@ -93,3 +95,11 @@ class ReplayedSignal(CryptoError):
 
 class StreamTruncated(CryptoError):
     """An encrypted attachment stream ended before its final chunk, or has data after it."""
+
+
+class BadCertificate(CryptoError):
+    """A device certificate does not verify under the account key for this account, device and key."""
+
+
+class ReplayedMessage(CryptoError):
+    """An X3DH initial message this device already accepted (docs/PROTOCOL.md section 19)."""

@@ -16,6 +16,7 @@ from typing import ClassVar, Final, Self
 
 from crypto import primitives as p
 from crypto.errors import BadSignature, InvalidKey, MalformedEnvelope
+from crypto.signed import SIGNED_PREKEY_CONTEXT, signed_prekey_message
 
 __all__ = [
     "KEY_TYPE_ED25519",
@@ -38,24 +39,15 @@ __all__ = [
 
 KEY_TYPE_X25519: Final = 0x05  # Signal's type byte for Curve25519 public keys
 KEY_TYPE_ED25519: Final = 0x06  # Confidant's type byte for Ed25519 identity keys
-SIGNED_PREKEY_CONTEXT: Final = b"confidant-signed-prekey-v1"
 _U32_MAX: Final = 0xFFFFFFFF
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> None:
     """Verify an Ed25519 signature; raise `BadSignature` (or `InvalidKey` for a malformed key).
 
-    Stable entry point for the server (login challenges, consent, signed prekeys).
+    Stable entry point for the server (login challenges, consent, signed prekeys, certificates).
     """
     p.ed25519_verify(public_key, message, signature)
-
-
-def signed_prekey_message(key_id: int, public: bytes) -> bytes:
-    """What the identity key signs for a signed prekey: context || id (u32 BE) || X25519 public (32)."""
-    _check_id(key_id)
-    if len(public) != p.X25519_PUBLIC_SIZE:
-        raise InvalidKey("signed prekey must be 32 bytes")
-    return SIGNED_PREKEY_CONTEXT + struct.pack(">I", key_id) + public
 
 
 def verify_signed_prekey(identity_key: bytes, key_id: int, public: bytes, signature: bytes) -> None:

@@ -9,12 +9,17 @@ from typing import Final
 
 __all__ = [
     "ATTACHMENT_CHUNK_BYTES",
+    "CLAIMED_PREKEY_GRACE_SECONDS",
     "DEVICE_ID_BYTES",
+    "LINK_SAS_DIGITS",
+    "MAX_ACCOUNT_SECRETS",
+    "MAX_ACCOUNT_SECRET_BYTES",
     "MAX_ATTACHMENT_BYTES",
     "MAX_ENVELOPE_BYTES",
     "MAX_FILE_NAME_BYTES",
     "MAX_PLAINTEXT_BYTES",
     "MAX_PREVIOUS_CHAINS",
+    "MAX_REPLAY_ENTRIES",
     "MAX_SIGNAL_PLAINTEXT_BYTES",
     "MAX_SKIP",
     "MAX_SKIPPED_KEYS",
@@ -23,6 +28,8 @@ __all__ = [
     "PADDING_BLOCK_BYTES",
     "PREKEY_BATCH_SIZE",
     "PREKEY_LOW_WATER_MARK",
+    "SIGNED_PREKEY_GRACE_SECONDS",
+    "SIGNED_PREKEY_ROTATION_SECONDS",
 ]
 
 # Messages are padded to a multiple of this (as Signal does) so ciphertext lengths leak little.
@@ -70,7 +77,23 @@ MAX_FILE_NAME_BYTES: Final = 255
 # Largest boxed signaling plaintext: an SDP offer with many candidates stays well below this.
 MAX_SIGNAL_PLAINTEXT_BYTES: Final = 32 * 1024
 
+# A new signed prekey every week bounds how long a replayed session start can be tried.
+SIGNED_PREKEY_ROTATION_SECONDS: Final = 7 * 24 * 3600
+
+# A replaced signed prekey's secret outlives the mailbox TTL (30 days) before it and its replay entries go.
+SIGNED_PREKEY_GRACE_SECONDS: Final = 35 * 24 * 3600
+
+# A claimed-but-unused one-time prekey secret waits as long for its prekey message, then is deleted.
+CLAIMED_PREKEY_GRACE_SECONDS: Final = 35 * 24 * 3600
+
+# Accepted initial messages remembered per device; the oldest signed prekey's entries are dropped first.
+MAX_REPLAY_ENTRIES: Final = 100_000
+
+# Entries in an account-secrets bundle sent at linking, and the size of one (a key, a small record).
+MAX_ACCOUNT_SECRETS: Final = 16
+MAX_ACCOUNT_SECRET_BYTES: Final = 4096
+
+# Digits of the comparison string shown on both devices while linking (a 1 in 10^6 chance for a relay).
+LINK_SAS_DIGITS: Final = 6
 # --- the account vault (docs/PROTOCOL.md section 22) ---
 MAX_VAULT_PLAINTEXT_BYTES = 64000  # one record's body (a long note); sealed it stays under 64 KiB
-MAX_ACCOUNT_SECRETS = 16  # entries in one account-secrets list (as the linking bundle of approved linking)
-MAX_ACCOUNT_SECRET_BYTES = 1024  # one entry: a key or a small structure, never content

@@ -55,6 +55,7 @@ from crypto.keys import (
 from crypto.limits import DEVICE_ID_BYTES, MAX_PLAINTEXT_BYTES
 from crypto.padding import pad, unpad
 from crypto.ratchet import DoubleRatchet
+from crypto.replay import ReplayCache
 
 __all__ = ["SESSION_VERSION", "Session", "peek_envelope"]
 
@@ -133,9 +134,12 @@ class Session:
         envelope: bytes,
         *,
         ratchet_key: X25519KeyPair | None = None,
+        replay_cache: ReplayCache | None = None,
     ) -> tuple[Session, bytes, int | None]:
         """Start a session from a received prekey message: (session, plaintext, used one-time prekey id).
 
+        With `replay_cache`, an initial message already accepted raises `ReplayedMessage` before any
+        secret is used, and a successful accept records it there (persist the cache with the session).
         The caller deletes the used one-time prekey after persisting the session.
         """
         env = parse(envelope)
@@ -144,6 +148,8 @@ class Session:
         if env.initial_message is None:
             raise SessionMismatch("a session can only be started from a prekey message")
         im = env.initial_message
+        if replay_cache is not None:
+            replay_cache.check(im)
         spk = signed_prekey_lookup(im.signed_prekey_id)
         if spk is None:
             raise UnknownPreKey(f"no signed prekey with id {im.signed_prekey_id}")
@@ -164,6 +170,8 @@ class Session:
             im.ephemeral_key,
         )
         plaintext = session._decrypt_parsed(env, ratchet_key)
+        if replay_cache is not None:
+            replay_cache.record(im)
         return session, plaintext, im.one_time_prekey_id
 
     @property

@@ -26,6 +26,7 @@ OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "file_messa
 Json = dict[str, Any]
 TO = "7f" * 16
 SENT_AT = 1_767_225_600_000
+MESSAGE_ID = "5e" * 16  # the authenticated message id inside the payload (protocol version 2)
 
 
 def _seed(label: str, size: int = 32) -> bytes:
@@ -59,7 +60,7 @@ def _wire(**over: Any) -> Json:
 
 def _valid(name: str, file: Json) -> Json:
     pointer = FilePointer.from_wire(file)
-    payload = Payload(pointer, SENT_AT, TO).encode().decode()
+    payload = Payload(pointer, SENT_AT, TO, MESSAGE_ID).encode().decode()
     return {"name": name, "file": file, "payload": payload}
 
 
@@ -135,7 +136,7 @@ def generate() -> Json:
         "blob_length": len(blob),
         "blob_sha256": hashlib.sha256(blob).hexdigest(),
         "file": file.to_wire(),
-        "payload": Payload(file, SENT_AT, TO).encode().decode(),
+        "payload": Payload(file, SENT_AT, TO, MESSAGE_ID).encode().decode(),
         "tampered_byte": 40_000,  # flipping its lowest bit must make decryption fail (DecryptionFailed)
     }
     return {
@@ -146,6 +147,7 @@ def generate() -> Json:
         ),
         "to": TO,
         "sent_at": SENT_AT,
+        "id": MESSAGE_ID,
         "valid": valid,
         "invalid": invalid,
         "roundtrip": roundtrip,

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the version-2 generators beside this file
 
-from crypto import attachments, boxed, fingerprint, keywrap, x3dh
+import _vectors_v2 as v2
+
+from crypto import attachments, boxed, keywrap, x3dh
 from crypto import primitives as p
 from crypto.envelope import encode_initial_message, parse
 from crypto.errors import CryptoError
@@ -522,28 +525,6 @@ def gen_keywrap() -> Json:
 # --- Fingerprint --------------------------------------------------------------------------------------
 
 
-def gen_fingerprint() -> Json:
-    a, b = _id("fingerprint/alice").public, _id("fingerprint/bob").public
-    a_acct, b_acct = _seed("fingerprint/alice/account", 16), _seed("fingerprint/bob/account", 16)
-    return {
-        "description": "Safety number and QR payload for a pair of identity keys (order-independent).",
-        "iterations": fingerprint.FINGERPRINT_ITERATIONS,
-        "alice": {
-            "identity_key": a.to_bytes().hex(),
-            "account_id": a_acct.hex(),
-            "hash": fingerprint.party_fingerprint(a, a_acct).hex(),
-        },
-        "bob": {
-            "identity_key": b.to_bytes().hex(),
-            "account_id": b_acct.hex(),
-            "hash": fingerprint.party_fingerprint(b, b_acct).hex(),
-        },
-        "safety_number": fingerprint.safety_number(a, a_acct, b, b_acct),
-        "display": fingerprint.format_safety_number(fingerprint.safety_number(a, a_acct, b, b_acct)),
-        "qr_payload": fingerprint.qr_payload(a, a_acct, b, b_acct).hex(),
-    }
-
-
 # --- Attachments --------------------------------------------------------------------------------------
 
 
@@ -628,7 +609,10 @@ GENERATORS: dict[str, Callable[[], Json]] = {
     "envelope.json": gen_envelope,
     "boxed.json": gen_boxed,
     "keywrap.json": gen_keywrap,
-    "fingerprint.json": gen_fingerprint,
+    "fingerprint.json": v2.gen_fingerprint,
+    "signed.json": v2.gen_signed,
+    "linking.json": v2.gen_linking,
+    "replay.json": v2.gen_replay,
     "attachment.json": gen_attachment,
 }
 

@@ -22,7 +22,7 @@ from server.http.protocol import EdgeRunner
 from server.logging import configure_logging
 from server.probe import add_probe_parser, run_probe
 from server.verify_web import add_verify_web_parser, run_verify_web
-from storage.errors import StorageUnavailable
+from storage.errors import ProtocolVersionRefused, StorageUnavailable
 from storage.records import Role
 
 __all__ = ["main"]
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageUnavailable as exc:
         print(f"confidant: storage unavailable: {exc}", file=sys.stderr)
         return 1
-    except ListenError as exc:
+    except (ProtocolVersionRefused, ListenError) as exc:
         print(f"confidant: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -32,7 +32,9 @@ MAX_PREKEY_ID = 2**32 - 1  # prekey ids are u32 on the wire (docs/PROTOCOL.md)
 
 # --- lifetimes ---
 CHALLENGE_TTL_SECONDS = 60  # a login round trip, with slack for slow links
-LINK_CODE_TTL_SECONDS = 10 * 60  # long enough to type the code on the new device
+LINK_CODE_TTL_SECONDS = 10 * 60  # long enough to scan or type the code and compare the strings
+MAX_LINK_BUNDLE_B64_CHARS = 8 * 1024  # a sealed account bundle: keys and a few account secrets, never data
+CERTIFICATE_CLOCK_SKEW_MS = 5 * 60 * 1000  # a certificate dated further in the future is a broken clock
 MIN_INVITATION_TTL_SECONDS = 60  # shorter cannot be delivered to a person
 MAX_INVITATION_TTL_SECONDS = 30 * 24 * 3600  # invitations are not standing credentials
 CONSENT_CLOCK_SKEW_MS = 5 * 60 * 1000  # a consent signed in the future beyond device clock skew is refused
@@ -43,11 +45,14 @@ MAX_SYNC_LIMIT = 500  # bounds one reply's size (500 x 64 KiB worst case)
 SWEEP_INTERVAL_SECONDS = 60.0  # expiry is coarse-grained; reads also filter expired items
 
 # --- rate limits: (events, window seconds); keyed by rule name in RATE_RULES ---
+# Login limits are per IP only: a per-device count could be exhausted by anyone who knows a device id.
 RATE_CHALLENGE_PER_IP = (30, 60.0)  # logins are rare; this stops nonce flooding
-RATE_CHALLENGE_PER_DEVICE = (10, 60.0)
 RATE_TOKEN_PER_IP = (30, 60.0)  # signature guessing is hopeless anyway; this bounds CPU
-RATE_TOKEN_PER_DEVICE = (10, 60.0)
-RATE_REDEEM_PER_IP = (10, 60.0)  # invitation / link-code guessing
+RATE_REDEEM_PER_IP = (10, 60.0)  # invitation guessing, link creation
+RATE_LINK_POLL_PER_IP = (120, 60.0)  # a new device polls every second or so while the person compares
+RATE_LINK_OFFER_PER_DEVICE = (20, 60.0)  # a person links a few devices; the per-account cap binds first
+RATE_BUNDLE_PER_DEVICE = (60, 60.0)  # session starts are rare; this stops scraping keys
+RATE_OTPK_CLAIM_PER_PAIR = (20, 3600.0)  # past this a requester gets bundles without one: no draining
 RATE_INVITATION_CHECK_PER_IP = (30, 60.0)  # a person opens their link a few times; guessing stays hopeless
 RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runaway client does
 RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
@@ -89,10 +94,12 @@ PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node die
 
 RATE_RULES: dict[str, tuple[int, float]] = {
     "challenge_per_ip": RATE_CHALLENGE_PER_IP,
-    "challenge_per_device": RATE_CHALLENGE_PER_DEVICE,
     "token_per_ip": RATE_TOKEN_PER_IP,
-    "token_per_device": RATE_TOKEN_PER_DEVICE,
     "redeem_per_ip": RATE_REDEEM_PER_IP,
+    "link_poll_per_ip": RATE_LINK_POLL_PER_IP,
+    "link_offer_per_device": RATE_LINK_OFFER_PER_DEVICE,
+    "bundle_per_device": RATE_BUNDLE_PER_DEVICE,
+    "otpk_claim_per_pair": RATE_OTPK_CLAIM_PER_PAIR,
     "send_per_device": RATE_SEND_PER_DEVICE,
     "invitation_check_per_ip": RATE_INVITATION_CHECK_PER_IP,
     "vault_write_per_device": RATE_VAULT_WRITE_PER_DEVICE,

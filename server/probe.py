@@ -74,7 +74,9 @@ def add_probe_parser(commands: Any) -> None:
     probe.add_argument("--url", required=True, help="base URL of the relay, e.g. https://confidant.example")
     probe.add_argument("--state", type=Path, default=Path("probe-state"),
                        help="directory holding the probe keystores (default: ./probe-state)")
-    probe.add_argument("--invitation", help="therapist invitation code (first run only); write --invitation=CODE, a code may start with -")
+    probe.add_argument("--invitation",
+                       help="therapist invitation code (first run only); write --invitation=CODE, a code "
+                       "may start with -")
     probe.add_argument("--bootstrap-data-dir", type=Path,
                        help="the relay's data directory: mint the first-run invitation locally")
     probe.add_argument("--call", action="store_true", help="also place a short video call (aiortc)")

@@ -134,6 +134,14 @@ def register(ctx: AppContext) -> None:
     sio = ctx.sio
     services = ctx.services
     connections = ctx.connections
+    expiry_timers: dict[str, asyncio.TimerHandle] = {}
+
+    def close_when_token_expires(sid: str, principal: Principal) -> None:
+        # Closed at the token's expiry, not at the next event: a silent socket must not keep receiving pushes.
+        delay = max((principal.expires_at - ctx.clock()) / 1000, 0.0)
+        expiry_timers[sid] = asyncio.get_running_loop().call_later(
+            delay, lambda: sio.start_background_task(sio.disconnect, sid)
+        )
 
     async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
         request_id_var.set(new_request_id())
@@ -149,12 +157,16 @@ def register(ctx: AppContext) -> None:
         await sio.enter_room(sid, account_room(principal.account_id))
         await sio.enter_room(sid, token_room(principal.token_hash))
         connections.opened(principal.device_id)
+        close_when_token_expires(sid, principal)
         await ctx.broker.set_presence(principal.device_id, ctx.node_id, limits.PRESENCE_TTL_SECONDS)
         log.debug("device connected", extra={"device_id": principal.device_id})
         # After the connect completes, so that the client is ready to receive what hooks emit.
         sio.start_background_task(_run_connect_hooks, ctx, principal)
 
     async def disconnect(sid: str, reason: Any = None) -> None:
+        timer = expiry_timers.pop(sid, None)
+        if timer is not None:
+            timer.cancel()
         session = await sio.get_session(sid)
         principal = session.get(_SESSION_KEY)
         if isinstance(principal, Principal) and connections.closed(principal.device_id):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 __all__ = [
+    "PROTOCOL_V1_REFUSED",
     "DeviceLimitReached",
     "InvitationUnusable",
     "LinkCodeUnusable",
     "PrekeyIdConflict",
     "PrekeyLimitReached",
+    "ProtocolVersionRefused",
     "StorageError",
     "StorageUnavailable",
     "TermsVersionConflict",
@@ -59,3 +61,13 @@ class PrekeyLimitReached(StorageError):
 
 class TermsVersionConflict(StorageError):
     """Two publications of the same therapist's terms raced for one version."""
+
+
+PROTOCOL_V1_REFUSED = (
+    "This database was written by Confidant protocol version 1 (devices without certificates) and "
+    "cannot be used by version 2; there is no migration: start with a new, empty database."
+)
+
+
+class ProtocolVersionRefused(RuntimeError):
+    """The database predates protocol version 2 (docs/API.md, Start-up); the server refuses to start."""

@@ -59,10 +59,11 @@ class AccountStore(Protocol):
     async def set_account_disabled(self, account_id: str, disabled: bool) -> bool: ...
 
     async def add_account_from_invitation(
-        self, *, code_hash: bytes, account_id: str, device: NewDevice, now: int
+        self, *, code_hash: bytes, account_id: str, device: NewDevice, now: int, account_key: bytes = b""
     ) -> tuple[Account, Invitation]:
-        """Redeem the invitation, create the account and its first device (with prekeys) and,
-        for a client, the link to the inviting therapist. Raises InvitationUnusable."""
+        """Redeem the invitation, create the account (with its public account key) and its first
+        device (with prekeys and certificate) and, for a client, the link to the inviting therapist.
+        Raises InvitationUnusable."""
         ...
 
     async def erase_account(self, account_id: str) -> int:
@@ -147,6 +148,10 @@ class PrekeyStore(Protocol):
         ...
 
     async def count_one_time_prekeys(self, device_id: str) -> int: ...
+
+    async def get_one_time_prekey_ids(self, device_id: str) -> list[int]:
+        """Ids of the device's one-time prekeys still stored (not yet claimed), in upload order."""
+        ...
 
     async def claim_bundles(self, device_ids: Sequence[str]) -> list[Bundle]:
         """For each active device: its keys plus its oldest one-time prekey, removed atomically

@@ -39,6 +39,7 @@ class Account:
     role: Role
     created_at: int
     disabled: bool
+    account_key: bytes = b""  # Ed25519 public account key (protocol v2); certifies every device
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class NewDevice:
     identity_key: bytes
     signed_prekey: SignedPrekey
     one_time_prekeys: tuple[OneTimePrekey, ...]
+    certificate: bytes = b""  # created_at u64 || account-key signature (docs/PROTOCOL.md section 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,7 @@ class Device:
     signed_prekey: SignedPrekey
     created_at: int
     revoked_at: int | None
+    certificate: bytes = b""  # created_at u64 || account-key signature (docs/PROTOCOL.md section 16)
 
     @property
     def active(self) -> bool:
@@ -109,6 +112,7 @@ class Bundle:
     signed_prekey: SignedPrekey
     one_time_prekey: OneTimePrekey | None
     remaining: int  # one-time prekeys left on the device after this claim
+    certificate: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,7 @@
-"""HTTP views: invitations, accounts, devices, contacts (docs/API.md "Accounts, invitations, devices")."""
+"""HTTP views: invitations, accounts, devices, linking, contacts.
+
+docs/API.md "Accounts, invitations, devices" and "Linking a device".
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from server.context import AppContext, Route
 from server.errors import InvalidField
 from server.http._base import API, b64, bearer_principal, client_ip, read_body, reply
 from server.services.accounts import Contact
+from server.services.device_links import LinkState
 from server.wire import requests as rq
 from server.wire import responses as rs
 from server.wire.decode import b64 as decode_b64
@@ -31,13 +35,32 @@ def _invitation_out(i: Invitation) -> rs.InvitationOut:
     )
 
 
+def _certificate_out(certificate: bytes) -> rs.CertificateOut:
+    return rs.CertificateOut(int.from_bytes(certificate[:8], "big"), b64(certificate[8:]))
+
+
+def _link_state_out(state: LinkState) -> rs.LinkStateOut:
+    return rs.LinkStateOut(
+        link_id=state.link_id,
+        state=state.state,
+        offer_key=None if state.offer_key is None else b64(state.offer_key),
+        account_id=state.account_id,
+        bundle=None if state.bundle is None else b64(state.bundle),
+        expires_at=state.expires_at,
+    )
+
+
 def _contact_out(c: Contact) -> rs.ContactOut:
     return rs.ContactOut(
         account_id=c.account.account_id,
+        account_key=b64(c.account.account_key),
         role=c.account.role.value,
         label_ciphertext=None if c.label_ciphertext is None else b64(c.label_ciphertext),
         consent=rs.ConsentStatusOut(c.consent.accepted_version, c.consent.current_version),
-        devices=[rs.ContactDeviceOut(d.device_id, b64(d.identity_key)) for d in c.devices],
+        devices=[
+            rs.ContactDeviceOut(d.device_id, b64(d.identity_key), _certificate_out(d.certificate))
+            for d in c.devices
+        ],
     )
 
 
@@ -81,8 +104,13 @@ def register(ctx: AppContext) -> None:
 
     async def create_account(request: web.Request) -> web.Response:
         body = await read_body(request, rq.CreateAccountIn)
+        account_key = decode_b64(body.account.account_key, "account.account_key", limits.PUBLIC_KEY_BYTES)
         created = await s.accounts.create_account(
-            body.invitation_code, device_keys(body.device), client_ip(request)
+            body.invitation_code,
+            body.account.account_id,
+            account_key,
+            device_keys(body.device),
+            client_ip(request),
         )
         out = rs.AccountCreatedOut(
             created.account.account_id,
@@ -94,24 +122,56 @@ def register(ctx: AppContext) -> None:
 
     async def me(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
-        devices = await s.accounts.get_devices(caller)
+        account, devices = await s.accounts.get_me(caller)
         out = rs.MeOut(
             caller.account_id,
+            b64(account.account_key),
             caller.role.value,
             caller.device_id,
-            [rs.DeviceOut(d.device_id, b64(d.identity_key), d.created_at) for d in devices],
+            [
+                rs.DeviceOut(d.device_id, b64(d.identity_key), _certificate_out(d.certificate), d.created_at)
+                for d in devices
+            ],
         )
         return reply(out)
 
-    async def create_link_code(request: web.Request) -> web.Response:
+    async def create_link(request: web.Request) -> web.Response:
+        body = await read_body(request, rq.LinkRequestIn)
+        state = await s.device_links.create(
+            decode_b64(body.link_key, "link_key", limits.PUBLIC_KEY_BYTES),
+            body.device_id,
+            decode_b64(body.identity_key, "identity_key", limits.PUBLIC_KEY_BYTES),
+            client_ip(request),
+        )
+        return reply(rs.LinkCreatedOut(state.link_id, state.expires_at), 201)
+
+    async def get_link(request: web.Request) -> web.Response:
+        state = await s.device_links.get(request.match_info["link_id"], client_ip(request))
+        return reply(_link_state_out(state))
+
+    async def offer_link(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
-        code, expires_at = await s.accounts.create_link_code(caller)
-        return reply(rs.LinkCodeOut(code, expires_at), 201)
+        body = await read_body(request, rq.LinkOfferIn)
+        key = decode_b64(body.link_key, "link_key", limits.PUBLIC_KEY_BYTES)
+        state = await s.device_links.offer(caller, request.match_info["link_id"], key)
+        out = rs.LinkOfferedOut(state.link_id, state.device_id, b64(state.identity_key), state.expires_at)
+        return reply(out)
+
+    async def approve_link(request: web.Request) -> web.Response:
+        caller = await bearer_principal(request, s.auth)
+        body = await read_body(request, rq.LinkApproveIn)
+        bundle = decode_b64(body.bundle, "bundle", max_size=limits.MAX_LINK_BUNDLE_B64_CHARS)
+        await s.device_links.approve(caller, request.match_info["link_id"], bundle)
+        return reply()
+
+    async def cancel_link(request: web.Request) -> web.Response:
+        await s.device_links.cancel(request.match_info["link_id"], client_ip(request))
+        return reply()
 
     async def add_device(request: web.Request) -> web.Response:
         body = await read_body(request, rq.AddDeviceIn)
-        account, device = await s.accounts.add_device(
-            body.link_code, device_keys(body.device), client_ip(request)
+        account, device = await s.device_links.register(
+            body.link_id, device_keys(body.device), client_ip(request)
         )
         return reply(rs.DeviceAddedOut(account.account_id, device.device_id, account.role.value), 201)
 
@@ -176,18 +236,56 @@ def register(ctx: AppContext) -> None:
         Route("GET", f"{API}/me", me, "Your account and its devices", tag, response=rs.MeOut),
         Route(
             "POST",
-            f"{API}/devices/link-codes",
-            create_link_code,
-            "A one-time code to add a device",
+            f"{API}/device-links",
+            create_link,
+            "New device: ask to be linked (shows a code with this link key)",
             tag,
-            response=rs.LinkCodeOut,
+            rq.LinkRequestIn,
+            rs.LinkCreatedOut,
+            auth=False,
             status=201,
+        ),
+        Route(
+            "GET",
+            f"{API}/device-links/{_HEX_ID % 'link_id'}",
+            get_link,
+            "State of a pending link (polled by both devices)",
+            tag,
+            response=rs.LinkStateOut,
+            auth=False,
+        ),
+        Route(
+            "POST",
+            f"{API}/device-links/{_HEX_ID % 'link_id'}/offer",
+            offer_link,
+            "Existing device: answer a new device's code with its own link key",
+            tag,
+            rq.LinkOfferIn,
+            rs.LinkOfferedOut,
+        ),
+        Route(
+            "POST",
+            f"{API}/device-links/{_HEX_ID % 'link_id'}/approve",
+            approve_link,
+            "Existing device: leave the sealed account bundle after the person confirmed",
+            tag,
+            rq.LinkApproveIn,
+            status=204,
+        ),
+        Route(
+            "DELETE",
+            f"{API}/device-links/{_HEX_ID % 'link_id'}",
+            cancel_link,
+            "Cancel a pending link",
+            tag,
+            auth=False,
+            status=204,
         ),
         Route(
             "POST",
             f"{API}/devices",
             add_device,
-            "Add a device with a link code",
+            "New device: register with the certificate an existing device issued",
             tag,
             rq.AddDeviceIn,
             rs.DeviceAddedOut,

@@ -22,6 +22,7 @@ def bundle_out(b: Bundle) -> rs.BundleOut:
     return rs.BundleOut(
         device_id=b.device_id,
         identity_key=b64(b.identity_key),
+        certificate=rs.CertificateOut(int.from_bytes(b.certificate[:8], "big"), b64(b.certificate[8:])),
         signed_prekey=rs.SignedPrekeyOut(spk.id, b64(spk.public), b64(spk.signature)),
         one_time_prekey=None if otk is None else rs.OneTimePrekeyOut(otk.id, b64(otk.public)),
     )
@@ -50,6 +51,10 @@ def register(ctx: AppContext) -> None:
     async def count(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
         return reply(rs.OneTimePrekeysCountOut(await s.prekeys.count(caller)))
+
+    async def prekey_ids(request: web.Request) -> web.Response:
+        caller = await bearer_principal(request, s.auth)
+        return reply(rs.PrekeyIdsOut(await s.prekeys.one_time_prekey_ids(caller)))
 
     async def account_bundles(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, s.auth)
@@ -88,6 +93,14 @@ def register(ctx: AppContext) -> None:
             "How many one-time prekeys you have left",
             tag,
             response=rs.OneTimePrekeysCountOut,
+        ),
+        Route(
+            "GET",
+            f"{API}/keys/one-time-prekeys",
+            prekey_ids,
+            "Ids of your one-time prekeys still on the server (the others were claimed)",
+            tag,
+            response=rs.PrekeyIdsOut,
         ),
         Route(
             "GET",

@@ -16,6 +16,7 @@ from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
+from server.services.device_links import DeviceLinkService
 from server.services.discharge import DischargeService
 from server.services.erasure import ErasureService, pause_from_env
 from server.services.expiry import ExpiryService
@@ -45,6 +46,7 @@ class Services:
     auth: AuthService
     invitations: InvitationService
     accounts: AccountService
+    device_links: DeviceLinkService
     links: LinkService
     prekeys: PrekeyService
     consent: ConsentService
@@ -82,6 +84,7 @@ def build_services(
     single_node = not settings.redis_url and not settings.mongodb_uri
     authz = AuthzCache(storage.send_facts, enabled=single_node)
     wakeups = WakeUps(notifier)
+    accounts = AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit)
 
     async def is_linked(therapist_id: str, client_id: str) -> bool:
         return await storage.links.get_link(therapist_id, client_id) is not None
@@ -89,9 +92,10 @@ def build_services(
     return Services(
         auth=AuthService(storage, limiter, clock, settings.token_ttl_seconds, notifier=notifier, audit=audit),
         invitations=InvitationService(storage, clock, settings.invitation_ttl_seconds, audit=audit),
-        accounts=AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit),
+        accounts=accounts,
+        device_links=DeviceLinkService(storage, broker, limiter, clock, accounts, authz=authz),
         links=links,
-        prekeys=PrekeyService(storage, links, notifier, audit=audit),
+        prekeys=PrekeyService(storage, links, notifier, limiter, audit=audit),
         consent=ConsentService(storage, links, notifier, clock, authz=authz, audit=audit),
         mailbox=MailboxService(
             storage,

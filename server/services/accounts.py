@@ -1,4 +1,8 @@
-"""Accounts and devices: redeeming invitations, link codes for extra devices, revocation, contacts."""
+"""Accounts and devices: redeeming invitations, revocation, contacts. Linking lives in device_links.py.
+
+Protocol version 2: every device is registered with a certificate signed by its account key, verified here
+(``verify_device_keys``); a device without one is never stored.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,21 @@ import asyncio
 from dataclasses import dataclass
 
 from server import limits
-from server._verify import verify_prekey
+from server._verify import is_valid_public_key, verify_certificate, verify_prekey
 from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
-from server.errors import Conflict, Forbidden, InvitationInvalid, NotFound, SignatureInvalid
-from server.services._secrets import new_code, new_id, sha256
+from server.errors import Conflict, Forbidden, InvalidField, InvitationInvalid, NotFound, SignatureInvalid
+from server.services._secrets import sha256
 from server.services.authz_cache import AuthzCache
 from server.services.notify import Notifier
 from server.services.ratelimit import RateLimiter
 from server.services.values import DeviceKeys, Principal
 from server.wire.responses import DevicesChangedEvent
-from storage.errors import DeviceLimitReached, InvitationUnusable, LinkCodeUnusable
+from storage.errors import InvitationUnusable
 from storage.protocols import Storage
 from storage.records import Account, ConsentState, Device, Link, NewDevice, Role
 
-__all__ = ["AccountService", "Contact", "CreatedAccount", "verify_device_keys"]
+__all__ = ["AccountService", "Contact", "CreatedAccount", "new_device", "verify_device_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +42,35 @@ class Contact:
     devices: list[Device]
 
 
-def verify_device_keys(keys: DeviceKeys, field: str = "device") -> None:
+def verify_device_keys(
+    keys: DeviceKeys, account_id: str, account_key: bytes, now: int, field: str = "device"
+) -> None:
+    """The signed prekey and the certificate (docs/PROTOCOL.md section 16) of a device being registered."""
+    if not is_valid_public_key(keys.identity_key, ed25519=True):
+        raise InvalidField(
+            "The identity key is not a valid Ed25519 public key.", {"field": f"{field}.identity_key"}
+        )
     spk = keys.signed_prekey
     if not verify_prekey(keys.identity_key, spk.id, spk.public, spk.signature):
         raise SignatureInvalid(
             "The signed prekey's signature does not verify with the identity key.",
             {"field": f"{field}.signed_prekey.signature"},
         )
+    if keys.certificate_created_at > now + limits.CERTIFICATE_CLOCK_SKEW_MS:
+        raise InvalidField(
+            "The certificate is dated in the future.", {"field": f"{field}.certificate.created_at"}
+        )
+    if not verify_certificate(account_key, account_id, keys.device_id, keys.identity_key, keys.certificate):
+        raise SignatureInvalid(
+            "The device certificate does not verify under the account key.",
+            {"field": f"{field}.certificate.signature"},
+        )
 
 
-def _new_device(keys: DeviceKeys) -> NewDevice:
-    return NewDevice(new_id(), keys.identity_key, keys.signed_prekey, keys.one_time_prekeys)
+def new_device(keys: DeviceKeys) -> NewDevice:
+    return NewDevice(
+        keys.device_id, keys.identity_key, keys.signed_prekey, keys.one_time_prekeys, keys.certificate
+    )
 
 
 def therapist_and_client(a: Account | Principal, other_id: str) -> tuple[str, str] | None:
@@ -88,16 +110,27 @@ class AccountService:
             return None
         return inv.role
 
-    async def create_account(self, invitation_code: str, keys: DeviceKeys, ip: str) -> CreatedAccount:
+    async def create_account(
+        self, invitation_code: str, account_id: str, account_key: bytes, keys: DeviceKeys, ip: str
+    ) -> CreatedAccount:
         await self._limiter.check("redeem_per_ip", ip)
-        verify_device_keys(keys)  # before the invitation is consumed: a bad device changes nothing
-        device = _new_device(keys)
-        account_id = new_id()
+        if not is_valid_public_key(account_key, ed25519=True):
+            raise InvalidField(
+                "The account key is not a valid Ed25519 public key.", {"field": "account.account_key"}
+            )
+        # Before the invitation is consumed: a bad device changes nothing.
+        verify_device_keys(keys, account_id, account_key, self._clock())
+        await self.require_unused_ids(account_id, keys.device_id)
+        device = new_device(keys)
         try:
             # A new account and (for a client) its link: only pairs with the new account change.
             account, invitation = await self._authz.after_commit(
                 self._storage.accounts.add_account_from_invitation(
-                    code_hash=sha256(invitation_code), account_id=account_id, device=device, now=self._clock()
+                    code_hash=sha256(invitation_code),
+                    account_id=account_id,
+                    device=device,
+                    now=self._clock(),
+                    account_key=account_key,
                 ),
                 lambda _: (account_id,),
             )
@@ -121,51 +154,37 @@ class AccountService:
             keys.signed_prekey,
             account.created_at,
             None,
+            keys.certificate,
         )
         return CreatedAccount(account, stored, linked)
+
+    async def require_unused_ids(self, account_id: str | None, device_id: str) -> None:
+        """Client-drawn ids (the certificate binds them) must be new; random ids collide only on reuse."""
+        if account_id is not None and await self._storage.accounts.get_account(account_id) is not None:
+            raise Conflict(
+                "This account id is already in use; draw a new one.", {"field": "account.account_id"}
+            )
+        if await self._storage.devices.get_device(device_id) is not None:
+            raise Conflict("This device id is already in use; draw a new one.", {"field": "device.device_id"})
 
     async def get_devices(self, caller: Principal) -> list[Device]:
         devices = await self._storage.devices.get_devices([caller.account_id])
         return [d for d in devices if d.active]
 
-    async def create_link_code(self, caller: Principal) -> tuple[str, int]:
-        await self._limiter.cap_new(
-            "link_codes", caller.account_id, limits.MAX_OUTSTANDING_LINK_CODES, limits.LINK_CODE_TTL_SECONDS
-        )
-        code = new_code()
-        expires_at = self._clock() + 1000 * limits.LINK_CODE_TTL_SECONDS
-        await self._storage.devices.add_link_code(sha256(code), caller.account_id, expires_at)
-        return code, expires_at
+    async def get_me(self, caller: Principal) -> tuple[Account, list[Device]]:
+        account = await self._storage.accounts.get_account(caller.account_id)
+        assert account is not None  # the caller's token references it
+        return account, await self.get_devices(caller)
 
-    async def add_device(self, link_code: str, keys: DeviceKeys, ip: str) -> tuple[Account, Device]:
-        await self._limiter.check("redeem_per_ip", ip)
-        verify_device_keys(keys)
-        try:
-            device = await self._authz.after_commit(
-                self._storage.devices.add_device_with_link_code(
-                    code_hash=sha256(link_code),
-                    device=_new_device(keys),
-                    max_devices=limits.MAX_DEVICES_PER_ACCOUNT,
-                    now=self._clock(),
-                ),
-                lambda added: (added.account_id,),  # the link code names the account: known only now
-            )
-        except LinkCodeUnusable:
-            raise InvitationInvalid("This link code is unknown, already used or expired.") from None
-        except DeviceLimitReached:
-            raise Conflict(
-                f"This account already has {limits.MAX_DEVICES_PER_ACCOUNT} devices; revoke one first.",
-                {"limit": limits.MAX_DEVICES_PER_ACCOUNT},
-            ) from None
-        account = await self._storage.accounts.get_account(device.account_id)
-        assert account is not None  # the device row references it
+    async def device_added(self, account: Account, device: Device) -> None:
+        """After a linked device was stored: audit it and tell the account and its contacts."""
         await self._audit.record(
             AuditEvent.DEVICE_ADDED, account_id=account.account_id, device_id=device.device_id
         )
-        await self._announce_devices_changed(account.account_id)
-        return account, device
+        await self.announce_devices_changed(account.account_id)
 
     async def revoke_device(self, caller: Principal, device_id: str) -> None:
+        """From any device of the account, the calling one too ("remove this account from this browser")."""
         device = await self._storage.devices.get_device(device_id)
         if device is None or device.account_id != caller.account_id or not device.active:
             raise NotFound("You have no active device with this id.")
@@ -174,9 +193,9 @@ class AccountService:
         )
         await self._audit.record(AuditEvent.DEVICE_REVOKED, account_id=caller.account_id, device_id=device_id)
         await self._notifier.disconnect_device(device_id)
-        await self._announce_devices_changed(caller.account_id)
+        await self.announce_devices_changed(caller.account_id)
 
-    async def _announce_devices_changed(self, account_id: str) -> None:
+    async def announce_devices_changed(self, account_id: str) -> None:
         event = DevicesChangedEvent(account_id)
         await self._notifier.to_account(account_id, "devices_changed", event)
         for link in await self._storage.links.get_links_of(account_id):

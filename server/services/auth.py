@@ -11,7 +11,7 @@ import base64
 import secrets
 
 from server import limits
-from server._verify import verify
+from server._verify import auth_message, verify
 from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
 from server.errors import ChallengeInvalid, Forbidden, NotFound, SignatureInvalid, Unauthenticated
@@ -22,9 +22,8 @@ from server.services.values import Principal
 from storage.protocols import Storage
 from storage.records import TokenRecord
 
-__all__ = ["AUTH_CONTEXT", "AuthService"]
+__all__ = ["AuthService"]
 
-AUTH_CONTEXT = b"confidant-auth-v1"
 _MAX_TOKEN_CHARS = 64  # 32 bytes in base64url are 43 characters; anything longer is not ours
 
 
@@ -56,8 +55,8 @@ class AuthService:
         return device.account_id
 
     async def challenge(self, device_id: str, ip: str) -> tuple[bytes, int]:
+        # Per IP only: a per-device count would let anyone who knows a device id lock it out.
         await self._limiter.check("challenge_per_ip", ip)
-        await self._limiter.check("challenge_per_device", device_id)
         await self._active_device_account(device_id)
         nonce = secrets.token_bytes(limits.NONCE_BYTES)
         expires_at = self._clock() + 1000 * limits.CHALLENGE_TTL_SECONDS
@@ -66,13 +65,12 @@ class AuthService:
 
     async def issue_token(self, device_id: str, nonce: bytes, signature: bytes, ip: str) -> tuple[str, int]:
         await self._limiter.check("token_per_ip", ip)
-        await self._limiter.check("token_per_device", device_id)
         if not await self._storage.challenges.take_challenge(nonce, device_id, self._clock()):
             raise ChallengeInvalid("This login challenge is unknown, already used or expired.")
         device = await self._storage.devices.get_device(device_id)
         if device is None or not device.active:
             raise ChallengeInvalid("This login challenge is unknown, already used or expired.")
-        message = AUTH_CONTEXT + nonce + bytes.fromhex(device_id)
+        message = auth_message(nonce, bytes.fromhex(device_id))
         if not verify(device.identity_key, message, signature):
             await self._audit.record(
                 AuditEvent.LOGIN_FAILED,

@@ -6,9 +6,8 @@ Signed message: ``b"confidant-consent-v1" || therapist_id (16) || client_id (16)
 
 from __future__ import annotations
 
-import struct
-
 from server import limits
+from server._verify import consent_message as signed_consent_message
 from server._verify import verify
 from server.audit import AuditEvent, AuditRecorder, NullAuditRecorder
 from server.clock import Clock
@@ -31,21 +30,15 @@ from storage.errors import TermsVersionConflict
 from storage.protocols import Storage
 from storage.records import Consent, Role, Terms
 
-__all__ = ["CONSENT_CONTEXT", "ConsentService", "consent_message"]
-
-CONSENT_CONTEXT = b"confidant-consent-v1"
+__all__ = ["ConsentService", "consent_message"]
 
 
 def consent_message(
     therapist_id: str, client_id: str, version: int, terms_hash: bytes, signed_at: int
 ) -> bytes:
-    return (
-        CONSENT_CONTEXT
-        + bytes.fromhex(therapist_id)
-        + bytes.fromhex(client_id)
-        + struct.pack(">I", version)
-        + terms_hash
-        + struct.pack(">Q", signed_at)
+    """crypto.signed's consent message (docs/PROTOCOL.md section 16.1) from the hex ids the server holds."""
+    return signed_consent_message(
+        bytes.fromhex(therapist_id), bytes.fromhex(client_id), version, terms_hash, signed_at
     )
 
 

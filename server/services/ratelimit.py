@@ -44,6 +44,11 @@ class RateLimiter:
         if retry_after is not None:
             raise RateLimited(retry_after)
 
+    async def allow(self, rule: str, subject: str) -> bool:
+        """Count one event like ``check`` but answer False instead of raising (degrade, not refuse)."""
+        limit, window = self.rules[rule]
+        return await self._broker.hit(f"{rule}:{subject}", limit, window) is None
+
     async def cap_new(self, kind: str, subject: str, limit: int, lifetime_seconds: float) -> None:
         """Count one new short-lived item (a link code) of ``subject``; LimitReached past ``limit`` per
         lifetime. Items live ``lifetime_seconds``, so at most ``2 * limit`` are ever outstanding (fixed

@@ -22,9 +22,15 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class DeviceKeys:
+    device_id: str  # drawn by the device: its certificate binds it
     identity_key: bytes
+    certificate: bytes  # created_at u64 || account-key signature (docs/PROTOCOL.md section 16)
     signed_prekey: SignedPrekey
     one_time_prekeys: tuple[OneTimePrekey, ...]
+
+    @property
+    def certificate_created_at(self) -> int:
+        return int.from_bytes(self.certificate[:8], "big")
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,7 +104,10 @@ def device_keys(device: DeviceIn, prefix: str = "device") -> DeviceKeys:
             raise InvalidField(f"Prekey id {p.id} appears twice.", {"field": f"{field}.id"})
         seen.add(p.id)
         otks.append(OneTimePrekey(p.id, b64(p.public, f"{field}.public", limits.PUBLIC_KEY_BYTES)))
+    signature = b64(device.certificate.signature, f"{prefix}.certificate.signature", limits.SIGNATURE_BYTES)
     return DeviceKeys(
+        device_id=device.device_id,
+        certificate=device.certificate.created_at.to_bytes(8, "big") + signature,
         identity_key=b64(device.identity_key, f"{prefix}.identity_key", limits.PUBLIC_KEY_BYTES),
         signed_prekey=SignedPrekey(
             id=spk.id,

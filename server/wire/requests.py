@@ -14,8 +14,10 @@ from msgspec import Meta
 from server import limits
 
 __all__ = [
+    "AccountIn",
     "AckIn",
     "AddDeviceIn",
+    "CertificateIn",
     "ChallengeIn",
     "ConsentIn",
     "CreateAccountIn",
@@ -23,6 +25,9 @@ __all__ = [
     "DeviceIn",
     "EnvelopeIn",
     "InvitationCheckIn",
+    "LinkApproveIn",
+    "LinkOfferIn",
+    "LinkRequestIn",
     "OneTimePrekeyIn",
     "OneTimePrekeysIn",
     "SendIn",
@@ -103,8 +108,20 @@ class OneTimePrekeyIn(_In, frozen=True):
     public: Key32
 
 
+class CertificateIn(_In, frozen=True):
+    created_at: Annotated[int, Meta(ge=0, le=2**63 - 1)]
+    signature: Sig64
+
+
+class AccountIn(_In, frozen=True):
+    account_id: HexId
+    account_key: Key32
+
+
 class DeviceIn(_In, frozen=True):
+    device_id: HexId
     identity_key: Key32
+    certificate: CertificateIn
     signed_prekey: SignedPrekeyIn
     one_time_prekeys: Annotated[list[OneTimePrekeyIn], Meta(max_length=limits.MAX_PREKEYS_PER_UPLOAD)] = []
 
@@ -120,6 +137,7 @@ class CreateInvitationIn(_In, frozen=True):
 
 class CreateAccountIn(_In, frozen=True):
     invitation_code: Code
+    account: AccountIn
     device: DeviceIn
 
 
@@ -128,8 +146,22 @@ class InvitationCheckIn(_In, frozen=True):
 
 
 class AddDeviceIn(_In, frozen=True):
-    link_code: Code
+    link_id: HexId
     device: DeviceIn
+
+
+class LinkRequestIn(_In, frozen=True):
+    link_key: Key32
+    device_id: HexId
+    identity_key: Key32
+
+
+class LinkOfferIn(_In, frozen=True):
+    link_key: Key32
+
+
+class LinkApproveIn(_In, frozen=True):
+    bundle: Annotated[str, Meta(max_length=limits.MAX_LINK_BUNDLE_B64_CHARS, pattern=f"^{_B64}$")]
 
 
 class ChallengeIn(_In, frozen=True):

@@ -11,6 +11,7 @@ __all__ = [
     "AckOut",
     "BundleOut",
     "BundlesOut",
+    "CertificateOut",
     "ChallengeOut",
     "ConsentAcceptedOut",
     "ConsentChangedEvent",
@@ -33,11 +34,14 @@ __all__ = [
     "InvitationCreatedOut",
     "InvitationOut",
     "InvitationsOut",
-    "LinkCodeOut",
+    "LinkCreatedOut",
+    "LinkOfferedOut",
+    "LinkStateOut",
     "MailboxItemOut",
     "MeOut",
     "OneTimePrekeyOut",
     "OneTimePrekeysCountOut",
+    "PrekeyIdsOut",
     "PrekeysLowEvent",
     "ReadyOut",
     "SendOut",
@@ -94,22 +98,49 @@ class AccountCreatedOut(_Out, frozen=True):
     linked_account_id: str | None
 
 
+class CertificateOut(_Out, frozen=True):
+    created_at: int
+    signature: str
+
+
 class DeviceOut(_Out, frozen=True):
     device_id: str
     identity_key: str
+    certificate: CertificateOut
     created_at: int
 
 
 class MeOut(_Out, frozen=True):
     account_id: str
+    account_key: str
     role: str
     device_id: str
     devices: list[DeviceOut]
 
 
-class LinkCodeOut(_Out, frozen=True):
-    code: str
+class LinkCreatedOut(_Out, frozen=True):
+    link_id: str
     expires_at: int
+
+
+class LinkOfferedOut(_Out, frozen=True):
+    link_id: str
+    device_id: str
+    identity_key: str
+    expires_at: int
+
+
+class LinkStateOut(_Out, frozen=True):
+    link_id: str
+    state: str
+    offer_key: str | None
+    account_id: str | None
+    bundle: str | None
+    expires_at: int
+
+
+class PrekeyIdsOut(_Out, frozen=True):
+    ids: list[int]
 
 
 class DeviceAddedOut(_Out, frozen=True):
@@ -126,10 +157,12 @@ class ConsentStatusOut(_Out, frozen=True):
 class ContactDeviceOut(_Out, frozen=True):
     device_id: str
     identity_key: str
+    certificate: CertificateOut
 
 
 class ContactOut(_Out, frozen=True):
     account_id: str
+    account_key: str
     role: str
     label_ciphertext: str | None
     consent: ConsentStatusOut
@@ -164,6 +197,7 @@ class OneTimePrekeyOut(_Out, frozen=True):
 class BundleOut(_Out, frozen=True):
     device_id: str
     identity_key: str
+    certificate: CertificateOut
     signed_prekey: SignedPrekeyOut
     one_time_prekey: OneTimePrekeyOut | None
 

@@ -41,7 +41,7 @@ class MongoAccountStore:
         return bool(result.matched_count == 1)
 
     async def add_account_from_invitation(
-        self, *, code_hash: bytes, account_id: str, device: NewDevice, now: int
+        self, *, code_hash: bytes, account_id: str, device: NewDevice, now: int, account_key: bytes = b""
     ) -> tuple[Account, Invitation]:
         engine = self._engine
 
@@ -70,7 +70,13 @@ class MongoAccountStore:
             invitation = dataclasses.replace(_docs.invitation(before), used_at=now)
             try:
                 await engine["accounts"].insert_one(
-                    {"_id": account_id, "role": invitation.role.value, "created_at": now, "disabled": False},
+                    {
+                        "_id": account_id,
+                        "role": invitation.role.value,
+                        "created_at": now,
+                        "disabled": False,
+                        "account_key": account_key,
+                    },
                     session=s,
                 )
                 await _docs.insert_device(engine, account_id, device, now, s)
@@ -88,7 +94,13 @@ class MongoAccountStore:
                 if s is None:  # no transaction to abort: undo by hand so that the code stays usable
                     await _undo_redemption(engine, found["_id"], account_id, device.device_id)
                 raise
-            account = Account(account_id=account_id, role=invitation.role, created_at=now, disabled=False)
+            account = Account(
+                account_id=account_id,
+                role=invitation.role,
+                created_at=now,
+                disabled=False,
+                account_key=account_key,
+            )
             return account, invitation
 
         return await engine.run(redeem_invitation)

@@ -171,6 +171,12 @@ class MongoPrekeyStore:
             count: int = await self._engine["one_time_prekeys"].count_documents({"device_id": device_id})
         return count
 
+    async def get_one_time_prekey_ids(self, device_id: str) -> list[int]:
+        async with self._engine.op():
+            cursor = self._engine["one_time_prekeys"].find({"device_id": device_id}).sort("seq", ASCENDING)
+            docs = await cursor.to_list(None)
+        return [int(d["prekey_id"]) for d in docs]
+
     async def claim_bundles(self, device_ids: Sequence[str]) -> list[Bundle]:
         ids = list(dict.fromkeys(device_ids))
         engine = self._engine
@@ -196,6 +202,7 @@ class MongoPrekeyStore:
                         if otk is None
                         else OneTimePrekey(otk["prekey_id"], bytes(otk["public"])),
                         remaining=remaining,
+                        certificate=device.certificate,
                     )
                 )
         return bundles

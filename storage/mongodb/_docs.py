@@ -16,7 +16,11 @@ def opt_bytes(value: Any) -> bytes | None:
 
 def account(doc: Doc) -> Account:
     return Account(
-        account_id=doc["_id"], role=Role(doc["role"]), created_at=doc["created_at"], disabled=doc["disabled"]
+        account_id=doc["_id"],
+        role=Role(doc["role"]),
+        created_at=doc["created_at"],
+        disabled=doc["disabled"],
+        account_key=bytes(doc.get("account_key") or b""),
     )
 
 
@@ -30,6 +34,7 @@ def device(doc: Doc) -> Device:
         ),
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
+        certificate=bytes(doc.get("certificate") or b""),
     )
 
 
@@ -103,6 +108,7 @@ async def insert_device(engine: Any, account_id: str, new: NewDevice, now: int, 
             "spk_signature": spk.signature,
             "created_at": now,
             "revoked_at": None,
+            "certificate": new.certificate,
         },
         session=session,
     )
@@ -118,4 +124,5 @@ async def insert_device(engine: Any, account_id: str, new: NewDevice, now: int, 
         signed_prekey=spk,
         created_at=now,
         revoked_at=None,
+        certificate=new.certificate,
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from storage.errors import PROTOCOL_V1_REFUSED, ProtocolVersionRefused
 from storage.mongodb._accounts import MongoAccountStore, MongoInvitationStore, MongoLinkStore
 from storage.mongodb._devices import MongoChallengeStore, MongoDeviceStore, MongoPrekeyStore, MongoTokenStore
 from storage.mongodb._engine import Engine
@@ -36,6 +37,9 @@ SERVER_SELECTION_TIMEOUT_MS = (
 
 
 async def _on_start(engine: Engine) -> None:
+    # Protocol version 1 devices carry no certificate field; there is no migration (docs/API.md, Start-up).
+    if await engine["devices"].find_one({"certificate": None}) is not None:
+        raise ProtocolVersionRefused(PROTOCOL_V1_REFUSED)
     await create_indexes(engine)
     log.info(
         "mongodb storage ready (database %s, %s)",

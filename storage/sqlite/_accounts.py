@@ -23,7 +23,7 @@ class SqliteAccountStore:
     async def get_account(self, account_id: str) -> Account | None:
         def read(conn: sqlite3.Connection) -> Account | None:
             row = conn.execute(
-                "SELECT account_id, role, created_at, disabled FROM accounts WHERE account_id = ?",
+                f"SELECT {_rows.ACCOUNT_COLUMNS} FROM accounts WHERE account_id = ?",
                 (account_id,),
             ).fetchone()
             return None if row is None else _rows.account(row)
@@ -47,7 +47,7 @@ class SqliteAccountStore:
         return await self._engine.write(write)
 
     async def add_account_from_invitation(
-        self, *, code_hash: bytes, account_id: str, device: NewDevice, now: int
+        self, *, code_hash: bytes, account_id: str, device: NewDevice, now: int, account_key: bytes = b""
     ) -> tuple[Account, Invitation]:
         def redeem_invitation(conn: sqlite3.Connection) -> tuple[Account, Invitation]:
             # The conditional UPDATE is the race guard: of two concurrent redemptions only one
@@ -66,8 +66,9 @@ class SqliteAccountStore:
             ).fetchone()
             invitation = _rows.invitation(row)
             conn.execute(
-                "INSERT INTO accounts (account_id, role, created_at, disabled) VALUES (?, ?, ?, 0)",
-                (account_id, invitation.role.value, now),
+                "INSERT INTO accounts (account_id, role, created_at, disabled, account_key) "
+                "VALUES (?, ?, ?, 0, ?)",
+                (account_id, invitation.role.value, now, account_key),
             )
             # The invitation references the account, which exists only now.
             conn.execute("UPDATE invitations SET account_id = ? WHERE code_hash = ?", (account_id, code_hash))
@@ -78,7 +79,13 @@ class SqliteAccountStore:
                     "VALUES (?, ?, ?, ?)",
                     (invitation.inviter_id, account_id, now, invitation.label_ciphertext),
                 )
-            account = Account(account_id=account_id, role=invitation.role, created_at=now, disabled=False)
+            account = Account(
+                account_id=account_id,
+                role=invitation.role,
+                created_at=now,
+                disabled=False,
+                account_key=account_key,
+            )
             return account, invitation
 
         return await self._engine.write(redeem_invitation)

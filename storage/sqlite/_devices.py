@@ -144,6 +144,15 @@ class SqlitePrekeyStore:
 
         return await self._engine.read(read)
 
+    async def get_one_time_prekey_ids(self, device_id: str) -> list[int]:
+        def read(conn: sqlite3.Connection) -> list[int]:
+            rows = conn.execute(
+                "SELECT prekey_id FROM one_time_prekeys WHERE device_id = ? ORDER BY seq", (device_id,)
+            ).fetchall()
+            return [int(r[0]) for r in rows]
+
+        return await self._engine.read(read)
+
     async def claim_bundles(self, device_ids: Sequence[str]) -> list[Bundle]:
         ids = list(dict.fromkeys(device_ids))
 
@@ -174,6 +183,7 @@ class SqlitePrekeyStore:
                         signed_prekey=device.signed_prekey,
                         one_time_prekey=None if otk is None else OneTimePrekey(otk[0], bytes(otk[1])),
                         remaining=remaining,
+                        certificate=device.certificate,
                     )
                 )
             return bundles

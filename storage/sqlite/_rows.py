@@ -9,7 +9,7 @@ from storage.records import Account, Device, Invitation, NewDevice, Role, Signed
 
 DEVICE_COLUMNS = (
     "device_id, account_id, identity_key, signed_prekey_id, signed_prekey_public, "
-    "signed_prekey_signature, created_at, revoked_at"
+    "signed_prekey_signature, created_at, revoked_at, certificate"
 )
 INVITATION_COLUMNS = (
     "invitation_id, code_hash, inviter_id, role, created_at, expires_at, used_at, revoked_at, "
@@ -17,8 +17,14 @@ INVITATION_COLUMNS = (
 )
 
 
+ACCOUNT_COLUMNS = "account_id, role, created_at, disabled, account_key"
+
+
 def account(row: Any) -> Account:
-    return Account(account_id=row[0], role=Role(row[1]), created_at=row[2], disabled=bool(row[3]))
+    key = b"" if len(row) < 5 or row[4] is None else bytes(row[4])
+    return Account(
+        account_id=row[0], role=Role(row[1]), created_at=row[2], disabled=bool(row[3]), account_key=key
+    )
 
 
 def device(row: Any) -> Device:
@@ -29,6 +35,7 @@ def device(row: Any) -> Device:
         signed_prekey=SignedPrekey(id=row[3], public=bytes(row[4]), signature=bytes(row[5])),
         created_at=row[6],
         revoked_at=row[7],
+        certificate=b"" if row[8] is None else bytes(row[8]),
     )
 
 
@@ -51,8 +58,17 @@ def insert_device(conn: sqlite3.Connection, account_id: str, new: NewDevice, now
     """Insert a device and its first one-time prekeys (inside the caller's transaction)."""
     spk = new.signed_prekey
     conn.execute(
-        f"INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-        (new.device_id, account_id, new.identity_key, spk.id, spk.public, spk.signature, now),
+        f"INSERT INTO devices ({DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+        (
+            new.device_id,
+            account_id,
+            new.identity_key,
+            spk.id,
+            spk.public,
+            spk.signature,
+            now,
+            new.certificate,
+        ),
     )
     conn.executemany(
         "INSERT INTO one_time_prekeys (device_id, prekey_id, public) VALUES (?, ?, ?)",
@@ -65,4 +81,5 @@ def insert_device(conn: sqlite3.Connection, account_id: str, new: NewDevice, now
         signed_prekey=spk,
         created_at=now,
         revoked_at=None,
+        certificate=new.certificate,
     )

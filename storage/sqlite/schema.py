@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from storage.errors import PROTOCOL_V1_REFUSED, ProtocolVersionRefused
+
 __all__ = ["MIGRATIONS", "migrate"]
 
 _V1 = """
@@ -241,7 +243,15 @@ WHEN OLD.seq > COALESCE((SELECT seq FROM audit_floor WHERE id = 1), 0)
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
+# Protocol version 2 (docs/PROTOCOL.md): account keys and device certificates. Rows written before this
+# step (schemas 1-5, protocol version 1) have neither, and there is no migration (no deployment existed):
+# migrate() refuses such a database.
 _V6 = """
+ALTER TABLE accounts ADD COLUMN account_key BLOB;   -- Ed25519 public account key; certifies devices
+ALTER TABLE devices ADD COLUMN certificate BLOB;    -- created_at u64 || account-key signature
+"""
+
+_V7 = """
 CREATE TABLE vault_records (
     account_id TEXT NOT NULL,                     -- whose vault (no FK: erasure deletes it explicitly)
     record_id TEXT NOT NULL,                      -- random, chosen by the client; bound into the ciphertext
@@ -268,7 +278,8 @@ CREATE TABLE recovery_backups (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+FIRST_PROTOCOL_V2_SCHEMA = 6  # schema versions below this (but above 0) were written by protocol version 1
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -278,6 +289,8 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise RuntimeError(
             f"database schema version {version} is newer than this Confidant ({len(MIGRATIONS)}); upgrade"
         )
+    if 0 < version < FIRST_PROTOCOL_V2_SCHEMA:
+        raise ProtocolVersionRefused(PROTOCOL_V1_REFUSED)
     for index in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         for statement in _statements(MIGRATIONS[index]):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
 from tests.fixtures.server_proc import ConfidantServer
 
@@ -134,7 +134,7 @@ async def send(page: Page, to_name: str, text: str) -> None:
     await box.press("Enter")
 
 
-def bubble(page: Page, text: str):
+def bubble(page: Page, text: str) -> Locator:
     return page.locator(".messages .bubble").filter(has_text=re.compile(f"^{re.escape(text)}$"))
 
 
@@ -150,3 +150,44 @@ def assert_server_never_saw(server: ConfidantServer, texts: list[str]) -> None:
     for text in texts:
         needle = text.encode()
         assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"
+
+
+async def link_new_device(browser: Browser, server: ConfidantServer, existing: Page,
+                          artifacts: Path | None = None, audit: dict[str, object] | None = None,
+                          passphrase: str = PASSPHRASE) -> User:
+    """A new browser (a phone, 390x844) added to `existing`'s account the only way there is: it shows a code,
+    the existing (unlocked) device enters it, both show the same comparison number, and the person confirms
+    on both. With `audit`, each linking screen's axe violations are stored in it."""
+    new = await open_user(browser, server, "/#/link")
+    await new.page.set_viewport_size({"width": 390, "height": 844})
+    if audit is not None:
+        audit["new device: passphrase"] = await violations(new.page)
+    await new.page.get_by_label("Passphrase", exact=True).fill(passphrase)
+    await new.page.get_by_label("Repeat the passphrase").fill(passphrase)
+    await new.page.get_by_role("button", name="Continue").click()
+    code = await new.page.get_by_test_id("link-code").text_content()
+    assert code and len(code.replace(" ", "")) == 53
+    if artifacts is not None:
+        await shot(new.page, artifacts, "link-new-device-code")
+    if audit is not None:
+        audit["new device: code"] = await violations(new.page)
+    await existing.get_by_role("navigation", name="Main").get_by_role("link", name="Devices").click()
+    if audit is not None:
+        audit["existing device: enter code"] = await violations(existing)
+    await existing.get_by_label("Code shown on the new device").fill(code)
+    await existing.get_by_role("button", name="Continue").click()
+    shown_existing = await existing.get_by_test_id("link-comparison").text_content()
+    shown_new = await new.page.get_by_test_id("link-comparison").text_content()
+    assert shown_existing and re.fullmatch(r"\d{3} \d{3}", shown_existing)
+    assert shown_existing == shown_new
+    if artifacts is not None:
+        await existing.get_by_test_id("link-comparison").scroll_into_view_if_needed()
+        await shot(new.page, artifacts, "link-new-device-compare")
+        await shot(existing, artifacts, "link-existing-device-approve")
+    if audit is not None:
+        audit["new device: compare"] = await violations(new.page)
+        audit["existing device: compare"] = await violations(existing)
+    await new.page.get_by_role("button", name="Both show the same number").click()
+    await existing.get_by_role("button", name="Same number: approve").click()
+    await expect(existing.get_by_role("status").filter(has_text="Approved. The new device")).to_be_visible()
+    return new

@@ -35,9 +35,9 @@ async def test_sdk_therapist_calls_browser_client(
     admin = await open_user(browser, server)
     await join(admin.page, f"/#/join/{server.admin_code()}")
     await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
-    code = (await create_invitation(admin.page, "Dr. Scripted")).rsplit("/", 1)[-1]
+    link = await create_invitation(admin.page, "Dr. Scripted")
 
-    therapist = await Device.register(server.url, code, tmp_path / "therapist.keystore", "a passphrase")
+    therapist = await Device.register(server.url, link, tmp_path / "therapist.keystore", "a passphrase")
     call: Call | None = None
     try:
         await therapist.publish_terms(TERMS)

@@ -19,16 +19,24 @@ async def test_browser_and_python_sdk_exchange_messages(
     browser: Browser, server: ConfidantServer, artifacts: Path, tmp_path: Path
 ) -> None:
     admin, therapist, link = await therapist_with_terms(browser, server, "Alex (scripted)")
-    code = link.rsplit("/", 1)[-1]
-    sdk = await Device.register(server.url, code, tmp_path / "sdk.keystore", "sdk passphrase")
+    # The whole link: the SDK checks the therapist's account key against the fragment's fingerprint.
+    sdk = await Device.register(server.url, link, tmp_path / "sdk.keystore", "sdk passphrase")
     try:
         contacts = await sdk.contacts()
         therapist_id = next(c.account_id for c in contacts if c.role == "therapist")
+        # The fingerprint the therapist's browser put in the link verifies its account key for the SDK.
+        assert sdk.trust.is_verified(therapist_id)
         await sdk.accept_terms(therapist_id)
 
         for i in range(3):
             await sdk.send(therapist_id, f"from python {i}: hello from the SDK")
         t = therapist.page
+        await open_chat(t, "Alex (scripted)")
+        # One safety number per contact, over the account keys: the same in the browser and in the SDK.
+        await t.get_by_role("link", name="Safety number", exact=True).click()
+        shown = await t.get_by_test_id("safety-number").get_attribute("aria-label")
+        assert shown
+        assert shown.removeprefix("Safety number: ").split() == sdk.safety_number(therapist_id).split()
         await open_chat(t, "Alex (scripted)")
         for i in range(3):
             await expect(bubble(t, f"from python {i}: hello from the SDK")).to_be_visible()

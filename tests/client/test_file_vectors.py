@@ -24,7 +24,7 @@ VECTORS = json.loads(
 def test_valid_pointer_encodes_to_the_exact_payload(case: dict[str, Any]) -> None:
     pointer = FilePointer.from_wire(case["file"])
     assert pointer.to_wire() == case["file"]
-    encoded = Payload(pointer, VECTORS["sent_at"], VECTORS["to"]).encode()
+    encoded = Payload(pointer, VECTORS["sent_at"], VECTORS["to"], VECTORS["id"]).encode()
     assert encoded.decode() == case["payload"]
     assert Payload.decode(encoded).body == pointer
 
@@ -33,7 +33,8 @@ def test_valid_pointer_encodes_to_the_exact_payload(case: dict[str, Any]) -> Non
 def test_invalid_pointer_is_rejected(case: dict[str, Any]) -> None:
     with pytest.raises(MalformedFile):
         FilePointer.from_wire(case["file"])
-    doc = {"v": 1, "type": "file", "file": case["file"], "sent_at": 1, "to": VECTORS["to"]}
+    doc = {"v": 2, "id": VECTORS["id"], "type": "file", "file": case["file"], "sent_at": 1}
+    doc["to"] = VECTORS["to"]
     with pytest.raises(PayloadError):
         Payload.decode(json.dumps(doc).encode())
 

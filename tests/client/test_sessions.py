@@ -1,4 +1,5 @@
-"""Sessions between two devices without a server: simultaneous starts converge, changed keys are refused."""
+"""Sessions between two devices without a server: simultaneous starts converge, uncertified keys are refused,
+duplicates never start a new session, replayed session starts are refused."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from pathlib import Path
 import pytest
 
 from client._wire import b64e
-from client.errors import KeyChanged
+from client.errors import UntrustedDevice
 from client.keystore import Keystore
 from client.sessions import SessionBook
 from client.state import DeviceState
-from crypto import IdentityKeyPair, PreKeyBundle, SignedPreKeyPair, generate_one_time_prekeys
+from crypto import (
+    DuplicateMessage,
+    IdentityKeyPair,
+    PreKeyBundle,
+    ReplayedMessage,
+    SignedPreKeyPair,
+    generate_one_time_prekeys,
+)
 
 _DIR = tempfile.TemporaryDirectory(prefix="sessions-")
 _OPEN: list[Keystore] = []
@@ -46,13 +54,20 @@ class Peer:
         self.spk = spk
         self.book = SessionBook(state, self.identity)
 
-    def bundle(self) -> PreKeyBundle:
-        otk = self.otks.pop(0)
-        return PreKeyBundle(self.identity.public, self.spk.public_part(), otk.public_part())
+    def bundle(self, with_otk: bool = True) -> PreKeyBundle:
+        otk = self.otks.pop(0).public_part() if with_otk else None
+        return PreKeyBundle(self.identity.public, self.spk.public_part(), otk)
 
-    def send_to(self, other: Peer, text: str) -> bytes:
+    def certify(self, other: Peer) -> None:
+        """What client/trust.py does once the other's certificate verified under its account key."""
+        self.book.state.peer_identities[other.device] = b64e(other.identity.public.to_bytes())
+        self.book.state.device_accounts[other.device] = other.account
+
+    def send_to(self, other: Peer, text: str, with_otk: bool = True) -> bytes:
+        self.certify(other)
+        other.certify(self)
         if not self.book.has_session(other.device):
-            self.book.start(other.account, other.device, other.bundle())
+            self.book.start(other.account, other.device, other.bundle(with_otk))
         return self.book.encrypt(other.device, text.encode())[1]
 
     def read(self, sender: Peer, wire: bytes) -> str:
@@ -81,8 +96,43 @@ def test_a_device_presenting_another_identity_key_is_refused() -> None:
     alice, bob = Peer(), Peer()
     bob.read(alice, alice.send_to(bob, "hello"))
     mallory = Peer(account=alice.account, device=alice.device)  # same device id, another identity key
-    with pytest.raises(KeyChanged):
-        bob.read(mallory, mallory.send_to(bob, "it is me, really"))
-    changes = list(bob.book.state.key_changes.values())
-    assert changes == [{"account_id": alice.account, "device_id": alice.device}]
+    mallory.certify(bob)
+    mallory.book.start(bob.account, bob.device, bob.bundle())
+    wire = mallory.book.encrypt(bob.device, b"it is me, really")[1]
+    before = dict(bob.book.state.sessions)
+    with pytest.raises(UntrustedDevice):
+        bob.read(mallory, wire)
+    assert dict(bob.book.state.sessions) == before
     assert bob.read(alice, alice.send_to(bob, "still me")) == "still me"
+
+
+def test_a_device_nobody_certified_is_never_read() -> None:
+    alice, bob = Peer(), Peer()
+    wire = alice.send_to(bob, "hello")
+    del bob.book.state.peer_identities[alice.device]
+    with pytest.raises(UntrustedDevice):
+        bob.read(alice, wire)
+
+
+def test_a_duplicate_prekey_message_never_starts_a_new_session() -> None:
+    alice, bob = Peer(), Peer()
+    first = alice.send_to(bob, "first")
+    assert bob.read(alice, first) == "first"
+    sessions = list(bob.book.state.sessions[alice.device])
+    with pytest.raises(DuplicateMessage):
+        bob.read(alice, first)  # redelivered, or replayed by the relay
+    assert bob.book.state.sessions[alice.device] == sessions
+
+
+def test_a_replayed_session_start_without_one_time_prekey_is_refused() -> None:
+    """The relay withheld one-time prekeys, then replays Alice's first message to Bob later."""
+    alice, bob = Peer(), Peer()
+    first = alice.send_to(bob, "first", with_otk=False)
+    assert bob.read(alice, first) == "first"
+    for i in range(3):
+        assert alice.read(bob, bob.send_to(alice, f"b{i}")) == f"b{i}"
+        assert bob.read(alice, alice.send_to(bob, f"a{i}")) == f"a{i}"
+    bob.book.state.sessions.pop(alice.device)  # even without the session, the start is remembered
+    with pytest.raises(ReplayedMessage):
+        bob.read(alice, first)
+    assert alice.device not in bob.book.state.sessions

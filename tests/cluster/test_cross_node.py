@@ -6,9 +6,9 @@ import asyncio
 
 import aiohttp
 
-from client.device import Device
 from storage.redis_broker import RedisBroker
 from tests.cluster.conftest import PASSPHRASE, Cluster, bodies, eventually
+from tests.fixtures.sdk_link import link_sdk_device
 
 
 async def test_client_and_therapist_on_different_nodes_exchange_messages_live(cluster: Cluster) -> None:
@@ -90,9 +90,12 @@ async def test_three_nodes_a_therapists_two_devices_on_different_nodes_both_get_
     cluster3: Cluster,
 ) -> None:
     therapist = await cluster3.therapist(node=1)
-    code = await therapist.create_link_code()
-    second = await Device.link(
-        cluster3.url(2), code, cluster3.tmp / "therapist-second.keystore", PASSPHRASE, kdf="fast"
+    second = await link_sdk_device(
+        therapist,
+        cluster3.tmp / "therapist-second.keystore",
+        PASSPHRASE,
+        server_url=cluster3.url(2),
+        kdf="fast",
     )
     cluster3.devices.append(second)
     client = await cluster3.client(node=0, therapist=therapist)
@@ -109,9 +112,8 @@ async def test_three_nodes_a_therapists_two_devices_on_different_nodes_both_get_
 
 async def test_revoking_a_device_closes_its_connection_on_another_node(cluster: Cluster) -> None:
     therapist = await cluster.therapist(node=0)
-    code = await therapist.create_link_code()
-    lost = await Device.link(
-        cluster.url(1), code, cluster.tmp / "lost-phone.keystore", PASSPHRASE, kdf="fast"
+    lost = await link_sdk_device(
+        therapist, cluster.tmp / "lost-phone.keystore", PASSPHRASE, server_url=cluster.url(1), kdf="fast"
     )
     cluster.devices.append(lost)
     assert lost.realtime.connected.is_set()

@@ -294,7 +294,7 @@ FINGERPRINT = _load("fingerprint.json")
 
 def test_fingerprint_vector() -> None:
     a, b = FINGERPRINT["alice"], FINGERPRINT["bob"]
-    ka, kb = IdentityPublicKey(_h(a["identity_key"])), IdentityPublicKey(_h(b["identity_key"]))
+    ka, kb = IdentityPublicKey(_h(a["account_key"])), IdentityPublicKey(_h(b["account_key"]))
     ida, idb = _h(a["account_id"]), _h(b["account_id"])
     assert fingerprint.party_fingerprint(ka, ida).hex() == a["hash"]
     assert fingerprint.safety_number(ka, ida, kb, idb) == FINGERPRINT["safety_number"]

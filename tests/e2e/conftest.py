@@ -11,6 +11,7 @@ import pytest
 from client._wire import b64d
 from client.device import Device
 from crypto import OneTimePreKeyPair, SignedPreKeyPair
+from tests.fixtures.sdk_link import link_sdk_device
 from tests.fixtures.server_proc import ConfidantServer
 
 PASSPHRASE = "correct horse battery staple"
@@ -54,11 +55,8 @@ class Practice:
         return self.remember(await Device.open(device.keystore_path, PASSPHRASE))
 
     async def link_device(self, owner: Device, name: str) -> Device:
-        code = await owner.create_link_code()
-        self.codes.append(code)
-        return self.remember(
-            await Device.link(self.server.url, code, self.keystore(name), PASSPHRASE, kdf="fast")
-        )
+        """Approved linking from ``owner`` (docs/PROTOCOL.md section 17)."""
+        return self.remember(await link_sdk_device(owner, self.keystore(name), PASSPHRASE, kdf="fast"))
 
 
 def private_keys(device: Device) -> list[bytes]:

@@ -33,7 +33,9 @@ async def test_refusals_carry_code_message_and_details(practice: Practice) -> No
     async with ApiClient(p.server.url) as anonymous:
         with pytest.raises(ApiError) as used:
             await anonymous.create_account(
-                p.codes[2], {"identity_key": "", "signed_prekey": {}, "one_time_prekeys": []}
+                p.codes[2],
+                {"account_id": "00" * 16, "account_key": ""},
+                {"identity_key": "", "signed_prekey": {}, "one_time_prekeys": []},
             )
         assert used.value.code in {"invitation_invalid", "invalid_field"}
         with pytest.raises(ApiError) as unauthenticated:

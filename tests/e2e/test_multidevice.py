@@ -69,3 +69,28 @@ async def test_revoked_device_is_dropped_from_sends_without_an_error(practice: P
     second = await client.send(therapist.account_id, "to the phone only", timeout=30)
     assert [m.id for m in await therapist.receive(1, timeout=30)] == [second]
     assert tablet.device_id not in client.state.device_sets[therapist.account_id]
+
+
+async def test_lock_revokes_the_token_and_removing_this_device_revokes_it_first(practice: Practice) -> None:
+    from client.api import ApiClient
+    from client.errors import ApiError
+
+    p = practice
+    therapist = p.therapist
+    tablet = await p.link_device(therapist, "therapist-tablet")
+    token = tablet.api.token
+    await tablet.lock_device()  # "Lock": the token is revoked on the server, not just forgotten
+    async with ApiClient(p.server.url) as thief:
+        thief.token = token
+        try:
+            await thief.me()
+            raise AssertionError("a locked device's token still works")
+        except ApiError as exc:
+            assert exc.code == "unauthenticated"
+
+    phone = await p.link_device(therapist, "therapist-phone")
+    keystore = phone.keystore_path
+    await phone.remove_this_device()  # "Remove this account from this device"
+    assert not keystore.exists()
+    listed = [d["device_id"] for d in (await therapist.api.me())["devices"]]
+    assert phone.device_id not in listed and therapist.device_id in listed

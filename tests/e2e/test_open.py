@@ -16,6 +16,7 @@ from client.device import Device
 from client.errors import ApiError, TransportError
 from client.keystore import KeystoreLocked
 from tests.e2e.conftest import PASSPHRASE, Practice
+from tests.fixtures.sdk_link import link_sdk_device
 
 
 @contextmanager
@@ -92,9 +93,8 @@ async def test_a_5000_message_backlog_reaches_the_app_in_order_while_the_loop_ke
     # minute); their copies fill the offline device's mailbox. Nobody else is online to decrypt them.
     senders = []
     for i in range(4):
-        code = await client.create_link_code()
-        senders.append(practice.remember(await Device.link(
-            practice.server.url, code, practice.keystore(f"phone-{i}"), PASSPHRASE, kdf="fast", connect=False
+        senders.append(practice.remember(await link_sdk_device(
+            client, practice.keystore(f"phone-{i}"), PASSPHRASE, kdf="fast", connect=False
         )))
     path = client.keystore_path
     for device in (client, therapist):

@@ -8,7 +8,7 @@ import base64
 import json
 import subprocess
 
-from client.device import Device
+from tests.fixtures.sdk_link import link_sdk_device
 from tests.fixtures.server_proc import CONFIDANT
 from tests.ops.conftest import PASSPHRASE, Relay
 
@@ -25,8 +25,7 @@ async def test_logs_hold_no_content_tokens_keys_or_codes(relay: Relay) -> None:
     for text in texts:
         await relay.client.send(relay.therapist.account_id, text)
     await relay.therapist.receive(3)
-    link_code = await relay.client.create_link_code()
-    tablet = await Device.link(relay.url, link_code, relay.root / "tablet.keystore", PASSPHRASE, kdf="fast")
+    tablet = await link_sdk_device(relay.client, relay.root / "tablet.keystore", PASSPHRASE, kdf="fast")
     relay.devices.append(tablet)
     await relay.therapist.send(relay.client.account_id, "reply to both devices")
     await tablet.receive(1)
@@ -43,7 +42,7 @@ async def test_logs_hold_no_content_tokens_keys_or_codes(relay: Relay) -> None:
     assert len(lines) > 20 and all("level" in line and "msg" in line for line in lines)
     assert any("request_id" in line for line in lines)
 
-    secrets: list[str] = [*texts, "reply to both devices", "my sister", link_code, *relay.codes,
+    secrets: list[str] = [*texts, "reply to both devices", "my sister", *relay.codes,
                           *relay.tokens()]
     for device in relay.devices:
         secrets += _forms(device.identity.to_bytes())

@@ -18,7 +18,9 @@ from typing import Any
 import aiohttp
 import socketio
 
+from crypto.certificate import AccountKeyPair, DeviceCertificate
 from crypto.keys import IdentityKeyPair, SignedPreKeyPair, generate_one_time_prekeys
+from crypto.signed import auth_message, consent_message
 
 API = "/api/v1"
 
@@ -45,12 +47,43 @@ def hex_id() -> str:
 
 
 class Keys:
-    """A device's key material, generated the way a real client does."""
+    """A device's key material, generated the way a real client does (protocol version 2: the device and
+    account ids are drawn here, and the account key certifies the device)."""
 
-    def __init__(self, prekeys: int = 20, first_prekey_id: int = 1) -> None:
+    def __init__(
+        self,
+        prekeys: int = 20,
+        first_prekey_id: int = 1,
+        *,
+        account: AccountKeyPair | None = None,
+        account_id: str | None = None,
+    ) -> None:
         self.identity = IdentityKeyPair.generate()
         self.spk = SignedPreKeyPair.generate(self.identity, 1)
         self.otks = generate_one_time_prekeys(first_prekey_id, prekeys)
+        self.account = account or AccountKeyPair.generate()
+        self.account_id = account_id or hex_id()
+        self.device_id = hex_id()
+        self.created_at = 1_700_000_000_000
+
+    def linked(self, prekeys: int = 20) -> Keys:
+        """Keys of a new device of the same account (its certificate signed by this account key)."""
+        return Keys(prekeys, account=self.account, account_id=self.account_id)
+
+    def certificate(self) -> DeviceCertificate:
+        return DeviceCertificate.issue(
+            self.account,
+            bytes.fromhex(self.account_id),
+            bytes.fromhex(self.device_id),
+            self.identity.public,
+            self.created_at,
+        )
+
+    def account_payload(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "account_key": b64(self.account.public.to_bytes())}
+
+    def register_body(self, code: str) -> dict[str, Any]:
+        return {"invitation_code": code, "account": self.account_payload(), "device": self.payload()}
 
     @property
     def identity_public(self) -> bytes:
@@ -61,8 +94,11 @@ class Keys:
 
     def payload(self) -> dict[str, Any]:
         spk = self.spk.public_part()
+        cert = self.certificate()
         return {
+            "device_id": self.device_id,
             "identity_key": b64(self.identity_public),
+            "certificate": {"created_at": cert.created_at, "signature": b64(cert.signature)},
             "signed_prekey": {
                 "id": spk.key_id,
                 "public": b64(spk.public.to_bytes()),
@@ -151,7 +187,7 @@ class Device:
         r = await self.http.call("POST", f"{API}/auth/challenge", {"device_id": self.device_id})
         assert r.status == 200, r.body
         nonce = base64.b64decode(r.body["nonce"])
-        sig = self.keys.sign(b"confidant-auth-v1" + nonce + bytes.fromhex(self.device_id))
+        sig = self.keys.sign(auth_message(nonce, bytes.fromhex(self.device_id)))
         r = await self.http.call(
             "POST",
             f"{API}/auth/token",
@@ -179,13 +215,8 @@ class Device:
     def consent_body(
         self, therapist_id: str, version: int, terms_hash: bytes, signed_at: int
     ) -> dict[str, Any]:
-        message = (
-            b"confidant-consent-v1"
-            + bytes.fromhex(therapist_id)
-            + bytes.fromhex(self.account_id)
-            + struct.pack(">I", version)
-            + terms_hash
-            + struct.pack(">Q", signed_at)
+        message = consent_message(
+            bytes.fromhex(therapist_id), bytes.fromhex(self.account_id), version, terms_hash, signed_at
         )
         return {
             "therapist_id": therapist_id,
@@ -228,3 +259,43 @@ class Socket:
 
     def pending(self, event: str) -> int:
         return self.events[event].qsize()
+
+
+async def link_device(http: Http, owner: Device, keys: Keys) -> str:
+    """Run the linking flow up to approval: N asks, E (``owner``) offers and approves with a sealed bundle.
+
+    Returns the link id; the caller registers N with ``POST /devices``. Real crypto on both sides.
+    """
+    from crypto import linking
+    from crypto.keys import X25519KeyPair
+
+    new_link, offer = X25519KeyPair.generate(), X25519KeyPair.generate()
+    r = await http.call(
+        "POST",
+        f"{API}/device-links",
+        {
+            "link_key": b64(new_link.public.to_bytes()),
+            "device_id": keys.device_id,
+            "identity_key": b64(keys.identity_public),
+        },
+    )
+    assert r.status == 201, r.body
+    link_id: str = r.body["link_id"]
+    r = await owner.call(
+        "POST", f"{API}/device-links/{link_id}/offer", {"link_key": b64(offer.public.to_bytes())}
+    )
+    assert r.status == 200, r.body
+    t = linking.transcript(
+        new_link.public,
+        offer.public,
+        bytes.fromhex(owner.account_id),
+        bytes.fromhex(keys.device_id),
+        keys.identity.public,
+    )
+    sealed = linking.seal_bundle(
+        linking.derive_link_keys(offer, new_link.public, t),
+        linking.AccountBundle(bytes.fromhex(owner.account_id), keys.account, keys.certificate()),
+    )
+    r = await owner.call("POST", f"{API}/device-links/{link_id}/approve", {"bundle": b64(sealed)})
+    assert r.status == 204, r.body
+    return link_id

@@ -18,7 +18,7 @@ from server.context import AppContext
 from server.http.protocol import EdgeRunner
 from storage.records import Role
 from tests.fixtures.ports import free_port
-from tests.server._kit import API, Device, Http, Keys
+from tests.server._kit import API, Device, Http, Keys, link_device
 
 
 class FakeClock:
@@ -49,9 +49,7 @@ class Server:
 
     async def redeem(self, code: str, keys: Keys | None = None) -> Device:
         keys = keys or Keys()
-        r = await self.http.call(
-            "POST", f"{API}/accounts", {"invitation_code": code, "device": keys.payload()}
-        )
+        r = await self.http.call("POST", f"{API}/accounts", keys.register_body(code))
         assert r.status == 201, r.body
         device = Device(
             self.http,
@@ -105,12 +103,10 @@ class Server:
         return therapist, client
 
     async def add_device(self, owner: Device) -> Device:
-        r = await owner.call("POST", f"{API}/devices/link-codes")
-        assert r.status == 201, r.body
-        keys = Keys()
-        r = await self.http.call(
-            "POST", f"{API}/devices", {"link_code": r.body["code"], "device": keys.payload()}
-        )
+        """Approved linking (docs/PROTOCOL.md section 17), both devices driven through the HTTP API."""
+        keys = owner.keys.linked()
+        link_id = await link_device(self.http, owner, keys)
+        r = await self.http.call("POST", f"{API}/devices", {"link_id": link_id, "device": keys.payload()})
         assert r.status == 201, r.body
         device = Device(self.http, keys, owner.account_id, r.body["device_id"], owner.role)
         await device.login()

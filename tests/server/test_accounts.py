@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from storage.records import Role
-from tests.server._kit import API, Keys, b64, eventually, hex_id
+from tests.server._kit import API, Keys, b64, eventually, hex_id, link_device
 from tests.server.conftest import Server
 
 
@@ -64,25 +64,19 @@ async def test_invitation_reuse_expiry_and_revocation(server: Server) -> None:
     code = await server.invite(admin, "therapist")
     await server.redeem(code)
     before = await server.counts()
-    r = await server.http.call(
-        "POST", f"{API}/accounts", {"invitation_code": code, "device": Keys().payload()}
-    )
+    r = await server.http.call("POST", f"{API}/accounts", Keys().register_body(code))
     assert (r.status, r.code) == (410, "invitation_invalid")
 
     expiring = await server.invite(admin, "therapist", ttl_seconds=60)
     server.clock.advance(60)
-    r = await server.http.call(
-        "POST", f"{API}/accounts", {"invitation_code": expiring, "device": Keys().payload()}
-    )
+    r = await server.http.call("POST", f"{API}/accounts", Keys().register_body(expiring))
     assert (r.status, r.code) == (410, "invitation_invalid")
 
     r = await admin.call("POST", f"{API}/invitations", {"role": "therapist"})
     revoked_id, revoked_code = r.body["invitation_id"], r.body["code"]
     assert (await admin.call("DELETE", f"{API}/invitations/{revoked_id}")).status == 204
     assert (await admin.call("DELETE", f"{API}/invitations/{revoked_id}")).code == "not_found"
-    r = await server.http.call(
-        "POST", f"{API}/accounts", {"invitation_code": revoked_code, "device": Keys().payload()}
-    )
+    r = await server.http.call("POST", f"{API}/accounts", Keys().register_body(revoked_code))
     assert (r.status, r.code) == (410, "invitation_invalid")
     after = await server.counts()
     assert after["accounts"] == before["accounts"] and after["devices"] == before["devices"]
@@ -94,14 +88,15 @@ async def test_bad_signed_prekey_does_not_consume_the_invitation(server: Server)
     payload = Keys().payload()
     payload["signed_prekey"]["signature"] = b64(bytes(64))
     before = await server.counts()
-    r = await server.http.call("POST", f"{API}/accounts", {"invitation_code": code, "device": payload})
+    body = {"invitation_code": code, "account": Keys().account_payload(), "device": payload}
+    r = await server.http.call("POST", f"{API}/accounts", body)
     assert (r.status, r.code) == (401, "signature_invalid")
     assert r.body["error"]["details"]["field"] == "device.signed_prekey.signature"
     assert await server.counts() == before
     await server.redeem(code)  # still usable
 
 
-async def test_link_code_adds_a_device_and_contacts_are_told(server: Server) -> None:
+async def test_approved_link_adds_a_device_and_contacts_are_told(server: Server) -> None:
     therapist, client = await server.pair()
     t_sock = await therapist.connect()
     second = await server.add_device(client)
@@ -114,13 +109,13 @@ async def test_link_code_adds_a_device_and_contacts_are_told(server: Server) -> 
     assert {d["device_id"] for d in contact["devices"]} == {client.device_id, second.device_id}
 
 
-async def test_link_code_is_single_use(server: Server) -> None:
+async def test_a_link_is_single_use(server: Server) -> None:
     _, client = await server.pair()
-    r = await client.call("POST", f"{API}/devices/link-codes")
-    code = r.body["code"]
-    ok = await server.http.call("POST", f"{API}/devices", {"link_code": code, "device": Keys().payload()})
+    keys = client.keys.linked()
+    link_id = await link_device(server.http, client, keys)
+    ok = await server.http.call("POST", f"{API}/devices", {"link_id": link_id, "device": keys.payload()})
     assert ok.status == 201
-    again = await server.http.call("POST", f"{API}/devices", {"link_code": code, "device": Keys().payload()})
+    again = await server.http.call("POST", f"{API}/devices", {"link_id": link_id, "device": keys.payload()})
     assert (again.status, again.code) == (410, "invitation_invalid")
 
 
@@ -128,11 +123,10 @@ async def test_device_limit(server: Server) -> None:
     _, client = await server.pair()
     for _ in range(9):
         await server.add_device(client)
-    r = await client.call("POST", f"{API}/devices/link-codes")
+    keys = client.keys.linked()
+    link_id = await link_device(server.http, client, keys)
     before = await server.count("devices")
-    r = await server.http.call(
-        "POST", f"{API}/devices", {"link_code": r.body["code"], "device": Keys().payload()}
-    )
+    r = await server.http.call("POST", f"{API}/devices", {"link_id": link_id, "device": keys.payload()})
     assert (r.status, r.code) == (409, "conflict")
     assert await server.count("devices") == before
 
@@ -177,10 +171,13 @@ async def test_contacts_show_labels_only_to_the_therapist(server: Server) -> Non
     r = await client.call("GET", f"{API}/contacts")
     [contact] = r.body["contacts"]
     assert contact["account_id"] == therapist.account_id and contact["label_ciphertext"] is None
+    cert = therapist.keys.certificate()
+    assert contact["account_key"] == b64(therapist.keys.account.public.to_bytes())
     assert contact["devices"] == [
         {
             "device_id": therapist.device_id,
             "identity_key": base64.b64encode(therapist.keys.identity_public).decode(),
+            "certificate": {"created_at": cert.created_at, "signature": b64(cert.signature)},
         }
     ]
 
@@ -207,9 +204,7 @@ async def test_disabled_account_cannot_log_in_or_be_reached(server: Server) -> N
 async def test_bootstrap_replaces_earlier_admin_codes(server: Server) -> None:
     first = await server.ctx.services.invitations.create_by_operator(Role.ADMIN)
     second = await server.ctx.services.invitations.create_by_operator(Role.ADMIN)
-    r = await server.http.call(
-        "POST", f"{API}/accounts", {"invitation_code": first.code, "device": Keys().payload()}
-    )
+    r = await server.http.call("POST", f"{API}/accounts", Keys().register_body(first.code))
     assert r.code == "invitation_invalid"
     admin = await server.redeem(second.code)
     assert admin.role == "admin"

@@ -117,7 +117,10 @@ MATRIX: dict[str, tuple[Prepare, tuple[int, ...]]] = {
         (200, 200, 200, 200, 200, 200),
     ),
     "GET /me": (fixed("GET", f"{API}/me"), (401, 200, 200, 200, 200, 200)),
-    "POST /devices/link-codes": (fixed("POST", f"{API}/devices/link-codes"), (401, 201, 201, 201, 201, 201)),
+    "GET /keys/one-time-prekeys": (
+        fixed("GET", f"{API}/keys/one-time-prekeys"),
+        (401, 200, 200, 200, 200, 200),
+    ),
     "DELETE /devices/{id}": (_revoke_client_device, (401, 204, 404, 404, 404, 404)),
     "GET /contacts": (fixed("GET", f"{API}/contacts"), (401, 200, 200, 200, 200, 403)),
     "PUT /keys/signed-prekey": (_rotate, (401, 204, 204, 204, 204, 204)),

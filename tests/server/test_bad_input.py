@@ -10,11 +10,23 @@ from tests.server._kit import API, Keys, b64, hex_id
 from tests.server.conftest import Server
 
 # (method, path template, a valid-looking body). {me}/{dev}/{other} are filled per test.
-_DEVICE = Keys(prekeys=1).payload()
+_KEYS = Keys(prekeys=1)
+_DEVICE = _KEYS.payload()
 BODIES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", f"{API}/invitations", {"role": "client"}),
-    ("POST", f"{API}/accounts", {"invitation_code": "abc", "device": _DEVICE}),
-    ("POST", f"{API}/devices", {"link_code": "abc", "device": _DEVICE}),
+    (
+        "POST",
+        f"{API}/accounts",
+        {"invitation_code": "abc", "account": _KEYS.account_payload(), "device": _DEVICE},
+    ),
+    ("POST", f"{API}/devices", {"link_id": "{dev}", "device": _DEVICE}),
+    (
+        "POST",
+        f"{API}/device-links",
+        {"link_key": b64(bytes(32)), "device_id": "{dev}", "identity_key": b64(bytes(32))},
+    ),
+    ("POST", f"{API}/device-links/{'0' * 32}/offer", {"link_key": b64(bytes(32))}),
+    ("POST", f"{API}/device-links/{'0' * 32}/approve", {"bundle": b64(bytes(64))}),
     ("POST", f"{API}/auth/challenge", {"device_id": "{dev}"}),
     (
         "POST",
@@ -118,7 +130,8 @@ async def test_bad_device_payloads(server: Server, field: str, value: Any) -> No
     else:
         payload[field] = value
     before = await server.counts()
-    r = await server.http.call("POST", f"{API}/accounts", {"invitation_code": code, "device": payload})
+    body = {"invitation_code": code, "account": Keys().account_payload(), "device": payload}
+    r = await server.http.call("POST", f"{API}/accounts", body)
     assert (r.status, r.code) == (400, "invalid_field"), r.body
     assert r.body["error"]["details"]["field"].startswith("device.")
     assert await server.counts() == before

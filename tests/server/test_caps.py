@@ -4,20 +4,40 @@ log records a signed prekey only when the key really changes."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from crypto.keys import X25519KeyPair
 from server import limits
 from tests.server._kit import API, b64
 from tests.server.conftest import Server
 
 
-async def test_outstanding_link_codes_are_capped(server: Server) -> None:
+async def test_pending_link_offers_are_capped(server: Server) -> None:
     therapist, _ = await server.pair()
     cap = limits.MAX_OUTSTANDING_LINK_CODES
+
+    async def offer() -> Any:
+        keys = therapist.keys.linked()
+        r = await server.http.call(
+            "POST",
+            f"{API}/device-links",
+            {
+                "link_key": b64(X25519KeyPair.generate().public.to_bytes()),
+                "device_id": keys.device_id,
+                "identity_key": b64(keys.identity_public),
+            },
+        )
+        assert r.status == 201, r.body
+        link_key = b64(X25519KeyPair.generate().public.to_bytes())
+        return await therapist.call(
+            "POST", f"{API}/device-links/{r.body['link_id']}/offer", {"link_key": link_key}
+        )
+
     for _ in range(cap):
-        assert (await therapist.call("POST", f"{API}/devices/link-codes")).status == 201
-    r = await therapist.call("POST", f"{API}/devices/link-codes")
+        assert (await offer()).status == 200
+    r = await offer()
     assert (r.status, r.code) == (409, "limit_reached"), r.body
     assert r.body["error"]["details"]["limit"] == cap
-    assert await server.count("link_codes") == cap
 
 
 async def test_outstanding_invitations_are_capped_and_revoking_frees_one(server: Server) -> None:

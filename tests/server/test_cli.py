@@ -162,3 +162,20 @@ async def test_serve_prints_admin_link_on_empty_database(tmp_path: Path) -> None
     assert code.encode() not in stderr  # the log never carries the code
     for log_line in stderr.decode().splitlines():
         assert log_line.startswith("{"), log_line  # structured JSON, one object per line
+
+
+def test_serve_refuses_a_protocol_version_1_database_in_one_sentence(tmp_path: Path) -> None:
+    import sqlite3
+
+    from storage.errors import PROTOCOL_V1_REFUSED
+    from storage.sqlite import DATABASE_FILE
+    from storage.sqlite.schema import MIGRATIONS
+
+    conn = sqlite3.connect(tmp_path / DATABASE_FILE)
+    for script in MIGRATIONS[:4]:  # what protocol version 1 wrote
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=4")
+    conn.close()
+    refused = _run("serve", "--data-dir", str(tmp_path), "--port", str(free_port()))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == f"confidant: {PROTOCOL_V1_REFUSED}"

@@ -96,3 +96,44 @@ async def test_prekeys_low_on_connect(server: Server) -> None:
     therapist = await server.redeem(await server.invite(admin, "therapist"), Keys(prekeys=3))
     sock = await therapist.connect()
     assert await sock.next("prekeys_low") == {"count": 3}
+
+
+async def test_nobody_can_drain_a_devices_one_time_prekeys(server: Server) -> None:
+    therapist, client = await server.pair()
+    r = await therapist.call("POST", f"{API}/keys/one-time-prekeys", {"prekeys": _prekeys(100, 50)})
+    assert r.body == {"count": 70}
+    limit = limits.RATE_OTPK_CLAIM_PER_PAIR[0]
+    got = []
+    for _ in range(limit + 5):
+        r = await client.call("GET", f"{API}/devices/{therapist.device_id}/bundle")
+        assert r.status == 200, r.body
+        assert r.body["certificate"]["signature"]  # every bundle still carries the certificate
+        got.append(r.body["one_time_prekey"])
+    assert all(g is not None for g in got[:limit]) and got[limit:] == [None] * 5
+    assert (await therapist.call("GET", f"{API}/keys/count")).body == {"one_time_prekeys": 70 - limit}
+    ids = (await therapist.call("GET", f"{API}/keys/one-time-prekeys")).body["ids"]
+    assert ids == list(range(100, 150))  # oldest first: 1..20 were claimed
+
+
+async def test_bundle_fetches_are_limited_per_requester(server: Server) -> None:
+    therapist, client = await server.pair()
+    for _ in range(limits.RATE_BUNDLE_PER_DEVICE[0]):
+        assert (await client.call("GET", f"{API}/accounts/{therapist.account_id}/bundles")).status == 200
+    r = await client.call("GET", f"{API}/accounts/{therapist.account_id}/bundles")
+    assert (r.status, r.code) == (429, "rate_limited")
+    # Another requester is not affected.
+    assert (await therapist.call("GET", f"{API}/accounts/{client.account_id}/bundles")).status == 200
+
+
+async def test_bundles_need_consent_between_therapist_and_client(server: Server) -> None:
+    therapist = await server.therapist()
+    client = await server.client(therapist)
+    before = await server.count("one_time_prekeys")
+    r = await client.call("GET", f"{API}/accounts/{therapist.account_id}/bundles")
+    assert (r.status, r.code) == (403, "consent_required")
+    r = await therapist.call("GET", f"{API}/devices/{client.device_id}/bundle")
+    assert r.status in (403, 404)
+    assert await server.count("one_time_prekeys") == before
+    await server.publish_terms(therapist)
+    await server.consent(client, therapist)
+    assert (await client.call("GET", f"{API}/accounts/{therapist.account_id}/bundles")).status == 200

@@ -79,7 +79,7 @@ class Relay:
 
     async def _redeem(self, http: Http, code: str) -> Device:
         keys = Keys(prekeys=2)
-        r = await http.call("POST", f"{API}/accounts", {"invitation_code": code, "device": keys.payload()})
+        r = await http.call("POST", f"{API}/accounts", keys.register_body(code))
         assert r.status == 201, r.body
         device = Device(http, keys, r.body["account_id"], r.body["device_id"], r.body["role"])
         await device.login()

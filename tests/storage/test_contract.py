@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -305,3 +306,23 @@ async def test_the_readiness_heartbeat_is_one_row_rewritten(store: Storage) -> N
         assert isinstance(store, MongoStorage)
         docs = await store.engine["heartbeat"].find({}).to_list(None)
         assert docs == [{"_id": "readiness", "at": 2000}]
+
+
+async def test_account_key_certificates_and_unclaimed_prekey_ids_round_trip(store: Storage) -> None:
+    """Protocol version 2: the account key and each device's certificate are kept exactly as given."""
+    code = new_id()
+    await store.invitations.add_invitation(invitation(code, Role.THERAPIST, None))
+    account_key, certificate = b"K" * 32, (7).to_bytes(8, "big") + b"S" * 64
+    device = dataclasses.replace(new_device(4), certificate=certificate)
+    account, _ = await store.accounts.add_account_from_invitation(
+        code_hash=code_hash(code), account_id=new_id(), device=device, now=NOW, account_key=account_key
+    )
+    stored = await store.accounts.get_account(account.account_id)
+    assert stored is not None and stored.account_key == account_key
+    [listed] = await store.devices.get_devices([account.account_id])
+    assert listed.certificate == certificate
+    got = await store.devices.get_device(device.device_id)
+    assert got is not None and got.certificate == certificate
+    [bundle] = await store.prekeys.claim_bundles([device.device_id])
+    assert bundle.certificate == certificate and bundle.one_time_prekey is not None
+    assert await store.prekeys.get_one_time_prekey_ids(device.device_id) == [2, 3, 4]  # 1 was claimed

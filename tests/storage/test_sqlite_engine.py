@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.audit import NewAuditRecord
-from storage.errors import StorageUnavailable
+from storage.errors import PROTOCOL_V1_REFUSED, ProtocolVersionRefused, StorageUnavailable
 from storage.records import Role
 from storage.sqlite import DATABASE_FILE, SqliteStorage
 from storage.sqlite.schema import MIGRATIONS, _statements
@@ -76,6 +75,19 @@ async def test_unopenable_path_is_storage_unavailable(tmp_path: Path) -> None:
         SqliteStorage.open(tmp_path / "file")
 
 
+def test_a_protocol_version_1_database_is_refused_with_one_sentence(tmp_path: Path) -> None:
+    data = tmp_path / "v1"
+    data.mkdir()
+    conn = sqlite3.connect(data / DATABASE_FILE)
+    for script in MIGRATIONS[:4]:  # the schema protocol version 1 wrote
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version=4")
+    conn.close()
+    with pytest.raises(ProtocolVersionRefused) as refused:
+        SqliteStorage.open(data)
+    assert str(refused.value) == PROTOCOL_V1_REFUSED and PROTOCOL_V1_REFUSED.count(".") == 1
+
+
 async def test_send_facts_are_read_in_one_reader_hop(tmp_path: Path) -> None:
     # The point of the SQLite send-facts store: authorizing a send costs one reader-thread hop, not five.
     storage = SqliteStorage.open(tmp_path)
@@ -99,11 +111,11 @@ async def test_send_facts_are_read_in_one_reader_hop(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("legacy_tables", [True, False], ids=["tables-made-on-first-use", "no-tables"])
-async def test_version_2_database_upgrades_keeping_appointments_and_audit(
+async def test_a_version_2_schema_database_is_refused_and_left_untouched(
     tmp_path: Path, legacy_tables: bool
 ) -> None:
-    # Before version 3, the appointment and audit modules created their tables on first use, outside
-    # user_version: such a database must open, keep its rows, and end at the newest version.
+    # Schemas 1-4 were written by protocol version 1 (devices without certificates): protocol version 2
+    # refuses them at start, without changing a byte (there is no migration; no deployment existed).
     conn = sqlite3.connect(tmp_path / DATABASE_FILE, isolation_level=None)
     for script in MIGRATIONS[:2]:
         for statement in _statements(script):
@@ -114,19 +126,12 @@ async def test_version_2_database_upgrades_keeping_appointments_and_audit(
         conn.execute("INSERT INTO audit_secrets (name, value) VALUES ('pseudonym', x'01')")
     conn.execute("PRAGMA user_version=2")
     conn.close()
-    storage = SqliteStorage.open(tmp_path)
-    try:
-        secret = await storage.audit.get_or_add_secret("pseudonym", b"\x02")
-        assert secret == (b"\x01" if legacy_tables else b"\x02")
-        assert await storage.ops.count_sessions_by_state() == {}
-        record = NewAuditRecord(1, "login", "ref", "", ())
-        assert (await storage.audit.append_entry(record, lambda seq, prev, r: "h" * 64)).seq == 1
-    finally:
-        await storage.close()
+    with pytest.raises(ProtocolVersionRefused):
+        SqliteStorage.open(tmp_path)
     conn = sqlite3.connect(tmp_path / DATABASE_FILE)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-            conn.execute("DELETE FROM audit_log")
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert ("audit_secrets" in tables) is legacy_tables and "blobs" not in tables
     finally:
         conn.close()

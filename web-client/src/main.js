@@ -7,7 +7,8 @@ import { prepareOneTimePrekeys } from "./crypto/keys.js";
 import { PREKEY_BATCH_SIZE } from "./crypto/limits.js";
 import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
-import { welcomeView, joinView, existingDeviceView, unlockView, revokedView } from "./views/onboarding.js";
+import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
+import { newDeviceLinkView } from "./views/link.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
 import { inviteView } from "./views/invite.js";
 import { clientsView } from "./views/clients.js";
@@ -79,9 +80,10 @@ async function render() {
   const [first, arg] = route.parts;
   if (device.status === "loading") return;
 
-  if ((first === "join" || first === "link") && arg) {
-    if (device.status === "none" && first === "join") return mount(invitationGate(device, arg, joinView(device, arg, { onDone: () => go("#/") })));
-    if (device.status === "none") return mount(joinView(device, arg, { onDone: () => go("#/"), link: true }));
+  if ((first === "join" && arg) || first === "link") {
+    // #/join/<code>/<inviter's account-key fingerprint> (docs/PROTOCOL.md §18); #/link: add this browser.
+    if (device.status === "none" && first === "join") return mount(invitationGate(device, arg, joinView(device, arg, { onDone: () => go("#/"), fingerprint: route.parts[2] || null })));
+    if (device.status === "none") return mount(newDeviceLinkView(device, { frame, onDone: () => go("#/") }));
     if (device.status === "locked") return mount(existingDeviceView(device));
     return go("#/");
   }
@@ -201,7 +203,8 @@ device.addEventListener("change", (e) => {
   const what = e.detail.what;
   if (what === "status" || what === "link_ended") render();
   // A client waiting for contacts or for (new) terms re-evaluates the gate.
-  if (what === "contacts" && device.role === "client" && !root.querySelector(".chat")) render();
+  // Only on the home route: elsewhere (e.g. approving a new device on #/devices) a re-render would lose the screen's state.
+  if (what === "contacts" && device.role === "client" && !root.querySelector(".chat") && !parseRoute().parts.length) render();
   if (what === "contacts" && device.role === "client" && root.querySelector(".chat")) {
     const t = device.contacts.get(device.me.linked_account_id);
     if (t && t.consent && t.consent.accepted_version !== t.consent.current_version && !termsUpdatePending(device)) render();

@@ -20,7 +20,7 @@ test("valid file pointers encode to the exact payload", () => {
   for (const c of V.valid) {
     const p = pointerFromWire(c.file);
     assert.deepEqual(pointerToWire(p), c.file, c.name);
-    assert.equal(JSON.stringify(filePayload(V.to, p, V.sent_at)), c.payload, c.name);
+    assert.equal(JSON.stringify(filePayload(V.to, p, V.sent_at, V.id)), c.payload, c.name);
   }
 });
 
@@ -36,7 +36,7 @@ test("file round trip: same blob, and a flipped bit is refused", () => {
   assert.equal(toHex(sha256(blob)), rt.blob_sha256);
   const p = pointerFromWire(rt.file);
   assert.equal(toHex(pointer.slice(32, 64)), toHex(p.digest));
-  assert.equal(JSON.stringify(filePayload(V.to, p, V.sent_at)), rt.payload);
+  assert.equal(JSON.stringify(filePayload(V.to, p, V.sent_at, V.id)), rt.payload);
   assert.deepEqual(attachments.decrypt(blob, pointer), data);
   const bad = blob.slice();
   bad[rt.tampered_byte] ^= 1;

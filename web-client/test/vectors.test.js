@@ -18,6 +18,8 @@ import { IdentityKeyPair, X25519KeyPair, bundleFromBytes, bundleToBytes, signedP
 import * as x3dh from "../src/crypto/x3dh.js";
 import { encodeInitialMessage, parseEnvelope, wireName } from "../src/crypto/envelope.js";
 import { Session } from "../src/crypto/session.js";
+import * as signed from "../src/crypto/signed.js";
+import * as link from "../src/crypto/link.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const VECTORS = process.env.CONFIDANT_VECTORS || join(here, "..", "..", "tests", "vectors");
@@ -142,7 +144,77 @@ test("ratchet session transcript", () => {
   assert.equal(toHex(Session.fromBytes(sessions.bob.toBytes()).toBytes()), d.final_state.bob);
 });
 
-const COVERED = ["x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "erase_account.json", "vault.json"]; // file_message.json: test/files.test.js; erase_account.json: test/ending.test.js; vault.json: test/vault.test.js
+test("signed message vectors (PROTOCOL §16.1)", () => {
+  const d = load("signed.json");
+  const signers = { device: new IdentityKeyPair(H(d.device.seed)), account: new IdentityKeyPair(H(d.account.seed)) };
+  assert.equal(toHex(signers.device.public), d.device.public);
+  assert.equal(toHex(signers.account.public), d.account.public);
+  for (const c of d.cases) {
+    const i = c.inputs;
+    let msg;
+    if (c.name === "auth") msg = signed.authMessage(H(i.nonce), H(i.device_id));
+    else if (c.name === "consent")
+      msg = signed.consentMessage({ therapistId: H(i.therapist_id), clientId: H(i.client_id), version: i.version, termsHash: H(i.terms_hash), signedAt: i.signed_at });
+    else if (c.name === "signed_prekey") msg = signed.signedPrekeyMessage(i.id, H(i.public));
+    else if (c.name === "certificate") msg = signed.certificateMessage(H(i.account_id), H(i.device_id), H(i.identity_key), i.created_at);
+    else assert.fail(`unknown signed message ${c.name}`);
+    assert.equal(toHex(msg), c.message, c.name);
+    assert.equal(toHex(signers[c.signer].sign(msg)), c.signature, c.name);
+  }
+  const cert = d.certificate;
+  const issued = signed.issueCertificate(signers.account, H(cert.account_id), H(cert.device_id), H(cert.identity_key), cert.created_at);
+  assert.equal(toHex(signed.certificateToBytes(issued)), cert.bytes);
+  const parsed = signed.certificateFromBytes(H(cert.bytes));
+  signed.verifyCertificate(signers.account.public, H(cert.account_id), H(cert.device_id), H(cert.identity_key), parsed);
+  for (const bad of cert.invalid) {
+    const v = { ...cert, account_key: d.account.public, ...bad };
+    const c2 = { ...parsed, createdAt: v.created_at };
+    assert.throws(() => signed.verifyCertificate(H(v.account_key), H(v.account_id), H(v.device_id), H(v.identity_key), c2), (e) => e.name === bad.error, bad.name);
+  }
+});
+
+test("linking vectors (PROTOCOL §17)", () => {
+  const d = load("linking.json");
+  const n = kp(d.new_link_key), e = kp(d.offer_key);
+  assert.equal(link.base32Encode(concat(Uint8Array.of(2), n.public)), d.link_code);
+  assert.equal(link.linkCodeText(n.public), d.link_code_display);
+  assert.equal(toHex(link.parseLinkCode(d.link_code_display.toLowerCase())), d.new_link_key.public);
+  assert.equal(toHex(link.linkId(n.public)), d.link_id);
+  assert.equal(toHex(n.dh(e.public)), d.dh);
+  const t = link.transcript({ linkId: H(d.link_id), newLinkKey: n.public, offerKey: e.public, accountId: H(d.account_id), deviceId: H(d.device_id), identityKey: H(d.identity_key) });
+  assert.equal(toHex(t), d.transcript);
+  const sideN = link.linkSecrets(n.secret, e.public, t), sideE = link.linkSecrets(e.secret, n.public, t);
+  assert.equal(sideN.comparison, d.comparison);
+  assert.equal(sideE.comparison, d.comparison);
+  assert.equal(link.showComparison(d.comparison), d.comparison_display);
+  assert.equal(toHex(sideN.bundleKey), d.bundle_key);
+  const account = new IdentityKeyPair(H(d.account.seed));
+  assert.equal(toHex(account.public), d.account.public);
+  const cert = signed.certificateFromBytes(H(d.certificate));
+  signed.verifyCertificate(account.public, H(d.account_id), H(d.device_id), H(d.identity_key), cert);
+  const secrets = d.secrets.map((x) => ({ type: x.type, value: H(x.value) }));
+  const bundle = link.encodeAccountBundle({ accountId: H(d.account_id), accountSeed: H(d.account.seed), certificate: cert, secrets });
+  assert.equal(toHex(bundle), d.account_bundle);
+  const sealed = link.sealAccountBundle(sideE.bundleKey, t, bundle, H(d.nonce));
+  assert.equal(toHex(sealed), d.sealed_bundle);
+  const opened = link.decodeAccountBundle(link.openAccountBundle(sideN.bundleKey, t, sealed));
+  assert.equal(toHex(opened.accountSeed), d.account.seed);
+  assert.deepEqual(opened.secrets.map((x) => [x.type, toHex(x.value)]), d.secrets.map((x) => [x.type, x.value]));
+  const swappedT = link.transcript({ linkId: H(d.link_id), newLinkKey: n.public, offerKey: H(d.swapped_offer_key), accountId: H(d.account_id), deviceId: H(d.device_id), identityKey: H(d.identity_key) });
+  assert.equal(link.linkSecrets(n.secret, H(d.swapped_offer_key), swappedT).comparison, d.swapped_comparison);
+  assert.notEqual(d.swapped_comparison, d.comparison);
+  for (const c of d.invalid_codes) assert.throws(() => link.parseLinkCode(c.code), (err) => err.name === c.error, c.name);
+  assert.throws(() => link.openAccountBundle(sideN.bundleKey, t, H(d.tampered_sealed_bundle.sealed)), (err) => err.name === d.tampered_sealed_bundle.error);
+  const u = d.bundle_under_swapped_transcript;
+  assert.throws(() => link.openAccountBundle(sideN.bundleKey, H(u.transcript), sealed), (err) => err.name === u.error);
+});
+
+test("replay key vector (PROTOCOL §19)", () => {
+  const d = load("replay.json");
+  assert.equal(toHex(link.replayKey(H(d.identity_key), H(d.ephemeral_key))), d.replay_key);
+});
+
+const COVERED = ["signed.json", "linking.json", "replay.json", "x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "vault.json", "erase_account.json"]; // file_message.json: test/files.test.js; erase_account.json: test/ending.test.js
 
 test("keywrap vectors", () => {
   const d = load("keywrap.json");
@@ -201,10 +273,15 @@ test("boxed signaling vectors", () => {
 test("fingerprint vectors", () => {
   const d = load("fingerprint.json");
   const a = d.alice, b = d.bob;
-  assert.equal(toHex(fingerprintHash(H(a.identity_key), H(a.account_id))), a.hash);
-  assert.equal(toHex(fingerprintHash(H(b.identity_key), H(b.account_id))), b.hash);
+  assert.equal(d.version, 2);
+  assert.equal(toHex(fingerprintHash(H(a.account_key), H(a.account_id))), a.hash);
+  assert.equal(toHex(fingerprintHash(H(b.account_key), H(b.account_id))), b.hash);
+  const fp = link.invitationFingerprint(H(a.account_id), H(a.account_key));
+  assert.equal(toHex(fp), a.invitation_fingerprint);
+  assert.equal(link.b64url(fp), a.invitation_fingerprint_text);
+  assert.equal(toHex(link.fromB64url(a.invitation_fingerprint_text)), a.invitation_fingerprint);
   for (const [x, y] of [[a, b], [b, a]]) {
-    const sn = safetyNumber(H(x.identity_key), H(x.account_id), H(y.identity_key), H(y.account_id));
+    const sn = safetyNumber(H(x.account_key), H(x.account_id), H(y.account_key), H(y.account_id));
     assert.equal(sn.number, d.safety_number);
     assert.equal(sn.groups.join(" "), d.display);
     assert.equal(toHex(sn.qr), d.qr_payload);

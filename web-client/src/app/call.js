@@ -5,6 +5,7 @@
 // Signal payloads are the SDK's JSON: {"kind": "offer"|"answer"|"candidate"|"hangup"|"roster"|"media", ...}.
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
+import { trustedDevices } from "./trust.js";
 
 const STATS_PERIOD_MS = 1000;
 const PLACE_RETRY_MS = 8000;
@@ -14,11 +15,12 @@ const ADMITTED = ["admitted", "connected"];
 const TURN_RENEW_BEFORE_MS = 5 * 60 * 1000;
 
 /** The devices of `accountId` this browser seals call signaling to and accepts it from: {device_id -> identity key}.
- *  The one place that decides it (today: the contact's listed devices). */
+ *  The one place that decides it. */
 export function callDevicesOf(device, accountId) {
-  const c = device.contacts.get(accountId);
+  // Only certified devices of an accepted account key (app/trust.js): none while a key change waits, so a
+  // device the server added, or a contact whose key changed, is never sealed to nor heard from.
   const out = new Map();
-  for (const d of (c && c.devices) || []) out.set(d.device_id, fromB64(d.identity_key));
+  for (const d of trustedDevices(device, accountId)) out.set(d.device_id, fromB64(d.identity_key));
   return out;
 }
 

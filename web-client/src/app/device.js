@@ -1,12 +1,16 @@
 // This browser's device: account lifecycle (join, unlock, lock), authentication, contacts and consent.
 // Messaging lives in messenger.js; it shares this object's api, realtime connection and vault.
 import { ready, sha256 } from "../crypto/primitives.js";
-import { toB64, utf8 } from "../lib/bytes.js";
+import { fromHex, toB64, utf8 } from "../lib/bytes.js";
+import { b64url, invitationFingerprint } from "../crypto/link.js";
 import { Api, ApiError } from "./api.js";
 import { Realtime } from "./realtime.js";
 import { Vault } from "./vault.js";
 import { DeviceKeys } from "./identity.js";
 import { Messenger } from "./messenger.js";
+import { acceptKeys, addedDeviceText, mergeContact, ownCertified } from "./trust.js";
+import { IdleLock } from "./idle.js";
+import { DAY_MS, maintainPrekeys } from "./prekeys.js";
 import { PREKEY_BATCH_SIZE, PREKEY_LOW_WATER_MARK } from "../crypto/limits.js";
 
 // Login refusals that mean this device will never get in again (as opposed to being offline).
@@ -25,6 +29,8 @@ export class Device extends EventTarget {
     this.contacts = new Map(); // account_id -> contact (see _mergeContacts)
     this.state = null; // persisted, encrypted: {lastPos, contacts: {id: {known, verified, keyChanged, lastRead}}}
     this.messenger = new Messenger(this);
+    this.idle = new IdleLock(this);
+    this.lockReason = null; // why the device is locked: manual | idle | removed
     this.api.onUnauthenticated = () => this._tokenExpired();
     this.rt.addEventListener("connected", () => this._onConnected());
     this.rt.addEventListener("connect_error", (e) => this._onConnectError(e.detail));
@@ -51,27 +57,35 @@ export class Device extends EventTarget {
     this.emit("status");
   }
 
-  /** Accept an invitation: keys are made here, only public keys leave the browser. */
-  async join(code, passphrase) {
+  /**
+   * Accept an invitation: the account key and this device's keys are made here, only public keys leave the
+   * browser. `fingerprint` is the inviter's account-key fingerprint from the link's fragment (§18), or null.
+   */
+  async join(code, passphrase, fingerprint = null) {
     await ready();
     const keys = DeviceKeys.generate();
-    const account = await this.api.post("/accounts", { invitation_code: code, device: keys.devicePayload() }, { auth: false });
-    await this._created(keys, account, passphrase);
+    keys.createAccount();
+    const body = {
+      invitation_code: code,
+      account: { account_id: keys.data.account.id, account_key: keys.accountPublicB64() },
+      device: keys.devicePayload(),
+    };
+    const account = await this.api.post("/accounts", body, { auth: false });
+    const invite = fingerprint && account.linked_account_id ? { accountId: account.linked_account_id, fingerprint } : null;
+    await this._created(keys, account, passphrase, invite);
   }
 
-  /** Add this browser as a new device of an existing account, with a link code from one of its devices. */
-  async link(code, passphrase) {
-    await ready();
-    const keys = DeviceKeys.generate();
-    const account = await this.api.post("/devices", { link_code: code, device: keys.devicePayload() }, { auth: false });
+  /** A new device whose linking was approved on an existing one (app/linking.js) registers itself. */
+  async registerLinked(keys, linkId, passphrase) {
+    const account = await this.api.post("/devices", { link_id: linkId, device: keys.devicePayload() }, { auth: false });
     await this._created(keys, { linked_account_id: null, ...account }, passphrase);
   }
 
-  async _created(keys, account, passphrase) {
+  async _created(keys, account, passphrase, invite = null) {
     await this.vault.create(passphrase, { account });
     this.keys = keys;
     this.me = account;
-    this.state = { lastPos: 0, contacts: {} };
+    this.state = { lastPos: 0, contacts: {}, invite };
     await this.vault.put("keys", keys.data);
     await this.vault.put("state", this.state);
     await this._start();
@@ -86,7 +100,15 @@ export class Device extends EventTarget {
     await this._start();
   }
 
-  lock() {
+  /**
+   * Lock this device: the token is revoked on the server (so a copy of it is worthless from now on) and the
+   * keys leave memory. Offline, the revocation cannot reach the server and the token expires on its own.
+   */
+  lock({ reason = "manual" } = {}) {
+    this.idle.stop();
+    clearInterval(this._prekeyTimer);
+    if (this.api.token) revokeToken(this.api.base, this.api.token);
+    this.lockReason = reason;
     clearTimeout(this._reconnectTimer);
     this.rt.close();
     this.api.token = null;
@@ -99,8 +121,34 @@ export class Device extends EventTarget {
     this.emit("status");
   }
 
+  /**
+   * "Remove this account from this browser": this device is revoked on the server first (tokens, prekeys and
+   * mailbox go with it, contacts are told), and only then is the local data wiped. If the server cannot be
+   * reached nothing is wiped, so the person can try again rather than leave a live device behind.
+   */
+  async removeFromBrowser() {
+    if (this.status === "ready") {
+      // The server closes our socket when the device goes: it must not be taken for a revocation by someone else.
+      this.status = "removing";
+      clearTimeout(this._reconnectTimer);
+      this.rt.close();
+      try {
+        await this.api.del(`/devices/${this.me.device_id}`);
+      } catch (e) {
+        if (!(e instanceof ApiError && e.code === "not_found")) {
+          // not_found: already revoked. Anything else: nothing is wiped, the device carries on.
+          this.status = "ready";
+          this.rt.connect(() => this.api.token);
+          throw e;
+        }
+      }
+    }
+    await this.forget();
+  }
+
+  /** Wipe this browser's copy only (the device stays on the account until removed elsewhere). */
   async forget() {
-    this.lock();
+    this.lock({ reason: "removed" });
     await this.vault.wipe();
     this.status = "none";
     this.me = null;
@@ -110,10 +158,16 @@ export class Device extends EventTarget {
   async _start() {
     await this.messenger.load();
     this.status = "ready";
+    this.lockReason = null;
+    await this.idle.start();
     try {
       await this.login();
       await this.refreshContacts();
-      this.replenishPrekeys().catch(() => {});
+      this.replenishPrekeys()
+        .catch(() => {})
+        .then(() => maintainPrekeys(this));
+      clearInterval(this._prekeyTimer);
+      this._prekeyTimer = setInterval(() => this.status === "ready" && maintainPrekeys(this), DAY_MS);
     } catch (e) {
       if (e instanceof ApiError && REVOKED.has(e.code)) {
         this.status = "revoked";
@@ -153,6 +207,7 @@ export class Device extends EventTarget {
     try {
       await this._tokenExpired();
     } catch (e) {
+      if (this.status !== "ready") return; // locked or removed meanwhile
       if (e instanceof ApiError && REVOKED.has(e.code)) {
         // The server knows this device no longer: it was removed from the account (or the account disabled).
         this.rt.close();
@@ -188,6 +243,7 @@ export class Device extends EventTarget {
       hasContacts ? this.api.get("/contacts") : Promise.resolve({ contacts: [] }),
     ]);
     this.devices = me.devices || [];
+    this.ownCertified = ownCertified(this, me).certified;
     const seen = new Set();
     let changed = false;
     for (const c of contacts) {
@@ -204,29 +260,15 @@ export class Device extends EventTarget {
     }
     if (changed) await this.saveState();
     this.emit("contacts");
+    if (changed) this.messenger.flush(); // a contact no longer blocked releases its held messages
   }
 
-  /** Record the contact's device keys; a key we have not seen before for a known contact is a key change. */
+  /** Pin the contact's account key and keep only the devices it certifies (app/trust.js). */
   _mergeContact(c) {
-    const st = (this.state.contacts[c.account_id] ||= { known: {}, verified: false, keyChanged: false, lastRead: 0 });
-    let changed = false;
-    const hadKeys = Object.keys(st.known).length > 0;
-    const current = {};
-    for (const d of c.devices) current[d.device_id] = d.identity_key;
-    const newKeys = Object.entries(current).filter(([id, k]) => st.known[id] !== k);
-    const removed = Object.keys(st.known).filter((id) => !(id in current));
-    if (hadKeys && (newKeys.length || removed.length)) {
-      st.keyChanged = true;
-      st.verified = false;
-      changed = true;
-    }
-    if (newKeys.length || removed.length) {
-      st.known = current;
-      changed = true;
-    }
-    let label = null;
-    if (c.label_ciphertext) label = this.keys.openFromSelf(c.label_ciphertext);
-    this.contacts.set(c.account_id, { ...c, label, st });
+    const { changed, added } = mergeContact(this, c);
+    const merged = this.contacts.get(c.account_id);
+    merged.label = c.label_ciphertext ? this.keys.openFromSelf(c.label_ciphertext) : null;
+    for (const d of added) this.messenger.notice(c.account_id, `device-${d.device_id}`, addedDeviceText(this.contactName(c.account_id), d));
     return changed;
   }
 
@@ -237,13 +279,9 @@ export class Device extends EventTarget {
     return c.role === "therapist" ? "Your therapist" : `Client ${accountId.slice(0, 6)}`;
   }
 
-  async acknowledgeKeyChange(accountId, verified = false) {
-    const st = this.state.contacts[accountId];
-    if (!st) return;
-    st.keyChanged = false;
-    if (verified) st.verified = true;
-    await this.saveState();
-    this.emit("contacts");
+  /** The person accepts the contact's new key (or verified it): sending and calls resume (app/trust.js). */
+  acknowledgeKeyChange(accountId, verified = false) {
+    return acceptKeys(this, accountId, { verified });
   }
 
   async replenishPrekeys() {
@@ -252,10 +290,6 @@ export class Device extends EventTarget {
     const prekeys = this.keys.newOneTimePrekeys(PREKEY_BATCH_SIZE);
     await this.vault.put("keys", this.keys.data);
     await this.api.post("/keys/one-time-prekeys", { prekeys });
-  }
-
-  async createLinkCode() {
-    return this.api.post("/devices/link-codes", {});
   }
 
   async revokeDevice(deviceId) {
@@ -310,6 +344,11 @@ export class Device extends EventTarget {
     return this.api.put("/consent/terms", { text });
   }
 
+  /** base64url of our account-key fingerprint, for the fragment of the invitations we create (§18). */
+  invitationFingerprint() {
+    return b64url(invitationFingerprint(fromHex(this.me.account_id), this.keys.account.public));
+  }
+
   async invite(label) {
     const body = { role: this.role === "admin" ? "therapist" : "client" };
     if (label) body.label_ciphertext = this.keys.sealToSelf(label);
@@ -322,3 +361,13 @@ export class Device extends EventTarget {
   }
 }
 
+/** DELETE /auth/token with the token being dropped; keepalive lets it finish while the page unloads. */
+function revokeToken(base, token) {
+  fetch(`${base}/auth/token`, {
+    method: "DELETE",
+    headers: { Authorization: `Bearer ${token}` },
+    credentials: "omit",
+    cache: "no-store",
+    keepalive: true,
+  }).catch(() => {});
+}

@@ -81,7 +81,7 @@ export function pointerToWire(p) {
   return doc;
 }
 
-export const filePayload = (to, pointer, sentAt) => ({ v: 1, type: "file", file: pointerToWire(pointer), sent_at: sentAt, to });
+export const filePayload = (to, pointer, sentAt, id) => ({ v: 2, id, type: "file", file: pointerToWire(pointer), sent_at: sentAt, to });
 
 /** A sender's file name made acceptable (client/file_pointer.py safe_file_name). */
 export function safeFileName(name) {

@@ -21,9 +21,10 @@
 import { equalBytes, fromB64, fromUtf8, randomHex, toB64, utf8 } from "../lib/bytes.js";
 import { Session } from "../crypto/session.js";
 import { parseEnvelope, wireName, TYPE_PREKEY } from "../crypto/envelope.js";
-import { DuplicateMessage } from "../crypto/errors.js";
+import { DuplicateMessage, ReplayedMessage, SessionMismatch } from "../crypto/errors.js";
 import { ApiError } from "./api.js";
 import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
+import { KeyChangeHold, isBlocked, trustedDevices, trustedIdentityKey } from "./trust.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -31,6 +32,7 @@ const RETRY_MS = 3000;
 // Refusals that say "not now" rather than "never": the outbox keeps the message and resends it (as the SDK).
 const TRANSIENT = new Set(["rate_limited", "storage_unavailable"]);
 const SYNC_PAGE = 200;
+const HELD = "held"; // _sendItem: kept in the outbox until the person accepts the contact's new key
 const YIELD_EVERY = 25; // envelopes decrypted between two yields to the page (it keeps painting)
 
 let lastKey = 0;
@@ -73,7 +75,7 @@ export class Messenger {
       this._seenChunks.push([name, ids]);
       for (const id of ids) this.seen.add(id);
     }
-    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, "queued", false);
+    for (const item of this.outbox) if (item.kind === "text") this._setState(item.to, item.id, isBlocked(this.d, item.to) ? "held" : "queued", false);
   }
 
   /** Records of the earlier whole-list layout (sessions, outbox, seen, conv:<id>) become per-record ones. */
@@ -166,7 +168,8 @@ export class Messenger {
     const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
     if (this.d.rt.state !== "online") msg.state = "queued";
-    const item = { kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at) };
+    if (isBlocked(this.d, to)) msg.state = "held";
+    const item = { kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at, msg.id) };
     this.outbox.push(item);
     const puts = new Map();
     this._stageMsg(puts, to, msg);
@@ -183,7 +186,8 @@ export class Messenger {
     const msg = { id: randomHex(16), dir: "out", kind: "file", file, body: pointer.name, at: Date.now(), state: "sending" };
     (await this.conversation(to)).push(msg);
     if (this.d.rt.state !== "online") msg.state = "queued";
-    const item = { kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at) };
+    if (isBlocked(this.d, to)) msg.state = "held";
+    const item = { kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at, msg.id) };
     this.outbox.push(item);
     const puts = new Map();
     this._stageMsg(puts, to, msg);
@@ -199,7 +203,7 @@ export class Messenger {
     const msg = conv.find((m) => m.id === id);
     if (!msg || msg.state !== "failed") return;
     msg.state = "sending";
-    const payload = msg.kind === "file" ? filePayload(to, pointerFromWire(msg.file), msg.at) : textPayload(to, msg.body, msg.at);
+    const payload = msg.kind === "file" ? filePayload(to, pointerFromWire(msg.file), msg.at, id) : textPayload(to, msg.body, msg.at, id);
     const item = { kind: "text", id, to, payload };
     this.outbox.push(item);
     const puts = new Map();
@@ -219,11 +223,14 @@ export class Messenger {
     this._flushing = (async () => {
       do {
         this._flushAgain = false;
-        while (this.outbox.length && this.d.status === "ready") {
-          const item = this.outbox[0];
+        while (this.d.status === "ready") {
+          // Items for a contact blocked by a key change wait in place (app/trust.js); the rest go in order.
+          const item = this.outbox.find((it) => !isBlocked(this.d, it.to));
+          if (!item) break;
           const done = await this._sendItem(item);
           if (!done) return;
-          this.outbox.shift();
+          if (done === HELD) continue;
+          this.outbox.splice(this.outbox.indexOf(item), 1);
           if (item.key) await this.d.vault.del(item.key);
         }
       } while (this._flushAgain);
@@ -237,6 +244,7 @@ export class Messenger {
   }
 
   async _sendItem(item) {
+    let lastError = "The message could not be addressed.";
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         if (!item.body) {
@@ -255,10 +263,14 @@ export class Messenger {
         if (item.kind === "text") this._setState(item.to, item.id, "sent");
         return true;
       } catch (e) {
+        if (e instanceof KeyChangeHold) {
+          if (item.kind === "text") this._setState(item.to, item.id, "held");
+          return HELD;
+        }
         if (e instanceof ApiError && e.code === "network") {
           // Offline: everything still in the outbox waits for the connection (sent in order on reconnect;
           // a timed-out request on a live connection is retried shortly, with the same id).
-          for (const it of this.outbox) if (it.kind === "text") this._setState(it.to, it.id, "queued");
+          for (const it of this.outbox) if (it.kind === "text" && !isBlocked(this.d, it.to)) this._setState(it.to, it.id, "queued");
           if (this.d.rt.connected) this._retryLater(RETRY_MS);
           return false;
         }
@@ -272,6 +284,12 @@ export class Messenger {
           item.body = null; // the one case that encrypts again
           await this.d.vault.write([], dropped.map((id) => `session:${id}`));
           await this.d.refreshContacts();
+          // The server demands a copy for a device that no accepted account key certifies: never sent.
+          const untrusted = (e.details.missing || []).filter((id) => !this._trustedAnywhere(item.to, id));
+          if (untrusted.length) {
+            lastError = `Not sent: the server asks for a copy for a device that ${this.d.contactName(item.to)}'s account (or yours) did not approve.`;
+            break;
+          }
           continue;
         }
         if (e instanceof ApiError && e.code === "unauthenticated") {
@@ -282,8 +300,12 @@ export class Messenger {
         return true;
       }
     }
-    if (item.kind === "text") this._setState(item.to, item.id, "failed", true, "The message could not be addressed.");
+    if (item.kind === "text") this._setState(item.to, item.id, "failed", true, lastError);
     return true;
+  }
+
+  _trustedAnywhere(to, deviceId) {
+    return [...trustedDevices(this.d, to), ...trustedDevices(this.d, this.d.me.account_id)].some((d) => d.device_id === deviceId);
   }
 
   /** One envelope per current device of the recipient and per other device of ours. */
@@ -294,10 +316,9 @@ export class Messenger {
       contact = this.d.contacts.get(to);
       if (!contact) throw new ApiError(404, "not_found", "This person is no longer one of your contacts.");
     }
-    const targets = [
-      ...contact.devices,
-      ...this.d.devices.filter((x) => x.device_id !== this.d.me.device_id),
-    ];
+    if (isBlocked(this.d, to)) throw new KeyChangeHold(to);
+    // Only certified devices of accepted account keys (app/trust.js), whatever the server lists.
+    const targets = [...trustedDevices(this.d, to), ...trustedDevices(this.d, this.d.me.account_id)];
     const envelopes = [];
     for (const t of targets) {
       let s = (this.sessions.get(t.device_id) || [])[0];
@@ -389,14 +410,18 @@ export class Messenger {
     for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
       if (e.pos <= st.lastPos) continue;
       try {
-        const { plaintext, usedOtpk } = await this._decrypt(e);
-        if (usedOtpk !== null && usedOtpk !== undefined) {
-          this.d.keys.deleteOneTimePrekey(usedOtpk);
-          keysChanged = true;
-        }
+        const { plaintext, usedOtpk, accepted } = await this._decrypt(e);
+        if (usedOtpk !== null && usedOtpk !== undefined) this.d.keys.deleteOneTimePrekey(usedOtpk);
+        if (accepted) keysChanged = true; // the replay cache is saved with the session, before the ack
         await this._apply(e, plaintext, page);
       } catch (err) {
-        if (!(err instanceof DuplicateMessage)) {
+        if (err instanceof UntrustedSender && isBlocked(this.d, e.from_account)) {
+          await this._notice(e.from_account, `A message was refused because ${this.d.contactName(e.from_account)}'s security key changed. Once you accept the new key, ask them to send it again.`, e, page);
+        } else if (err instanceof UntrustedSender) {
+          await this._notice(e.from_account, `A message from a device that ${this.d.contactName(e.from_account)}'s account did not approve was refused.`, e, page);
+        } else if (err instanceof ReplayedMessage) {
+          await this._notice(e.from_account, "A copy of an old message was delivered again and refused.", e, page);
+        } else if (!(err instanceof DuplicateMessage)) {
           console.warn("undecryptable envelope", err && err.name);
           await this._notice(e.from_account, "A message could not be decrypted. Ask them to send it again.", e, page);
         }
@@ -408,7 +433,8 @@ export class Messenger {
     if (!advanced) return;
     // One receipt per sender per page (not one per message): the ids it delivered.
     for (const [to, ids] of page.receipts) {
-      const item = { kind: "receipt", id: randomHex(16), to, payload: { v: 1, type: "receipt", ids, sent_at: Date.now(), to } };
+      const rid = randomHex(16);
+      const item = { kind: "receipt", id: rid, to, payload: { v: PAYLOAD_VERSION, id: rid, type: "receipt", ids, sent_at: Date.now(), to } };
       this.outbox.push(item);
       this._stageOutbox(puts, item);
     }
@@ -447,8 +473,10 @@ export class Messenger {
    */
   async _decrypt(e) {
     const bytes = fromB64(e.ciphertext);
+    // Only certified devices of an accepted account key are heard (app/trust.js), whatever the server says.
+    if (!(await this._trustedSender(e.from_account, e.from_device))) throw new UntrustedSender();
     const list = this.sessions.get(e.from_device) || [];
-    let duplicate = null;
+    let refusal = null;
     for (let i = 0; i < list.length; i++) {
       try {
         const plaintext = list[i].decrypt(bytes);
@@ -456,39 +484,37 @@ export class Messenger {
         this._dirtySessions.add(e.from_device);
         return { plaintext, usedOtpk: null };
       } catch (err) {
-        if (err instanceof DuplicateMessage) duplicate = err;
+        // docs/PROTOCOL.md §7: only SessionMismatch may lead to accept; a duplicate or a failed decryption
+        // ends here (a replayed prekey message must never replace a working session).
+        if (!(err instanceof SessionMismatch) && !refusal) refusal = err;
       }
     }
-    if (duplicate) throw duplicate;
     const env = parseEnvelope(bytes);
+    if (refusal) throw refusal;
     if (env.type !== TYPE_PREKEY) throw new Error("no session decrypts this message");
-    const expected = await this._expectedIdentity(e.from_account, e.from_device);
+    const expected = trustedIdentityKey(this.d, e.from_account, e.from_device);
     if (!expected || !equalBytes(expected, env.initialMessage.identityKey)) throw new Error("identity key mismatch");
     const keys = this.d.keys;
+    const im = env.initialMessage;
+    if (keys.isReplay(im)) throw new ReplayedMessage("this session start was already accepted");
     const r = Session.accept(keys.identity, hexBytes(this.d.me.device_id), (id) => keys.signedPrekey(id), (id) => keys.oneTimePrekey(id), bytes);
+    keys.rememberInitialMessage(im); // saved with the session, in _process, before the ack
     this._push(e.from_device, r.session);
     this._dirtySessions.add(e.from_device);
-    return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId };
+    return { plaintext: r.plaintext, usedOtpk: r.usedOneTimePrekeyId, accepted: true };
+  }
+
+  async _trustedSender(accountId, deviceId) {
+    if (trustedIdentityKey(this.d, accountId, deviceId)) return true;
+    if (isBlocked(this.d, accountId)) return false;
+    await this.d.refreshContacts().catch(() => {});
+    return !!trustedIdentityKey(this.d, accountId, deviceId);
   }
 
   _push(deviceId, session) {
     const list = this.sessions.get(deviceId) || [];
     list.unshift(session);
     this.sessions.set(deviceId, list.slice(0, 1 + MAX_PREVIOUS_SESSIONS));
-  }
-
-  async _expectedIdentity(accountId, deviceId) {
-    const find = () => {
-      const list = accountId === this.d.me.account_id ? this.d.devices : (this.d.contacts.get(accountId) || {}).devices || [];
-      const dev = list.find((x) => x.device_id === deviceId);
-      return dev ? fromB64(dev.identity_key) : null;
-    };
-    let k = find();
-    if (!k) {
-      await this.d.refreshContacts().catch(() => {});
-      k = find();
-    }
-    return k;
   }
 
   async _apply(e, plaintext, page) {
@@ -504,10 +530,12 @@ export class Messenger {
     if (payload.type === "bytes") payload = { ...payload, type: "text", body: "A file was sent. Files cannot be opened in the browser yet." };
     if (payload.type === "file") return this._applyFile(e, payload, mine, page);
     if (payload.type === "text") {
-      const key = e.id;
-      if (this.seen.has(key)) return;
-      this.seen.add(key);
-      page.seen.push(key);
+      // De-duplicate on the sender's id from inside the ciphertext, never on the relay's (§20).
+      const key = authenticatedId(payload, e);
+      const seenKey = `${e.from_account}:${key}`;
+      if (this.seen.has(seenKey)) return;
+      this.seen.add(seenKey);
+      page.seen.push(seenKey);
       if (mine) {
         if (!payload.to) return;
         const msg = { id: key, dir: "out", body: String(payload.body), at: payload.sent_at || e.sent_at, state: "sent" };
@@ -543,36 +571,48 @@ export class Messenger {
 
   async _applyFile(e, payload, mine, page) {
     const { puts, touched } = page;
-    if (this.seen.has(e.id)) return;
+    const key = authenticatedId(payload, e);
+    const seenKey = `${e.from_account}:${key}`;
+    if (this.seen.has(seenKey)) return;
     let pointer;
     try {
       pointer = pointerFromWire(payload.file);
     } catch {
       // Refused by the rules of PROTOCOL §11.1: nothing of it is shown.
-      this.seen.add(e.id);
-      page.seen.push(e.id);
+      this.seen.add(seenKey);
+      page.seen.push(seenKey);
       return this._notice(mine ? payload.to : e.from_account, "A file could not be read: its description was invalid.", e, page);
     }
-    this.seen.add(e.id);
-    page.seen.push(e.id);
+    this.seen.add(seenKey);
+    page.seen.push(seenKey);
     const file = pointerToWire(pointer);
     const at = Number(payload.sent_at) || e.sent_at;
     if (mine) {
       if (!payload.to) return;
-      const msg = { id: e.id, dir: "out", kind: "file", file, body: pointer.name, at, state: "sent" };
+      const msg = { id: key, dir: "out", kind: "file", file, body: pointer.name, at, state: "sent" };
       (await this.conversation(payload.to)).push(msg);
       this._stageMsg(puts, payload.to, msg);
       touched.add(payload.to);
       return;
     }
-    const msg = { id: e.id, dir: "in", kind: "file", file, body: pointer.name, at, receivedAt: Date.now() };
+    const msg = { id: key, dir: "in", kind: "file", file, body: pointer.name, at, receivedAt: Date.now() };
     (await this.conversation(e.from_account)).push(msg);
     this._stageMsg(puts, e.from_account, msg);
     touched.add(e.from_account);
     const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
     cst.unread = (cst.unread || 0) + 1;
     if (!page.receipts.has(e.from_account)) page.receipts.set(e.from_account, []);
-    page.receipts.get(e.from_account).push(e.id);
+    page.receipts.get(e.from_account).push(key);
+  }
+
+  /** A line in the conversation from Confidant itself (e.g. "<name> added a device on <date>"), once per id. */
+  async notice(accountId, id, text) {
+    const conv = await this.conversation(accountId);
+    if (conv.some((m) => m.id === id)) return;
+    const msg = { id, dir: "notice", kind: "info", body: text, at: Date.now() };
+    conv.push(msg);
+    await this.saveMsg(accountId, msg);
+    this.d.emit("messages", { accountId });
   }
 
   async _notice(accountId, text, e, page) {
@@ -584,7 +624,12 @@ export class Messenger {
   }
 }
 
-const textPayload = (to, body, sentAt) => ({ v: 1, type: "text", body, sent_at: sentAt, to });
+const PAYLOAD_VERSION = 2;
+const textPayload = (to, body, sentAt, id) => ({ v: PAYLOAD_VERSION, id, type: "text", body, sent_at: sentAt, to });
+/** The sender's message id from inside the ciphertext (PROTOCOL §20); the relay's id only for old payloads. */
+const authenticatedId = (payload, e) => (typeof payload.id === "string" && /^[0-9a-f]{32}$/.test(payload.id) ? payload.id : e.id);
+
+class UntrustedSender extends Error {}
 
 function hexBytes(hex) {
   const out = new Uint8Array(hex.length / 2);

@@ -21,7 +21,9 @@ export class TooLarge extends CryptoError {}
 export class WrongContext extends CryptoError {}
 export class ReplayedSignal extends CryptoError {}
 export class StreamTruncated extends CryptoError {}
+export class BadCertificate extends CryptoError {}
+export class ReplayedMessage extends CryptoError {}
 
 // The production build minifies class names; callers and the vectors compare `err.name`, so pin each name.
-const ALL = { CryptoError, InvalidKey, BadSignature, DecryptionFailed, DuplicateMessage, TooManySkippedMessages, MalformedEnvelope, MalformedState, UnsupportedVersion, WrongRecipient, WrongSender, UnknownPreKey, SessionMismatch, TooLarge, WrongContext, ReplayedSignal, StreamTruncated };
+const ALL = { CryptoError, InvalidKey, BadSignature, DecryptionFailed, DuplicateMessage, TooManySkippedMessages, MalformedEnvelope, MalformedState, UnsupportedVersion, WrongRecipient, WrongSender, UnknownPreKey, SessionMismatch, TooLarge, WrongContext, ReplayedSignal, StreamTruncated, BadCertificate, ReplayedMessage };
 for (const [name, cls] of Object.entries(ALL)) Object.defineProperty(cls, "name", { value: name });

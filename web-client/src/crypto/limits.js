@@ -13,7 +13,13 @@ export const ATTACHMENT_CHUNK_BYTES = 64 * 1024;
 export const MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024;
 export const MAX_THUMBNAIL_BYTES = 16 * 1024;
 export const MAX_FILE_NAME_BYTES = 255;
+// Version 2 (docs/PROTOCOL.md §14).
+export const SIGNED_PREKEY_ROTATION_SECONDS = 604800;
+export const SIGNED_PREKEY_GRACE_SECONDS = 3024000;
+export const CLAIMED_PREKEY_GRACE_SECONDS = 3024000;
+export const MAX_REPLAY_ENTRIES = 100000;
+export const MAX_ACCOUNT_SECRETS = 16;
+export const MAX_ACCOUNT_SECRET_BYTES = 4096;
+export const LINK_SAS_DIGITS = 6;
 // The account vault (docs/PROTOCOL.md section 22)
 export const MAX_VAULT_PLAINTEXT_BYTES = 64000;
-export const MAX_ACCOUNT_SECRETS = 16;
-export const MAX_ACCOUNT_SECRET_BYTES = 1024;

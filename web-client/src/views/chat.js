@@ -4,6 +4,7 @@ import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.j
 import { attachControls, bindDropAndPaste, fileCard } from "./attachments.js";
 import { termsUpdateBox } from "./termsupdate.js";
 import { enterSends } from "./phone.js";
+import "./trust.css";
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -11,6 +12,7 @@ const STATE_TEXT = {
   sent: "Sent",
   delivered: "Delivered",
   failed: "Not sent",
+  held: "Waiting: their security key changed",
 };
 
 export function chatView(device, accountId) {
@@ -31,18 +33,37 @@ export function chatView(device, accountId) {
   const renderBanner = () => {
     const c = device.contacts.get(accountId);
     const items = [];
+    if (c && c.st.mismatch)
+      items.push(
+        h(
+          "div",
+          { class: "notice error", role: "alert" },
+          h("strong", null, `The key the server gave for ${name()} does not match your invitation link. `),
+          "Someone may be in the middle. Nothing is sent to them until you compare safety numbers with them in person or on a call.",
+          h("div", { class: "row" }, h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Compare safety numbers")),
+        ),
+      );
+    if (c && c.rejected && c.rejected.length && !c.st.keyChanged && !c.st.mismatch)
+      items.push(
+        h(
+          "div",
+          { class: "notice warn", role: "status" },
+          `The server lists ${c.rejected.length === 1 ? "a device" : `${c.rejected.length} devices`} that ${name()}'s account did not approve. Nothing is sent to ${c.rejected.length === 1 ? "it" : "them"}.`,
+        ),
+      );
     if (c && c.st.keyChanged)
       items.push(
         h(
           "div",
           { class: "notice warn", role: "alert" },
           h("strong", null, `${name()}'s security key has changed. `),
-          "This happens when they use a new device or reinstall. If you did not expect it, compare safety numbers before sharing anything sensitive.",
+          "Nothing is sent to them and no call is placed until you accept the new key; your messages wait. " +
+            "If you did not expect this, compare safety numbers with them first.",
           h(
             "div",
             { class: "row" },
             h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Compare safety numbers"),
-            h("button", { class: "ghost small", type: "button", onclick: () => device.acknowledgeKeyChange(accountId) }, "Dismiss"),
+            h("button", { class: "secondary small", type: "button", onclick: () => device.acknowledgeKeyChange(accountId) }, "Accept the new key"),
           ),
         ),
       );
@@ -68,7 +89,7 @@ export function chatView(device, accountId) {
     }
     if (msg.dir === "notice") {
       li.className = "msg notice";
-      li.replaceChildren(h("div", { class: "notice warn small" }, msg.body));
+      li.replaceChildren(h("div", { class: `notice ${msg.kind === "info" ? "info" : "warn"} small` }, msg.body));
       return li;
     }
     li.className = `msg ${msg.dir}${msg.state === "failed" ? " failed" : ""}`;
@@ -79,6 +100,7 @@ export function chatView(device, accountId) {
     const meta = [h("span", { class: "visually-hidden" }, `${who}, `), h("time", { datetime: new Date(msg.at).toISOString() }, formatTime(msg.at))];
     if (msg.dir === "out") {
       meta.push(h("span", { class: "msg-state" }, STATE_TEXT[msg.state] || ""));
+      if (msg.state === "failed" && msg.error) meta.push(h("span", { class: "msg-error" }, msg.error));
       if (msg.state === "failed")
         meta.push(h("button", { class: "ghost small", type: "button", onclick: () => m.retry(accountId, msg.id) }, "Retry"));
     }

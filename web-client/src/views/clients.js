@@ -17,7 +17,7 @@ export function clientsView(device, selected) {
         const name = device.contactName(c.account_id);
         const unread = device.messenger.unread(c.account_id);
         const pending = c.consent && c.consent.accepted_version !== c.consent.current_version;
-        const keyChanged = c.st.keyChanged;
+        const keyChanged = c.st.keyChanged || c.st.mismatch;
         return h(
           "li",
           null,

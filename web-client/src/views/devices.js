@@ -1,10 +1,12 @@
-// This account's devices: link a new one (shows a one-time link), revoke others.
+// This account's devices: approve a new one (views/link.js), revoke others, idle lock, remove this browser.
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { confirmRemoval } from "./accountcards.js";
+import { idleLockSection, removeAccountSection } from "./security.js";
+import { approveLinkSection } from "./link.js";
 
 export function devicesView(device) {
+  const certified = (d) => d.device_id === device.me.device_id || (device.ownCertified || []).some((x) => x.device_id === d.device_id);
   const list = h("ul", { class: "session-list", "aria-label": "Your devices" });
-  const result = h("div", { "aria-live": "polite" });
   const render = () =>
     list.replaceChildren(
       ...device.devices.map((d) => {
@@ -12,7 +14,12 @@ export function devicesView(device) {
         return h(
           "li",
           { class: "session-item" },
-          h("span", { class: "client-name" }, mine ? "This browser" : `Device ${d.device_id.slice(0, 8)}`, h("span", { class: "client-sub" }, `Added ${formatDateTime(d.created_at)}`)),
+          h(
+            "span",
+            { class: "client-name" },
+            mine ? "This browser" : `Device ${d.device_id.slice(0, 8)}`,
+            h("span", { class: "client-sub" }, certified(d) ? `Added ${formatDateTime(d.created_at)}` : "Not approved by your account: it receives nothing"),
+          ),
           mine
             ? h("span", { class: "pill live" }, "In use")
             : h(
@@ -35,26 +42,7 @@ export function devicesView(device) {
   const onChange = (e) => e.detail.what === "contacts" && render();
   device.addEventListener("change", onChange);
   render();
-  const linkBtn = h(
-    "button",
-    {
-      type: "button",
-      onclick: async () => {
-        const { code, expires_at: exp } = await device.createLinkCode();
-        const url = `${location.origin}/#/link/${code}`;
-        result.replaceChildren(
-          h(
-            "div",
-            { class: "notice info" },
-            h("p", null, `Open this link on the new device before ${formatDateTime(exp)}. It works once.`),
-            h("div", { class: "link-box", "data-testid": "link-device-url" }, url),
-          ),
-        );
-        announce("Device link created");
-      },
-    },
-    "Link a new device",
-  );
+  const linking = approveLinkSection(device);
   const node = h(
     "div",
     { class: "page" },
@@ -62,10 +50,18 @@ export function devicesView(device) {
       "section",
       { class: "card", "aria-labelledby": "devices-title" },
       h("h1", { id: "devices-title" }, "Your devices"),
-      h("p", { class: "muted" }, "Each device has its own keys. The people you talk to are told when you add or remove one."),
+      h("p", { class: "muted" }, "Each device has its own keys, certified by your account key when you approved it. The people you talk to see when you add one."),
       list,
     ),
-    h("section", { class: "card" }, h("h2", null, "Add a device"), linkBtn, result),
+    linking.node,
+    idleLockSection(device),
+    removeAccountSection(device),
   );
-  return { node, cleanup: () => device.removeEventListener("change", onChange) };
+  return {
+    node,
+    cleanup: () => {
+      device.removeEventListener("change", onChange);
+      linking.cleanup();
+    },
+  };
 }

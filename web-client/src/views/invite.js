@@ -39,7 +39,10 @@ export function inviteView(device) {
         submit.disabled = true;
         try {
           const inv = await device.invite(label.value.trim());
-          const url = inv.url && inv.url.includes("#/join/") ? new URL(inv.url.slice(inv.url.indexOf("#/join/")), location.href).href : `${location.origin}/#/join/${inv.code}`;
+          const base = inv.url && inv.url.includes("#/join/") ? new URL(inv.url.slice(inv.url.indexOf("#/join/")), location.href).href : `${location.origin}/#/join/${inv.code}`;
+          // The fragment carries our account-key fingerprint (docs/PROTOCOL.md §18): the invitee checks the key
+          // the server gives it against this, so its first contact with us is verified.
+          const url = `${base}/${device.invitationFingerprint()}`;
           const copied = h("span", { class: "small muted", role: "status" });
           const copy = copyButton(url, copied, "Copy link");
           result.replaceChildren(

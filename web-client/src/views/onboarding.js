@@ -5,7 +5,7 @@ import { WrongPassphrase } from "../app/vault.js";
 
 const MIN_PASSPHRASE = 8;
 
-function frame(...content) {
+export function frame(...content) {
   return [
     h("header", { class: "topbar" }, brand()),
     h(
@@ -43,11 +43,12 @@ export function welcomeView() {
       h("h1", null, "Welcome to Confidant"),
       h("p", null, "A private space to talk with your therapist. Messages and video are end-to-end encrypted: they are readable only on your devices and theirs, never by the server."),
       h("p", { class: "muted" }, "To begin, open the invitation link your therapist sent you."),
+      h("div", { class: "row" }, h("a", { class: "button secondary", href: "#/link" }, "Add this browser to an existing account")),
     ),
   );
 }
 
-export function joinView(device, code, { onDone, link = false }) {
+export function joinView(device, code, { onDone, fingerprint = null }) {
   const err = errorBox();
   const pass = h("input", { id: "pass", type: "password", autocomplete: "new-password", required: true, minlength: MIN_PASSPHRASE, "aria-describedby": "pass-hint" });
   const pass2 = h("input", { id: "pass2", type: "password", autocomplete: "new-password", required: true });
@@ -67,17 +68,17 @@ export function joinView(device, code, { onDone, link = false }) {
         busy.hidden = false;
         announce("Creating your keys");
         try {
-          await (link ? device.link(code, pass.value) : device.join(code, pass.value));
+          await device.join(code, pass.value, fingerprint);
           onDone();
         } catch (e2) {
           busy.hidden = true;
           submit.disabled = false;
           submit.textContent = "Create my secure space";
-          showError(err, e2.code === "invitation_invalid" ? link ? "This link code is no longer valid. Create a new one on your other device." : "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
+          showError(err, e2.code === "invitation_invalid" ? "This invitation link is no longer valid. Ask for a new one." : e2.message || "Something went wrong.");
         }
       },
     },
-    h("h1", null, link ? "Add this browser to your account" : "You have been invited to Confidant"),
+    h("h1", null, "You have been invited to Confidant"),
     h("p", null, "Your encryption keys are created here, in this browser. Choose a passphrase to protect them on this device. It never leaves this browser and cannot be recovered, so keep it somewhere safe."),
     err,
     h("div", { class: "field" }, h("label", { for: "pass" }, "Passphrase"), pass, h("span", { class: "hint", id: "pass-hint" }, `At least ${MIN_PASSPHRASE} characters. A short sentence works well.`)),
@@ -130,6 +131,7 @@ export function unlockView(device, { onDone }) {
       },
     },
     h("h1", null, "Unlock Confidant"),
+    device.lockReason === "idle" ? h("p", { class: "notice info", role: "status" }, "Locked because this browser was not used for a while.") : null,
     h("p", { class: "muted" }, "Your keys and conversations on this device are encrypted with your passphrase."),
     err,
     h("div", { class: "field" }, h("label", { for: "unlock-pass" }, "Passphrase"), pass),
@@ -139,18 +141,19 @@ export function unlockView(device, { onDone }) {
       "details",
       { class: "help" },
       h("summary", null, "Forgot your passphrase?"),
-      h("p", null, "It cannot be recovered: nobody else ever had it, not even the server. You can remove this account from this browser and ask for a new invitation; the messages stored here will be gone."),
+      h("p", null, "It cannot be recovered: nobody else ever had it, not even the server. You can erase this browser's copy and ask for a new invitation; the messages stored here will be gone."),
+      h("p", null, "Without the passphrase this browser cannot sign out of your account by itself: remove it from the Devices screen of another of your devices, or ask your administrator. Its keys stay encrypted until then."),
       h(
         "button",
         {
           type: "button",
           class: "danger small",
           onclick: async () => {
-            if (!window.confirm("Remove the account and all messages stored in this browser? This cannot be undone.")) return;
+            if (!window.confirm("Erase the account and all messages stored in this browser? This cannot be undone.")) return;
             await device.forget();
           },
         },
-        "Remove this account from this browser",
+        "Erase this browser's copy",
       ),
     ),
   );
