@@ -57,18 +57,19 @@ class AccountSecrets(Protocol):
 
 
 class KeystoreSecrets:
-    """``AccountSecrets`` in the device keystore (``client.keystore``): the profile record
-    ``account_secrets`` ({type: b64}), committed with the keystore's next write."""
+    """``AccountSecrets`` in the device keystore: the ``account_secrets`` table ({type: b64}) that approved
+    linking sends to a new device, committed with the keystore's next write."""
 
     def __init__(self, device: Any) -> None:
         self._device = device  # client.device.Device; typed loosely to keep this module free of it
 
     def get_account_secrets(self) -> dict[int, bytes]:
-        stored = self._device.state.profile.get("account_secrets") or {}
-        return {int(k): b64d(v) for k, v in stored.items()}
+        return {int(k): b64d(v) for k, v in self._device.state.account_secrets.items()}
 
     def set_account_secrets(self, secrets: dict[int, bytes]) -> None:
-        self._device.state.profile["account_secrets"] = {str(k): b64e(v) for k, v in sorted(secrets.items())}
+        # Approved linking reads this table when it seals the account bundle (client/linking.py).
+        for kind, value in sorted(secrets.items()):
+            self._device.state.account_secrets[str(kind)] = b64e(value)
         self._device.state.keystore.commit_soon()
 
 
