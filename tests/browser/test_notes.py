@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from crypto import vault as vc
 from storage.sqlite.database import DATABASE_FILE
 from tests.browser._ui import (
     assert_server_never_saw,
