@@ -41,7 +41,14 @@ IDLE_POLL_S = 30.0  # a connected device pulls at least this often even without 
 EXPECTED_FAILURES = (socketio.exceptions.ConnectionError, TransportError, ApiError, OSError)
 # server_shutdown: the node is stopping (docs/API.md); the connection closes next and the supervisor
 # reconnects with back-off as after any drop. Forwarded so an app can show "Reconnecting...".
-PUSHED_EVENTS = ("prekeys_low", "devices_changed", "consent_changed", "server_shutdown", "link_ended")
+PUSHED_EVENTS = (
+    "prekeys_low",
+    "devices_changed",
+    "consent_changed",
+    "server_shutdown",
+    "link_ended",
+    "vault_changed",
+)
 
 
 class Realtime:

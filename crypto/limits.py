@@ -95,3 +95,5 @@ MAX_ACCOUNT_SECRET_BYTES: Final = 4096
 
 # Digits of the comparison string shown on both devices while linking (a 1 in 10^6 chance for a relay).
 LINK_SAS_DIGITS: Final = 6
+# --- the account vault (docs/PROTOCOL.md section 22) ---
+MAX_VAULT_PLAINTEXT_BYTES = 64000  # one record's body (a long note); sealed it stays under 64 KiB

@@ -79,6 +79,16 @@ DEFAULT_AUDIT_PAGE = 50  # an account's own audit entries per page when the clie
 MAX_AUDIT_PAGE = 200  # bounds one reply's size
 MAX_EXPORT_ITEMS = 1000  # bounds one export: appointments, waiting envelopes counted, audit entries
 
+# --- the encrypted account vault (docs/PROTOCOL.md section 22) ---
+MAX_VAULT_RECORD_BYTES = 65535  # one note (tens of pages); a multiple of 3: the base64 length bound is exact
+MAX_VAULT_RECORDS = 10_000  # years of weekly notes for a full caseload; bounds an account to ~640 MiB
+DEFAULT_VAULT_PAGE = 50  # changed records per sync reply when the client does not say
+MAX_VAULT_PAGE = 100  # bounds one reply (100 x 64 KiB, base64) well under a few MiB
+MAX_RECOVERY_BACKUP_BYTES = 4095  # a few 32-byte keys and their framing; a multiple of 3 (exact base64)
+RATE_VAULT_WRITE_PER_DEVICE = (600, 60.0)  # autosave every few seconds on a few notes; stops a runaway client
+RATE_RECOVERY_PER_IP = (10, 3600.0)  # restores are rare; guessing a 128-bit key is hopeless anyway
+RATE_RECOVERY_PER_LOOKUP = (5, 3600.0)  # tries against one backup, whoever makes them
+
 # --- presence ---
 PRESENCE_TTL_SECONDS = 120.0  # refreshed while connected; expires if a node dies
 
@@ -92,4 +102,7 @@ RATE_RULES: dict[str, tuple[int, float]] = {
     "otpk_claim_per_pair": RATE_OTPK_CLAIM_PER_PAIR,
     "send_per_device": RATE_SEND_PER_DEVICE,
     "invitation_check_per_ip": RATE_INVITATION_CHECK_PER_IP,
+    "vault_write_per_device": RATE_VAULT_WRITE_PER_DEVICE,
+    "recovery_per_ip": RATE_RECOVERY_PER_IP,
+    "recovery_per_lookup": RATE_RECOVERY_PER_LOOKUP,
 }

@@ -47,6 +47,7 @@ class ErasureStore(Protocol):
 # Dependents first; "accounts" last. The audit log is not here: its entries stay, and the erasure service
 # destroys the account's pseudonym key instead (server/audit.py, crypto-shredding).
 ERASE_ORDER: tuple[str, ...] = (
+    "vault",
     "blobs",
     "mailbox",
     "prekeys",

@@ -34,6 +34,7 @@ from storage.records import (
     TokenRecord,
 )
 from storage.send_facts import SendFactsStore
+from storage.vault import VaultStore
 
 __all__ = [
     "STORES",
@@ -282,6 +283,8 @@ class Storage(Protocol):
     def erasure(self) -> ErasureStore: ...
     @property
     def blobs(self) -> BlobStore: ...
+    @property
+    def vault(self) -> VaultStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -313,4 +316,5 @@ STORES: tuple[str, ...] = (
     "ops",
     "erasure",
     "blobs",
+    "vault",
 )

@@ -29,6 +29,7 @@ from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
 from server.services.retention import RetentionService
 from server.services.session_events import AuditedSessionEvents
+from server.services.vault import VaultService
 from server.services.wakeups import WakeUps
 from signaling.sessions import SessionService, TurnSettings
 from storage.broker import Broker
@@ -61,6 +62,7 @@ class Services:
     retention: RetentionService  # deletions by age (the sweeper runs it)
     export: ExportService  # right of access: what the server holds about the caller
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
+    vault: VaultService  # the encrypted account vault (server/services/vault.py)
 
 
 def build_services(
@@ -130,4 +132,5 @@ def build_services(
                                    audit_days=settings.audit_retention_days),
         export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
+        vault=VaultService(storage.vault, notifier, limiter, clock),
     )

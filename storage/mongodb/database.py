@@ -23,6 +23,7 @@ from storage.mongodb.blobs import MongoBlobStore
 from storage.mongodb.erasure import MongoErasureStore
 from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.schema import create_indexes
+from storage.mongodb.vault import MongoVaultStore
 from storage.send_facts import ComposedSendFactsStore
 
 __all__ = ["DEFAULT_DATABASE", "MongoStorage"]
@@ -68,6 +69,7 @@ class MongoStorage:
         self.ops = MongoOpsStore(engine)
         self.erasure = MongoErasureStore(engine)
         self.blobs = MongoBlobStore(engine, bucket=blob_bucket)  # bytes in GridFS, bucket "blobs"
+        self.vault = MongoVaultStore(engine)
 
     @classmethod
     def connect(

@@ -28,6 +28,9 @@ also carry ``expire_on`` (a date) for a TTL index; the TTL index only cleans up,
 | blob_meta | blob_id | none: the id is random; no TTL index (the sweeper must also delete the GridFS bytes) |
 | blob_usage | account_id | ``used``: stored + uploading bytes, raised by one conditional ``$inc`` (quota) |
 | blobs.files, blobs.chunks | GridFS | the blob bytes (ciphertext); GridFS creates its own indexes |
+| vault_records | "<account>:<record>" | ``_id`` itself: one record per id |
+| vault_heads | account_id | ``seq``: change position; ``count``: raised by one conditional ``$inc`` |
+| recovery_backups | account_id | lookup_id: a recovery key finds exactly one backup |
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("open_key", ASCENDING)], {"unique": True, "sparse": True}),
     ],
     "blob_meta": [([("owner_account", ASCENDING)], {}), ([("expires_at", ASCENDING)], {})],
+    "vault_records": [([("account_id", ASCENDING), ("seq", ASCENDING)], {})],
+    "recovery_backups": [([("lookup_id", ASCENDING)], _UNIQUE)],
     "mailbox": [
         ([("device_id", ASCENDING), ("pos", ASCENDING)], _UNIQUE),
         ([("device_id", ASCENDING), ("from_device", ASCENDING), ("message_id", ASCENDING)], _UNIQUE),

@@ -26,6 +26,7 @@ from storage.sqlite.erasure import SqliteErasureStore
 from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
 from storage.sqlite.send_facts import SqliteSendFactsStore
+from storage.sqlite.vault import SqliteVaultStore
 
 __all__ = ["DATABASE_FILE", "SqliteStorage"]
 
@@ -53,6 +54,7 @@ class SqliteStorage:
         self.erasure = SqliteErasureStore(engine)
         # Blob bytes are files next to the database (``open`` clears partial uploads a crash left behind).
         self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
+        self.vault = SqliteVaultStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:

@@ -251,7 +251,34 @@ ALTER TABLE accounts ADD COLUMN account_key BLOB;   -- Ed25519 public account ke
 ALTER TABLE devices ADD COLUMN certificate BLOB;    -- created_at u64 || account-key signature
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+_V7 = """
+CREATE TABLE vault_records (
+    account_id TEXT NOT NULL,                     -- whose vault (no FK: erasure deletes it explicitly)
+    record_id TEXT NOT NULL,                      -- random, chosen by the client; bound into the ciphertext
+    version INTEGER NOT NULL,                     -- a write names the version it expects (concurrency)
+    seq INTEGER NOT NULL,                         -- the account's change position at the last write: sync
+    ciphertext BLOB NOT NULL,                     -- opaque: sealed under the vault key the server never has
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, record_id)
+) WITHOUT ROWID;
+CREATE INDEX vault_records_by_seq ON vault_records(account_id, seq);
+
+CREATE TABLE vault_heads (
+    account_id TEXT PRIMARY KEY,                  -- one row per account with a vault
+    seq INTEGER NOT NULL                          -- change position: raised by every write and delete
+) WITHOUT ROWID;
+
+CREATE TABLE recovery_backups (
+    account_id TEXT PRIMARY KEY,                  -- one backup per account; a new recovery key replaces it
+    lookup_id TEXT NOT NULL UNIQUE,               -- derived from the recovery key: finds the backup
+    verifier BLOB NOT NULL,                       -- SHA-256 of a key derived from the recovery key
+    ciphertext BLOB NOT NULL,                     -- the account's secrets sealed under the recovery key
+    created_at INTEGER NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 FIRST_PROTOCOL_V2_SCHEMA = 6  # schema versions below this (but above 0) were written by protocol version 1
 
 

@@ -24,6 +24,7 @@ import { activityView } from "./views/activity.js";
 import { invitationGate } from "./views/invitecheck.js";
 import { termsUpdatePending } from "./app/termsmemory.js";
 import { startAttention, titleWithUnread } from "./app/attention.js";
+import { notesView } from "./views/notes.js";
 
 const root = document.getElementById("app");
 const device = new Device();
@@ -142,6 +143,9 @@ async function render() {
       break;
     case "end":
       view = device.role === "therapist" && device.contacts.has(arg) ? dischargeView(device, arg) : clientsView(device, null);
+      break;
+    case "notes":
+      view = device.role === "therapist" && arg ? notesView(device, arg) : clientHome();
       break;
     case "admin":
       view = adminView();

@@ -21,3 +21,5 @@ export const MAX_REPLAY_ENTRIES = 100000;
 export const MAX_ACCOUNT_SECRETS = 16;
 export const MAX_ACCOUNT_SECRET_BYTES = 4096;
 export const LINK_SAS_DIGITS = 6;
+// The account vault (docs/PROTOCOL.md section 22)
+export const MAX_VAULT_PLAINTEXT_BYTES = 64000;

@@ -200,6 +200,7 @@ export function chatView(device, accountId) {
       h("div", null, title, h("span", { class: "lock-note" }, verified ? "End-to-end encrypted · verified" : "End-to-end encrypted")),
       h("span", { class: "spacer" }),
       next,
+      device.role === "therapist" ? h("a", { class: "button secondary small", href: `#/notes/${accountId}` }, "Notes") : null,
       h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
       device.role === "therapist" ? h("a", { class: "button ghost small", href: `#/end/${accountId}` }, "End therapy") : null,
     ),
