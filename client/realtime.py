@@ -157,6 +157,12 @@ class Realtime:
                 self._pull_pending, self._pulled = False, 0
                 self._sio, self._closed = sio, closed
                 await sio.connect(self.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+            except asyncio.CancelledError:
+                # stop() during a connect: engine.io may have opened a new HTTP session after stop()'s
+                # disconnect closed the first one; close it too before the task ends.
+                with contextlib.suppress(Exception):
+                    await sio.disconnect()
+                raise
             except Exception as exc:  # the supervisor must outlive anything one attempt raises
                 if not isinstance(exc, EXPECTED_FAILURES):
                     log.warning("realtime connect attempt failed unexpectedly: %s", exc.__class__.__name__)
