@@ -44,7 +44,7 @@ def raw_decrypt_rate(count: int) -> float:
     otk = generate_one_time_prekeys(1, 1)[0]
     bundle = PreKeyBundle(bob_id.public, spk.public_part(), otk.public_part())
     alice = Session.initiate(alice_id, a_dev, b_dev, bundle)
-    plain = Payload(TEXT, 0, "a" * 32).encode()
+    plain = Payload(TEXT, 0, "a" * 32, "b" * 32).encode()
     first = alice.encrypt(plain)
     bob, _, _ = Session.accept(bob_id, b_dev, lambda _i: spk, lambda _i: otk, first)
     wires = [alice.encrypt(plain) for _ in range(count)]

@@ -175,7 +175,9 @@ async def run(runs: int, lighthouse_cli: str | None) -> None:
             table = Table(["screen", "delivery", "FCP ms", "LCP ms", "first screen ms", "KB transferred"], [])
             for path, name, heading in (
                 ("/", "welcome", "Welcome to Confidant"),
-                ("/#/join/not-a-real-code", "join", "You have been invited to Confidant"),
+                # A real, unused invitation: the join page checks it (POST /invitations/check) before it shows
+                # the form, as an invitee sees it. It is redeemed only later, by tasks_join_unlock.
+                (f"/#/join/{server.admin_code()}", "join", "You have been invited to Confidant"),
             ):
                 for identity in (False, True):
                     samples = [
