@@ -168,36 +168,14 @@ export class Messenger {
 
   async send(to, body) {
     const msg = { id: randomHex(16), dir: "out", body, at: Date.now(), state: "sending" };
-    (await this.conversation(to)).push(msg);
-    if (this.d.rt.state !== "online") msg.state = "queued";
-    if (this.d.isBlocked(to)) msg.state = "held";
-    const item = { kind: "text", id: msg.id, to, payload: textPayload(to, body, msg.at, msg.id) };
-    this.outbox.push(item);
-    const puts = new Map();
-    this._stageMsg(puts, to, msg);
-    this._stageOutbox(puts, item);
-    await this.d.store.write(puts); // the message and its outbox entry: one write
-    this.d.emit("messages", { accountId: to });
-    this.flush();
-    return msg;
+    return this._newMessage(to, msg, textPayload(to, body, msg.at, msg.id));
   }
 
   /** Send a file message; `pointer` is an uploaded file's pointer (files.js). Stored like a text message. */
   async sendFile(to, pointer) {
     const file = pointerToWire(pointer);
     const msg = { id: randomHex(16), dir: "out", kind: "file", file, body: pointer.name, at: Date.now(), state: "sending" };
-    (await this.conversation(to)).push(msg);
-    if (this.d.rt.state !== "online") msg.state = "queued";
-    if (this.d.isBlocked(to)) msg.state = "held";
-    const item = { kind: "text", id: msg.id, to, payload: filePayload(to, pointer, msg.at, msg.id) };
-    this.outbox.push(item);
-    const puts = new Map();
-    this._stageMsg(puts, to, msg);
-    this._stageOutbox(puts, item);
-    await this.d.store.write(puts); // the message and its outbox entry: one write
-    this.d.emit("messages", { accountId: to });
-    this.flush();
-    return msg;
+    return this._newMessage(to, msg, filePayload(to, pointer, msg.at, msg.id));
   }
 
   async retry(to, id) {
@@ -206,7 +184,20 @@ export class Messenger {
     if (!msg || msg.state !== "failed") return;
     msg.state = "sending";
     const payload = msg.kind === "file" ? filePayload(to, pointerFromWire(msg.file), msg.at, id) : textPayload(to, msg.body, msg.at, id);
-    const item = { kind: "text", id, to, payload };
+    await this._enqueue(to, msg, payload);
+  }
+
+  async _newMessage(to, msg, payload) {
+    (await this.conversation(to)).push(msg);
+    if (this.d.rt.state !== "online") msg.state = "queued";
+    if (this.d.isBlocked(to)) msg.state = "held";
+    await this._enqueue(to, msg, payload);
+    return msg;
+  }
+
+  /** The message and its outbox entry in ONE write, then the outbox is flushed (in order). */
+  async _enqueue(to, msg, payload) {
+    const item = { kind: "text", id: msg.id, to, payload };
     this.outbox.push(item);
     const puts = new Map();
     this._stageMsg(puts, to, msg);
