@@ -58,8 +58,8 @@ RATE_SEND_PER_DEVICE = (3000, 60.0)  # a human never sends 50 a second; a runawa
 RATE_IPV6_PREFIX_BITS = 64  # per-IP limits count an IPv6 client's whole /64: it picks any address in it
 
 # --- outstanding items per account (authenticated writes are bounded too) ---
-# New device-link offers (approvals of a new device, PROTOCOL §17) per link lifetime, so at most twice this many
-# pending at once: enough to link every device an account may have in one sitting.
+# New device-link offers (approvals of a new device, PROTOCOL §17) per link lifetime, so at most twice this
+# many pending at once: enough to link every device an account may have in one sitting.
 MAX_OUTSTANDING_LINK_CODES = MAX_DEVICES_PER_ACCOUNT
 MAX_OUTSTANDING_INVITATIONS = 50  # a therapist's intake in one invitation lifetime; unused ones expire
 MAX_TERMS_VERSIONS = 32  # terms change a few times a year: decades of versions, at most 2 MiB per therapist
