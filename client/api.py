@@ -82,11 +82,7 @@ class ApiClient:
     async def _request_once(
         self, method: str, path: str, body: JSON | None, *, auth: bool, params: dict[str, str] | None
     ) -> JSON:
-        headers = {}
-        if auth:
-            if self.token is None:
-                raise ApiError("unauthenticated", "Not logged in.", status=401)
-            headers["Authorization"] = f"Bearer {self.token}"
+        headers = self._auth() if auth else {}
         url = self.base_url + (path if path in ("/healthz", "/readyz") else PREFIX + path)
         try:
             async with self._http().request(method, url, json=body, headers=headers, params=params) as resp:
@@ -94,15 +90,7 @@ class ApiClient:
                 status = resp.status
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise TransportError(f"{method} {path}: {exc.__class__.__name__}") from exc
-        try:
-            decoded: Any = json.loads(raw) if raw else {}
-        except ValueError:
-            decoded = None
-        if status >= 400:
-            raise ApiError.from_wire(decoded, status)
-        if not isinstance(decoded, dict):
-            raise ApiError("internal", f"unexpected response body (HTTP {status})", status=status)
-        return decoded
+        return _decoded(raw, status)
 
     # -- health ------
 
