@@ -44,6 +44,19 @@ class NewBlob:
     created_at: int
     upload_expires_at: int  # a reservation not committed by then is swept (a crash mid-upload)
 
+    def committed(self, expires_at: int) -> BlobInfo:
+        """What the blob is once its upload committed: every addressed device still to fetch it."""
+        return BlobInfo(
+            self.blob_id,
+            self.owner_account,
+            self.owner_device,
+            self.to_account,
+            self.size,
+            self.created_at,
+            expires_at,
+            self.recipients,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class BlobInfo:

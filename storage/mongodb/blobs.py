@@ -178,16 +178,7 @@ class MongoBlobStore:
                 with contextlib.suppress(NoFile):
                     await self.bucket().delete(blob.blob_id)
                 raise StorageError("the upload was cancelled by the server")
-        return BlobInfo(
-            blob.blob_id,
-            blob.owner_account,
-            blob.owner_device,
-            blob.to_account,
-            blob.size,
-            blob.created_at,
-            expires_at,
-            blob.recipients,
-        )
+        return blob.committed(expires_at)
 
     async def _forget(self, blob: NewBlob) -> None:
         async with self._engine.op():

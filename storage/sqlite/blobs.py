@@ -218,16 +218,7 @@ class SqliteBlobStore:
             # Swept or erased while uploading: the file must not outlive its row.
             await self._unlink([blob.blob_id])
             raise StorageError("the upload was cancelled by the server")
-        return BlobInfo(
-            blob.blob_id,
-            blob.owner_account,
-            blob.owner_device,
-            blob.to_account,
-            blob.size,
-            blob.created_at,
-            expires_at,
-            blob.recipients,
-        )
+        return blob.committed(expires_at)
 
     def remove_leftovers(self) -> None:
         """At open, before serving: partial files of uploads a crash cut (their rows expire and go)."""
