@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +108,15 @@ async def practice(server: ConfidantServer, tmp_path: Path) -> AsyncIterator[Pra
         for device in p.devices:
             p.remember(device)
             await device.close()
+
+
+async def next_event(device: Device, name: str, timeout: float = 30) -> dict[str, object]:
+    """The next ``{"event": name, ...}`` notice on ``device.events`` (others are skipped)."""
+
+    async def wait() -> dict[str, object]:
+        while True:
+            event = await device.events.get()
+            if isinstance(event, dict) and event.get("event") == name:
+                return event
+
+    return await asyncio.wait_for(wait(), timeout)

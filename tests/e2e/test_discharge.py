@@ -11,23 +11,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from client.device import Device
 from client.ending import discharge
 from client.errors import ApiError, ClientError
-from tests.e2e.conftest import TERMS, Practice
+from tests.e2e.conftest import TERMS, Practice, next_event
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "export.schema.json").read_text())
 SERVER_EXPORT = {**SCHEMA["properties"]["server"], "$defs": SCHEMA["$defs"]}
-
-
-async def _event(device: Device, name: str, timeout: float = 10.0) -> dict[str, object]:
-    async def wait() -> dict[str, object]:
-        while True:
-            event = await device.events.get()
-            if isinstance(event, dict) and event.get("event") == name:
-                return event
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 async def test_a_therapist_discharges_a_client(practice: Practice) -> None:
@@ -55,7 +44,7 @@ async def test_a_therapist_discharges_a_client(practice: Practice) -> None:
     assert refused.value.code == "forbidden"
 
     await discharge(therapist, client.account_id)
-    told = await asyncio.gather(_event(client, "link_ended"), _event(therapist, "link_ended"))
+    told = await asyncio.gather(next_event(client, "link_ended", 10), next_event(therapist, "link_ended", 10))
     assert {(e["therapist_id"], e["client_id"]) for e in told} == {(therapist.account_id, client.account_id)}
     assert await client.contacts() == [] and await therapist.contacts() == []
 

@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from client.device import Device
 from tests.e2e.conftest import Practice
-
-
-async def next_event(device: Device, name: str, timeout: float = 30) -> dict[str, object]:
-    async def wait() -> dict[str, object]:
-        while True:
-            event = await device.events.get()
-            if isinstance(event, dict) and event.get("event") == name:
-                return event
-
-    return await asyncio.wait_for(wait(), timeout)
 
 
 async def test_a_revoked_token_is_replaced_by_a_new_login_transparently(practice: Practice) -> None:
