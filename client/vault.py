@@ -7,7 +7,8 @@ keystore (a per-record store) only has to implement the two methods.
 
 Where the vault key comes from: the account's first device creates it (``Vault.create_key``); another device
 receives it in the account secrets of approved linking (entry type 0x01; wired when the linking bundle
-lands) or from the recovery key (``Vault.adopt_recovery_key``).
+lands) or from the recovery key (``Vault.adopt_recovery_key``; ``client.recovery.restore_device`` re-creates a
+whole device from it).
 
 Conflicts: every write names the version it replaces. When another device wrote first, nothing is
 overwritten: this device's text is kept as a new record (``conflict_of`` names the original) and both are
@@ -91,7 +92,7 @@ class Saved:
 @dataclass(frozen=True, slots=True)
 class RecoveredAccount:
     account_id: str
-    secrets: dict[int, bytes]  # 1: the vault key
+    secrets: dict[int, bytes]  # 1: the vault key, 2: the account key seed
 
     @property
     def vault_key(self) -> bytes:
@@ -121,8 +122,11 @@ async def fetch_recovery(server_url: str, recovery_key: str) -> RecoveredAccount
 
 
 class Vault:
-    def __init__(self, api: ApiClient, account_id: str, secrets: AccountSecrets) -> None:
+    def __init__(
+        self, api: ApiClient, account_id: str, secrets: AccountSecrets, account_seed: bytes | None = None
+    ) -> None:
         self._api = api
+        self._account_seed = account_seed  # sealed into the recovery backup (a restored device needs it)
         self._account = bytes.fromhex(account_id)
         self.account_id = account_id
         self._secrets = secrets
@@ -133,7 +137,7 @@ class Vault:
     @classmethod
     def of(cls, device: Any) -> Vault:
         """The vault of a ``client.device.Device``, its key kept in the device keystore."""
-        return cls(device.api, device.account_id, KeystoreSecrets(device))
+        return cls(device.api, device.account_id, KeystoreSecrets(device), device.account_key.to_bytes())
 
     # -- the key ------
 
@@ -155,10 +159,15 @@ class Vault:
         self._secrets.set_account_secrets(secrets)
 
     async def create_recovery_key(self) -> str:
-        """A new recovery key (shown to the person once), replacing the previous one on the server."""
+        """A new recovery key (shown to the person once), replacing the previous one on the server. The
+        backup holds every account secret and the account key seed (client/recovery.py re-creates a
+        device from it)."""
         key = vc.new_recovery_key()
         derived = vc.derive_recovery(key)
-        sealed = vc.seal_backup(key, self._account, self._secrets.get_account_secrets())
+        secrets = self._secrets.get_account_secrets()
+        if self._account_seed is not None:
+            secrets[vc.SECRET_ACCOUNT_SEED] = self._account_seed
+        sealed = vc.seal_backup(key, self._account, secrets)
         await self._api.request(
             "PUT",
             "/recovery",
@@ -176,6 +185,7 @@ class Vault:
         if recovered.account_id != self.account_id:
             raise ValueError("this recovery key belongs to another account")
         merged = {**self._secrets.get_account_secrets(), **recovered.secrets}
+        merged.pop(vc.SECRET_ACCOUNT_SEED, None)  # this device holds the account key in its own field
         self._secrets.set_account_secrets(merged)
 
     # -- sync ------

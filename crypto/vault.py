@@ -8,7 +8,8 @@
   8 groups of 4. Three values are derived from it: a lookup id and an authenticator (the server keeps only
   SHA-256 of it, the verifier) that fetch the backup, and the key that seals it.
 - **Backup / account secrets**: ``version 1 | account_id 16 | count u8 | (type u8 | length u16 | value)*``,
-  the same entry list as the account bundle of approved linking (type 0x01 = the vault key).
+  the same entry list as the account bundle of approved linking (type 0x01 = the vault key), plus in the
+  backup type 0x02 = the account key seed, so that a restored device can certify itself.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_ACCOUNT_SECRET_BYTES",
     "MAX_VAULT_PLAINTEXT_BYTES",
     "RECORD_VERSION",
+    "SECRET_ACCOUNT_SEED",
     "SECRET_VAULT_KEY",
     "VAULT_KEY_BYTES",
     "RecordKind",
@@ -49,6 +51,8 @@ RECORD_VERSION = 1  # first byte of a sealed record
 BACKUP_VERSION = 1  # first byte of a sealed backup and of the secrets it holds
 RECOVERY_KEY_BYTES = 16  # 128 bits: out of reach of any search, still 32 characters to write down
 SECRET_VAULT_KEY = 0x01  # the account-secrets entry type of the vault key (shared with approved linking)
+# The account key seed: only in the recovery backup (approved linking carries it in the bundle's own field).
+SECRET_ACCOUNT_SEED = 0x02
 
 _RECORD_KEY_INFO = b"confidant-vault-record-key-v1"
 _RECORD_AD = b"confidant-vault-record-v1"
@@ -225,6 +229,8 @@ def decode_secrets(data: bytes) -> tuple[bytes, dict[int, bytes]]:
         raise MalformedState("trailing bytes after the account secrets")
     if SECRET_VAULT_KEY in secrets and len(secrets[SECRET_VAULT_KEY]) != VAULT_KEY_BYTES:
         raise MalformedState("the vault key entry must be 32 bytes")
+    if SECRET_ACCOUNT_SEED in secrets and len(secrets[SECRET_ACCOUNT_SEED]) != 32:
+        raise MalformedState("the account seed entry must be 32 bytes")
     return account_id, secrets
 
 

@@ -8,6 +8,8 @@
     PUT    /api/v1/recovery                     {lookup_id, verifier, ciphertext} (a signed-in device)
     GET    /api/v1/recovery                     -> {created_at} of the account's recovery key
     POST   /api/v1/recovery/fetch               {lookup_id, authenticator} (anonymous) -> the sealed backup
+    POST   /api/v1/recovery/device              {lookup_id, authenticator, device} (anonymous) -> the new
+                                                device, certified by the account key on record
 
 Every write wakes the account's devices with ``vault_changed {position}``. The server cannot read a byte.
 """
@@ -26,7 +28,9 @@ from server.errors import InvalidField, NotFound
 from server.http._base import API, b64, bearer_principal, client_ip, read_body, reply
 from server.services.vault import AUTHENTICATOR_BYTES, VERIFIER_BYTES
 from server.wire import decode
-from server.wire.requests import _B64, Key32
+from server.wire.decode import device_keys
+from server.wire.requests import _B64, DeviceIn, Key32
+from server.wire.responses import DeviceAddedOut
 from storage.vault import VaultRecord
 
 __all__ = [
@@ -35,6 +39,7 @@ __all__ = [
     "PositionOut",
     "PutRecordIn",
     "RecordOut",
+    "RecoveryDeviceIn",
     "RecoveryFetchIn",
     "RecoveryIn",
     "RecoveryOut",
@@ -85,6 +90,12 @@ class RecoveryIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class RecoveryFetchIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     lookup_id: HexId
     authenticator: Key32
+
+
+class RecoveryDeviceIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    lookup_id: HexId
+    authenticator: Key32
+    device: DeviceIn  # its certificate signed with the account key restored from the backup
 
 
 class RecordOut(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -195,6 +206,14 @@ def register(ctx: AppContext) -> None:
         got = await service.fetch_recovery(body.lookup_id, authenticator, client_ip(request))
         return reply(RecoveryOut(got.account_id, b64(got.ciphertext), got.created_at))
 
+    async def recovery_device(request: web.Request) -> web.Response:
+        body = await read_body(request, RecoveryDeviceIn)
+        authenticator = decode.b64(body.authenticator, "authenticator", size=AUTHENTICATOR_BYTES)
+        account, device = await ctx.services.recovery.add_device(
+            body.lookup_id, authenticator, device_keys(body.device), client_ip(request)
+        )
+        return reply(DeviceAddedOut(account.account_id, device.device_id, account.role.value), 201)
+
     tag = "vault"
     record = f"{API}/vault/records/{_HEX_ID}"
     ctx.add_route(
@@ -266,5 +285,18 @@ def register(ctx: AppContext) -> None:
             body=RecoveryFetchIn,
             response=RecoveryOut,
             auth=False,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "POST",
+            f"{API}/recovery/device",
+            recovery_device,
+            "Register a device re-created from the recovery key (certified by the account key on record)",
+            tag,
+            body=RecoveryDeviceIn,
+            response=DeviceAddedOut,
+            auth=False,
+            status=201,
         )
     )

@@ -27,6 +27,7 @@ from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
+from server.services.recovery import RecoveryService
 from server.services.retention import RetentionService
 from server.services.session_events import AuditedSessionEvents
 from server.services.vault import VaultService
@@ -63,6 +64,7 @@ class Services:
     export: ExportService  # right of access: what the server holds about the caller
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
     vault: VaultService  # the encrypted account vault (server/services/vault.py)
+    recovery: RecoveryService  # a device re-created from the recovery key (server/services/recovery.py)
 
 
 def build_services(
@@ -85,6 +87,7 @@ def build_services(
     authz = AuthzCache(storage.send_facts, enabled=single_node)
     wakeups = WakeUps(notifier)
     accounts = AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit)
+    vault = VaultService(storage.vault, notifier, limiter, clock)
 
     async def is_linked(therapist_id: str, client_id: str) -> bool:
         return await storage.links.get_link(therapist_id, client_id) is not None
@@ -132,5 +135,6 @@ def build_services(
                                    audit_days=settings.audit_retention_days),
         export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
-        vault=VaultService(storage.vault, notifier, limiter, clock),
+        vault=vault,
+        recovery=RecoveryService(storage, vault, accounts, clock, authz=authz),
     )

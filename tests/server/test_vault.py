@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from server import limits
-from tests.server._kit import API, Device, b64, hex_id
+from tests.server._kit import API, Device, Keys, b64, hex_id
 from tests.server.conftest import Server
 
 
@@ -166,3 +166,48 @@ async def test_recovery_backup_is_fetched_only_with_the_right_authenticator(serv
     assert statuses[-1] == 429 and 404 in statuses
     r = await server.http.call("POST", fetch, {"lookup_id": lookup, "authenticator": b64(authenticator)})
     assert r.status == 429  # even the right key waits: the limit is per backup
+
+
+async def test_a_device_is_recreated_only_with_the_recovery_key_and_the_account_key(server: Server) -> None:
+    """After losing every device: the recovery authenticator plus a certificate signed by the account key on
+    record add a device; a stolen token, a wrong key or another account key add nothing."""
+    therapist = await server.therapist()
+    lookup, authenticator = hex_id(), os.urandom(32)
+    r = await therapist.call(
+        "PUT",
+        f"{API}/recovery",
+        {
+            "lookup_id": lookup,
+            "verifier": b64(hashlib.sha256(authenticator).digest()),
+            "ciphertext": b64(b"x"),
+        },
+    )
+    assert r.status == 200, r.body
+    restore = f"{API}/recovery/device"
+
+    def body(keys: Keys, auth: bytes = authenticator) -> dict[str, Any]:
+        return {"lookup_id": lookup, "authenticator": b64(auth), "device": keys.payload()}
+
+    # A certificate from a different account key (someone who holds a stolen token, not the account key).
+    forged = Keys(account_id=therapist.account_id)
+    r = await server.http.call("POST", restore, body(forged), token=therapist.token)
+    assert r.status == 401 and r.code == "signature_invalid", r.body
+    wrong = await server.http.call("POST", restore, body(therapist.keys.linked(), os.urandom(32)))
+    assert wrong.status == 404 and wrong.code == "not_found"
+    replayed = await server.http.call("POST", restore, body(therapist.keys))  # an existing device id again
+    assert replayed.status == 409
+    me = await therapist.call("GET", f"{API}/me")
+    assert [d["device_id"] for d in me.body["devices"]] == [therapist.device_id]
+
+    restored = therapist.keys.linked()
+    r = await server.http.call("POST", restore, body(restored))
+    assert r.status == 201, r.body
+    assert r.body == {
+        "account_id": therapist.account_id,
+        "device_id": restored.device_id,
+        "role": "therapist",
+    }
+    device = Device(server.http, restored, therapist.account_id, restored.device_id, "therapist")
+    await device.login()  # a device like any other: it signs in with its own identity key
+    me = await device.call("GET", f"{API}/me")
+    assert {d["device_id"] for d in me.body["devices"]} == {therapist.device_id, restored.device_id}

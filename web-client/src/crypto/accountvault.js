@@ -12,6 +12,8 @@ export const RECORD_VERSION = 1;
 export const BACKUP_VERSION = 1;
 export const RECOVERY_KEY_BYTES = 16;
 export const SECRET_VAULT_KEY = 0x01;
+// The account key seed: only in the recovery backup (approved linking carries it in the bundle's own field).
+export const SECRET_ACCOUNT_SEED = 0x02;
 export const RecordKind = Object.freeze({ NOTE: 0x01, CONTACT: 0x02, PROFILE: 0x03 });
 
 const RECORD_KEY_INFO = utf8("confidant-vault-record-key-v1");
@@ -135,6 +137,9 @@ export function decodeSecrets(data) {
   if (at !== data.length) throw new MalformedState("trailing bytes after the account secrets");
   if (secrets.has(SECRET_VAULT_KEY) && secrets.get(SECRET_VAULT_KEY).length !== VAULT_KEY_BYTES) {
     throw new MalformedState("the vault key entry must be 32 bytes");
+  }
+  if (secrets.has(SECRET_ACCOUNT_SEED) && secrets.get(SECRET_ACCOUNT_SEED).length !== 32) {
+    throw new MalformedState("the account seed entry must be 32 bytes");
   }
   return { accountId, secrets };
 }

@@ -1,0 +1,74 @@
+"""Losing every device, through the Python SDK against a real `confidant serve`: the recovery key re-creates a
+device of the account (certified by the restored account key, like any other), which reads the notes and
+talks to the client again; a wrong key fails clearly and adds nothing; the server never sees a key or note."""
+
+from __future__ import annotations
+
+import pytest
+
+from client.errors import ApiError
+from client.recovery import restore_device
+from client.vault import Vault
+from crypto import errors as crypto_errors
+from crypto import vault as vc
+from tests.e2e._scan import find_leaks
+from tests.e2e.conftest import PASSPHRASE, Practice
+
+NOW = 1_767_225_600_000
+NOTE = "Intake: lost her job in March; sleeping four hours a night. Screen for depression next time."
+
+
+async def test_a_therapist_who_lost_every_device_restores_the_account_from_the_recovery_key(
+    practice: Practice,
+) -> None:
+    p = practice
+    lost = p.therapist
+    await p.client.accept_terms(lost.account_id)
+    vault = Vault.of(lost)
+    vault.create_key()
+    await vault.save_note(p.client.account_id, NOTE, now=NOW)
+    recovery_text = await vault.create_recovery_key()
+    vault_key = vault._key()
+    account_seed = lost.account_key.to_bytes()
+    await lost.close()
+    lost.keystore_path.unlink()  # the only device is gone, keystore and all
+
+    wrong = vc.recovery_key_text(vc.new_recovery_key())
+    with pytest.raises(ApiError) as refused:
+        await restore_device(p.server.url, wrong, p.keystore("wrong"), PASSPHRASE, kdf="fast")
+    assert refused.value.code == "not_found" and not p.keystore("wrong").exists()
+    with pytest.raises(crypto_errors.InvalidKey):  # a typo is caught before any request
+        await restore_device(
+            p.server.url, recovery_text[:-2] + "00", p.keystore("typo"), PASSPHRASE, kdf="fast"
+        )
+
+    restored = p.remember(
+        await restore_device(p.server.url, recovery_text, p.keystore("restored"), PASSPHRASE, kdf="fast")
+    )
+    assert restored.account_id == lost.account_id and restored.device_id != lost.device_id
+    assert restored.account_key.to_bytes() == account_seed  # the same account key: contacts see no change
+    notes = Vault.of(restored)
+    await notes.sync()
+    assert [n.body["text"] for n in notes.notes(p.client.account_id)] == [NOTE]
+
+    # Certified like any other device: the client (who pinned the account key) encrypts to it.
+    await p.client.refresh_devices()
+    assert restored.device_id in {d.device_id for d in p.client.certified_devices(restored.account_id)}
+    await p.client.send(restored.account_id, "Are we still on for Thursday?")
+    (got,) = await restored.receive(1)
+    assert got.body == "Are we still on for Thursday?"
+    await restored.send(p.client.account_id, "Yes, 10am.")
+    assert [m.body for m in await p.client.receive(1)] == ["Yes, 10am."]
+
+    key = vc.parse_recovery_key(recovery_text)
+    derived = vc.derive_recovery(key)
+    secrets = {
+        "vault key": [vault_key],
+        "account key seed": [account_seed],
+        "recovery key": [key, recovery_text.encode(), recovery_text.replace("-", "").encode()],
+        "wrap key": [derived.wrap_key],
+        "authenticator": [derived.authenticator],
+        "note": [NOTE.encode(), b"sleeping four hours"],
+    }
+    files = [*p.server.storage_files(), p.server.log_path]
+    assert find_leaks(files, secrets, verbatim=("note",)) == []
