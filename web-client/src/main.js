@@ -9,6 +9,7 @@ import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
 import { newDeviceLinkView } from "./views/link.js";
+import { restoreView } from "./views/restore.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
 import { inviteView } from "./views/invite.js";
 import { clientsView } from "./views/clients.js";
@@ -87,6 +88,7 @@ async function render() {
     if (device.status === "locked") return mount(existingDeviceView(device));
     return go("#/");
   }
+  if (first === "restore" && device.status === "none") return mount(restoreView(device, { frame, onDone: () => go("#/") }));
   if (device.status === "none") return mount(welcomeView());
   if (device.status === "revoked") return mount(revokedView(device));
   if (device.status === "locked") return mount(unlockView(device, { onDone: () => render() }));

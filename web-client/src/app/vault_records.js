@@ -1,12 +1,13 @@
 // The encrypted account vault in the browser (docs/PROTOCOL.md section 22, docs/API.md "Vault"): the
 // therapist's notes, sealed here under the account's vault key and stored on the server as ciphertext.
-// Not src/app/vault.js (the local keystore), which is where the vault key itself is kept ("account_secrets").
+// Not src/app/vault.js (the local keystore); the vault key is an account secret (app/account_secrets.js), kept
+// with the account key so that approved linking carries it to a new device.
 // client/vault.py is the same in Python; both follow tests/vectors/vault.json.
 import * as av from "../crypto/accountvault.js";
 import { ready } from "../crypto/primitives.js";
+import { backupSecrets, readSecrets, writeSecrets } from "./account_secrets.js";
 import { fromB64, fromHex, fromUtf8, randomHex, toB64, toHex, utf8 } from "../lib/bytes.js";
 
-const SECRETS = "account_secrets"; // local keystore record: {type: hex}
 const PAGE = 100;
 
 export class VaultLocked extends Error {}
@@ -32,13 +33,12 @@ export class VaultRecords extends EventTarget {
     return fromHex(this.device.me.account_id);
   }
 
-  async secrets() {
-    const stored = (await this.device.vault.get(SECRETS)) || {};
-    return new Map(Object.entries(stored).map(([t, hex]) => [Number(t), fromHex(hex)]));
+  secrets() {
+    return readSecrets(this.device);
   }
 
-  async _setSecrets(map) {
-    await this.device.vault.put(SECRETS, Object.fromEntries([...map].map(([t, v]) => [String(t), toHex(v)])));
+  _setSecrets(map) {
+    return writeSecrets(this.device, map);
   }
 
   async hasKey() {
@@ -69,7 +69,7 @@ export class VaultRecords extends EventTarget {
     await ready();
     const key = av.newRecoveryKey();
     const d = av.deriveRecovery(key);
-    const sealed = av.sealBackup(key, this.account, await this.secrets());
+    const sealed = av.sealBackup(key, this.account, await backupSecrets(this.device));
     await this.device.api.put("/recovery", { lookup_id: toHex(d.lookupId), verifier: toB64(d.verifier), ciphertext: toB64(sealed) });
     return av.recoveryKeyText(key);
   }

@@ -43,7 +43,12 @@ export function welcomeView() {
       h("h1", null, "Welcome to Confidant"),
       h("p", null, "A private space to talk with your therapist. Messages and video are end-to-end encrypted: they are readable only on your devices and theirs, never by the server."),
       h("p", { class: "muted" }, "To begin, open the invitation link your therapist sent you."),
-      h("div", { class: "row" }, h("a", { class: "button secondary", href: "#/link" }, "Add this browser to an existing account")),
+      h(
+        "div",
+        { class: "row" },
+        h("a", { class: "button secondary", href: "#/link" }, "Add this browser to an existing account"),
+        h("a", { class: "button secondary", href: "#/restore" }, "Restore with a recovery key"),
+      ),
     ),
   );
 }

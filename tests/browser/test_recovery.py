@@ -1,0 +1,139 @@
+"""The vault key across a therapist's browsers, in Chromium: approved linking carries it (notes readable on the
+new browser at once, and two browsers editing one note keep both versions); after losing every device, the
+recovery key re-creates the account in a fresh browser profile (notes and conversation history back, the
+client talks to the restored browser); a wrong key fails clearly; the server never sees a note or a key."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser._ui import (
+    PASSPHRASE,
+    assert_server_never_saw,
+    bubble,
+    link_new_device,
+    open_chat,
+    open_user,
+    practice,
+    send,
+    shot,
+    violations,
+)
+from tests.fixtures.server_proc import ConfidantServer
+
+pytestmark = pytest.mark.browser
+
+NOTE = "Panic attacks down to one a week. Next: exposure hierarchy, start with the bus."
+MINE = " Edited on the laptop."
+THEIRS = " Edited on the phone."
+
+
+async def _open_notes(page: Page, client_name: str) -> None:
+    await open_chat(page, client_name)
+    await page.locator(".chat-head").get_by_role("link", name="Notes").click()
+    await expect(page.get_by_role("heading", name=f"Notes · {client_name}")).to_be_visible()
+
+
+def _notes(page: Page):
+    return page.get_by_role("list", name="Notes, newest first").locator(".note-text")
+
+
+async def _first_notes(page: Page, client_name: str) -> str:
+    """First visit to notes: the vault key is made and the recovery key shown once; returns it."""
+    await _open_notes(page, client_name)
+    await expect(page.get_by_role("heading", name="Your recovery key")).to_be_visible()
+    key_text = (await page.get_by_test_id("recovery-key").text_content() or "").strip()
+    await page.get_by_role("button", name="I have stored it safely").click()
+    box = page.get_by_label("New note", exact=True)
+    await box.fill(NOTE)
+    await page.get_by_role("button", name="Save note").click()
+    await expect(_notes(page)).to_have_text([NOTE])
+    return key_text
+
+
+async def test_a_linked_browser_reads_the_notes_and_concurrent_edits_keep_both(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
+    p = await practice(browser, server)
+    laptop = p.therapist.page
+    await _first_notes(laptop, p.client_name)
+
+    phone_user = await link_new_device(browser, server, laptop)
+    phone = phone_user.page
+    await phone.set_viewport_size({"width": 1180, "height": 760})
+    await expect(phone.get_by_role("heading", name="Your clients")).to_be_visible()
+    await _open_notes(phone, p.client_name)
+    # Approved linking carried the vault key: no recovery key asked, the note is there.
+    await expect(phone.get_by_role("heading", name="Your notes are locked on this device")).to_have_count(0)
+    await expect(_notes(phone)).to_have_text([NOTE])
+
+    # Both browsers open the same note and change it at the same time: both versions are kept and shown.
+    await _open_notes(laptop, p.client_name)
+    for page in (laptop, phone):
+        await page.get_by_role("button", name=re.compile("^Edit note")).first.click()
+    await laptop.get_by_role("textbox", name="Edit note").fill(NOTE + MINE)
+    await laptop.get_by_role("button", name="Done").click()
+    await expect(_notes(laptop)).to_have_text([NOTE + MINE])
+    await phone.get_by_role("textbox", name="Edit note").fill(NOTE + THEIRS)
+    await phone.get_by_role("button", name="Done").click()
+    await expect(phone.get_by_role("alert").filter(has_text="Both versions are kept")).to_be_visible()
+    for page in (phone, laptop):
+        await expect(_notes(page)).to_have_count(2)
+        await expect(_notes(page).filter(has_text=MINE)).to_have_count(1)
+        await expect(_notes(page).filter(has_text=THEIRS)).to_have_count(1)
+    await expect(phone.get_by_text(re.compile("^Conflicting copy"))).to_be_visible()
+    assert await violations(phone) == []
+    await shot(phone, artifacts, "notes-conflict")
+    for user in (p.therapist, phone_user):
+        assert user.errors == []
+
+
+async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
+    browser: Browser, server: ConfidantServer, artifacts: Path
+) -> None:
+    p = await practice(browser, server)
+    t, c = p.therapist.page, p.client.page
+    key_text = await _first_notes(t, p.client_name)
+    await send(c, "Your therapist", "I missed the bus again today.")
+    await open_chat(t, p.client_name)
+    await expect(bubble(t, "I missed the bus again today.")).to_be_visible()
+    await send(t, p.client_name, "That's ok. Let's plan it together on Thursday.")
+    await expect(bubble(c, "That's ok. Let's plan it together on Thursday.")).to_be_visible()
+    await p.therapist.context.close()  # every device of the therapist is gone
+
+    fresh = await open_user(browser, server)
+    page = fresh.page
+    await page.get_by_role("link", name="Restore with a recovery key").click()
+    await expect(page.get_by_role("heading", name="Restore your account")).to_be_visible()
+    wrong = "0000-0000-0000-0000-0000-0000-0000-0000"
+    await page.get_by_label("Recovery key").fill(wrong)
+    await page.get_by_label("New passphrase for this browser").fill(PASSPHRASE)
+    await page.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Restore my account").click()
+    await expect(page.get_by_role("alert")).to_contain_text("has a typo")
+    await page.get_by_label("Recovery key").fill("DXRQ-Y13W-S0EB-KB3J-58M1-SDA3-EPFJ-WHEQ")  # valid, not ours
+    await page.get_by_role("button", name="Restore my account").click()
+    await expect(page.get_by_role("alert")).to_contain_text("does not match any account")
+    assert await violations(page) == []
+    await shot(page, artifacts, "restore-wrong-key")
+
+    await page.get_by_label("Recovery key").fill(key_text.lower())
+    await page.get_by_role("button", name="Restore my account").click()
+    await expect(page.get_by_role("heading", name="Your clients")).to_be_visible()
+    await _open_notes(page, p.client_name)
+    await expect(_notes(page)).to_have_text([NOTE])
+
+    # Certified by the restored account key: the client's browser encrypts to it like to any device.
+    await send(c, "Your therapist", "Thank you. See you Thursday.")
+    await open_chat(page, p.client_name)
+    await expect(bubble(page, "Thank you. See you Thursday.")).to_be_visible()
+    assert await violations(page) == []
+    await shot(page, artifacts, "restore-conversation")
+    assert fresh.errors == [] and p.client.errors == []
+    assert_server_never_saw(
+        server, [NOTE, "missed the bus", "plan it together", key_text, key_text.replace("-", "")]
+    )
