@@ -244,6 +244,27 @@ class Vault:
         self.entries[record_id] = entry
         return entry
 
+    async def write(
+        self, kind: vc.RecordKind, body: JSON, record_id: str | None = None, version: int = 0
+    ) -> VaultEntry:
+        """Write exactly this version (a new record without ``record_id``); ApiError ``conflict`` when
+        another device wrote first. For records a client merges itself (history, client/history.py)."""
+        return await self._write(record_id or _secrets.token_hex(16), version, kind, body)
+
+    async def reload(self, record_id: str) -> VaultEntry | None:
+        """The record as stored now (after a conflict); None if it is gone or does not decrypt."""
+        try:
+            got = self._open(await self._api.request("GET", f"/vault/records/{record_id}"))
+        except ApiError as err:
+            if err.code != "not_found":
+                raise
+            got = None
+        if got is None:
+            self.entries.pop(record_id, None)
+        else:
+            self.entries[record_id] = got
+        return got
+
     async def save(
         self, kind: vc.RecordKind, body: JSON, record_id: str | None = None, base_version: int | None = None
     ) -> Saved:

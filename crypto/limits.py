@@ -11,6 +11,8 @@ __all__ = [
     "ATTACHMENT_CHUNK_BYTES",
     "CLAIMED_PREKEY_GRACE_SECONDS",
     "DEVICE_ID_BYTES",
+    "HISTORY_CHUNK_BYTES",
+    "HISTORY_CHUNK_MESSAGES",
     "LINK_SAS_DIGITS",
     "MAX_ACCOUNT_SECRETS",
     "MAX_ACCOUNT_SECRET_BYTES",
@@ -97,3 +99,6 @@ MAX_ACCOUNT_SECRET_BYTES: Final = 4096
 LINK_SAS_DIGITS: Final = 6
 # --- the account vault (docs/PROTOCOL.md section 22) ---
 MAX_VAULT_PLAINTEXT_BYTES = 64000  # one record's body (a long note); sealed it stays under 64 KiB
+# A history record (section 22.6): a day or two of a conversation, rewritten whole on each append, so small.
+HISTORY_CHUNK_MESSAGES: Final = 200
+HISTORY_CHUNK_BYTES: Final = 48000  # its encoded body, under MAX_VAULT_PLAINTEXT_BYTES with room to spare

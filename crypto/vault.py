@@ -68,6 +68,7 @@ class RecordKind(IntEnum):
     NOTE = 0x01  # a therapist's note about one client
     CONTACT = 0x02  # the account's own name for a contact
     PROFILE = 0x03  # the account's own display name
+    HISTORY = 0x04  # a chunk of one conversation's messages, for the account's new and restored devices
 
 
 def new_vault_key() -> bytes:

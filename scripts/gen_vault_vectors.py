@@ -15,6 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from client import history
 from crypto import vault
 from crypto.errors import CryptoError
 
@@ -48,6 +49,18 @@ def build() -> Json:
         ),
         ("profile-empty", vault.RecordKind.PROFILE, 2**40, ""),
         ("block-boundary", vault.RecordKind.NOTE, 7, "x" * 159),
+        (
+            "history",
+            vault.RecordKind.HISTORY,
+            4,
+            '{"conversation":"'
+            + "cd" * 16
+            + '","chunk":0,"messages":[{"id":"'
+            + "01" * 16
+            + '","from":"'
+            + "cd" * 16
+            + '","at":1767225600000,"text":"Can we move Thursday?"}]}',
+        ),
     ]
     for name, kind, version, text in bodies:
         record_id, nonce, body = det(f"record/{name}", 16), det(f"nonce/{name}", 24), text.encode()
@@ -116,6 +129,7 @@ def build() -> Json:
     typo = text[:-1] + ("0" if text[-1] != "0" else "1")
     return {
         "description": "Account vault (docs/PROTOCOL.md section 22). Hex bytes; body_utf8: the body.",
+        "history": _history(),
         "vault_key": vault_key.hex(),
         "account_id": account.hex(),
         "records": records,
@@ -144,6 +158,33 @@ def build() -> Json:
                 ),
             },
         },
+    }
+
+
+def _history() -> Json:
+    """Section 22.6: merging two lists of history items, and where chunks split (items built from sizes:
+    item i = {"id": i as 32 hex, "from": "ab" * 16, "at": 1000 + i, "text": "x" * size})."""
+    a, b = "ab" * 16, "cd" * 16
+    existing = [
+        {"id": "02" * 16, "from": a, "at": 2000, "text": "kept as it is"},
+        {"id": "01" * 16, "from": b, "at": 1000, "text": "first"},
+    ]
+    new = [
+        {"id": "02" * 16, "from": a, "at": 2000, "text": "a copy never replaces"},
+        {"id": "03" * 16, "from": b, "at": 2000, "file": "sleep-diary.pdf"},
+        {"id": "00" * 16, "from": a, "at": 1500, "text": "written later, sent earlier: \u00e9t\u00e9"},
+    ]
+    cases = []
+    for name, sizes in [
+        ("by count", [1] * 205),
+        ("by bytes", [20000, 20000, 20000, 10]),
+        ("one large item", [47000]),
+    ]:
+        items = [{"id": f"{i:032x}", "from": a, "at": 1000 + i, "text": "x" * n} for i, n in enumerate(sizes)]
+        cases.append({"name": name, "sizes": sizes, "chunk_lengths": [len(c) for c in history.split_chunks(items)]})
+    return {
+        "merge": {"existing": existing, "new": new, "merged": history.merge_items(existing, new)},
+        "split": cases,
     }
 
 

@@ -1,16 +1,23 @@
-"""The vault key across a therapist's browsers, in Chromium: approved linking carries it (notes readable on the
-new browser at once, and two browsers editing one note keep both versions); after losing every device, the
-recovery key re-creates the account in a fresh browser profile (notes and conversation history back, the
-client talks to the restored browser); a wrong key fails clearly; the server never sees a note or a key."""
+"""The vault key across a therapist's browsers, in Chromium: approved linking carries it (notes and the
+conversation history on the new browser at once; two browsers editing one note keep both versions); after
+losing every device, the recovery key re-creates the account in a fresh browser profile (notes and history
+back, the client talks to the restored browser); a wrong key fails clearly; the server never sees a note or
+a key."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from crypto import vault as vc
+from storage.sqlite.database import DATABASE_FILE
 from tests.browser._ui import (
     PASSPHRASE,
     assert_server_never_saw,
@@ -55,17 +62,52 @@ async def _first_notes(page: Page, client_name: str) -> str:
     return key_text
 
 
+def _history_texts(server: ConfidantServer, recovery_text: str) -> list[str]:
+    """What the person holding the recovery key reads in the history records the server stores (the test opens
+    them in Python: the browser's records follow the SDK's format)."""
+    db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
+    try:
+        (account, backup) = db.execute("SELECT account_id, ciphertext FROM recovery_backups").fetchone()
+        rows = db.execute("SELECT record_id, version, ciphertext FROM vault_records").fetchall()
+    finally:
+        db.close()
+    key = vc.parse_recovery_key(recovery_text)
+    vault_key = vc.open_backup(key, bytes.fromhex(account), backup)[vc.SECRET_VAULT_KEY]
+    texts = []
+    for record_id, version, sealed in rows:
+        kind, body = vc.open_record(
+            vault_key, bytes.fromhex(account), bytes.fromhex(record_id), version, sealed
+        )
+        if kind == vc.RecordKind.HISTORY:
+            texts += [m["text"] for m in json.loads(body)["messages"]]
+    return texts
+
+
+async def _until_in_history(server: ConfidantServer, recovery_text: str, texts: list[str]) -> None:
+    deadline = time.monotonic() + 15
+    while not set(texts) <= set(_history_texts(server, recovery_text)):
+        assert time.monotonic() < deadline, f"not in the vault's history: {texts}"
+        await asyncio.sleep(0.1)
+
+
 async def test_a_linked_browser_reads_the_notes_and_concurrent_edits_keep_both(
     browser: Browser, server: ConfidantServer, artifacts: Path
 ) -> None:
     p = await practice(browser, server)
     laptop = p.therapist.page
-    await _first_notes(laptop, p.client_name)
+    key_text = await _first_notes(laptop, p.client_name)
+    await send(p.client.page, "Your therapist", "Could we meet an hour later on Monday?")
+    await open_chat(laptop, p.client_name)
+    await expect(bubble(laptop, "Could we meet an hour later on Monday?")).to_be_visible()
+    await _until_in_history(server, key_text, ["Could we meet an hour later on Monday?"])
 
     phone_user = await link_new_device(browser, server, laptop)
     phone = phone_user.page
     await phone.set_viewport_size({"width": 1180, "height": 760})
     await expect(phone.get_by_role("heading", name="Your clients")).to_be_visible()
+    # The conversation from before this browser existed, from the vault's history.
+    await open_chat(phone, p.client_name)
+    await expect(bubble(phone, "Could we meet an hour later on Monday?")).to_be_visible()
     await _open_notes(phone, p.client_name)
     # Approved linking carried the vault key: no recovery key asked, the note is there.
     await expect(phone.get_by_role("heading", name="Your notes are locked on this device")).to_have_count(0)
@@ -103,6 +145,9 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     await expect(bubble(t, "I missed the bus again today.")).to_be_visible()
     await send(t, p.client_name, "That's ok. Let's plan it together on Thursday.")
     await expect(bubble(c, "That's ok. Let's plan it together on Thursday.")).to_be_visible()
+    await _until_in_history(
+        server, key_text, ["I missed the bus again today.", "That's ok. Let's plan it together on Thursday."]
+    )
     await p.therapist.context.close()  # every device of the therapist is gone
 
     fresh = await open_user(browser, server)
@@ -126,6 +171,11 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     await expect(page.get_by_role("heading", name="Your clients")).to_be_visible()
     await _open_notes(page, p.client_name)
     await expect(_notes(page)).to_have_text([NOTE])
+    # The conversation's history came back from the vault, in order.
+    await open_chat(page, p.client_name)
+    await expect(page.locator(".messages .bubble")).to_have_text(
+        ["I missed the bus again today.", "That's ok. Let's plan it together on Thursday."]
+    )
 
     # Certified by the restored account key: the client's browser encrypts to it like to any device.
     await send(c, "Your therapist", "Thank you. See you Thursday.")

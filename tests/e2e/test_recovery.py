@@ -4,9 +4,12 @@ talks to the client again; a wrong key fails clearly and adds nothing; the serve
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from client.errors import ApiError
+from client.history import History
 from client.recovery import restore_device
 from client.vault import Vault
 from crypto import errors as crypto_errors
@@ -27,6 +30,14 @@ async def test_a_therapist_who_lost_every_device_restores_the_account_from_the_r
     vault = Vault.of(lost)
     vault.create_key()
     await vault.save_note(p.client.account_id, NOTE, now=NOW)
+    # The conversation, written to the vault's history as it is read and sent.
+    history = History(vault, lost.account_id)
+    await p.client.send(lost.account_id, "I could not sleep again.")
+    (first,) = await lost.receive(1)
+    assert await history.record(first) == 1
+    sent_id = await lost.send(p.client.account_id, "Let's talk about it tomorrow.")
+    assert await history.record_sent(p.client.account_id, sent_id, "Let's talk about it tomorrow.", NOW) == 1
+    assert await history.record(first) == 0  # recorded once, however often it is seen
     recovery_text = await vault.create_recovery_key()
     vault_key = vault._key()
     account_seed = lost.account_key.to_bytes()
@@ -50,6 +61,11 @@ async def test_a_therapist_who_lost_every_device_restores_the_account_from_the_r
     notes = Vault.of(restored)
     await notes.sync()
     assert [n.body["text"] for n in notes.notes(p.client.account_id)] == [NOTE]
+    past = History(notes, restored.account_id).conversation(p.client.account_id)
+    assert [(m["from"], m["text"]) for m in past] == [
+        (lost.account_id, "Let's talk about it tomorrow."),  # sent_at NOW: before the client's (now) message
+        (p.client.account_id, "I could not sleep again."),
+    ]
 
     # Certified like any other device: the client (who pinned the account key) encrypts to it.
     await p.client.refresh_devices()
@@ -58,7 +74,7 @@ async def test_a_therapist_who_lost_every_device_restores_the_account_from_the_r
     (got,) = await restored.receive(1)
     assert got.body == "Are we still on for Thursday?"
     await restored.send(p.client.account_id, "Yes, 10am.")
-    assert [m.body for m in await p.client.receive(1)] == ["Yes, 10am."]
+    assert [m.body for m in await p.client.receive(2)] == ["Let's talk about it tomorrow.", "Yes, 10am."]
 
     key = vc.parse_recovery_key(recovery_text)
     derived = vc.derive_recovery(key)
@@ -68,7 +84,29 @@ async def test_a_therapist_who_lost_every_device_restores_the_account_from_the_r
         "recovery key": [key, recovery_text.encode(), recovery_text.replace("-", "").encode()],
         "wrap key": [derived.wrap_key],
         "authenticator": [derived.authenticator],
-        "note": [NOTE.encode(), b"sleeping four hours"],
+        "note": [NOTE.encode(), b"sleeping four hours", b"could not sleep again", b"talk about it tomorrow"],
     }
     files = [*p.server.storage_files(), p.server.log_path]
     assert find_leaks(files, secrets, verbatim=("note",)) == []
+
+
+async def test_two_devices_appending_history_at_once_lose_nothing(practice: Practice) -> None:
+    p = practice
+    first = Vault.of(p.therapist)
+    first.create_key()
+    phone = await p.link_device(p.therapist, "therapist-phone")
+    a = History(first, p.therapist.account_id)
+    b = History(Vault.of(phone), phone.account_id)
+    contact = p.client.account_id
+
+    def item(n: int) -> dict[str, object]:
+        return {"id": f"{n:032x}", "from": contact, "at": NOW + n, "text": f"message {n}"}
+
+    await a.append(contact, [item(0)])
+    await b.vault.sync()
+    # Both append to the same chunk from the same version: one wins the race, the other merges and retries.
+    await asyncio.gather(a.append(contact, [item(1), item(2)]), b.append(contact, [item(2), item(3)]))
+    for h in (a, b):
+        await h.vault.sync()
+        assert [m["text"] for m in h.conversation(contact)] == [f"message {n}" for n in range(4)]
+    assert len(a.chunks(contact)) == 1

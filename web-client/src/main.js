@@ -10,6 +10,7 @@ import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
 import { newDeviceLinkView } from "./views/link.js";
 import { restoreView } from "./views/restore.js";
+import { HistorySync } from "./app/history.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
 import { inviteView } from "./views/invite.js";
 import { clientsView } from "./views/clients.js";
@@ -29,6 +30,9 @@ import { notesView } from "./views/notes.js";
 
 const root = document.getElementById("app");
 const device = new Device();
+// Conversation history in the vault (app/history.js): written as messages are read and sent, adopted by a
+// linked or restored browser.
+device.history = new HistorySync(device);
 watchEnding(device);
 let cleanup = [];
 let renderSeq = 0;

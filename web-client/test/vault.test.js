@@ -60,3 +60,13 @@ test("recovery key text, derived keys and the sealed backup", () => {
   assert.deepEqual([...opened.entries()].map(([t, b]) => [t, toHex(b)]), Object.entries(r.secrets).map(([t, h]) => [Number(t), h]));
   throwsKind(() => v.openBackup(H(r.wrong_key.key), account, H(r.sealed_backup)), r.wrong_key.error);
 });
+
+test("history items merge and split into chunks as in Python (section 22.6)", async () => {
+  const { mergeItems, splitChunks } = await import("../src/app/history.js");
+  const m = data.history.merge;
+  assert.deepEqual(mergeItems(m.existing, m.new), m.merged);
+  for (const c of data.history.split) {
+    const items = c.sizes.map((n, i) => ({ id: i.toString(16).padStart(32, "0"), from: "ab".repeat(16), at: 1000 + i, text: "x".repeat(n) }));
+    assert.deepEqual(splitChunks(items).map((chunk) => chunk.length), c.chunk_lengths, c.name);
+  }
+});

@@ -143,6 +143,34 @@ export class Messenger {
     return this.convs.get(accountId);
   }
 
+  /** Messages from the vault's history (app/history.js) that this browser never saw (a linked or restored
+   *  device): each is put in time order, under a record key from its time so that a reload lists it in place,
+   *  and its id counts as seen, so the same message arriving from the mailbox later is not shown twice. */
+  async adoptHistory(accountId, msgs) {
+    const conv = await this.conversation(accountId);
+    const have = new Set(conv.map((m) => m.id));
+    const puts = new Map();
+    let used = null;
+    for (const msg of msgs) {
+      if (have.has(msg.id)) continue;
+      have.add(msg.id);
+      used ||= new Set(this._msgKeys.values());
+      let n = msg.at * 1000 + (parseInt(msg.id.slice(0, 3), 16) % 1000);
+      while (used.has(`msg:${accountId}:${String(n).padStart(17, "0")}`)) n++;
+      const name = `msg:${accountId}:${String(n).padStart(17, "0")}`;
+      used.add(name);
+      this._msgKeys.set(msg.id, name);
+      puts.set(name, msg);
+      const at = conv.findIndex((m) => m.at > msg.at);
+      conv.splice(at < 0 ? conv.length : at, 0, msg);
+      this.seen.add(`${msg.dir === "out" ? this.d.me.account_id : accountId}:${msg.id}`);
+    }
+    if (!puts.size) return 0;
+    await this.d.store.write(puts);
+    this.d.emit("messages", { accountId, history: true });
+    return puts.size;
+  }
+
   /** Write one message's record (a new one, or its changed state). */
   saveMsg(accountId, msg) {
     const puts = new Map();

@@ -14,7 +14,7 @@ export const RECOVERY_KEY_BYTES = 16;
 export const SECRET_VAULT_KEY = 0x01;
 // The account key seed: only in the recovery backup (approved linking carries it in the bundle's own field).
 export const SECRET_ACCOUNT_SEED = 0x02;
-export const RecordKind = Object.freeze({ NOTE: 0x01, CONTACT: 0x02, PROFILE: 0x03 });
+export const RecordKind = Object.freeze({ NOTE: 0x01, CONTACT: 0x02, PROFILE: 0x03, HISTORY: 0x04 });
 
 const RECORD_KEY_INFO = utf8("confidant-vault-record-key-v1");
 const RECORD_AD = utf8("confidant-vault-record-v1");
