@@ -30,6 +30,7 @@ from tests.browser._ui import (
     shot,
     violations,
 )
+from tests.e2e._scan import find_leaks
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -62,17 +63,28 @@ async def _first_notes(page: Page, client_name: str) -> str:
     return key_text
 
 
-def _history_texts(server: ConfidantServer, recovery_text: str) -> list[str]:
-    """What the person holding the recovery key reads in the history records the server stores (the test opens
-    them in Python: the browser's records follow the SDK's format)."""
+def _secrets(server: ConfidantServer, recovery_text: str) -> dict[int, bytes]:
+    """The account secrets in the recovery backup, opened with the recovery key (as a restoring device)."""
     db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
     try:
         (account, backup) = db.execute("SELECT account_id, ciphertext FROM recovery_backups").fetchone()
-        rows = db.execute("SELECT record_id, version, ciphertext FROM vault_records").fetchall()
     finally:
         db.close()
-    key = vc.parse_recovery_key(recovery_text)
-    vault_key = vc.open_backup(key, bytes.fromhex(account), backup)[vc.SECRET_VAULT_KEY]
+    return vc.open_backup(vc.parse_recovery_key(recovery_text), bytes.fromhex(account), backup)
+
+
+def _history_texts(server: ConfidantServer, recovery_text: str) -> list[str]:
+    """What the person holding the recovery key reads in the history records the server stores (the test opens
+    them in Python: the browser's records follow the SDK's format)."""
+    vault_key = _secrets(server, recovery_text)[vc.SECRET_VAULT_KEY]
+    db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
+    try:
+        (account,) = db.execute("SELECT account_id FROM recovery_backups").fetchone()
+        rows = db.execute(
+            "SELECT record_id, version, ciphertext FROM vault_records WHERE account_id = ?", (account,)
+        ).fetchall()
+    finally:
+        db.close()
     texts = []
     for record_id, version, sealed in rows:
         kind, body = vc.open_record(
@@ -148,10 +160,28 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     await _until_in_history(
         server, key_text, ["I missed the bus again today.", "That's ok. Let's plan it together on Thursday."]
     )
+
+    # Later, on the Account screen: a new recovery key (shown once); the first one stops working.
+    await t.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    section = t.get_by_role("region", name="Recovery key")
+    await expect(section).to_contain_text("Your current recovery key was made on")
+    await section.get_by_role("button", name="Make a new recovery key").click()
+    await section.get_by_role("button", name="Yes, replace my recovery key").click()
+    await expect(section.get_by_test_id("recovery-key")).to_be_visible()
+    old_key, key_text = key_text, (await section.get_by_test_id("recovery-key").text_content() or "").strip()
+    assert key_text != old_key
+    async with t.expect_download() as download:
+        await section.get_by_role("link", name="Download").click()
+    assert key_text in Path(await (await download.value).path()).read_text()
+    await expect(section.get_by_role("button", name="Print")).to_be_visible()
+    assert await violations(t) == []
+    await shot(t, artifacts, "recovery-key-new")
+    await section.get_by_role("button", name="I have stored it safely").click()
     await p.therapist.context.close()  # every device of the therapist is gone
 
     fresh = await open_user(browser, server)
     page = fresh.page
+    await page.set_viewport_size({"width": 390, "height": 844})  # restoring on a phone
     await page.get_by_role("link", name="Restore with a recovery key").click()
     await expect(page.get_by_role("heading", name="Restore your account")).to_be_visible()
     wrong = "0000-0000-0000-0000-0000-0000-0000-0000"
@@ -160,11 +190,12 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     await page.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
     await page.get_by_role("button", name="Restore my account").click()
     await expect(page.get_by_role("alert")).to_contain_text("has a typo")
-    await page.get_by_label("Recovery key").fill("DXRQ-Y13W-S0EB-KB3J-58M1-SDA3-EPFJ-WHEQ")  # valid, not ours
+    await page.get_by_label("Recovery key").fill(old_key)  # replaced: it finds nothing any more
     await page.get_by_role("button", name="Restore my account").click()
     await expect(page.get_by_role("alert")).to_contain_text("does not match any account")
     assert await violations(page) == []
     await shot(page, artifacts, "restore-wrong-key")
+    await page.set_viewport_size({"width": 1180, "height": 760})
 
     await page.get_by_label("Recovery key").fill(key_text.lower())
     await page.get_by_role("button", name="Restore my account").click()
@@ -184,6 +215,12 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     assert await violations(page) == []
     await shot(page, artifacts, "restore-conversation")
     assert fresh.errors == [] and p.client.errors == []
+    secrets = _secrets(server, key_text)  # the vault key and the account key seed the backup carried
+    assert set(secrets) == {vc.SECRET_VAULT_KEY, vc.SECRET_ACCOUNT_SEED}
     assert_server_never_saw(
-        server, [NOTE, "missed the bus", "plan it together", key_text, key_text.replace("-", "")]
+        server,
+        [NOTE, "missed the bus", "plan it together", key_text, key_text.replace("-", ""), old_key],
     )
+    keys = {"vault key": [secrets[vc.SECRET_VAULT_KEY]], "account key": [secrets[vc.SECRET_ACCOUNT_SEED]]}
+    logs = [server.log_path, server.stdout_path]
+    assert find_leaks([*server.storage_files(), *logs], keys) == []

@@ -10,6 +10,7 @@ import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
 import { newDeviceLinkView } from "./views/link.js";
 import { restoreView } from "./views/restore.js";
+import { recoveryKeySection } from "./views/recoverykey.js";
 import { HistorySync } from "./app/history.js";
 import { acceptTermsView, waitingTermsView, publishTermsView } from "./views/terms.js";
 import { inviteView } from "./views/invite.js";
@@ -145,7 +146,7 @@ async function render() {
       view = activityView(device);
       break;
     case "account":
-      view = accountView(device);
+      view = accountView(device, { extra: [recoveryKeySection(device)] });
       break;
     case "end":
       view = device.role === "therapist" && device.contacts.has(arg) ? dischargeView(device, arg) : clientsView(device, null);
