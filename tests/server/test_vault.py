@@ -211,3 +211,9 @@ async def test_a_device_is_recreated_only_with_the_recovery_key_and_the_account_
     await device.login()  # a device like any other: it signs in with its own identity key
     me = await device.call("GET", f"{API}/me")
     assert {d["device_id"] for d in me.body["devices"]} == {therapist.device_id, restored.device_id}
+    # Restores count against the same limits as fetches: a backup cannot be hammered through this route.
+    statuses = [
+        (await server.http.call("POST", restore, body(therapist.keys.linked(), os.urandom(32)))).status
+        for _ in range(limits.RATE_RECOVERY_PER_LOOKUP[0])
+    ]
+    assert statuses[-1] == 429
