@@ -181,7 +181,9 @@ def _history() -> Json:
         ("one large item", [47000]),
     ]:
         items = [{"id": f"{i:032x}", "from": a, "at": 1000 + i, "text": "x" * n} for i, n in enumerate(sizes)]
-        cases.append({"name": name, "sizes": sizes, "chunk_lengths": [len(c) for c in history.split_chunks(items)]})
+        cases.append(
+            {"name": name, "sizes": sizes, "chunk_lengths": [len(c) for c in history.split_chunks(items)]}
+        )
     return {
         "merge": {"existing": existing, "new": new, "merged": history.merge_items(existing, new)},
         "split": cases,
