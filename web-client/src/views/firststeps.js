@@ -1,4 +1,5 @@
-// A therapist with no clients yet: the first steps in order, publish terms, then invite a client.
+// A therapist with no clients yet: the first steps in order, publish terms, then invite a client; and make a
+// recovery key (views/recoverykey.js on the Account screen), which restores the account if every device is lost.
 import { h } from "../lib/dom.js";
 
 export function firstStepsPane(device) {
@@ -10,6 +11,20 @@ export function firstStepsPane(device) {
     h("span", null, "They join with a link you send them, and read your terms before anything else."),
     h("div", { class: "row" }, h("a", { class: "button", href: "#/invite" }, "Invite a client")),
   );
+  const recoveryStep = h(
+    "li",
+    { class: "step" },
+    h("strong", null, "Make your recovery key. "),
+    h("span", null, "If you lose every device, it restores your account, notes and conversations."),
+    h("div", { class: "row" }, h("a", { class: "button secondary", href: "#/account" }, "Make it on the Account screen")),
+  );
+  device.api
+    .get("/recovery")
+    .then(() => {
+      recoveryStep.classList.add("done");
+      recoveryStep.replaceChildren(h("strong", null, "Recovery key made. "), h("a", { href: "#/account" }, "Make a new one"));
+    })
+    .catch(() => {});
   device
     .therapistTerms(device.me.account_id)
     .then((t) => {
@@ -27,7 +42,7 @@ export function firstStepsPane(device) {
     "div",
     { class: "empty first-steps" },
     h("h1", null, "Your clients"),
-    h("p", null, "Nobody here yet. Two steps to your first conversation:"),
-    h("ol", { class: "steps", "aria-label": "First steps" }, termsStep, inviteStep),
+    h("p", null, "Nobody here yet. Two steps to your first conversation, and one to keep your account safe:"),
+    h("ol", { class: "steps", "aria-label": "First steps" }, termsStep, inviteStep, recoveryStep),
   );
 }
