@@ -96,7 +96,7 @@ def _history_texts(server: ConfidantServer, recovery_text: str) -> list[str]:
 
 
 async def _until_in_history(server: ConfidantServer, recovery_text: str, texts: list[str]) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30  # a loaded machine; the write follows the message by ~0.2 s
     while not set(texts) <= set(_history_texts(server, recovery_text)):
         assert time.monotonic() < deadline, f"not in the vault's history: {texts}"
         await asyncio.sleep(0.1)
