@@ -1,7 +1,7 @@
 """The therapist's notes in Chromium: the recovery key shown once (download, print), notes autosaved and
 listed newest first, search on the device, edit, delete; a relay that swaps two notes gets neither shown;
-axe finds nothing; the server never sees a note or the key. (The two-device part, written for linking by
-code, waits for the browser's approved linking to carry the vault key: docs/WEB.md "Not done yet".)"""
+axe finds nothing; the server never sees a note or the key. Two browsers (approved linking) and restoring from
+the recovery key: tests/browser/test_recovery.py."""
 
 from __future__ import annotations
 
