@@ -17,6 +17,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_ENVELOPE_BYTES",
     "MAX_FILE_NAME_BYTES",
+    "MAX_NAME_CHARS",
     "MAX_PLAINTEXT_BYTES",
     "MAX_PREVIOUS_CHAINS",
     "MAX_REPLAY_ENTRIES",
@@ -97,3 +98,5 @@ MAX_ACCOUNT_SECRET_BYTES: Final = 4096
 LINK_SAS_DIGITS: Final = 6
 # --- the account vault (docs/PROTOCOL.md section 22) ---
 MAX_VAULT_PLAINTEXT_BYTES = 64000  # one record's body (a long note); sealed it stays under 64 KiB
+# --- names (docs/PROTOCOL.md section 23) ---
+MAX_NAME_CHARS: Final = 64  # a display name or a contact's name, in code points: one line on a phone

@@ -23,3 +23,5 @@ export const MAX_ACCOUNT_SECRET_BYTES = 4096;
 export const LINK_SAS_DIGITS = 6;
 // The account vault (docs/PROTOCOL.md section 22)
 export const MAX_VAULT_PLAINTEXT_BYTES = 64000;
+// Names (docs/PROTOCOL.md section 23)
+export const MAX_NAME_CHARS = 64;
