@@ -10,8 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
+from client.device import Device
+from client.names import Names
+from client.vault import Vault
 from tests.browser._ui import (
     assert_server_never_saw,
     go_to,
@@ -19,8 +22,10 @@ from tests.browser._ui import (
     open_chat,
     practice,
     shot,
+    therapist_with_terms,
     violations,
 )
+from tests.e2e.conftest import next_event
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -32,7 +37,7 @@ DISPLAY = "Maya Lind, counselling"
 CLIENT_DISPLAY = "Sunny R."
 
 
-def _clients(page: Page):
+def _clients(page: Page) -> Locator:
     return page.get_by_role("list", name="Clients")
 
 
@@ -105,3 +110,29 @@ async def test_names_on_two_devices_and_the_display_name_end_to_end(
 
     assert p.therapist.errors == [] and p.client.errors == [] and phone.errors == []
     assert_server_never_saw(server, [CLIENT, RENAMED, DISPLAY, CLIENT_DISPLAY, THERAPIST_LABEL])
+
+
+async def test_display_names_between_the_browser_and_the_sdk(
+    browser: Browser, server: ConfidantServer, tmp_path: Path
+) -> None:
+    """Interop: one profile payload, the same bytes rules on both sides (tests/vectors/names.json)."""
+    admin, therapist, link = await therapist_with_terms(browser, server, "Alex (scripted)")
+    sdk = await Device.register(server.url, link, tmp_path / "sdk.keystore", "sdk passphrase")
+    try:
+        therapist_id = next(c.account_id for c in await sdk.contacts() if c.role == "therapist")
+        await sdk.accept_terms(therapist_id)
+        t = therapist.page
+        await _set_display_name(t, DISPLAY)  # sent by the browser once the client's consent is current
+        got = await next_event(sdk, "profile")
+        assert got == {"event": "profile", "account_id": therapist_id, "display_name": DISPLAY}
+
+        vault = Vault.of(sdk)
+        vault.create_key()
+        await Names(sdk, vault).set_display_name(CLIENT_DISPLAY, [therapist_id])
+        await open_chat(t, "Alex (scripted)")
+        await t.locator(".chat-head").get_by_role("link", name="Rename").click()
+        await expect(t.get_by_text(f"They call themselves “{CLIENT_DISPLAY}”")).to_be_visible()
+        await expect(t.get_by_role("heading", name="Rename Alex (scripted)")).to_be_visible()
+        assert admin.errors == [] and therapist.errors == []
+    finally:
+        await sdk.close()
