@@ -610,7 +610,7 @@ class Device:
             self.events.put_nowait({"event": "undecryptable", "id": item["id"], "from_device": from_device})
             return None
         if isinstance(payload.body, Profile):
-            self._keep_profile(from_account, payload.body)
+            self._keep_profile(from_account, payload.body, payload.sent_at)
             return None
         return StoredMessage(
             id=payload.id,
@@ -621,23 +621,27 @@ class Device:
             plaintext=b64e(plaintext),
         )
 
-    def _keep_profile(self, from_account: str, profile: Profile) -> None:
+    def _keep_profile(self, from_account: str, profile: Profile, sent_at: int) -> None:
         """A contact's display name (PROTOCOL.md section 23): remembered, never a message. Our own devices'
-        copies are ignored: this account's display name lives in its vault."""
+        copies are ignored: this account's display name lives in its vault. An older one (by the sender's
+        clock, authenticated in the ciphertext) never replaces a newer one, whatever order the relay chose."""
         if from_account == self.account_id:
             return
-        if self.state.contact_profiles.get(from_account) != profile.display_name:
-            self.state.contact_profiles[from_account] = profile.display_name
+        known = self.state.contact_profiles.get(from_account)
+        if known is not None and int(known["sent_at"]) > sent_at:
+            return
+        self.state.contact_profiles[from_account] = {"name": profile.display_name, "sent_at": sent_at}
         self.events.put_nowait(
             {"event": "profile", "account_id": from_account, "display_name": profile.display_name}
         )
 
     def contact_display_name(self, account_id: str) -> str | None:
         """The display name ``account_id`` last sent this device end to end, if any."""
-        return self.state.contact_profiles.get(account_id)
+        known = self.state.contact_profiles.get(account_id)
+        return None if known is None else str(known["name"])
 
     def received_display_names(self) -> dict[str, str]:
-        return dict(self.state.contact_profiles.items())
+        return {account_id: str(v["name"]) for account_id, v in self.state.contact_profiles.items()}
 
     async def _ack(self, up_to: int) -> None:
         try:

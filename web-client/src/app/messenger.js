@@ -575,9 +575,12 @@ export class Messenger {
       // A contact's display name: kept in the state written with this page (before the ack), then copied to
       // the account's vault by app/names.js. A name breaking the rules is dropped. Our own devices' copies are
       // ignored: the account's display name is its vault's PROFILE record.
+      // An older name (the sender's clock, authenticated in the ciphertext) never replaces a newer one.
       const name = displayNameOf(payload);
-      if (name === null) return;
-      (this.d.state.profiles ||= {})[e.from_account] = name;
+      const at = Number(payload.sent_at) || 0;
+      const known = (this.d.state.profiles ||= {})[e.from_account];
+      if (name === null || (known && known.at > at)) return;
+      this.d.state.profiles[e.from_account] = { name, at };
       this.d.emit("profile", { accountId: e.from_account, displayName: name });
     } else if (payload.type === "signal") {
       this.d.emit("signal", { from_account: e.from_account, from_device: e.from_device, payload });

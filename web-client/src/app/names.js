@@ -75,8 +75,8 @@ export class Names {
   theirName(accountId) {
     const e = this._contacts().find((x) => x.body.account_id === accountId && typeof x.body.display_name === "string");
     if (e) return e.body.display_name;
-    const st = this.d.state && this.d.state.profiles;
-    return (st && st[accountId]) || null;
+    const got = this.d.state && this.d.state.profiles && this.d.state.profiles[accountId];
+    return got ? got.name : null;
   }
 
   /** What to show for a contact: the own name wins, then the name they chose, else null (caller's fallback). */
@@ -181,7 +181,7 @@ export class Names {
   async _keepReceived() {
     const got = (this.d.state && this.d.state.profiles) || {};
     let kept = 0;
-    for (const [accountId, name] of Object.entries(got)) {
+    for (const [accountId, { name }] of Object.entries(got)) {
       const old = this._contacts().find((x) => x.body.account_id === accountId && typeof x.body.display_name === "string");
       if (old && old.body.display_name === name) continue;
       await this.vr.save(CONTACT, receivedBody(accountId, name), old ? old.recordId : null);
