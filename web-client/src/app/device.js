@@ -270,16 +270,16 @@ export class Device extends EventTarget {
   /** Pin the contact's account key and keep only the devices it certifies (app/trust.js). */
   _mergeContact(c) {
     const { changed, added } = mergeContact(this, c);
-    const merged = this.contacts.get(c.account_id);
     for (const d of added) this.messenger.notice(c.account_id, `device-${d.device_id}`, addedDeviceText(this.contactName(c.account_id), d));
     return changed;
   }
 
   contactName(accountId) {
+    // The person's own name for them wins over the one they chose; both outlive the link (ended therapy).
+    const named = this.names.nameOf(accountId);
+    if (named) return named;
     const c = this.contacts.get(accountId);
     if (!c) return "Unknown";
-    const named = this.names.nameOf(accountId); // the person's own name for them wins over the one they chose
-    if (named) return named;
     return c.role === "therapist" ? "Your therapist" : `Client ${accountId.slice(0, 6)}`;
   }
 
