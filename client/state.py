@@ -26,7 +26,7 @@ Protocol version 2 (client/trust.py, client/maintenance.py, docs/PROTOCOL.md sec
 | `spk_created` / `spk_retired` | signed prekey id | ms: when it was made / replaced (rotation and grace) |
 | `claimed_prekey` | one-time prekey id | ms: when the device first saw it claimed and unused |
 | `held` (ordered) | position:device | an envelope from a contact whose key changed, until decided |
-| `contact_profile` | account id | {name, sent_at}: the newest display name that contact sent (client/names.py) |
+| `contact_profile` | account id | {name, sent_at}: the newest display name it sent (client/names.py) |
 
 Each record is one sealed row: a received message costs one inbox row, one seen row and the session row;
 handing it over deletes one row.
