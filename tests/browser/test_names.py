@@ -92,7 +92,9 @@ async def test_names_on_two_devices_and_the_display_name_end_to_end(
     await shot(c, artifacts, "names-client-sees-therapist-phone")
 
     # The client chooses a name too: the therapist's own name for the client still wins, on both devices.
-    await _set_display_name(c, CLIENT_DISPLAY)
+    await _set_display_name(c, CLIENT_DISPLAY)  # on the phone-sized screen
+    assert await violations(c) == []
+    assert await c.evaluate("document.documentElement.scrollWidth <= innerWidth")  # no sideways scroll
     await open_chat(t, RENAMED)
     await t.locator(".chat-head").get_by_role("link", name="Rename").click()
     await expect(t.get_by_text(f"They call themselves “{CLIENT_DISPLAY}”")).to_be_visible()
