@@ -43,6 +43,7 @@ from client.file_pointer import FilePointer
 from client.keystore import Keystore
 from client.linking import LinkApproval, LinkedAccount, LinkRequest
 from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
+from client.names import Profile
 from client.outbox import Outbox
 from client.payload import Payload, PayloadError
 from client.realtime import Realtime
@@ -484,7 +485,7 @@ class Device:
     # -- sending ------
 
     async def send(
-        self, account_id: str, payload: bytes | str | FilePointer, *, timeout: float | None = None
+        self, account_id: str, payload: bytes | str | FilePointer | Profile, *, timeout: float | None = None
     ) -> str:
         """Encrypt ``payload`` to every device of ``account_id`` and our other devices; returns the message id
         once the server acknowledged it. Retries (same id) through disconnects and server restarts."""
@@ -492,7 +493,7 @@ class Device:
         await asyncio.wait_for(asyncio.shield(self.outbox.result(message_id)), timeout)
         return message_id
 
-    def enqueue(self, account_id: str, payload: bytes | str | FilePointer) -> str:
+    def enqueue(self, account_id: str, payload: bytes | str | FilePointer | Profile) -> str:
         """Persist a send in the outbox and return its id at once; the outbox worker delivers it."""
         message_id = new_id()  # inside the ciphertext too: receivers de-duplicate on it (PROTOCOL.md 20)
         plaintext = Payload(payload, now_ms(), account_id, message_id).encode()
@@ -608,6 +609,9 @@ class Device:
             )
             self.events.put_nowait({"event": "undecryptable", "id": item["id"], "from_device": from_device})
             return None
+        if isinstance(payload.body, Profile):
+            self._keep_profile(from_account, payload.body, payload.sent_at)
+            return None
         return StoredMessage(
             id=payload.id,
             from_account=from_account,
@@ -616,6 +620,28 @@ class Device:
             sent_at=payload.sent_at,
             plaintext=b64e(plaintext),
         )
+
+    def _keep_profile(self, from_account: str, profile: Profile, sent_at: int) -> None:
+        """A contact's display name (PROTOCOL.md section 23): remembered, never a message. Our own devices'
+        copies are ignored: this account's display name lives in its vault. An older one (by the sender's
+        clock, authenticated in the ciphertext) never replaces a newer one, whatever order the relay chose."""
+        if from_account == self.account_id:
+            return
+        known = self.state.contact_profiles.get(from_account)
+        if known is not None and int(known["sent_at"]) > sent_at:
+            return
+        self.state.contact_profiles[from_account] = {"name": profile.display_name, "sent_at": sent_at}
+        self.events.put_nowait(
+            {"event": "profile", "account_id": from_account, "display_name": profile.display_name}
+        )
+
+    def contact_display_name(self, account_id: str) -> str | None:
+        """The display name ``account_id`` last sent this device end to end, if any."""
+        known = self.state.contact_profiles.get(account_id)
+        return None if known is None else str(known["name"])
+
+    def received_display_names(self) -> dict[str, str]:
+        return {account_id: str(v["name"]) for account_id, v in self.state.contact_profiles.items()}
 
     async def _ack(self, up_to: int) -> None:
         try:
@@ -639,6 +665,8 @@ class Device:
             stored = taken[1]
             self.store.commit_soon()
             payload = Payload.decode(b64d(stored.plaintext))
+            if isinstance(payload.body, Profile):
+                continue  # never stored in the inbox (_keep_profile); kept out of the type all the same
             yield Message(
                 stored.id,
                 stored.from_account,

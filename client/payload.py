@@ -3,6 +3,7 @@
     {"v": 2, "id": "<message id, 32 hex>", "type": "text" | "bytes", "body": "<text, or base64 for bytes>",
      "sent_at": <client clock, ms>, "to": "<recipient account id>"}
     {"v": 2, "id": ..., "type": "file", "file": {<FilePointer: client/file_pointer.py>}, "sent_at", "to"}
+    {"v": 2, "id": ..., "type": "profile", "display_name": "<the sender's display name>", "sent_at", "to"}
 
 ``id`` (version 2) is the sender's message id, chosen once and kept across retries and re-encryptions:
 receivers de-duplicate on it, authenticated inside the ciphertext, never on the id the relay delivers
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 from client._wire import b64d, b64e
 from client.file_pointer import FilePointer, MalformedFile
+from client.names import InvalidName, Profile, check_name
 
 __all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError"]
 
@@ -31,7 +33,7 @@ class PayloadError(ValueError):
 
 @dataclass(frozen=True)
 class Payload:
-    body: str | bytes | FilePointer
+    body: str | bytes | FilePointer | Profile  # Profile (PROTOCOL.md section 23): never shown as a message
     sent_at: int
     to: str
     id: str
@@ -40,6 +42,9 @@ class Payload:
         doc: dict[str, object]
         if isinstance(self.body, FilePointer):
             doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": "file", "file": self.body.to_wire()}
+        elif isinstance(self.body, Profile):
+            name = check_name(self.body.display_name)
+            doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": "profile", "display_name": name}
         else:
             kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
             doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": kind, "body": body}
@@ -53,9 +58,11 @@ class Payload:
             if not isinstance(doc, dict) or doc.get("v") != PAYLOAD_VERSION:
                 raise PayloadError("unsupported payload version")
             kind = doc["type"]
-            value: str | bytes | FilePointer
+            value: str | bytes | FilePointer | Profile
             if kind == "file":
                 value = FilePointer.from_wire(doc["file"])
+            elif kind == "profile":
+                value = Profile(check_name(doc["display_name"]))
             elif kind in ("text", "bytes"):
                 value = b64d(doc["body"]) if kind == "bytes" else str(doc["body"])
             else:
@@ -67,6 +74,8 @@ class Payload:
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             if isinstance(exc, PayloadError):
                 raise
+            if isinstance(exc, InvalidName):
+                raise PayloadError(f"invalid display name: {exc}") from None
             if isinstance(exc, MalformedFile):
                 raise PayloadError(f"malformed file pointer: {exc}") from None
             raise PayloadError("malformed payload") from None

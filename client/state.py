@@ -26,6 +26,7 @@ Protocol version 2 (client/trust.py, client/maintenance.py, docs/PROTOCOL.md sec
 | `spk_created` / `spk_retired` | signed prekey id | ms: when it was made / replaced (rotation and grace) |
 | `claimed_prekey` | one-time prekey id | ms: when the device first saw it claimed and unused |
 | `held` (ordered) | position:device | an envelope from a contact whose key changed, until decided |
+| `contact_profile` | account id | {name, sent_at}: the newest display name it sent (client/names.py) |
 
 Each record is one sealed row: a received message costs one inbox row, one seen row and the session row;
 handing it over deletes one row.
@@ -99,6 +100,7 @@ SPK_CREATED: RecordKind[int] = RecordKind("spk_created")
 SPK_RETIRED: RecordKind[int] = RecordKind("spk_retired")
 CLAIMED_PREKEY: RecordKind[int] = RecordKind("claimed_prekey")
 HELD: RecordKind[dict[str, Any]] = RecordKind("held", ordered=True)
+CONTACT_PROFILE: RecordKind[dict[str, Any]] = RecordKind("contact_profile")
 
 
 class _Field:
@@ -156,6 +158,7 @@ class DeviceState:
         self.signed_prekey_retired = keystore.table(SPK_RETIRED)
         self.claimed_prekeys = keystore.table(CLAIMED_PREKEY)
         self.held = keystore.table(HELD)
+        self.contact_profiles = keystore.table(CONTACT_PROFILE)
 
     def __repr__(self) -> str:
         return f"DeviceState(account={self.account_id}, device={self.device_id}, secrets=<hidden>)"

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from client._wire import b64d, b64e
 from client.api import ApiClient
 from client.errors import ApiError
+from client.names import check_name
 from crypto import vault as vc
 from crypto.errors import CryptoError
 
@@ -346,14 +347,85 @@ class Vault:
             body["session_at"] = session_at
         return await self.save(vc.RecordKind.NOTE, body, note_id, base_version)
 
+    # Names (client/names.py, docs/PROTOCOL.md section 23). A CONTACT record holds either this person's own
+    # name for a contact ("name", by "account_id" or, before the invitation is used, by "invitation_id") or
+    # the display name the contact sent ("display_name"): two records, so neither write can clobber the other.
+
+    def _contact(self, **match: str) -> VaultEntry | None:
+        return _first(
+            e
+            for e in self.of_kind(vc.RecordKind.CONTACT)
+            if all(e.body.get(k) == v for k, v in match.items())
+            and ("display_name" in e.body) == ("display_name" in match)
+        )
+
     def contact_names(self) -> dict[str, str]:
-        return {str(e.body["account_id"]): str(e.body["name"]) for e in self.of_kind(vc.RecordKind.CONTACT)}
+        """This person's own names for contacts, by account id (invitation names once bound)."""
+        return {
+            str(e.body["account_id"]): str(e.body["name"])
+            for e in self.of_kind(vc.RecordKind.CONTACT)
+            if "account_id" in e.body and "name" in e.body
+        }
+
+    def invitation_names(self) -> dict[str, str]:
+        """Names typed at invitation time whose invitation has not been seen used yet, by invitation id."""
+        return {
+            str(e.body["invitation_id"]): str(e.body["name"])
+            for e in self.of_kind(vc.RecordKind.CONTACT)
+            if "invitation_id" in e.body and "account_id" not in e.body and "name" in e.body
+        }
+
+    def contact_display_names(self) -> dict[str, str]:
+        """The display names contacts sent end to end, as kept in this vault."""
+        return {
+            str(e.body["account_id"]): str(e.body["display_name"])
+            for e in self.of_kind(vc.RecordKind.CONTACT)
+            if "account_id" in e.body and "display_name" in e.body
+        }
 
     async def set_contact_name(self, account_id: str, name: str) -> Saved:
+        existing = self._contact(account_id=account_id)
+        body: JSON = {"account_id": account_id, "name": check_name(name)}
+        if existing is not None and "invitation_id" in existing.body:
+            body["invitation_id"] = existing.body["invitation_id"]
+        return await self.save(vc.RecordKind.CONTACT, body, existing.record_id if existing else None)
+
+    async def name_invitation(self, invitation_id: str, name: str) -> Saved:
+        """The name typed for the person an invitation is for, bound to their account once they join."""
+        body = {"invitation_id": invitation_id, "name": check_name(name)}
+        return await self.save(vc.RecordKind.CONTACT, body)
+
+    async def bind_invitations(self, invitations: Iterable[JSON]) -> int:
+        """Give each used invitation's name to the account that used it (``GET /invitations`` items);
+        returns how many were bound. Two devices binding at once: the later one finds it done."""
+        used = {str(i["invitation_id"]): str(i["account_id"]) for i in invitations if i.get("account_id")}
+        bound = 0
+        for invitation_id, name in self.invitation_names().items():
+            account_id = used.get(invitation_id)
+            entry = self._contact(invitation_id=invitation_id)
+            if account_id is None or entry is None or self._contact(account_id=account_id) is not None:
+                continue
+            body = {"account_id": account_id, "invitation_id": invitation_id, "name": name}
+            try:
+                await self._write(entry.record_id, entry.version, vc.RecordKind.CONTACT, body)
+            except ApiError as err:
+                if err.code != "conflict":
+                    raise
+                continue  # another device bound it first: the next sync brings its version
+            bound += 1
+        return bound
+
+    async def remember_display_name(self, account_id: str, display_name: str) -> Saved | None:
+        """Keep the display name a contact sent (None when it is already kept)."""
+        existing = self._contact(account_id=account_id, display_name=display_name)
+        if existing is not None:
+            return None
         existing = _first(
-            e for e in self.of_kind(vc.RecordKind.CONTACT) if e.body.get("account_id") == account_id
+            e
+            for e in self.of_kind(vc.RecordKind.CONTACT)
+            if e.body.get("account_id") == account_id and "display_name" in e.body
         )
-        body = {"account_id": account_id, "name": name}
+        body = {"account_id": account_id, "display_name": check_name(display_name)}
         return await self.save(vc.RecordKind.CONTACT, body, existing.record_id if existing else None)
 
     def display_name(self) -> str | None:
@@ -363,7 +435,7 @@ class Vault:
     async def set_display_name(self, name: str) -> Saved:
         profile = _first(self.of_kind(vc.RecordKind.PROFILE))
         return await self.save(
-            vc.RecordKind.PROFILE, {"display_name": name}, profile.record_id if profile else None
+            vc.RecordKind.PROFILE, {"display_name": check_name(name)}, profile.record_id if profile else None
         )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "MAX_ATTACHMENT_BYTES",
     "MAX_ENVELOPE_BYTES",
     "MAX_FILE_NAME_BYTES",
+    "MAX_NAME_CHARS",
     "MAX_PLAINTEXT_BYTES",
     "MAX_PREVIOUS_CHAINS",
     "MAX_REPLAY_ENTRIES",
@@ -102,3 +103,5 @@ MAX_VAULT_PLAINTEXT_BYTES = 64000  # one record's body (a long note); sealed it 
 # A history record (section 22.6): a day or two of a conversation, rewritten whole on each append, so small.
 HISTORY_CHUNK_MESSAGES: Final = 200
 HISTORY_CHUNK_BYTES: Final = 48000  # its encoded body, under MAX_VAULT_PLAINTEXT_BYTES with room to spare
+# --- names (docs/PROTOCOL.md section 23) ---
+MAX_NAME_CHARS: Final = 64  # a display name or a contact's name, in code points: one line on a phone

@@ -20,6 +20,7 @@ import pytest
 from client.api import ApiClient
 from client.device import Device
 from client.errors import ApiError, KeyChanged
+from client.names import Profile
 from crypto import (
     AccountKeyPair,
     CryptoError,
@@ -319,3 +320,20 @@ async def test_linking_needs_the_person_on_an_existing_device(scene: Scene) -> N
     finally:
         await tablet.close()
     assert linking.LINK_VERSION == 2
+
+
+async def test_a_replayed_display_name_cannot_roll_a_name_back(scene: Scene) -> None:
+    """PROTOCOL.md section 23: the relay stores the old profile envelope again under a new id; it is refused
+    and the client keeps the therapist's newest display name, which the relay never saw in clear."""
+    client, therapist = scene.client, scene.therapist
+    profile = lambda e: isinstance(e, dict) and e.get("event") == "profile"  # noqa: E731
+    await therapist.send(client.account_id, Profile("Dr. Old Name"), timeout=30)
+    assert (await next_event(client, profile))["display_name"] == "Dr. Old Name"
+    await therapist.send(client.account_id, Profile("Dr. New Name"), timeout=30)
+    assert (await next_event(client, profile))["display_name"] == "Dr. New Name"
+    envelopes = (await scene.relay.command("captured", {"to_device": client.device_id}))["envelopes"]
+    old = [e for e in envelopes if e["from_device"] == therapist.device_id][-2]
+    await scene.relay.command("replay", {"envelope": old})
+    await next_event(client, lambda e: isinstance(e, dict) and e.get("event") == "undecryptable")
+    assert client.contact_display_name(therapist.account_id) == "Dr. New Name"
+    assert not any(b"Name" in base64.b64decode(e["ciphertext"]) for e in envelopes)

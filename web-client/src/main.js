@@ -21,6 +21,7 @@ import { sessionsView } from "./views/sessions.js";
 import { callView } from "./views/call.js";
 import { devicesView } from "./views/devices.js";
 import { accountView, dischargeView, endedClientView } from "./views/account.js";
+import { renameView } from "./views/names.js";
 import { endedAt, watchEnding } from "./app/ending.js";
 import { withAccountCards } from "./views/accountcards.js";
 import { activityView } from "./views/activity.js";
@@ -150,6 +151,9 @@ async function render() {
       break;
     case "end":
       view = device.role === "therapist" && device.contacts.has(arg) ? dischargeView(device, arg) : clientsView(device, null);
+      break;
+    case "rename":
+      view = device.role === "therapist" && device.contacts.has(arg) ? renameView(device, arg) : clientsView(device, null);
       break;
     case "notes":
       view = device.role === "therapist" && arg ? notesView(device, arg) : clientHome();

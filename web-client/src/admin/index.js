@@ -3,7 +3,9 @@
 //
 // What an administrator sees is aggregates only: rates, latency percentiles, backlog, connection and error
 // counts, dependency status, staff accounts (admins and therapists) and audit-log counts. The server sends
-// nothing else, and this module never asks for contacts, messages or labels.
+// nothing else, and this module never asks for contacts or messages. The "Name" column is the administrator's
+// own name for each therapist, typed at invitation time and read from the administrator's own vault on this
+// device (app/names.js): never anything a therapist or a client wrote, and never sent to the server in clear.
 import "./admin.css";
 import { h, replace, announce } from "../lib/dom.js";
 import { sparkline } from "./charts.js";
@@ -50,7 +52,7 @@ export function mount(container, device) {
   const staffTable = h(
     "table",
     { class: "staff", "aria-label": "Staff accounts" },
-    h("thead", null, h("tr", null, h("th", { scope: "col" }, "Account"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Devices"), h("th", { scope: "col" }, "Since"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Action")))),
+    h("thead", null, h("tr", null, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Account"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Devices"), h("th", { scope: "col" }, "Since"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Action")))),
     staffBody,
   );
   const auditCounts = h("dl", { class: "population", "data-testid": "audit-counts" });
@@ -135,7 +137,7 @@ export function mount(container, device) {
     { class: "admin" },
     h("div", { class: "admin-head" }, h("h1", null, "Relay health"), updated),
     problem,
-    h("p", { class: "muted small" }, "Aggregates only. Message content, names and who talks to whom are not visible here, by design."),
+    h("p", { class: "muted small" }, "Aggregates only. Message content and who talks to whom are not visible here, by design; the names of therapists are the ones you typed, kept encrypted on your devices."),
     deps,
     h("div", { class: "tiles" }, tileNodes),
     h(
@@ -216,7 +218,8 @@ export function mount(container, device) {
 
   async function refreshSlow() {
     try {
-      const [overview, staff] = await Promise.all([api.get("/admin/overview"), api.get("/admin/staff")]);
+      // Names typed at invitation time are bound to the accounts that joined (app/names.js) before showing them.
+      const [overview, staff] = await Promise.all([api.get("/admin/overview"), api.get("/admin/staff"), device.names.refresh()]);
       if (stopped) return;
       const roles = ["admin", "therapist", "client"];
       replace(
@@ -235,6 +238,7 @@ export function mount(container, device) {
           h(
             "tr",
             null,
+            h("td", { "data-testid": `staff-name-${a.account_id}` }, device.names.ownName(a.account_id) || (a.account_id === device.me.account_id ? "You" : h("span", { class: "muted" }, "No name"))),
             h("td", null, h("code", { title: a.account_id }, short(a.account_id))),
             h("td", null, a.role),
             h("td", null, String(a.active_devices)),

@@ -7,6 +7,8 @@ import { Api, ApiError } from "./api.js";
 import { Realtime } from "./realtime.js";
 import { Vault } from "./vault.js";
 import { DeviceKeys } from "./identity.js";
+import { Names } from "./names.js";
+import { checkName } from "./profile.js";
 import { Messenger } from "./messenger.js";
 import { messengerPort } from "./messenger_port.js";
 import { acceptKeys, addedDeviceText, mergeContact, ownCertified } from "./trust.js";
@@ -30,6 +32,7 @@ export class Device extends EventTarget {
     this.contacts = new Map(); // account_id -> contact (see _mergeContacts)
     this.state = null; // persisted, encrypted: {lastPos, contacts: {id: {known, verified, keyChanged, lastRead}}}
     this.messenger = new Messenger(messengerPort(this));
+    this.names = new Names(this); // names from the account vault (app/names.js)
     this.idle = new IdleLock(this);
     this.lockReason = null; // why the device is locked: manual | idle | removed
     this.api.onUnauthenticated = () => this._tokenExpired();
@@ -267,16 +270,16 @@ export class Device extends EventTarget {
   /** Pin the contact's account key and keep only the devices it certifies (app/trust.js). */
   _mergeContact(c) {
     const { changed, added } = mergeContact(this, c);
-    const merged = this.contacts.get(c.account_id);
-    merged.label = c.label_ciphertext ? this.keys.openFromSelf(c.label_ciphertext) : null;
     for (const d of added) this.messenger.notice(c.account_id, `device-${d.device_id}`, addedDeviceText(this.contactName(c.account_id), d));
     return changed;
   }
 
   contactName(accountId) {
+    // The person's own name for them wins over the one they chose; both outlive the link (ended therapy).
+    const named = this.names.nameOf(accountId);
+    if (named) return named;
     const c = this.contacts.get(accountId);
     if (!c) return "Unknown";
-    if (c.label) return c.label;
     return c.role === "therapist" ? "Your therapist" : `Client ${accountId.slice(0, 6)}`;
   }
 
@@ -350,15 +353,23 @@ export class Device extends EventTarget {
     return b64url(invitationFingerprint(fromHex(this.me.account_id), this.keys.account.public));
   }
 
-  async invite(label) {
-    const body = { role: this.role === "admin" ? "therapist" : "client" };
-    if (label) body.label_ciphertext = this.keys.sealToSelf(label);
-    return this.api.post("/invitations", body);
+  /** An invitation; the name typed for the person goes to the account vault, never to the server
+   *  (`nameError`: why it could not be kept, the invitation itself is made all the same). */
+  async invite(name) {
+    if (name) checkName(name); // refused before anything is made
+    const inv = await this.api.post("/invitations", { role: this.role === "admin" ? "therapist" : "client" });
+    if (!name) return inv;
+    try {
+      await this.names.nameInvitation(inv.invitation_id, name);
+      return inv;
+    } catch (e) {
+      return { ...inv, nameError: e.message };
+    }
   }
 
   async invitations() {
     const { invitations } = await this.api.get("/invitations");
-    return invitations.map((i) => ({ ...i, label: i.label_ciphertext ? this.keys.openFromSelf(i.label_ciphertext) : null }));
+    return invitations.map((i) => ({ ...i, label: this.names.invitationName(i.invitation_id) }));
   }
 }
 

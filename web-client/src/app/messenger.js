@@ -6,6 +6,7 @@
 //   {"v": 2, "id": "<message id>", "type": "text", "body": "...", "sent_at": ms, "to": "<recipient account_id>"}
 //   {"v": 2, "id": "...", "type": "receipt", "ids": ["<message id>", ...], "sent_at": ms, "to": "..."}   (delivered)
 //   {"v": 2, "id": "...", "type": "file", "file": {...pointer...}, "sent_at": ms, "to": "..."}   (PROTOCOL §11.1)
+//   {"v": 2, "id": "...", "type": "profile", "display_name": "...", "sent_at": ms, "to": "..."}   (PROTOCOL §23)
 // The id inside the ciphertext is what de-duplicates (PROTOCOL §20), never the relay's.
 // A plaintext that is not such JSON is shown as text (interop with minimal senders).
 //
@@ -26,6 +27,7 @@ import { DuplicateMessage, ReplayedMessage, SessionMismatch } from "../crypto/er
 import { ApiError } from "./api.js";
 import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
 import { KeyChangeHold } from "./trust.js";
+import { displayNameOf, profilePayload } from "./profile.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -204,6 +206,18 @@ export class Messenger {
     const file = pointerToWire(pointer);
     const msg = { id: randomHex(16), dir: "out", kind: "file", file, body: pointer.name, at: Date.now(), state: "sending" };
     return this._newMessage(to, msg, filePayload(to, pointer, msg.at, msg.id));
+  }
+
+  /** Send this account's display name to a contact (PROTOCOL §23): an outbox entry like a receipt, never
+   *  shown in the conversation. */
+  async sendProfile(to, displayName) {
+    const id = randomHex(16);
+    const item = { kind: "profile", id, to, payload: profilePayload(to, displayName, Date.now(), id) };
+    this.outbox.push(item);
+    const puts = new Map();
+    this._stageOutbox(puts, item);
+    await this.d.store.write(puts);
+    this.flush();
   }
 
   async retry(to, id) {
@@ -585,6 +599,17 @@ export class Messenger {
         }
       }
       touched.add(e.from_account);
+    } else if (payload.type === "profile" && !mine) {
+      // A contact's display name: kept in the state written with this page (before the ack), then copied to
+      // the account's vault by app/names.js. A name breaking the rules is dropped. Our own devices' copies are
+      // ignored: the account's display name is its vault's PROFILE record.
+      // An older name (the sender's clock, authenticated in the ciphertext) never replaces a newer one.
+      const name = displayNameOf(payload);
+      const at = Number(payload.sent_at) || 0;
+      const known = (this.d.state.profiles ||= {})[e.from_account];
+      if (name === null || (known && known.at > at)) return;
+      this.d.state.profiles[e.from_account] = { name, at };
+      this.d.emit("profile", { accountId: e.from_account, displayName: name });
     } else if (payload.type === "signal") {
       this.d.emit("signal", { from_account: e.from_account, from_device: e.from_device, payload });
     }

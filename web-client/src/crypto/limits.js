@@ -25,3 +25,5 @@ export const LINK_SAS_DIGITS = 6;
 export const MAX_VAULT_PLAINTEXT_BYTES = 64000;
 export const HISTORY_CHUNK_MESSAGES = 200; // a history record (section 22.6), rewritten whole on each append
 export const HISTORY_CHUNK_BYTES = 48000; // its encoded body, under MAX_VAULT_PLAINTEXT_BYTES
+// Names (docs/PROTOCOL.md section 23)
+export const MAX_NAME_CHARS = 64;

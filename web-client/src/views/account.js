@@ -3,6 +3,7 @@
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { dischargeClient, endedAt, eraseOwnAccount } from "../app/ending.js";
 import { archiveHtml, buildArchive, download } from "../app/export.js";
+import { displayNameCard } from "./names.js";
 
 function errorText(e) {
   return e && e.message ? e.message : "Something went wrong. Try again.";
@@ -59,6 +60,7 @@ export function accountView(device, { extra = [] } = {}) {
       h("h1", { id: "account-title" }, "Your account"),
       h("p", { class: "muted" }, `Account ${device.me.account_id.slice(0, 8)} · ${device.role}`),
     ),
+    displayNameCard(device),
     ...extra,
     exportSection(device),
     h(

@@ -157,7 +157,8 @@ export function chatView(device, accountId) {
     const d = e.detail;
     if (d.what === "messages" && d.accountId === accountId) refresh(d.incoming);
     if (d.what === "contacts") {
-      title.textContent = name();
+      title.textContent = name(); // names can arrive later (the vault, a contact's display name)
+      input.setAttribute("aria-label", `Message to ${name()}`);
       renderBanner();
     }
   };
@@ -201,6 +202,7 @@ export function chatView(device, accountId) {
       h("span", { class: "spacer" }),
       next,
       device.role === "therapist" ? h("a", { class: "button secondary small", href: `#/notes/${accountId}` }, "Notes") : null,
+      device.role === "therapist" ? h("a", { class: "button ghost small", href: `#/rename/${accountId}` }, "Rename") : null,
       h("a", { class: "button secondary small", href: `#/verify/${accountId}` }, "Safety number"),
       device.role === "therapist" ? h("a", { class: "button ghost small", href: `#/end/${accountId}` }, "End therapy") : null,
     ),

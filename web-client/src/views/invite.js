@@ -1,4 +1,5 @@
-// Invite a client (therapist) or a therapist (admin): the link is shown once; the label is sealed to our own key.
+// Invite a client (therapist) or a therapist (admin): the link is shown once; the name typed for the person is
+// kept in the account vault (app/names.js), so every device of the account shows it; the server never sees it.
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { copyButton } from "./accountcards.js";
 
@@ -55,6 +56,7 @@ export function inviteView(device) {
             ),
           );
           label.value = "";
+          if (inv.nameError) result.append(h("div", { class: "notice warn", role: "alert" }, `The name was not saved: ${inv.nameError}`));
           announce("Invitation link created");
           refresh();
         } catch (e2) {
@@ -66,14 +68,14 @@ export function inviteView(device) {
       },
     },
     h("h1", null, forTherapist ? "Invite a therapist" : "Invite a client"),
-    h("p", { class: "muted" }, "The name you enter is encrypted to your own key: the server never sees it."),
+    h("p", { class: "muted" }, "The name you enter is encrypted in your account's vault: your other devices show it, the server never sees it."),
     err,
     h(
       "div",
       { class: "field" },
       h("label", { for: "invite-label" }, forTherapist ? "Therapist's name" : "Client's name"),
       label,
-      h("span", { class: "hint", id: "invite-label-hint" }, "Only you will see this name."),
+      h("span", { class: "hint", id: "invite-label-hint" }, "Only you will see this name. At most 64 characters."),
     ),
     h("div", { class: "row end" }, submit),
     result,

@@ -3,6 +3,7 @@
 // deletable (deleting removes the record from the server). Notes are never sent to the client.
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { vaultRecords, VaultLocked } from "../app/vault_records.js";
+import { ensureVaultKey, takeRecoveryKeyPending } from "../app/vault_key.js";
 import { InvalidKey } from "../crypto/errors.js";
 import "../notes.css";
 
@@ -185,7 +186,9 @@ export function notesView(device, clientId) {
 
   const start = async () => {
     try {
-      const created = await vr.createKeyIfNew();
+      // The key may have been made at unlock for names (app/vault_key.js): its recovery key is shown here then.
+      if (!(await ensureVaultKey(device))) throw new VaultLocked("Your notes are locked on this device.");
+      const created = await takeRecoveryKeyPending(device);
       await vr.sync();
       if (created) body.replaceChildren(recoveryPanel(await vr.createRecoveryKey()));
       else ready();
