@@ -25,6 +25,7 @@ from server.services.invitations import InvitationService
 from server.services.links import LinkService
 from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
+from server.services.practice import PracticeService
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
 from server.services.retention import RetentionService
@@ -63,6 +64,7 @@ class Services:
     export: ExportService  # right of access: what the server holds about the caller
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
     vault: VaultService  # the encrypted account vault (server/services/vault.py)
+    practice: PracticeService  # settings the clients enforce (server/services/practice.py)
 
 
 def build_services(
@@ -133,4 +135,5 @@ def build_services(
         export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
         vault=VaultService(storage.vault, notifier, limiter, clock),
+        practice=PracticeService(storage.practice, clock),
     )
