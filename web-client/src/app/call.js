@@ -294,6 +294,7 @@ export class CallController extends EventTarget {
       v = boxed.verifyJoin(id.key, fromHex(this.sessionId), fromHex(id.deviceId), fromB64(statementB64));
     } catch (err) {
       console.warn("join refused", err.name); // e.g. a relay's own join for this device
+      this._refused(handle);
       return null;
     }
     const joinIdHex = toHexStr(v.joinId);
@@ -477,6 +478,7 @@ export class CallController extends EventTarget {
       );
     } catch (err) {
       console.warn("signal rejected", err.name); // never applied: a swapped SDP, an old join, a replay
+      this._refused(e.from_peer);
       return;
     }
     peer.lastIn = opened.seq;
@@ -506,6 +508,13 @@ export class CallController extends EventTarget {
       this._updateConnected();
       this._emit("remote");
     }
+  }
+
+  /** Counted and shown on the call screen (never applied): a join or signal that did not verify. */
+  _refused(handle) {
+    this.refusedSignals = (this.refusedSignals || 0) + 1;
+    this.refusedFrom = this.nameOf(this.room.members.find((x) => x.peer === handle));
+    this._emit("refused");
   }
 
   _onRoster(from, msg) {

@@ -94,6 +94,7 @@ export function callView(device, sessionId) {
   const timer = h("span", { class: "timer", "aria-label": "Elapsed time", hidden: true }, "00:00");
   const quality = h("span", { class: "quality", "data-level": "poor", "data-frames": "0", hidden: true });
   const presence = h("p", { class: "presence", role: "log", "aria-live": "polite", "aria-label": "Who joined and left" });
+  const refused = h("p", { class: "notice warn call-refused", role: "status", hidden: true });
   const waitingList = h("ul", { class: "admit-list", "aria-label": "Waiting room" });
   const admitPanel = h("div", { class: "admit-panel", hidden: true }, h("h2", null, "Waiting room"), waitingList);
 
@@ -209,7 +210,7 @@ export function callView(device, sessionId) {
     const main = call.state === "waiting" ? waitingRoom : stage;
     if (call.state === "waiting") waitingRoom.appendChild(localVideo);
     else stage.appendChild(localVideo);
-    main.append(h("div", { class: "call-status" }, status, timer, quality), admitPanel);
+    main.append(h("div", { class: "call-status" }, status, timer, quality), refused, admitPanel);
     root.replaceChildren(main, presence, controls);
   };
 
@@ -228,6 +229,11 @@ export function callView(device, sessionId) {
       if (call.state === "connected") announce("Connected");
       if (call.state === "admitted" && !call.isHost) announce("You are in the session");
     } else if (what === "room" || what === "remote") renderRoom();
+    else if (what === "refused") {
+      const n = call.refusedSignals;
+      refused.hidden = false;
+      refused.textContent = `${n} call message${n === 1 ? " was" : "s were"} refused: not sealed by ${call.refusedFrom}'s verified device for this join. Nothing of ${n === 1 ? "it" : "them"} was used.`;
+    }
     else if (what === "presence") {
       const last = call.presence[call.presence.length - 1];
       presence.textContent = last.text;
