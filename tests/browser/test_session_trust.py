@@ -50,13 +50,30 @@ async def test_admit_is_refused_while_the_clients_key_changed(
     t, c = p.therapist.page, p.client.page
     accept_dialogs(t)
     client_id = await account_id_of(c, server)
+    therapist_id = await account_id_of(t, server)
+    await schedule(t, [p.client_name])
+
+    # First the relay swaps the THERAPIST's key for the client: the client does not even knock, and says why.
+    await relay.command("swap_account_key", Attacker().swap(therapist_id))
+    await go_to(c, "Sessions")
+    await c.get_by_role("link", name="Join").click()
+    why = c.get_by_role("alert").filter(has_text="security key changed")
+    await expect(why).to_be_visible()
+    await expect(c.get_by_role("link", name="Verify Your therapist")).to_have_attribute(
+        "href", f"#/verify/{therapist_id}"
+    )
+    await c.set_viewport_size(PHONE)
+    await shot(c, artifacts, "join-refused-key-changed")
+    assert await violations(c) == []
+    await c.set_viewport_size(DESKTOP)
+    await relay.command("swap_account_key", {"account_id": therapist_id, "clear": True})
+
+    # Then the client's key, for the therapist.
     attacker = Attacker()
     await relay.command("swap_account_key", attacker.swap(client_id))
     traffic = record_traffic(t)
     await t.reload()
     await unlock(t)
-
-    await schedule(t, [p.client_name])
     await client_joins(c)
     await open_waiting_room(t)
     await t.get_by_role("button", name=f"Admit {p.client_name}").click()
