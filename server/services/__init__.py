@@ -135,5 +135,5 @@ def build_services(
         export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
         vault=VaultService(storage.vault, notifier, limiter, clock),
-        practice=PracticeService(storage.practice, clock),
+        practice=PracticeService(storage.practice, clock, audit=audit),
     )

@@ -6,6 +6,7 @@ them, and remember a rule they once saw on (a hostile server could serve it off)
 
 from __future__ import annotations
 
+from server.audit import AuditEvent, AuditRecorder
 from server.clock import Clock
 from server.services.admin import require_admin
 from server.services.values import Principal
@@ -15,9 +16,10 @@ __all__ = ["PracticeService"]
 
 
 class PracticeService:
-    def __init__(self, store: PracticeStore, clock: Clock) -> None:
+    def __init__(self, store: PracticeStore, clock: Clock, *, audit: AuditRecorder) -> None:
         self._store = store
         self._clock = clock
+        self._audit = audit
 
     async def get(self, caller: Principal) -> PracticeSettings:
         del caller  # authenticated by the transport: every role reads the rules it must follow
@@ -27,4 +29,5 @@ class PracticeService:
         require_admin(caller)
         settings = PracticeSettings(require_verified_safety_numbers, self._clock())
         await self._store.put_practice_settings(settings)
+        await self._audit.record(AuditEvent.ADMIN_PRACTICE_CHANGED, account_id=caller.account_id)
         return settings

@@ -35,3 +35,5 @@ async def test_an_admin_sets_the_rule_and_every_role_reads_it(relay: Relay) -> N
     assert on.status == 200 and on.body[RULE] is True and on.body["updated_at"] > 0
     for device in (relay.therapist, relay.client):
         assert await _rule(relay, device) is True
+    mine = await relay.call("GET", f"{API}/audit/me", relay.admin)
+    assert [e["event"] for e in mine.body["entries"]].count("admin_practice_changed") == 1  # refusals: none
