@@ -115,6 +115,7 @@ async def test_verified_safety_numbers_required_even_when_the_relay_says_the_rul
     await expect(rule).to_be_enabled()
     await rule.check()
     await expect(a.get_by_test_id("practice-result")).to_contain_text("must verify")
+    await a.set_viewport_size(PHONE)
     await a.get_by_role("region", name="Practice rules").scroll_into_view_if_needed()
     await shot(a, artifacts, "admin-practice-rules")
     assert await violations(a) == []

@@ -30,7 +30,7 @@ export function practiceCard(api) {
     "section",
     { class: "card", "aria-labelledby": "practice-h" },
     h("h2", { id: "practice-h" }, "Practice rules"),
-    h("div", { class: "row" }, box, h("label", { for: "practice-verified" }, "Require verified safety numbers before a first session")),
+    h("div", { class: "practice-rule" }, box, h("label", { for: "practice-verified" }, "Require verified safety numbers before a first session")),
     h(
       "p",
       { class: "muted small" },
