@@ -38,6 +38,7 @@ from aiortc import RTCIceServer
 from client.call_channel import CallConnection, PeerIdentity, SealedChannel
 from client.device import Device
 from client.errors import ApiError, TransportError
+from client.practice import check_session_with
 from crypto import boxed
 from crypto.keys import IdentityPublicKey
 from signaling.messages import SignalRejected
@@ -116,6 +117,9 @@ class Call:
         relay_only: bool = False,
         video_size: tuple[int, int] = (160, 120),
     ) -> Call:
+        therapist_id = await _therapist_of(device, session_id)
+        if therapist_id not in (None, device.account_id):  # a client checks its therapist before knocking
+            await check_session_with(device, therapist_id)
         conn = CallConnection(device)
         await conn.connect()
         own = boxed.Join.create(device.identity, bytes.fromhex(session_id), bytes.fromhex(device.device_id))
@@ -187,6 +191,8 @@ class Call:
         return str(data["account_id"])
 
     async def admit(self, account_id: str) -> JSON:
+        """Therapist: let ``account_id`` in, unless the practice's rules refuse (``CallRefused``)."""
+        await check_session_with(self.device, account_id)
         return await self.conn.request(
             "call.admit", {"session_id": self.session_id, "account_id": account_id}
         )
@@ -362,6 +368,7 @@ class Call:
         handle = str(m["peer"])
         account, device_id = m.get("account_id"), m.get("device_id")
         if account and device_id:  # the therapist, or (for the therapist) one of its clients
+            await check_session_with(self.device, str(account))
             key = (await call_devices_of(self.device, str(account))).get(str(device_id))
             if key is None:
                 raise ApiError("not_linked", f"device {device_id} of {account} is not one of your contacts")
@@ -384,6 +391,16 @@ class Call:
             self.media[from_peer] = {"audio": bool(body.get("audio")), "video": bool(body.get("video"))}
         task = asyncio.ensure_future(self.conn.changed())
         task.add_done_callback(lambda _: None)
+
+
+async def _therapist_of(device: Device, session_id: str) -> str | None:
+    # None when the server does not show the session: ``call.join`` then refuses with the real reason, and
+    # if a dishonest server lets the join through anyway, ``connect`` still checks before any signal.
+    try:
+        session = await device.api.request("GET", f"/sessions/{session_id}")
+    except ApiError:
+        return None
+    return str(session["therapist_id"])
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 __all__ = [
     "ApiError",
+    "CallRefused",
     "ClientError",
     "ContactBlocked",
     "KeyChanged",
@@ -76,6 +77,25 @@ class ContactBlocked(ClientError):
     def __init__(self, account_id: str) -> None:
         super().__init__(f"the account key of {account_id} changed: accept or verify it first")
         self.account_id = account_id
+
+
+class CallRefused(ClientError):
+    """This device will not join, admit or connect a video session with ``account_id`` (client/practice.py).
+
+    ``reason`` is ``"key_changed"`` (their account key changed and the person has not accepted or verified
+    it) or ``"unverified"`` (the practice requires verified safety numbers and this contact's is not).
+    The way out is the same on both: compare the safety number and ``Device.verify`` (or, for a changed
+    key, ``Device.accept_new_key`` when the practice does not require verification).
+    """
+
+    def __init__(self, account_id: str, reason: str) -> None:
+        why = {
+            "key_changed": "their security key changed: accept or verify it first",
+            "unverified": "this practice requires a verified safety number before a session: verify it first",
+        }.get(reason, reason)
+        super().__init__(f"no session with {account_id}: {why}")
+        self.account_id = account_id
+        self.reason = reason
 
 
 class UntrustedDevice(ClientError):

@@ -80,6 +80,7 @@ class AuditEvent(StrEnum):
     ACCOUNT_ERASED = "account_erased"  # requested by the person
     ADMIN_ACCOUNT_ERASED = "admin_account_erased"
     LINK_DISCHARGED = "link_discharged"  # recorded once for each side, naming only that side
+    ADMIN_PRACTICE_CHANGED = "admin_practice_changed"  # the practice settings (on the admin's own entries)
 
 
 def canonical_bytes(seq: int, prev_hash: str, record: NewAuditRecord) -> bytes:

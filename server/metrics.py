@@ -56,7 +56,7 @@ AUDIT_EVENTS: frozenset[str] = frozenset({
     "account_registered", "login", "login_failed", "device_added", "device_revoked", "key_changed",
     "consent_accepted", "session_admitted", "session_ended", "admin_invitation_created",
     "admin_invitation_revoked", "admin_account_disabled", "admin_account_enabled", "admin_device_revoked",
-    "other",
+    "admin_practice_changed", "other",
 })
 HTTP_METHODS: frozenset[str] = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}

@@ -15,6 +15,7 @@ from storage.audit import AuditStore
 from storage.blobs import BlobStore
 from storage.erasure import ErasureStore
 from storage.ops import OpsStore
+from storage.practice import PracticeStore
 from storage.records import (
     Account,
     Bundle,
@@ -285,6 +286,8 @@ class Storage(Protocol):
     def blobs(self) -> BlobStore: ...
     @property
     def vault(self) -> VaultStore: ...
+    @property
+    def practice(self) -> PracticeStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -317,4 +320,5 @@ STORES: tuple[str, ...] = (
     "erasure",
     "blobs",
     "vault",
+    "practice",
 )

@@ -25,6 +25,7 @@ from server.services.invitations import InvitationService
 from server.services.links import LinkService
 from server.services.mailbox import MailboxService
 from server.services.notify import Notifier
+from server.services.practice import PracticeService
 from server.services.prekeys import PrekeyService
 from server.services.ratelimit import RateLimiter
 from server.services.recovery import RecoveryService
@@ -65,6 +66,7 @@ class Services:
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
     vault: VaultService  # the encrypted account vault (server/services/vault.py)
     recovery: RecoveryService  # a device re-created from the recovery key (server/services/recovery.py)
+    practice: PracticeService  # settings the clients enforce (server/services/practice.py)
 
 
 def build_services(
@@ -137,4 +139,5 @@ def build_services(
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
         vault=vault,
         recovery=RecoveryService(storage, vault, accounts, clock, authz=authz),
+        practice=PracticeService(storage.practice, clock, audit=audit),
     )

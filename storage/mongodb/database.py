@@ -22,6 +22,7 @@ from storage.mongodb.audit import MongoAuditStore
 from storage.mongodb.blobs import MongoBlobStore
 from storage.mongodb.erasure import MongoErasureStore
 from storage.mongodb.ops import MongoOpsStore
+from storage.mongodb.practice import MongoPracticeStore
 from storage.mongodb.schema import create_indexes
 from storage.mongodb.vault import MongoVaultStore
 from storage.send_facts import ComposedSendFactsStore
@@ -70,6 +71,7 @@ class MongoStorage:
         self.erasure = MongoErasureStore(engine)
         self.blobs = MongoBlobStore(engine, bucket=blob_bucket)  # bytes in GridFS, bucket "blobs"
         self.vault = MongoVaultStore(engine)
+        self.practice = MongoPracticeStore(engine)
 
     @classmethod
     def connect(

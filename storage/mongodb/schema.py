@@ -31,6 +31,7 @@ also carry ``expire_on`` (a date) for a TTL index; the TTL index only cleans up,
 | vault_records | "<account>:<record>" | ``_id`` itself: one record per id |
 | vault_heads | account_id | ``seq``: change position; ``count``: raised by one conditional ``$inc`` |
 | recovery_backups | account_id | lookup_id: a recovery key finds exactly one backup |
+| practice_settings | "practice" | ``_id`` itself: one document per deployment |
 """
 
 from __future__ import annotations

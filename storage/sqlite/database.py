@@ -24,6 +24,7 @@ from storage.sqlite.audit import SqliteAuditStore
 from storage.sqlite.blobs import BLOB_DIRECTORY, SqliteBlobStore
 from storage.sqlite.erasure import SqliteErasureStore
 from storage.sqlite.ops import SqliteOpsStore
+from storage.sqlite.practice import SqlitePracticeStore
 from storage.sqlite.schema import migrate
 from storage.sqlite.send_facts import SqliteSendFactsStore
 from storage.sqlite.vault import SqliteVaultStore
@@ -55,6 +56,7 @@ class SqliteStorage:
         # Blob bytes are files next to the database (``open`` clears partial uploads a crash left behind).
         self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
         self.vault = SqliteVaultStore(engine)
+        self.practice = SqlitePracticeStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:

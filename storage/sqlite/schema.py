@@ -278,7 +278,16 @@ CREATE TABLE recovery_backups (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
+# The practice's settings (storage/practice.py): one row, absent until an administrator sets them.
+_V8 = """
+CREATE TABLE practice_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),        -- one row per deployment
+    require_verified_safety_numbers INTEGER NOT NULL,  -- clients enforce it (docs/TRUST.md)
+    updated_at INTEGER NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 FIRST_PROTOCOL_V2_SCHEMA = 6  # schema versions below this (but above 0) were written by protocol version 1
 
 

@@ -9,6 +9,7 @@
 import "./admin.css";
 import { h, replace, announce } from "../lib/dom.js";
 import { sparkline } from "./charts.js";
+import { practiceCard } from "./practice.js";
 import { Series, formatNumber, formatSeconds, latencyWindow, rate } from "./stats.js";
 
 const POLL_MS = 3000; // live figures
@@ -147,6 +148,7 @@ export function mount(container, device) {
       h("section", { class: "card", "aria-labelledby": "audit-h" }, h("h2", { id: "audit-h" }, "Audit log"), auditCounts, h("button", { type: "button", class: "secondary", onclick: verifyAudit }, "Verify chain"), auditResult),
     ),
     h("section", { class: "card", "aria-labelledby": "staff-h" }, h("h2", { id: "staff-h" }, "Therapists and administrators"), staffTable),
+    practiceCard(api),
     h("section", { class: "card", "aria-labelledby": "mod-h" }, h("h2", { id: "mod-h" }, "Disable an account or revoke a device"), h("p", { class: "muted small" }, "Client accounts are never listed. Ask the person (or their therapist) for the account id shown on their Devices page, under “Your account id”."), moderation),
   );
   container.classList.add("page-wide");

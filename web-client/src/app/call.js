@@ -6,6 +6,7 @@
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
 import { trustedDevices } from "./trust.js";
+import { checkSessionWith, refusal } from "./practice.js";
 
 const STATS_PERIOD_MS = 1000;
 const PLACE_RETRY_MS = 8000;
@@ -18,8 +19,10 @@ const TURN_RENEW_BEFORE_MS = 5 * 60 * 1000;
  *  The one place that decides it. */
 export function callDevicesOf(device, accountId) {
   // Only certified devices of an accepted account key (app/trust.js): none while a key change waits, so a
-  // device the server added, or a contact whose key changed, is never sealed to nor heard from.
+  // device the server added, or a contact whose key changed, is never sealed to nor heard from. None either
+  // while the practice's rules refuse a session with them (app/practice.js).
   const out = new Map();
+  if (accountId !== (device.me && device.me.account_id) && refusal(device, accountId)) return out;
   for (const d of trustedDevices(device, accountId)) out.set(d.device_id, fromB64(d.identity_key));
   return out;
 }
@@ -69,6 +72,14 @@ export class CallController extends EventTarget {
 
   async start() {
     const rt = this.d.rt;
+    try {
+      await this._checkTherapist();
+    } catch (e) {
+      this.refused = e; // CallRefused: the view says why and links to the verify screen
+      this.error = e.message;
+      this._set("error");
+      return;
+    }
     this._off.push(
       rt.on("call.waiting", (e) => e && e.session_id === this.sessionId && this._emit("room")),
       rt.on("call.state", (e) => e && e.session_id === this.sessionId && this._onRoom(e)),
@@ -176,7 +187,23 @@ export class CallController extends EventTarget {
     return this.room.members.filter((m) => m.state === "waiting" && m.account_id !== this.d.me.account_id);
   }
 
+  /** A client checks its therapist before knocking (app/practice.js); the therapist checks at Admit. */
+  async _checkTherapist() {
+    if (this.isHost) return;
+    const session = await this.d.api.get(`/sessions/${this.sessionId}`).catch(() => null);
+    if (session && session.therapist_id !== this.d.me.account_id) await checkSessionWith(this.d, session.therapist_id);
+  }
+
   async admit(accountId) {
+    this.refusals ||= new Map();
+    try {
+      await checkSessionWith(this.d, accountId);
+    } catch (e) {
+      this.refusals.set(accountId, e); // shown in the waiting room with a way to verify
+      this._emit("room");
+      throw e;
+    }
+    this.refusals.delete(accountId);
     const room = await this.d.rt.request("call.admit", { session_id: this.sessionId, account_id: accountId });
     this._onRoom(room);
   }
@@ -267,6 +294,7 @@ export class CallController extends EventTarget {
       v = boxed.verifyJoin(id.key, fromHex(this.sessionId), fromHex(id.deviceId), fromB64(statementB64));
     } catch (err) {
       console.warn("join refused", err.name); // e.g. a relay's own join for this device
+      this._refused(handle);
       return null;
     }
     const joinIdHex = toHexStr(v.joinId);
@@ -450,6 +478,7 @@ export class CallController extends EventTarget {
       );
     } catch (err) {
       console.warn("signal rejected", err.name); // never applied: a swapped SDP, an old join, a replay
+      this._refused(e.from_peer);
       return;
     }
     peer.lastIn = opened.seq;
@@ -479,6 +508,13 @@ export class CallController extends EventTarget {
       this._updateConnected();
       this._emit("remote");
     }
+  }
+
+  /** Counted and shown on the call screen (never applied): a join or signal that did not verify. */
+  _refused(handle) {
+    this.refusedSignals = (this.refusedSignals || 0) + 1;
+    this.refusedFrom = this.nameOf(this.room.members.find((x) => x.peer === handle));
+    this._emit("refused");
   }
 
   _onRoster(from, msg) {

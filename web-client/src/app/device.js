@@ -12,6 +12,7 @@ import { checkName } from "./profile.js";
 import { Messenger } from "./messenger.js";
 import { messengerPort } from "./messenger_port.js";
 import { acceptKeys, addedDeviceText, mergeContact, ownCertified } from "./trust.js";
+import { requiresVerified } from "./practice.js";
 import { IdleLock } from "./idle.js";
 import { DAY_MS, maintainPrekeys } from "./prekeys.js";
 import { PREKEY_BATCH_SIZE, PREKEY_LOW_WATER_MARK } from "../crypto/limits.js";
@@ -167,6 +168,7 @@ export class Device extends EventTarget {
     try {
       await this.login();
       await this.refreshContacts();
+      if (this.role !== "admin") requiresVerified(this); // learn (and remember) the practice's rules early
       this.replenishPrekeys()
         .catch(() => {})
         .then(() => maintainPrekeys(this));

@@ -42,6 +42,8 @@ export function describe(device, e) {
       return "An administrator enabled your account again.";
     case "admin_device_revoked":
       return `An administrator removed ${on}.`;
+    case "admin_practice_changed":
+      return "You changed the practice rules.";
     default:
       return `${e.event.replaceAll("_", " ")}.`;
   }

@@ -74,6 +74,17 @@ function clock(ms) {
   return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
+/** Why Admit was refused (app/practice.js), with the way out: the verify screen. */
+function refusedNotice(refused, name) {
+  return h("div", { class: "notice error", role: "alert" }, refused.message, " ", h("a", { href: `#/verify/${refused.accountId}` }, `Verify ${name}`));
+}
+
+/** The client's side of the practice rule: the therapist must have verified them too before letting them in. */
+function practiceNote(device) {
+  const therapist = device.me && device.me.linked_account_id;
+  return h("p", { class: "notice info" }, "This practice requires verified safety numbers before a session: your therapist lets you in only once they have verified yours. ", therapist ? h("a", { href: `#/verify/${therapist}` }, "Your safety number") : null);
+}
+
 export function callView(device, sessionId) {
   const call = new CallController(device, sessionId);
   const root = h("section", { class: "call", "aria-label": "Video session", "data-call-state": "starting" });
@@ -83,6 +94,7 @@ export function callView(device, sessionId) {
   const timer = h("span", { class: "timer", "aria-label": "Elapsed time", hidden: true }, "00:00");
   const quality = h("span", { class: "quality", "data-level": "poor", "data-frames": "0", hidden: true });
   const presence = h("p", { class: "presence", role: "log", "aria-live": "polite", "aria-label": "Who joined and left" });
+  const refused = h("p", { class: "notice warn call-refused", role: "status", hidden: true });
   const waitingList = h("ul", { class: "admit-list", "aria-label": "Waiting room" });
   const admitPanel = h("div", { class: "admit-panel", hidden: true }, h("h2", null, "Waiting room"), waitingList);
 
@@ -94,12 +106,14 @@ export function callView(device, sessionId) {
   const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Call controls" }, mute, camera, hangup, endAll);
 
   const check = preCallCheck(call);
+  const practiceSlot = h("div"); // filled once the client checked the practice's rules (app/practice.js)
   const waitingRoom = h(
     "div",
     { class: "waiting" },
     h("div", { class: "breathe", "aria-hidden": "true" }),
     h("h1", null, "You are in the waiting room"),
     h("p", null, "Your therapist will let you in shortly. Take a slow breath; there is no rush."),
+    practiceSlot,
     check.node,
   );
   const empty = h("p", { class: "tile-empty" });
@@ -160,7 +174,8 @@ export function callView(device, sessionId) {
       ...(waiting.length
         ? waiting.map((m) => {
             const name = device.contactName(m.account_id);
-            return h("li", null, h("span", { class: "client-name" }, name, " is waiting"), h("button", { type: "button", onclick: () => call.admit(m.account_id).catch((e) => announce(e.message)) }, `Admit ${name}`));
+            const refused = call.refusals && call.refusals.get(m.account_id);
+            return h("li", null, h("span", { class: "client-name" }, name, " is waiting"), h("button", { type: "button", onclick: () => call.admit(m.account_id).catch((e) => announce(e.message)) }, `Admit ${name}`), refused ? refusedNotice(refused, name) : null);
           })
         : [h("li", { class: "muted" }, "Nobody is waiting.")]),
     );
@@ -178,7 +193,8 @@ export function callView(device, sessionId) {
       return;
     }
     if (call.state === "error") {
-      root.replaceChildren(h("div", { class: "page call-ended" }, h("div", { class: "notice error", role: "alert" }, call.error), h("a", { class: "button secondary", href: "#/sessions" }, "Back to sessions")));
+      const verify = call.refused ? h("a", { class: "button", href: `#/verify/${call.refused.accountId}` }, `Verify ${device.contactName(call.refused.accountId)}`) : null;
+      root.replaceChildren(h("div", { class: "page call-ended" }, h("div", { class: "notice error", role: "alert" }, call.error), verify, h("a", { class: "button secondary", href: "#/sessions" }, "Back to sessions")));
       return;
     }
     const text = {
@@ -190,10 +206,11 @@ export function callView(device, sessionId) {
     status.textContent = call.audioOnlyLocal && call.state === "connected" ? "Connected (audio only: no camera found)" : text;
     quality.hidden = call.state !== "connected";
     hangup.textContent = call.state === "waiting" ? "Leave waiting room" : "Leave";
+    practiceSlot.replaceChildren(...(device.state && device.state.practiceRequiresVerified ? [practiceNote(device)] : []));
     const main = call.state === "waiting" ? waitingRoom : stage;
     if (call.state === "waiting") waitingRoom.appendChild(localVideo);
     else stage.appendChild(localVideo);
-    main.append(h("div", { class: "call-status" }, status, timer, quality), admitPanel);
+    main.append(h("div", { class: "call-status" }, status, timer, quality), refused, admitPanel);
     root.replaceChildren(main, presence, controls);
   };
 
@@ -212,6 +229,11 @@ export function callView(device, sessionId) {
       if (call.state === "connected") announce("Connected");
       if (call.state === "admitted" && !call.isHost) announce("You are in the session");
     } else if (what === "room" || what === "remote") renderRoom();
+    else if (what === "refused") {
+      const n = call.refusedSignals;
+      refused.hidden = false;
+      refused.textContent = `${n} call message${n === 1 ? " was" : "s were"} refused: not sealed by ${call.refusedFrom}'s verified device for this join. Nothing of ${n === 1 ? "it" : "them"} was used.`;
+    }
     else if (what === "presence") {
       const last = call.presence[call.presence.length - 1];
       presence.textContent = last.text;
