@@ -13,6 +13,7 @@ from typing import Protocol
 from storage.appointments import AppointmentStore
 from storage.audit import AuditStore
 from storage.blobs import BlobStore
+from storage.custodian import CustodianStore
 from storage.erasure import ErasureStore
 from storage.ops import OpsStore
 from storage.records import (
@@ -285,6 +286,8 @@ class Storage(Protocol):
     def blobs(self) -> BlobStore: ...
     @property
     def vault(self) -> VaultStore: ...
+    @property
+    def custodian(self) -> CustodianStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -317,4 +320,5 @@ STORES: tuple[str, ...] = (
     "erasure",
     "blobs",
     "vault",
+    "custodian",
 )

@@ -16,6 +16,7 @@ from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
+from server.services.custodian import CustodianService
 from server.services.device_links import DeviceLinkService
 from server.services.discharge import DischargeService
 from server.services.erasure import ErasureService, pause_from_env
@@ -63,6 +64,7 @@ class Services:
     export: ExportService  # right of access: what the server holds about the caller
     blobs: BlobService  # attachment blobs (server/services/blobs.py)
     vault: VaultService  # the encrypted account vault (server/services/vault.py)
+    custodian: CustodianService  # the records custodian (server/services/custodian.py)
 
 
 def build_services(
@@ -133,4 +135,5 @@ def build_services(
         export=ExportService(storage, audit, clock),
         blobs=BlobService(storage.blobs, storage, links, clock, blob_limits(settings)),
         vault=VaultService(storage.vault, notifier, limiter, clock),
+        custodian=CustodianService(storage, audit, clock),
     )

@@ -22,6 +22,7 @@ from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
 from storage.sqlite.appointments import SqliteAppointmentStore
 from storage.sqlite.audit import SqliteAuditStore
 from storage.sqlite.blobs import BLOB_DIRECTORY, SqliteBlobStore
+from storage.sqlite.custodian import SqliteCustodianStore
 from storage.sqlite.erasure import SqliteErasureStore
 from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.schema import migrate
@@ -55,6 +56,7 @@ class SqliteStorage:
         # Blob bytes are files next to the database (``open`` clears partial uploads a crash left behind).
         self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
         self.vault = SqliteVaultStore(engine)
+        self.custodian = SqliteCustodianStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:
