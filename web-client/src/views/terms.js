@@ -45,7 +45,7 @@ export function acceptTermsView(device, terms, { onDone }) {
 }
 
 // The terms name a records custodian: say so plainly beside the text (its key is pinned by accepting it).
-function custodianNotice(text) {
+export function custodianNotice(text) {
   const key = disclosedKey(text);
   if (!key) return "";
   return h("p", { class: "notice", "data-testid": "custodian-disclosed" }, `These terms name a records custodian: the notes your therapist writes about you are also encrypted to your therapist's practice (key fingerprint ${custodianFingerprint(key)}), so that it can keep them if your therapist leaves. Only the practice, with a key it keeps offline, can open them.`);
