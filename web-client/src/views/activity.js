@@ -42,6 +42,10 @@ export function describe(device, e) {
       return "An administrator enabled your account again.";
     case "admin_device_revoked":
       return `An administrator removed ${on}.`;
+    case "admin_custodian_set":
+      return "You set the practice's records custodian key.";
+    case "admin_custodian_off":
+      return "You turned the practice's records custodian off.";
     default:
       return `${e.event.replaceAll("_", " ")}.`;
   }
