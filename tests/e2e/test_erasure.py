@@ -155,6 +155,9 @@ async def test_a_client_erases_their_account_and_nothing_of_it_remains(
     assert _count(db, "SELECT COUNT(*) FROM appointments") == 1
     assert _count(db, "SELECT COUNT(*) FROM appointment_attendance") >= 2
     traces = _traces(client)
+    # And what they said or had written about them: never stored readable, before or after.
+    said = ("I would like to stop our sessions.", "One last thing.", "worksheet.pdf", "journal.txt")
+    traces["content"] = [t.encode() for t in (*NOTES, *said)]
     token = client.api.token
     assert token is not None
     audit_before = _count(db, "SELECT COUNT(*) FROM audit_log")
