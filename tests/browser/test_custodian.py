@@ -1,8 +1,9 @@
 """The records custodian in Chromium, against the hostile relay: the administrator turns it on from the
 dashboard with the key `confidant custodian keygen` printed; the therapist adds the disclosure to their terms;
 the client sees it and accepts; a note written in the browser then opens with the offline key (`confidant
-custodian export` + `open`); when the operator swaps in its own key, the therapist is warned and nothing is
-sealed to it. axe finds nothing on the screens; the server never sees a note."""
+custodian export` + `open`); when the operator swaps in its own key, or also serves terms disclosing it that
+the client never signed, the therapist is warned and nothing is sealed to it. axe finds nothing on the
+screens; the server never sees a note."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ pytestmark = pytest.mark.browser
 
 NOTE = "Second session: sleep better, one panic attack at work."
 LATER = "Third session: written after the operator swapped the key."
+FORGED = "Fourth session: the operator now also rewrites the terms."
 
 
 @pytest.fixture
@@ -135,9 +137,16 @@ async def test_admin_turns_the_custodian_on_and_the_offline_key_opens_a_browser_
     await HostileControl(server.url).command("swap_custodian_key", {"public_key": b64e(operators)})
     await _write_note(t, LATER)
     await expect(t.get_by_role("alert").filter(has_text="another custodian key")).to_be_visible()
+    # ... and serves the therapist terms that disclose its key: the client never signed that text.
+    forged = "Nothing is private.\n\n" + cu.disclosure_text(operators)
+    await HostileControl(server.url).command(
+        "rewrite_terms", {"therapist_id": _therapist_id(server), "text": forged}
+    )
+    await _write_note(t, FORGED)
+    await expect(t.get_by_role("alert").filter(has_text="not the ones this client signed")).to_be_visible()
     assert _copies(server) == 1
     assert p.therapist.errors == [] and p.client.errors == [] and p.admin.errors == []
-    assert_server_never_saw(server, [NOTE, LATER])
+    assert_server_never_saw(server, [NOTE, LATER, FORGED])
 
 
 async def _fits_a_phone(page: Page, target: Locator, area: Locator) -> None:

@@ -159,7 +159,9 @@ async def test_the_offline_key_opens_a_departed_therapists_disclosed_notes_only(
     assert _copies(db) == []
 
 
-async def test_a_custodian_key_swapped_by_the_operator_is_refused(practice: Practice, tmp_path: Path) -> None:
+async def test_a_custodian_key_or_terms_text_swapped_by_the_operator_is_refused(
+    practice: Practice, tmp_path: Path
+) -> None:
     p = practice
     public = _keygen(tmp_path / "custodian.key")
     vault, custodian = Vault.of(p.therapist), Custodian.of(p.therapist)
@@ -171,9 +173,16 @@ async def test_a_custodian_key_swapped_by_the_operator_is_refused(practice: Prac
     await p.client.accept_terms(p.therapist.account_id)
 
     _, operators = cu.new_custodian_keypair()
-    await HostileControl(p.server.url).command("swap_custodian_key", {"public_key": b64e(operators)})
+    relay = HostileControl(p.server.url)
+    await relay.command("swap_custodian_key", {"public_key": b64e(operators)})
     saved = await custodian.save_note(vault, p.client.account_id, "Not for the operator.", now=NOW)
     assert saved.custodian is CustodianStatus.KEY_MISMATCH  # the terms the client accepted pin another key
+    # The operator also serves the therapist terms that disclose its key: the client never signed that text.
+    forged = TERMS + "\n\n" + cu.disclosure_text(operators)
+    await relay.command("rewrite_terms", {"therapist_id": p.therapist.account_id, "text": forged})
+    saved = await custodian.save_note(vault, p.client.account_id, "Still not for the operator.", now=NOW + 1)
+    assert saved.custodian is CustodianStatus.UNVERIFIED
     assert _copies(p.server.db_path) == []
-    # The note itself is kept.
-    assert vault.notes(p.client.account_id)[0].body["text"] == "Not for the operator."
+    # The notes themselves are kept, the therapist's alone.
+    texts = [n.body["text"] for n in vault.notes(p.client.account_id)]
+    assert texts == ["Still not for the operator.", "Not for the operator."]

@@ -19,14 +19,16 @@ export function notesView(device, clientId) {
   const custodianLine = h("p", { class: "small muted", "data-testid": "custodian-note-status" });
   // The records custodian (app/custodian.js): after each save, say whether the practice also holds a copy.
   const showCustodian = (result) => {
-    custodianLine.classList.toggle("notice", result === CustodianStatus.KEY_MISMATCH);
-    custodianLine.classList.toggle("warn", result === CustodianStatus.KEY_MISMATCH);
-    custodianLine.setAttribute("role", result === CustodianStatus.KEY_MISMATCH ? "alert" : "status");
+    const refused = result === CustodianStatus.KEY_MISMATCH || result === CustodianStatus.UNVERIFIED;
+    custodianLine.classList.toggle("notice", refused);
+    custodianLine.classList.toggle("warn", refused);
+    custodianLine.setAttribute("role", refused ? "alert" : "status");
     custodianLine.textContent = {
       [CustodianStatus.SEALED]: "Also encrypted to your practice's records custodian, as the terms this client accepted say.",
       [CustodianStatus.NOT_ACCEPTED]: "Your practice has a records custodian, but this client has not accepted terms that disclose it: these notes are yours alone.",
       [CustodianStatus.NOT_DISCLOSED]: "Your practice has a records custodian, but your terms do not disclose it: these notes are yours alone.",
       [CustodianStatus.KEY_MISMATCH]: "Not encrypted to the records custodian: the server offers another custodian key than the one in the terms this client accepted. Tell your practice's administrator.",
+      [CustodianStatus.UNVERIFIED]: "Not encrypted to the records custodian: the terms the server shows are not the ones this client signed. Tell your practice's administrator.",
     }[result] || "";
   };
   const copyToCustodian = async (entry) => {
