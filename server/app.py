@@ -24,7 +24,19 @@ from server import _json, limits, openapi, realtime, realtime_sessions, shutdown
 from server.clock import Clock, system_clock
 from server.config import Settings
 from server.context import AppContext
-from server.http import account, accounts, auth, blobs, consent, health, keys, messages, practice, vault
+from server.http import (
+    account,
+    accounts,
+    auth,
+    blobs,
+    consent,
+    custodian,
+    health,
+    keys,
+    messages,
+    practice,
+    vault,
+)
 from server.http import admin as ops_admin
 from server.http import web as web_client
 from server.http.forwarded import TRUSTED_PROXIES_KEY, TrustedProxies
@@ -69,6 +81,7 @@ FEATURES: tuple[ModuleType, ...] = (
     blobs,
     vault,
     practice,
+    custodian,
 )
 LAST_FEATURES: tuple[ModuleType, ...] = (web_client,)
 

@@ -81,6 +81,8 @@ class AuditEvent(StrEnum):
     ADMIN_ACCOUNT_ERASED = "admin_account_erased"
     LINK_DISCHARGED = "link_discharged"  # recorded once for each side, naming only that side
     ADMIN_PRACTICE_CHANGED = "admin_practice_changed"  # the practice settings (on the admin's own entries)
+    ADMIN_CUSTODIAN_SET = "admin_custodian_set"  # the practice's records custodian key configured
+    ADMIN_CUSTODIAN_OFF = "admin_custodian_off"
 
 
 def canonical_bytes(seq: int, prev_hash: str, record: NewAuditRecord) -> bytes:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
+import re
 import signal
 import sys
 import time
@@ -17,6 +19,7 @@ from aiohttp import web
 from server import limits
 from server.app import bootstrap_if_empty, build_app
 from server.config import ConfigError, Settings, load_settings
+from server.custodian_cli import add_custodian_parser, export_document, run_offline
 from server.http.metrics_listener import build_metrics_app
 from server.http.protocol import EdgeRunner
 from server.logging import configure_logging
@@ -121,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         "verify-audit", help="verify the audit log's hash chain; exit 1 naming the first broken entry"
     )
     _common(verify_audit)
+    add_custodian_parser(commands, _common)
     add_probe_parser(commands)
     add_verify_web_parser(commands)
     return parser
@@ -234,12 +238,37 @@ async def _verify_audit(settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+async def _custodian_export(settings: Settings, account_id: str, out: Path) -> int:
+    built = build_app(settings)
+    try:
+        copies = await built.ctx.services.custodian.copies_of(account_id)
+    finally:
+        await built.ctx.broker.close()
+        await built.ctx.storage.close()
+    out.write_text(json.dumps(export_document(account_id, copies), indent=1) + "\n")
+    print(f"{len(copies)} custodian copies of {account_id} written to {out} (still sealed)")
+    return 0
+
+
+async def _custodian_purge(settings: Settings, account_id: str) -> int:
+    built = build_app(settings)
+    try:
+        deleted = await built.ctx.services.custodian.purge(account_id)
+    finally:
+        await built.ctx.broker.close()
+        await built.ctx.storage.close()
+    print(f"{deleted} custodian copies of {account_id} deleted")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "probe":  # a client of a running relay: no server settings
         return run_probe(args)
     if args.command == "verify-web":  # likewise
         return run_verify_web(args)
+    if args.command == "custodian" and args.custodian_command in ("keygen", "open"):  # offline
+        return run_offline(args)
     try:
         settings = _settings(args)
     except ConfigError as exc:
@@ -249,6 +278,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             asyncio.run(_serve(settings))
+        elif args.command == "custodian":
+            if not re.fullmatch("[0-9a-f]{32}", args.account):
+                print("confidant: --account must be 32 lowercase hex characters", file=sys.stderr)
+                return 2
+            if args.custodian_command == "export":
+                return asyncio.run(_custodian_export(settings, args.account, args.out))
+            return asyncio.run(_custodian_purge(settings, args.account))
         elif args.admin_command == "verify-audit":
             return asyncio.run(_verify_audit(settings))
         elif args.admin_command == "bootstrap":

@@ -81,6 +81,7 @@ MAX_EXPORT_ITEMS = 1000  # bounds one export: appointments, waiting envelopes co
 
 # --- the encrypted account vault (docs/PROTOCOL.md section 22) ---
 MAX_VAULT_RECORD_BYTES = 65535  # one note (tens of pages); a multiple of 3: the base64 length bound is exact
+MAX_CUSTODIAN_COPY_BYTES = 65568  # a vault record plus its 32-byte ephemeral key, up to a multiple of 3
 MAX_VAULT_RECORDS = 10_000  # years of weekly notes for a full caseload; bounds an account to ~640 MiB
 DEFAULT_VAULT_PAGE = 50  # changed records per sync reply when the client does not say
 MAX_VAULT_PAGE = 100  # bounds one reply (100 x 64 KiB, base64) well under a few MiB

@@ -13,6 +13,7 @@ from typing import Protocol
 from storage.appointments import AppointmentStore
 from storage.audit import AuditStore
 from storage.blobs import BlobStore
+from storage.custodian import CustodianStore
 from storage.erasure import ErasureStore
 from storage.ops import OpsStore
 from storage.practice import PracticeStore
@@ -288,6 +289,7 @@ class Storage(Protocol):
     def vault(self) -> VaultStore: ...
     @property
     def practice(self) -> PracticeStore: ...
+    def custodian(self) -> CustodianStore: ...
 
     async def ping(self) -> None:
         """Raise StorageUnavailable if the backend cannot serve a read."""
@@ -321,4 +323,5 @@ STORES: tuple[str, ...] = (
     "blobs",
     "vault",
     "practice",
+    "custodian",
 )

@@ -38,7 +38,19 @@ def register(ctx: AppContext) -> None:
         consents = await s.consent.list(caller)
         return reply(
             rs.ConsentsOut(
-                [rs.ConsentItemOut(c.therapist_id, c.client_id, c.version, c.accepted_at) for c in consents]
+                [
+                    rs.ConsentItemOut(
+                        c.therapist_id,
+                        c.client_id,
+                        c.version,
+                        c.accepted_at,
+                        b64(c.terms_hash),
+                        c.signed_at,
+                        b64(c.signature),
+                        c.device_id,
+                    )
+                    for c in consents
+                ]
             )
         )
 

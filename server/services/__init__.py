@@ -16,6 +16,7 @@ from server.services.auth import AuthService
 from server.services.authz_cache import AuthzCache
 from server.services.blobs import BlobService, blob_limits
 from server.services.consent import ConsentService
+from server.services.custodian import CustodianService
 from server.services.device_links import DeviceLinkService
 from server.services.discharge import DischargeService
 from server.services.erasure import ErasureService, pause_from_env
@@ -67,6 +68,7 @@ class Services:
     vault: VaultService  # the encrypted account vault (server/services/vault.py)
     recovery: RecoveryService  # a device re-created from the recovery key (server/services/recovery.py)
     practice: PracticeService  # settings the clients enforce (server/services/practice.py)
+    custodian: CustodianService  # the records custodian (server/services/custodian.py)
 
 
 def build_services(
@@ -140,4 +142,5 @@ def build_services(
         vault=vault,
         recovery=RecoveryService(storage, vault, accounts, clock, authz=authz),
         practice=PracticeService(storage.practice, clock, audit=audit),
+        custodian=CustodianService(storage, audit, clock),
     )

@@ -241,6 +241,12 @@ class ConsentItemOut(_Out, frozen=True):
     client_id: str
     version: int
     accepted_at: int
+    # The client's signed proof (what it signed, when, with which device): the therapist's device checks it
+    # before trusting the terms text it reads (the records custodian key is pinned in that text).
+    terms_hash: str
+    signed_at: int
+    signature: str
+    device_id: str
 
 
 class ConsentsOut(_Out, frozen=True):

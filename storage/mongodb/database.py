@@ -20,6 +20,7 @@ from storage.mongodb._messages import MongoConsentStore, MongoMailboxStore
 from storage.mongodb.appointments import MongoAppointmentStore
 from storage.mongodb.audit import MongoAuditStore
 from storage.mongodb.blobs import MongoBlobStore
+from storage.mongodb.custodian import MongoCustodianStore
 from storage.mongodb.erasure import MongoErasureStore
 from storage.mongodb.ops import MongoOpsStore
 from storage.mongodb.practice import MongoPracticeStore
@@ -72,6 +73,7 @@ class MongoStorage:
         self.blobs = MongoBlobStore(engine, bucket=blob_bucket)  # bytes in GridFS, bucket "blobs"
         self.vault = MongoVaultStore(engine)
         self.practice = MongoPracticeStore(engine)
+        self.custodian = MongoCustodianStore(engine)
 
     @classmethod
     def connect(

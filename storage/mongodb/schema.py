@@ -32,6 +32,8 @@ also carry ``expire_on`` (a date) for a TTL index; the TTL index only cleans up,
 | vault_heads | account_id | ``seq``: change position; ``count``: raised by one conditional ``$inc`` |
 | recovery_backups | account_id | lookup_id: a recovery key finds exactly one backup |
 | practice_settings | "practice" | ``_id`` itself: one document per deployment |
+| custodian_key | "custodian" | one document: the practice's custodian public key, absent when off |
+| custodian_copies | "<account>:<record>" | ``_id`` itself: one copy per record |
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "blob_meta": [([("owner_account", ASCENDING)], {}), ([("expires_at", ASCENDING)], {})],
     "vault_records": [([("account_id", ASCENDING), ("seq", ASCENDING)], {})],
     "recovery_backups": [([("lookup_id", ASCENDING)], _UNIQUE)],
+    "custodian_copies": [([("account_id", ASCENDING), ("record_id", ASCENDING)], {})],
     "mailbox": [
         ([("device_id", ASCENDING), ("pos", ASCENDING)], _UNIQUE),
         ([("device_id", ASCENDING), ("from_device", ASCENDING), ("message_id", ASCENDING)], _UNIQUE),

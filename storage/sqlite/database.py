@@ -22,6 +22,7 @@ from storage.sqlite._messages import SqliteConsentStore, SqliteMailboxStore
 from storage.sqlite.appointments import SqliteAppointmentStore
 from storage.sqlite.audit import SqliteAuditStore
 from storage.sqlite.blobs import BLOB_DIRECTORY, SqliteBlobStore
+from storage.sqlite.custodian import SqliteCustodianStore
 from storage.sqlite.erasure import SqliteErasureStore
 from storage.sqlite.ops import SqliteOpsStore
 from storage.sqlite.practice import SqlitePracticeStore
@@ -57,6 +58,7 @@ class SqliteStorage:
         self.blobs = SqliteBlobStore(engine, blob_directory or engine.path.parent / BLOB_DIRECTORY)
         self.vault = SqliteVaultStore(engine)
         self.practice = SqlitePracticeStore(engine)
+        self.custodian = SqliteCustodianStore(engine)
 
     @classmethod
     def open(cls, data_dir: Path) -> SqliteStorage:

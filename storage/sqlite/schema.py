@@ -287,7 +287,26 @@ CREATE TABLE practice_settings (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# The records custodian (storage/custodian.py): the practice key and the copies sealed to it.
+_V9 = """
+CREATE TABLE custodian_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),        -- one practice key, or no row: the custodian is off
+    public_key BLOB NOT NULL,                     -- X25519 public key; the private half is kept offline
+    set_at INTEGER NOT NULL
+);
+
+CREATE TABLE custodian_copies (
+    account_id TEXT NOT NULL,                     -- the therapist: kept after their erasure (legal duty)
+    record_id TEXT NOT NULL,                      -- the vault record copied; bound into the copy
+    version INTEGER NOT NULL,                     -- the record version copied: a late retry never wins
+    custodian_key BLOB NOT NULL,                  -- the key it is sealed to: which offline key opens it
+    ciphertext BLOB NOT NULL,                     -- opaque: sealed to the custodian key
+    written_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, record_id)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 FIRST_PROTOCOL_V2_SCHEMA = 6  # schema versions below this (but above 0) were written by protocol version 1
 
 

@@ -1,6 +1,7 @@
-"""Erasure end to end on a real `confidant serve`: a client who talked to their therapist erases their
-account; afterwards no table, no log line and no file of the data dir holds the client's id, devices or
-keys, the audit chain still verifies (`confidant admin verify-audit`), and the therapist is untouched.
+"""Erasure end to end on a real `confidant serve`: a client who talked to their therapist (messages, files, a
+video session, and the therapist's notes about them) erases their account; afterwards no table, no log line
+and no file of the data dir holds the client's id, devices or keys, the audit chain still verifies
+(`confidant admin verify-audit`), and the therapist's account and notes are untouched.
 An erasure killed midway (kill -9 between two stores) is finished by the next start."""
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from client.calls import run_call
 from client.device import Device
 from client.ending import erase_account_as_admin, erase_own_account
 from client.errors import ApiError, TransportError
 from client.files import send_file
+from client.vault import Vault
 from server.services.erasure import PAUSE_ENV
 from tests.e2e._scan import encodings
 from tests.e2e.conftest import Practice
+from tests.fixtures.webrtc import loopback_ice
+
+__all__ = ["loopback_ice"]  # the fixture, for the video session
 from tests.fixtures.server_proc import CONFIDANT, ConfidantServer
 
 
@@ -77,8 +83,27 @@ def _count(db: Path, sql: str) -> int:
         conn.close()
 
 
-async def _converse(p: Practice) -> None:
+NOTES = ("Session one: sleep is better, panic twice.", "Session two: talked about her sister.")
+
+
+async def _session_and_notes(p: Practice) -> None:
+    """A video session (real aiortc peers through the server: appointment, admission, attendance), then the
+    therapist's notes about the client, the second tied to that session."""
+    timings = await run_call(p.therapist, p.client, hold_s=0)
+    assert timings.connected_s > 0
+    vault = Vault.of(p.therapist)
+    vault.create_key()
+    await vault.save_note(p.client.account_id, NOTES[0], now=1_800_000_000_000)
+    sessions = (await p.therapist.api.request("GET", "/sessions"))["sessions"]
+    await vault.save_note(
+        p.client.account_id, NOTES[1], now=1_800_000_060_000, session_id=sessions[0]["session_id"]
+    )
+
+
+async def _converse(p: Practice, *, session_and_notes: bool = False) -> None:
     await p.client.accept_terms(p.therapist.account_id)
+    if session_and_notes:
+        await _session_and_notes(p)
     await p.client.send(p.therapist.account_id, "I would like to stop our sessions.", timeout=30)
     assert [m.body for m in await p.therapist.receive(1)] == ["I would like to stop our sessions."]
     await p.therapist.send(p.client.account_id, "Of course. Take care.", timeout=30)
@@ -105,11 +130,34 @@ async def _token_is_dead(server_url: str, token: str) -> bool:
         return response.status in (401, 403)
 
 
-async def test_a_client_erases_their_account_and_nothing_of_it_remains(practice: Practice) -> None:
+def _vault_rows(db: Path, account_id: str) -> list[tuple[str, int, bytes]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute(
+            "SELECT record_id, version, ciphertext FROM vault_records "
+            "WHERE account_id = ? ORDER BY record_id",
+            (account_id,),
+        ).fetchall()
+        return [(r, int(v), bytes(c)) for r, v, c in rows]
+    finally:
+        conn.close()
+
+
+@pytest.mark.webrtc
+async def test_a_client_erases_their_account_and_nothing_of_it_remains(
+    practice: Practice, loopback_ice: None
+) -> None:
     p = practice
-    await _converse(p)
+    await _converse(p, session_and_notes=True)
     client, db = p.client, p.server.db_path
+    notes_before = _vault_rows(db, p.therapist.account_id)
+    assert len(notes_before) == 2
+    assert _count(db, "SELECT COUNT(*) FROM appointments") == 1
+    assert _count(db, "SELECT COUNT(*) FROM appointment_attendance") >= 2
     traces = _traces(client)
+    # And what they said or had written about them: never stored readable, before or after.
+    said = ("I would like to stop our sessions.", "One last thing.", "worksheet.pdf", "journal.txt")
+    traces["content"] = [t.encode() for t in (*NOTES, *said)]
     token = client.api.token
     assert token is not None
     audit_before = _count(db, "SELECT COUNT(*) FROM audit_log")
@@ -122,6 +170,12 @@ async def test_a_client_erases_their_account_and_nothing_of_it_remains(practice:
     therapist = p.remember(await Device.open(p.therapist.keystore_path, "correct horse battery staple"))
     assert [c.account_id for c in await therapist.contacts()] == []
     assert therapist.state is not None  # the therapist's own account, keys and history are intact
+    # The therapist's notes about the erased client are theirs: byte for byte the same, and still open.
+    assert _vault_rows(db, therapist.account_id) == notes_before
+    vault = Vault.of(therapist)
+    await vault.sync()
+    assert sorted(n.body["text"] for n in vault.notes(client.account_id)) == sorted(NOTES)
+    assert vault.unreadable == set()
     p.server.stop()
     assert _table_leaks(db, traces) == []
     assert _blob_files(p) == []  # both files involved the client

@@ -151,6 +151,28 @@ MATRIX: dict[str, tuple[Prepare, tuple[int, ...]]] = {
         (401, 200, 200, 200, 200, 200),
     ),
     "DELETE /auth/token": (fixed("DELETE", f"{API}/auth/token"), (401, 204, 204, 204, 204, 204)),
+    # The records custodian: off in this world, so a therapist's copy is a conflict (custodian_off).
+    "GET /custodian": (fixed("GET", f"{API}/custodian"), (401, 403, 403, 200, 200, 200)),
+    "PUT /admin/custodian": (
+        fixed("PUT", f"{API}/admin/custodian", {"public_key": b64(bytes(range(32)))}),
+        (401, 403, 403, 403, 403, 200),
+    ),
+    "POST /admin/custodian/off": (
+        fixed("POST", f"{API}/admin/custodian/off"),
+        (401, 403, 403, 403, 403, 200),
+    ),
+    "PUT /custodian/copies/{id}": (
+        fixed(
+            "PUT",
+            f"{API}/custodian/copies/{'ab' * 16}",
+            {"version": 1, "custodian_key": b64(bytes(range(32))), "ciphertext": b64(b"sealed")},
+        ),
+        (401, 403, 403, 409, 409, 403),
+    ),
+    "POST /custodian/copies/{id}/delete": (
+        fixed("POST", f"{API}/custodian/copies/{'ab' * 16}/delete"),
+        (401, 403, 403, 204, 204, 403),
+    ),
 }
 
 

@@ -11,6 +11,7 @@ import { h, replace, announce } from "../lib/dom.js";
 import { sparkline } from "./charts.js";
 import { practiceCard } from "./practice.js";
 import { Series, formatNumber, formatSeconds, latencyWindow, rate } from "./stats.js";
+import { custodianCard } from "./custodian.js";
 
 const POLL_MS = 3000; // live figures
 const SLOW_POLL_MS = 10000; // population and staff: they change rarely (and when connections change)
@@ -150,6 +151,7 @@ export function mount(container, device) {
     h("section", { class: "card", "aria-labelledby": "staff-h" }, h("h2", { id: "staff-h" }, "Therapists and administrators"), staffTable),
     practiceCard(api),
     h("section", { class: "card", "aria-labelledby": "mod-h" }, h("h2", { id: "mod-h" }, "Disable an account or revoke a device"), h("p", { class: "muted small" }, "Client accounts are never listed. Ask the person (or their therapist) for the account id shown on their Devices page, under “Your account id”."), moderation),
+    custodianCard(api, confirmButton),
   );
   container.classList.add("page-wide");
   replace(container, page);

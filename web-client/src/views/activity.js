@@ -44,6 +44,10 @@ export function describe(device, e) {
       return `An administrator removed ${on}.`;
     case "admin_practice_changed":
       return "You changed the practice rules.";
+    case "admin_custodian_set":
+      return "You set the practice's records custodian key.";
+    case "admin_custodian_off":
+      return "You turned the practice's records custodian off.";
     default:
       return `${e.event.replaceAll("_", " ")}.`;
   }

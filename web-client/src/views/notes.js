@@ -5,6 +5,7 @@ import { h, announce, formatDateTime } from "../lib/dom.js";
 import { vaultRecords, VaultLocked } from "../app/vault_records.js";
 import { ensureVaultKey, takeRecoveryKeyPending } from "../app/vault_key.js";
 import { InvalidKey } from "../crypto/errors.js";
+import { CustodianStatus, deleteNoteCopy, sealNoteCopy } from "../app/custodian.js";
 import "../notes.css";
 
 const AUTOSAVE_MS = 800;
@@ -16,6 +17,29 @@ export function notesView(device, clientId) {
   const body = h("div");
   const status = h("p", { class: "small muted", role: "status", "aria-live": "polite" });
   const alert = h("div", { "aria-live": "assertive" });
+  const custodianLine = h("p", { class: "small muted", "data-testid": "custodian-note-status" });
+  // The records custodian (app/custodian.js): after each save, say whether the practice also holds a copy.
+  const showCustodian = (result) => {
+    const refused = result === CustodianStatus.KEY_MISMATCH || result === CustodianStatus.UNVERIFIED;
+    custodianLine.classList.toggle("notice", refused);
+    custodianLine.classList.toggle("warn", refused);
+    custodianLine.setAttribute("role", refused ? "alert" : "status");
+    custodianLine.textContent = {
+      [CustodianStatus.SEALED]: "Also encrypted to your practice's records custodian, as the terms this client accepted say.",
+      [CustodianStatus.NOT_ACCEPTED]: "Your practice has a records custodian, but this client has not accepted terms that disclose it: these notes are yours alone.",
+      [CustodianStatus.NOT_DISCLOSED]: "Your practice has a records custodian, but your terms do not disclose it: these notes are yours alone.",
+      [CustodianStatus.KEY_MISMATCH]: "Not encrypted to the records custodian: the server offers another custodian key than the one in the terms this client accepted. Tell your practice's administrator.",
+      [CustodianStatus.UNVERIFIED]: "Not encrypted to the records custodian: the terms the server shows are not the ones this client signed. Tell your practice's administrator.",
+    }[result] || "";
+  };
+  const copyToCustodian = async (entry) => {
+    try {
+      showCustodian(await sealNoteCopy(device, entry));
+    } catch {
+      showCustodian("");
+      custodianLine.textContent = "Saved, but the records custodian's copy could not be stored; it is stored at the next save.";
+    }
+  };
   let query = "";
   let editing = 0; // notes open for editing: a sync must not re-render them away under the person's hands
   let cleanupTimer = null;
@@ -47,6 +71,7 @@ export function notesView(device, clientId) {
           noteId = saved.entry.recordId;
           base = saved.entry.version;
           conflictNotice(saved);
+          await copyToCustodian(saved.entry);
           status.textContent = `Saved ${formatDateTime(Date.now())}`;
           renderList();
         } catch (e) {
@@ -109,6 +134,7 @@ export function notesView(device, clientId) {
             h("button", { type: "button", class: "ghost small", "aria-label": `Delete note from ${formatDateTime(n.body.updated_at)}`, onclick: async () => {
               try {
                 await vr.remove(n.recordId);
+                deleteNoteCopy(device, n.recordId).catch(() => {});
                 announce("Note deleted");
                 renderList();
               } catch (e) {
@@ -134,7 +160,7 @@ export function notesView(device, clientId) {
   });
   const ready = () =>
     body.replaceChildren(
-      h("section", { class: "card" }, h("h2", null, "New note"), h("p", { class: "small muted" }, "Only your devices can read your notes. They are saved as you type and never sent to your client."), fresh, status),
+      h("section", { class: "card" }, h("h2", null, "New note"), h("p", { class: "small muted" }, "Only your devices can read your notes. They are saved as you type and never sent to your client."), custodianLine, fresh, status),
       h("section", { class: "card" }, h("h2", null, "Earlier notes"), damaged, h("div", { class: "field" }, search), list),
     );
 

@@ -3,6 +3,8 @@ import { h, announce, formatDateTime } from "../lib/dom.js";
 import { acceptAndRemember } from "../app/termsmemory.js";
 import { termsDiffView } from "./termsdiff.js";
 import { withScrollCue } from "./scrollcue.js";
+import { custodianFingerprint, disclosedKey, disclosureText } from "../crypto/custodian.js";
+import { equalBytes, fromB64 } from "../lib/bytes.js";
 
 export function acceptTermsView(device, terms, { onDone }) {
   const err = h("div", { class: "notice error", role: "alert", hidden: true });
@@ -33,12 +35,20 @@ export function acceptTermsView(device, terms, { onDone }) {
       heading,
       h("p", { class: "muted" }, `Before you can write to your therapist, please read their terms: what stays private, and the limits of confidentiality. Version ${terms.version}, published ${formatDateTime(terms.published_at)}.`),
       withScrollCue(h("div", { class: "terms-text", tabindex: "0", role: "document", "aria-label": "Terms text", dir: "auto" }, terms.text)),
+      custodianNotice(terms.text),
       err,
       h("div", { class: "field row" }, check, h("label", { for: "terms-read" }, "I have read these terms in full.")),
       h("p", { class: "small muted" }, "Accepting signs the terms with your device key; your therapist and the server can check the signature."),
       h("div", { class: "row end" }, accept),
     ),
   );
+}
+
+// The terms name a records custodian: say so plainly beside the text (its key is pinned by accepting it).
+export function custodianNotice(text) {
+  const key = disclosedKey(text);
+  if (!key) return "";
+  return h("p", { class: "notice", "data-testid": "custodian-disclosed" }, `These terms name a records custodian: the notes your therapist writes about you are also encrypted to your therapist's practice (key fingerprint ${custodianFingerprint(key)}), so that it can keep them if your therapist leaves. Only the practice, with a key it keeps offline, can open them.`);
 }
 
 export function waitingTermsView() {
@@ -68,6 +78,27 @@ export function publishTermsView(device) {
     err.textContent = message;
     err.hidden = false;
   };
+  // The practice's records custodian (docs/OPERATIONS.md): offered as a paragraph to add to the terms.
+  const custodian = h("div", { "data-testid": "custodian-offer" });
+  device.api
+    .get("/custodian")
+    .then((c) => {
+      if (!c.enabled) return;
+      const key = fromB64(c.public_key);
+      const add = h("button", { type: "button", class: "secondary small", onclick: () => {
+        const shown = disclosedKey(text.value);
+        if (shown && equalBytes(shown, key)) return;
+        text.value = `${text.value.trim()}\n\n${disclosureText(key)}`;
+        announce("Custodian disclosure added to the text; publish to use it");
+        text.focus();
+      } }, "Add the custodian disclosure");
+      custodian.replaceChildren(
+        h("div", { class: "notice" },
+          h("p", null, `Your practice has a records custodian (key fingerprint ${custodianFingerprint(key)}). Notes about a client are also encrypted to it once your published terms disclose this key and the client has accepted them.`),
+          h("div", { class: "row end" }, add)),
+      );
+    })
+    .catch(() => {});
   const publish = async () => {
     submit.disabled = true;
     try {
@@ -110,6 +141,7 @@ export function publishTermsView(device) {
     h("p", null, "Clients read and sign these before they can message you or join a session. Say what stays private and the exceptions (risk of harm, suspected abuse, legal orders). Publishing a new version asks every client to accept it again."),
     status,
     err,
+    custodian,
     h("div", { class: "field" }, h("label", { for: "terms-text" }, "Terms"), text),
     h("div", { class: "row end" }, submit),
     confirmBox,

@@ -5,6 +5,7 @@ import { h, announce, formatDateTime } from "../lib/dom.js";
 import { acceptAndRemember, rememberedTerms, termsUpdatePending } from "../app/termsmemory.js";
 import { termsDiffView } from "./termsdiff.js";
 import { withScrollCue } from "./scrollcue.js";
+import { custodianNotice } from "./terms.js";
 
 export function termsUpdateBox(device, therapistId) {
   const box = h("div", { class: "terms-update", hidden: true });
@@ -46,6 +47,7 @@ export function termsUpdateBox(device, therapistId) {
       changes,
       h("h3", null, "The new terms in full"),
       withScrollCue(h("div", { class: "terms-text", tabindex: "0", role: "document", "aria-label": "Updated terms text", dir: "auto" }, terms.text)),
+      custodianNotice(terms.text),
       err,
       h("div", { class: "field row" }, check, h("label", { for: "terms-update-read" }, "I have read the updated terms.")),
       h("div", { class: "row end" }, h("button", { type: "button", class: "ghost small", onclick: () => ((open = false), sync()) }, "Later"), accept),
