@@ -57,6 +57,9 @@ export function mount(container, device) {
     h("thead", null, h("tr", null, h("th", { scope: "col" }, "Name"), h("th", { scope: "col" }, "Account"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col" }, "Devices"), h("th", { scope: "col" }, "Since"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, h("span", { class: "visually-hidden" }, "Action")))),
     staffBody,
   );
+  // A data table keeps its columns on a phone (WCAG 1.4.10 allows two-dimensional scrolling for data tables):
+  // it scrolls inside its own focusable region, so the page itself never scrolls sideways.
+  const staffScroll = h("div", { class: "table-scroll", role: "region", "aria-labelledby": "staff-h", tabindex: "0" }, staffTable);
   const auditCounts = h("dl", { class: "population", "data-testid": "audit-counts" });
   const auditResult = h("p", { class: "small", role: "status", "data-testid": "audit-result" });
   const moderationResult = h("p", { class: "small", role: "status", "data-testid": "moderation-result" });
@@ -148,7 +151,7 @@ export function mount(container, device) {
       h("section", { class: "card", "aria-labelledby": "pop-h" }, h("h2", { id: "pop-h" }, "Accounts"), population, h("p", { class: "small" }, h("a", { href: "#/invite" }, "Invite a therapist"))),
       h("section", { class: "card", "aria-labelledby": "audit-h" }, h("h2", { id: "audit-h" }, "Audit log"), auditCounts, h("button", { type: "button", class: "secondary", onclick: verifyAudit }, "Verify chain"), auditResult),
     ),
-    h("section", { class: "card", "aria-labelledby": "staff-h" }, h("h2", { id: "staff-h" }, "Therapists and administrators"), staffTable),
+    h("section", { class: "card", "aria-labelledby": "staff-h" }, h("h2", { id: "staff-h" }, "Therapists and administrators"), staffScroll),
     practiceCard(api),
     h("section", { class: "card", "aria-labelledby": "mod-h" }, h("h2", { id: "mod-h" }, "Disable an account or revoke a device"), h("p", { class: "muted small" }, "Client accounts are never listed. Ask the person (or their therapist) for the account id shown on their Devices page, under “Your account id”."), moderation),
     custodianCard(api, confirmButton),
