@@ -77,23 +77,32 @@ def _key_screen(artifacts: Path) -> KeyCheck:
     return check
 
 
-def _secrets(server: ConfidantServer, recovery_text: str) -> dict[int, bytes]:
-    """The account secrets in the recovery backup, opened with the recovery key (as a restoring device)."""
+def _backup(server: ConfidantServer, recovery_text: str) -> tuple[str, dict[int, bytes]]:
+    """(account id, the account secrets in its recovery backup), found and opened with the recovery key as a
+    restoring device does (every account of the practice has a backup since its creation)."""
+    key = vc.parse_recovery_key(recovery_text)
     db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
     try:
-        (account, backup) = db.execute("SELECT account_id, ciphertext FROM recovery_backups").fetchone()
+        (account, backup) = db.execute(
+            "SELECT account_id, ciphertext FROM recovery_backups WHERE lookup_id = ?",
+            (vc.derive_recovery(key).lookup_id.hex(),),
+        ).fetchone()
     finally:
         db.close()
-    return vc.open_backup(vc.parse_recovery_key(recovery_text), bytes.fromhex(account), backup)
+    return account, vc.open_backup(key, bytes.fromhex(account), backup)
+
+
+def _secrets(server: ConfidantServer, recovery_text: str) -> dict[int, bytes]:
+    return _backup(server, recovery_text)[1]
 
 
 def _history_texts(server: ConfidantServer, recovery_text: str) -> list[str]:
     """What the person holding the recovery key reads in the history records the server stores (the test opens
     them in Python: the browser's records follow the SDK's format)."""
-    vault_key = _secrets(server, recovery_text)[vc.SECRET_VAULT_KEY]
+    account, secrets = _backup(server, recovery_text)
+    vault_key = secrets[vc.SECRET_VAULT_KEY]
     db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
     try:
-        (account,) = db.execute("SELECT account_id FROM recovery_backups").fetchone()
         rows = db.execute(
             "SELECT record_id, version, ciphertext FROM vault_records WHERE account_id = ?", (account,)
         ).fetchall()
