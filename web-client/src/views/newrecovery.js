@@ -6,6 +6,12 @@ import { ensureVaultKey } from "../app/vault_key.js";
 import { vaultRecords } from "../app/vault_records.js";
 import { recoveryKeyCard } from "./recoverykey.js";
 
+// Where a new one is made later (an administrator has no Account screen in the browser: not built).
+const LATER = {
+  client: "You can make a new one later on the Account screen; the old one then stops working.",
+  therapist: "You can make a new one later on the Account screen; the old one then stops working.",
+};
+
 async function makeKey(device) {
   if (!(await ensureVaultKey(device))) throw new Error("vault locked");
   const text = await vaultRecords(device).createRecoveryKey();
@@ -21,7 +27,7 @@ export function newRecoveryKeyView(device, { frame, onDone }) {
   device.firstRecoveryKey.then(
     (text) => {
       announce("Your recovery key is ready");
-      page.replaceWith(recoveryKeyCard(text, onDone, { first: true }));
+      page.replaceWith(recoveryKeyCard(text, onDone, { first: true, later: LATER[device.role] }));
     },
     () => {
       device.firstRecoveryKey = null; // "Try again" draws a new one
@@ -30,7 +36,7 @@ export function newRecoveryKeyView(device, { frame, onDone }) {
         h("div", { class: "notice error", role: "alert" }, "Your recovery key could not be made: the server cannot be reached. Your account is created."),
         h("div", { class: "row" },
           h("button", { type: "button", onclick: () => page.replaceWith(newRecoveryKeyView(device, { frame: (x) => [x], onDone })[0]) }, "Try again"),
-          h("button", { type: "button", class: "secondary", onclick: onDone }, "Make it later on the Account screen")),
+          h("button", { type: "button", class: "secondary", onclick: onDone }, device.role === "admin" ? "Continue without it" : "Make it later on the Account screen")),
       );
     },
   );

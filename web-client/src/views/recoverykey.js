@@ -6,8 +6,8 @@ import { vaultRecords, VaultLocked } from "../app/vault_records.js";
 import "../notes.css";
 
 /** The key, shown once: Download (a text file made here), Print, and "stored". `first`: the key made with the
- *  account (views/newrecovery.js), a page of its own with nothing replaced. */
-export function recoveryKeyCard(text, onStored, { first = false } = {}) {
+ *  account (views/newrecovery.js), a page of its own with nothing replaced; `later`: where a new one is made. */
+export function recoveryKeyCard(text, onStored, { first = false, later = null } = {}) {
   const file = new Blob([`Confidant recovery key\n\n${text}\n\nKeep it somewhere safe and private. With it you can restore your account, notes and conversation history on a new device if you lose every device.\n`], { type: "text/plain" });
   const url = URL.createObjectURL(file);
   const stored = h("button", { type: "button", onclick: () => { URL.revokeObjectURL(url); onStored(); } }, first ? "I have saved it" : "I have stored it safely");
@@ -19,7 +19,7 @@ export function recoveryKeyCard(text, onStored, { first = false } = {}) {
       ? h("p", null, "If you lose every device, this key restores your account, your conversations and your notes on a new browser. Nobody else has it, not even the server, and it is shown only now: download or print it and keep it somewhere safe and private.")
       : h("p", null, "It is shown only now: download or print it and keep it somewhere safe. Your previous recovery key no longer works."),
     h("p", { class: "recovery-key", "data-testid": "recovery-key" }, h("code", null, text)),
-    first ? h("p", { class: "small muted" }, "You can make a new one later on the Account screen; the old one then stops working.") : null,
+    later ? h("p", { class: "small muted" }, later) : null,
     h(
       "div",
       { class: "row" },
