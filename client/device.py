@@ -50,6 +50,7 @@ from client.realtime import Realtime
 from client.sessions import SessionBook
 from client.state import DeviceState, StoredMessage
 from client.trust import CertifiedDevice, TrustBook
+from client.vault import Vault
 from crypto import (
     AccountKeyPair,
     CryptoError,
@@ -59,6 +60,7 @@ from crypto import (
     fingerprint,
     generate_one_time_prekeys,
 )
+from crypto import vault as vc
 
 __all__ = ["Contact", "Device", "Message", "parse_invitation"]
 
@@ -101,6 +103,7 @@ class Device:
     ) -> None:
         self.store = keystore
         self.state = DeviceState(keystore)
+        self._recovery_key: str | None = None  # set once by register, taken by take_recovery_key
         self.identity = IdentityKeyPair.from_bytes(b64d(self.state.identity_seed))
         self.account_key = AccountKeyPair(b64d(self.state.account_seed))
         self.book = SessionBook(self.state, self.identity)
@@ -188,7 +191,9 @@ class Device:
                     code, account, device_payload(device_id, identity, certificate, spk, otks)
                 )
             state = DeviceState(keystore)
-            new_state(state, server_url, created, identity, account_key, certificate, spk, otks, {})
+            # The account's vault key is made with the account (docs/PROTOCOL.md §22), kept with its secrets.
+            vault_key = {str(vc.SECRET_VAULT_KEY): b64e(vc.new_vault_key())}
+            new_state(state, server_url, created, identity, account_key, certificate, spk, otks, vault_key)
             if inviter_fp is not None and created.get("linked_account_id"):
                 state.invitation_fingerprints[str(created["linked_account_id"])] = inviter_fp
             await keystore.commit()
@@ -199,7 +204,18 @@ class Device:
             raise
         device = cls(keystore, source_host=source_host, **opts)
         await device.start(connect=connect)
+        # The recovery key, made now and shown once (take_recovery_key). Unreachable server: the account
+        # stands; the app makes one later with Vault.create_recovery_key().
+        with contextlib.suppress(ApiError, TransportError):
+            device._recovery_key = await Vault.of(device).create_recovery_key()
         return device
+
+    def take_recovery_key(self) -> str | None:
+        """The recovery key made with this account (``Device.register``), once: show it to the person, who
+        keeps it to restore the account after losing every device (client/recovery.py). None afterwards, on
+        any other device, or when the server could not be reached for it."""
+        text, self._recovery_key = self._recovery_key, None
+        return text
 
     @staticmethod
     async def request_link(server_url: str, *, source_host: str | None = None) -> LinkRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ TERMS = (
     "or a vulnerable adult, or an order from a court."
 )
 UI_TIMEOUT = 15_000
+
+KeyCheck = Callable[[Page, str], Awaitable[None]]  # (page, recovery key text) on the screen after creation
 
 AXE = Path(__file__).resolve().parents[2] / "web-client" / "node_modules" / "axe-core" / "axe.min.js"
 AXE_RUN = """async () => {
@@ -39,6 +42,7 @@ class User:
     context: BrowserContext
     page: Page
     errors: list[str]
+    recovery_key: str = ""  # shown once when the account was created here (join)
 
 
 async def open_user(browser: Browser, server: ConfidantServer, path: str = "/") -> User:
@@ -52,11 +56,25 @@ async def open_user(browser: Browser, server: ConfidantServer, path: str = "/") 
     return User(context, page, errors)
 
 
-async def join(page: Page, link: str, passphrase: str = PASSPHRASE) -> None:
+async def join(page: Page, link: str, passphrase: str = PASSPHRASE, on_key: KeyCheck | None = None) -> str:
+    """Create an account from an invitation link; returns the recovery key shown once right after."""
     await page.goto(link)
     await page.get_by_label("Passphrase", exact=True).fill(passphrase)
     await page.get_by_label("Repeat the passphrase").fill(passphrase)
     await page.get_by_role("button", name="Create my secure space").click()
+    return await save_recovery_key(page, on_key)
+
+
+async def save_recovery_key(page: Page, on_key: KeyCheck | None = None) -> str:
+    """The screen right after account creation: read the recovery key (`on_key` looks at the screen),
+    then "I have saved it"."""
+    key = page.get_by_test_id("recovery-key")
+    await expect(key).to_have_text(re.compile(r"^\s*([0-9A-Z]{4}-){7}[0-9A-Z]{4}\s*$"))
+    text = (await key.text_content() or "").strip()
+    if on_key is not None:
+        await on_key(page, text)
+    await page.get_by_role("button", name="I have saved it").click()
+    return text
 
 
 async def unlock(page: Page, passphrase: str = PASSPHRASE) -> None:
@@ -82,16 +100,17 @@ class Practice:
 
 
 async def therapist_with_terms(browser: Browser, server: ConfidantServer, client_name: str,
-                               artifacts: Path | None = None) -> tuple[User, User, str]:
+                               artifacts: Path | None = None,
+                               on_therapist_key: KeyCheck | None = None) -> tuple[User, User, str]:
     """Admin joins from the bootstrap link and invites a therapist, who publishes terms and invites a client:
     returns (admin, therapist, the client's invitation link)."""
     admin = await open_user(browser, server)
-    await join(admin.page, f"/#/join/{server.admin_code()}")
+    admin.recovery_key = await join(admin.page, f"/#/join/{server.admin_code()}")
     await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
     therapist_link = await create_invitation(admin.page, "Dr. Maya Lind")
 
     therapist = await open_user(browser, server)
-    await join(therapist.page, therapist_link)
+    therapist.recovery_key = await join(therapist.page, therapist_link, on_key=on_therapist_key)
     await expect(therapist.page.get_by_role("heading", name="Your clients")).to_be_visible()
     await therapist.page.get_by_role("link", name="Terms").click()
     await therapist.page.get_by_label("Terms", exact=True).fill(TERMS)
@@ -104,12 +123,14 @@ async def therapist_with_terms(browser: Browser, server: ConfidantServer, client
 
 
 async def practice(browser: Browser, server: ConfidantServer, client_name: str = "Sam Rivera",
-                   artifacts: Path | None = None) -> Practice:
+                   artifacts: Path | None = None, on_therapist_key: KeyCheck | None = None) -> Practice:
     """A new practice's first day, all in the browser: admin, therapist with terms, and a client who reads
     and accepts the terms."""
-    admin, therapist, client_link = await therapist_with_terms(browser, server, client_name, artifacts)
+    admin, therapist, client_link = await therapist_with_terms(
+        browser, server, client_name, artifacts, on_therapist_key
+    )
     client = await open_user(browser, server)
-    await join(client.page, client_link)
+    client.recovery_key = await join(client.page, client_link)
     # Consent before contact: the terms, in full, are the first thing the client sees.
     await expect(client.page.get_by_role("heading", name="Confidentiality terms")).to_be_visible()
     await expect(client.page.get_by_role("document", name="Terms text")).to_have_text(TERMS)

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser._ui import PASSPHRASE, TERMS, send, shot, therapist_with_terms, violations
+from tests.browser._ui import (
+    PASSPHRASE,
+    TERMS,
+    save_recovery_key,
+    send,
+    shot,
+    therapist_with_terms,
+    violations,
+)
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -115,6 +123,11 @@ async def test_keyboard_and_screen_reader_walk_at_320px(
     report["join"] = await violations(c)
     await c.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
     await c.get_by_role("button", name="Create my secure space").click()
+    # The recovery key, once, right after the account is made (every role): on a 320 px phone too.
+    await expect(c.get_by_role("heading", name="Your recovery key")).to_be_visible()
+    await fits(c)
+    report["recovery-key"] = await violations(c)
+    await save_recovery_key(c)
     await expect(c.get_by_role("heading", name="Confidentiality terms")).to_be_visible()
     await expect(c.get_by_role("document", name="Terms text")).to_have_text(TERMS)
     await c.get_by_label("I have read these terms in full.").check()

@@ -129,7 +129,6 @@ async def test_display_names_between_the_browser_and_the_sdk(
         assert got == {"event": "profile", "account_id": therapist_id, "display_name": DISPLAY}
 
         vault = Vault.of(sdk)
-        vault.create_key()
         await Names(sdk, vault).set_display_name(CLIENT_DISPLAY, [therapist_id])
         await open_chat(t, "Alex (scripted)")
         await t.locator(".chat-head").get_by_role("link", name="Rename").click()

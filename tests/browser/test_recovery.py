@@ -1,8 +1,8 @@
 """The vault key across a therapist's browsers, in Chromium: approved linking carries it (notes and the
 conversation history on the new browser at once; two browsers editing one note keep both versions); after
-losing every device, the recovery key re-creates the account in a fresh browser profile (notes and history
-back, the client talks to the restored browser); a wrong key fails clearly; the server never sees a note or
-a key."""
+losing every device, the recovery key shown when the account was made re-creates it in a fresh browser
+profile (notes and history back, the client talks to the restored browser); a replaced or mistyped key fails
+clearly; the server never sees a note or a key."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from crypto import vault as vc
 from storage.sqlite.database import DATABASE_FILE
 from tests.browser._ui import (
     PASSPHRASE,
+    KeyCheck,
     assert_server_never_saw,
     bubble,
     link_new_device,
@@ -50,36 +51,58 @@ def _notes(page: Page):
     return page.get_by_role("list", name="Notes, newest first").locator(".note-text")
 
 
-async def _first_notes(page: Page, client_name: str) -> str:
-    """First visit to notes: the vault key is made and the recovery key shown once; returns it."""
+async def _first_note(page: Page, client_name: str) -> None:
+    """The vault key was made at account creation (with its recovery key): notes open unlocked at once."""
     await _open_notes(page, client_name)
-    await expect(page.get_by_role("heading", name="Your recovery key")).to_be_visible()
-    key_text = (await page.get_by_test_id("recovery-key").text_content() or "").strip()
-    await page.get_by_role("button", name="I have stored it safely").click()
     box = page.get_by_label("New note", exact=True)
     await box.fill(NOTE)
     await page.get_by_role("button", name="Save note").click()
     await expect(_notes(page)).to_have_text([NOTE])
-    return key_text
+
+
+def _key_screen(artifacts: Path) -> KeyCheck:
+    """Right after the therapist's account is made, on a phone: the key once, downloadable, printable."""
+
+    async def check(page: Page, text: str) -> None:
+        await page.set_viewport_size({"width": 390, "height": 844})
+        assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{4}-){7}[0-9A-HJKMNP-TV-Z]{4}", text)
+        async with page.expect_download() as download:
+            await page.get_by_role("link", name="Download").click()
+        assert text in Path(await (await download.value).path()).read_text()
+        await expect(page.get_by_role("button", name="Print")).to_be_visible()
+        assert await violations(page) == []
+        await shot(page, artifacts, "recovery-key-created")
+        await page.set_viewport_size({"width": 1180, "height": 760})
+
+    return check
+
+
+def _backup(server: ConfidantServer, recovery_text: str) -> tuple[str, dict[int, bytes]]:
+    """(account id, the account secrets in its recovery backup), found and opened with the recovery key as a
+    restoring device does (every account of the practice has a backup since its creation)."""
+    key = vc.parse_recovery_key(recovery_text)
+    db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
+    try:
+        (account, backup) = db.execute(
+            "SELECT account_id, ciphertext FROM recovery_backups WHERE lookup_id = ?",
+            (vc.derive_recovery(key).lookup_id.hex(),),
+        ).fetchone()
+    finally:
+        db.close()
+    return account, vc.open_backup(key, bytes.fromhex(account), backup)
 
 
 def _secrets(server: ConfidantServer, recovery_text: str) -> dict[int, bytes]:
-    """The account secrets in the recovery backup, opened with the recovery key (as a restoring device)."""
-    db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
-    try:
-        (account, backup) = db.execute("SELECT account_id, ciphertext FROM recovery_backups").fetchone()
-    finally:
-        db.close()
-    return vc.open_backup(vc.parse_recovery_key(recovery_text), bytes.fromhex(account), backup)
+    return _backup(server, recovery_text)[1]
 
 
 def _history_texts(server: ConfidantServer, recovery_text: str) -> list[str]:
     """What the person holding the recovery key reads in the history records the server stores (the test opens
     them in Python: the browser's records follow the SDK's format)."""
-    vault_key = _secrets(server, recovery_text)[vc.SECRET_VAULT_KEY]
+    account, secrets = _backup(server, recovery_text)
+    vault_key = secrets[vc.SECRET_VAULT_KEY]
     db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True, timeout=10)
     try:
-        (account,) = db.execute("SELECT account_id FROM recovery_backups").fetchone()
         rows = db.execute(
             "SELECT record_id, version, ciphertext FROM vault_records WHERE account_id = ?", (account,)
         ).fetchall()
@@ -107,7 +130,8 @@ async def test_a_linked_browser_reads_the_notes_and_concurrent_edits_keep_both(
 ) -> None:
     p = await practice(browser, server)
     laptop = p.therapist.page
-    key_text = await _first_notes(laptop, p.client_name)
+    key_text = p.therapist.recovery_key
+    await _first_note(laptop, p.client_name)
     await send(p.client.page, "Your therapist", "Could we meet an hour later on Monday?")
     await open_chat(laptop, p.client_name)
     await expect(bubble(laptop, "Could we meet an hour later on Monday?")).to_be_visible()
@@ -149,9 +173,10 @@ async def test_a_linked_browser_reads_the_notes_and_concurrent_edits_keep_both(
 async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     browser: Browser, server: ConfidantServer, artifacts: Path
 ) -> None:
-    p = await practice(browser, server)
+    p = await practice(browser, server, on_therapist_key=_key_screen(artifacts))
     t, c = p.therapist.page, p.client.page
-    key_text = await _first_notes(t, p.client_name)
+    key_text = p.therapist.recovery_key  # the one shown when the account was made
+    await _first_note(t, p.client_name)
     await send(c, "Your therapist", "I missed the bus again today.")
     await open_chat(t, p.client_name)
     await expect(bubble(t, "I missed the bus again today.")).to_be_visible()
@@ -160,44 +185,16 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     await _until_in_history(
         server, key_text, ["I missed the bus again today.", "That's ok. Let's plan it together on Thursday."]
     )
-
-    # Later, on the Account screen: a new recovery key (shown once); the first one stops working.
-    await t.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
-    section = t.get_by_role("region", name="Recovery key")
-    await expect(section).to_contain_text("Your current recovery key was made on")
-    await section.get_by_role("button", name="Make a new recovery key").click()
-    await section.get_by_role("button", name="Yes, replace my recovery key").click()
-    await expect(section.get_by_test_id("recovery-key")).to_be_visible()
-    old_key, key_text = key_text, (await section.get_by_test_id("recovery-key").text_content() or "").strip()
-    assert key_text != old_key
-    async with t.expect_download() as download:
-        await section.get_by_role("link", name="Download").click()
-    assert key_text in Path(await (await download.value).path()).read_text()
-    await expect(section.get_by_role("button", name="Print")).to_be_visible()
-    assert await violations(t) == []
-    await shot(t, artifacts, "recovery-key-new")
-    await section.get_by_role("button", name="I have stored it safely").click()
     await p.therapist.context.close()  # every device of the therapist is gone
 
+    # A fresh browser profile, the key from account creation: account, notes and history come back.
     fresh = await open_user(browser, server)
     page = fresh.page
-    await page.set_viewport_size({"width": 390, "height": 844})  # restoring on a phone
     await page.get_by_role("link", name="Restore with a recovery key").click()
     await expect(page.get_by_role("heading", name="Restore your account")).to_be_visible()
-    wrong = "0000-0000-0000-0000-0000-0000-0000-0000"
-    await page.get_by_label("Recovery key").fill(wrong)
+    await page.get_by_label("Recovery key").fill(key_text.lower())
     await page.get_by_label("New passphrase for this browser").fill(PASSPHRASE)
     await page.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
-    await page.get_by_role("button", name="Restore my account").click()
-    await expect(page.get_by_role("alert")).to_contain_text("has a typo")
-    await page.get_by_label("Recovery key").fill(old_key)  # replaced: it finds nothing any more
-    await page.get_by_role("button", name="Restore my account").click()
-    await expect(page.get_by_role("alert")).to_contain_text("does not match any account")
-    assert await violations(page) == []
-    await shot(page, artifacts, "restore-wrong-key")
-    await page.set_viewport_size({"width": 1180, "height": 760})
-
-    await page.get_by_label("Recovery key").fill(key_text.lower())
     await page.get_by_role("button", name="Restore my account").click()
     await expect(page.get_by_role("heading", name="Your clients")).to_be_visible()
     await _open_notes(page, p.client_name)
@@ -214,7 +211,41 @@ async def test_a_therapist_who_lost_every_device_restores_from_the_recovery_key(
     await expect(bubble(page, "Thank you. See you Thursday.")).to_be_visible()
     assert await violations(page) == []
     await shot(page, artifacts, "restore-conversation")
-    assert fresh.errors == [] and p.client.errors == []
+
+    # Later, on the Account screen: a new recovery key (shown once); the first one stops working.
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    section = page.get_by_role("region", name="Recovery key")
+    await expect(section).to_contain_text("Your current recovery key was made on")
+    await section.get_by_role("button", name="Make a new recovery key").click()
+    await section.get_by_role("button", name="Yes, replace my recovery key").click()
+    await expect(section.get_by_test_id("recovery-key")).to_be_visible()
+    old_key, key_text = key_text, (await section.get_by_test_id("recovery-key").text_content() or "").strip()
+    assert key_text != old_key
+    async with page.expect_download() as download:
+        await section.get_by_role("link", name="Download").click()
+    assert key_text in Path(await (await download.value).path()).read_text()
+    await expect(section.get_by_role("button", name="Print")).to_be_visible()
+    assert await violations(page) == []
+    await shot(page, artifacts, "recovery-key-new")
+    await section.get_by_role("button", name="I have stored it safely").click()
+
+    # Another fresh profile, on a phone: a typo and the replaced key both fail clearly.
+    other = await open_user(browser, server, "/#/restore")
+    o = other.page
+    await o.set_viewport_size({"width": 390, "height": 844})
+    await expect(o.get_by_role("heading", name="Restore your account")).to_be_visible()
+    await o.get_by_label("Recovery key").fill("0000-0000-0000-0000-0000-0000-0000-0000")
+    await o.get_by_label("New passphrase for this browser").fill(PASSPHRASE)
+    await o.get_by_label("Repeat the passphrase").fill(PASSPHRASE)
+    await o.get_by_role("button", name="Restore my account").click()
+    await expect(o.get_by_role("alert")).to_contain_text("has a typo")
+    await o.get_by_label("Recovery key").fill(old_key)  # replaced: it finds nothing any more
+    await o.get_by_role("button", name="Restore my account").click()
+    await expect(o.get_by_role("alert")).to_contain_text("does not match any account")
+    assert await violations(o) == []
+    await shot(o, artifacts, "restore-wrong-key")
+
+    assert fresh.errors == [] and p.client.errors == [] and other.errors == []
     secrets = _secrets(server, key_text)  # the vault key and the account key seed the backup carried
     assert set(secrets) == {vc.SECRET_VAULT_KEY, vc.SECRET_ACCOUNT_SEED}
     assert_server_never_saw(

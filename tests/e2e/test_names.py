@@ -23,7 +23,6 @@ async def test_names_reach_every_device_and_the_own_name_wins(practice: Practice
     p = practice
     therapist, admin = p.therapist, p.admin
     t_vault = Vault.of(therapist)
-    t_vault.create_key()
     t_names = Names(therapist, t_vault)
 
     # The name typed at invitation time is bound to the account that redeems the invitation.
@@ -45,7 +44,6 @@ async def test_names_reach_every_device_and_the_own_name_wins(practice: Practice
     got = await next_event(client, "profile")
     assert got == {"event": "profile", "account_id": therapist.account_id, "display_name": THERAPIST_DISPLAY}
     c_vault = Vault.of(client)
-    c_vault.create_key()
     c_names = Names(client, c_vault)
     assert c_names.name_of(therapist.account_id) == THERAPIST_DISPLAY
     assert await c_names.keep_received() == 1 and await c_names.keep_received() == 0
@@ -76,7 +74,6 @@ async def test_names_reach_every_device_and_the_own_name_wins(practice: Practice
 
     # The administrator's label for the therapist lives in the administrator's vault only.
     a_vault = Vault.of(admin)
-    a_vault.create_key()
     await a_vault.set_contact_name(therapist.account_id, "Ines (Harbour St practice)")
     await a_vault.sync()
     assert a_vault.contact_names() == {therapist.account_id: "Ines (Harbour St practice)"}

@@ -25,6 +25,16 @@ NAME = "Marguerite Okonkwo-Lindqvist"
 DISPLAY = "Dr. Ines Vandersloot"
 
 
+class _NoSecrets:
+    """The account secrets of a keystore the vault key never reached."""
+
+    def get_account_secrets(self) -> dict[int, bytes]:
+        return {}
+
+    def set_account_secrets(self, secrets: dict[int, bytes]) -> None:
+        raise AssertionError("nothing is written without a key")
+
+
 async def _wake(device: object) -> int:
     """The next vault_changed position pushed to this SDK device."""
     events: asyncio.Queue[dict[str, object]] = device.events  # type: ignore[attr-defined]
@@ -40,9 +50,9 @@ async def test_notes_and_names_reach_a_second_device_and_nothing_readable_is_sto
     p = practice
     therapist, client_id = p.therapist, p.client.account_id
     first = Vault.of(therapist)
-    with pytest.raises(VaultLocked):
-        await first.sync()
-    first.create_key()
+    assert first.has_key()  # made with the account (Device.register)
+    with pytest.raises(VaultLocked):  # a keystore the key never reached (no linking, no recovery key)
+        await Vault(therapist.api, therapist.account_id, _NoSecrets()).sync()
     await first.set_display_name(DISPLAY)
     await first.set_contact_name(client_id, NAME)
     older = await first.save_note(client_id, NOTE_1, now=NOW)
@@ -87,7 +97,6 @@ async def test_notes_and_names_reach_a_second_device_and_nothing_readable_is_sto
 
     # The client's own vault is separate: it sees none of this.
     client_vault = Vault.of(p.client)
-    client_vault.create_key()
     await client_vault.sync()
     assert client_vault.entries == {}
 
@@ -109,8 +118,8 @@ async def test_notes_and_names_reach_a_second_device_and_nothing_readable_is_sto
 async def test_recovery_with_a_wrong_or_mistyped_key_fails_clearly(practice: Practice) -> None:
     p = practice
     vault = Vault.of(p.therapist)
-    vault.create_key()
-    text = await vault.create_recovery_key()
+    text = p.therapist.take_recovery_key()  # made with the account, handed out once
+    assert text is not None and p.therapist.take_recovery_key() is None
     recovered = await fetch_recovery(p.server.url, text.lower().replace("-", " "))
     assert recovered.account_id == p.therapist.account_id and recovered.vault_key == vault._key()
 
@@ -133,7 +142,6 @@ async def test_a_hostile_server_cannot_move_or_roll_back_a_record(practice: Prac
     device shows neither as the other note; it flags them unreadable."""
     p = practice
     vault = Vault.of(p.therapist)
-    vault.create_key()
     a = await vault.save_note(p.client.account_id, "first note", now=NOW)
     b = await vault.save_note(p.client.account_id, "second note", now=NOW + 1)
     old_a = await vault.save_note(

@@ -29,6 +29,7 @@ import { invitationGate } from "./views/invitecheck.js";
 import { termsUpdatePending } from "./app/termsmemory.js";
 import { startAttention, titleWithUnread } from "./app/attention.js";
 import { notesView } from "./views/notes.js";
+import { newRecoveryKeyView } from "./views/newrecovery.js";
 
 const root = document.getElementById("app");
 const device = new Device();
@@ -98,6 +99,15 @@ async function render() {
   if (device.status === "none") return mount(welcomeView());
   if (device.status === "revoked") return mount(revokedView(device));
   if (device.status === "locked") return mount(unlockView(device, { onDone: () => render() }));
+  // An account just created here: its recovery key first, once, for every role (views/newrecovery.js).
+  if (device.newAccount) {
+    const saved = () => {
+      device.newAccount = false;
+      device.firstRecoveryKey = null; // the key's text leaves memory
+      go("#/");
+    };
+    return mount(newRecoveryKeyView(device, { frame, onDone: saved }));
+  }
 
   // Ready. Consent before contact: a client sees the therapist's terms before anything else.
   if (device.role === "client") {

@@ -76,6 +76,7 @@ export class Device extends EventTarget {
       device: keys.devicePayload(),
     };
     const account = await this.api.post("/accounts", body, { auth: false });
+    this.newAccount = true; // main.js shows the recovery key first (views/newrecovery.js), in memory only
     const invite = fingerprint && account.linked_account_id ? { accountId: account.linked_account_id, fingerprint } : null;
     await this._created(keys, account, passphrase, invite);
   }
@@ -157,6 +158,8 @@ export class Device extends EventTarget {
     await this.vault.wipe();
     this.status = "none";
     this.me = null;
+    this.newAccount = false;
+    this.firstRecoveryKey = null;
     this.emit("status");
   }
 

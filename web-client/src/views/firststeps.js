@@ -1,5 +1,6 @@
-// A therapist with no clients yet: the first steps in order, publish terms, then invite a client; and make a
-// recovery key (views/recoverykey.js on the Account screen), which restores the account if every device is lost.
+// A therapist with no clients yet: the first steps in order, publish terms, then invite a client; and the
+// recovery key, which restores the account if every device is lost: made at account creation
+// (views/newrecovery.js), so this step shows it done unless the server could not be reached then.
 import { h } from "../lib/dom.js";
 
 export function firstStepsPane(device) {

@@ -3,7 +3,7 @@
 // deletable (deleting removes the record from the server). Notes are never sent to the client.
 import { h, announce, formatDateTime } from "../lib/dom.js";
 import { vaultRecords, VaultLocked } from "../app/vault_records.js";
-import { ensureVaultKey, takeRecoveryKeyPending } from "../app/vault_key.js";
+import { ensureVaultKey } from "../app/vault_key.js";
 import { InvalidKey } from "../crypto/errors.js";
 import { CustodianStatus, deleteNoteCopy, sealNoteCopy } from "../app/custodian.js";
 import "../notes.css";
@@ -164,23 +164,6 @@ export function notesView(device, clientId) {
       h("section", { class: "card" }, h("h2", null, "Earlier notes"), damaged, h("div", { class: "field" }, search), list),
     );
 
-  const recoveryPanel = (text) => {
-    const file = new Blob([`Confidant recovery key\n\n${text}\n\nKeep it somewhere safe and private. With it you can read your notes on a new device.\n`], { type: "text/plain" });
-    const url = URL.createObjectURL(file);
-    return h(
-      "section",
-      { class: "card recovery", "aria-labelledby": "recovery-title" },
-      h("h2", { id: "recovery-title" }, "Your recovery key"),
-      h("p", null, "If you lose every device, this key is the only way to read your notes again. It is shown once: download or print it now and keep it somewhere safe."),
-      h("p", { class: "recovery-key", "data-testid": "recovery-key" }, h("code", null, text)),
-      h("div", { class: "row" },
-        h("a", { class: "button secondary", href: url, download: "confidant-recovery-key.txt" }, "Download"),
-        h("button", { type: "button", class: "secondary", onclick: () => window.print() }, "Print"),
-        h("button", { type: "button", onclick: () => { URL.revokeObjectURL(url); ready(); } }, "I have stored it safely"),
-      ),
-    );
-  };
-
   const lockedPanel = () => {
     const input = h("input", { type: "text", id: "recovery-input", autocomplete: "off", spellcheck: "false", placeholder: "XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX" });
     const submit = async (ev) => {
@@ -212,12 +195,11 @@ export function notesView(device, clientId) {
 
   const start = async () => {
     try {
-      // The key may have been made at unlock for names (app/vault_key.js): its recovery key is shown here then.
+      // The key is made at the first unlock (app/vault_key.js) and its recovery key shown when the account was
+      // created (views/newrecovery.js); locked here means another device made it and it has not reached this one.
       if (!(await ensureVaultKey(device))) throw new VaultLocked("Your notes are locked on this device.");
-      const created = await takeRecoveryKeyPending(device);
       await vr.sync();
-      if (created) body.replaceChildren(recoveryPanel(await vr.createRecoveryKey()));
-      else ready();
+      ready();
       renderList();
     } catch (e) {
       if (e instanceof VaultLocked) body.replaceChildren(lockedPanel());

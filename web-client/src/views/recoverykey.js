@@ -5,22 +5,27 @@ import { h, announce, formatDateTime } from "../lib/dom.js";
 import { vaultRecords, VaultLocked } from "../app/vault_records.js";
 import "../notes.css";
 
-/** The key, shown once: Download (a text file made here), Print, and "stored". */
-export function recoveryKeyCard(text, onStored) {
+/** The key, shown once: Download (a text file made here), Print, and "stored". `first`: the key made with the
+ *  account (views/newrecovery.js), a page of its own with nothing replaced; `later`: where a new one is made. */
+export function recoveryKeyCard(text, onStored, { first = false, later = null } = {}) {
   const file = new Blob([`Confidant recovery key\n\n${text}\n\nKeep it somewhere safe and private. With it you can restore your account, notes and conversation history on a new device if you lose every device.\n`], { type: "text/plain" });
   const url = URL.createObjectURL(file);
+  const stored = h("button", { type: "button", onclick: () => { URL.revokeObjectURL(url); onStored(); } }, first ? "I have saved it" : "I have stored it safely");
   return h(
     "div",
-    { class: "recovery", "aria-labelledby": "new-recovery-title" },
-    h("h3", { id: "new-recovery-title" }, "Your new recovery key"),
-    h("p", null, "It is shown only now: download or print it and keep it somewhere safe. Your previous recovery key no longer works."),
+    { class: first ? "card recovery" : "recovery", "aria-labelledby": "new-recovery-title" },
+    first ? h("h1", { id: "new-recovery-title" }, "Your recovery key") : h("h3", { id: "new-recovery-title" }, "Your new recovery key"),
+    first
+      ? h("p", null, "If you lose every device, this key restores your account, your conversations and your notes on a new browser. Nobody else has it, not even the server, and it is shown only now: download or print it and keep it somewhere safe and private.")
+      : h("p", null, "It is shown only now: download or print it and keep it somewhere safe. Your previous recovery key no longer works."),
     h("p", { class: "recovery-key", "data-testid": "recovery-key" }, h("code", null, text)),
+    later ? h("p", { class: "small muted" }, later) : null,
     h(
       "div",
       { class: "row" },
       h("a", { class: "button secondary", href: url, download: "confidant-recovery-key.txt" }, "Download"),
       h("button", { type: "button", class: "secondary", onclick: () => window.print() }, "Print"),
-      h("button", { type: "button", onclick: () => { URL.revokeObjectURL(url); onStored(); } }, "I have stored it safely"),
+      stored,
     ),
   );
 }
