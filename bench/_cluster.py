@@ -200,7 +200,7 @@ def _confidant(
 def _baseline(
     args: argparse.Namespace, specs: list[LoadSpec], workdir: Path, nodes: int, redis: RedisProcess
 ) -> list[Result]:
-    from bench.relay import baseline_pairs
+    from bench.relay import bare, baseline_pairs
 
     servers = [_BaselineNode(workdir / f"baseline-x{nodes}-node{i}.log", redis.url) for i in range(nodes)]
     try:
@@ -208,7 +208,8 @@ def _baseline(
             server.start()
         routes = _cross_routes(baseline_pairs(args.pairs), [s.url for s in servers])
         return [
-            _run_mode(f"baseline x{nodes}+redis", list(servers), routes, spec, args.procs) for spec in specs
+            _run_mode(f"baseline x{nodes}+redis", list(servers), routes, bare(spec), args.procs)
+            for spec in specs
         ]
     finally:
         for server in servers:

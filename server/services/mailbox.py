@@ -3,11 +3,18 @@
 A send is acknowledged only after ``MailboxStore.add_send`` returned, i.e. after its commit, and never waits
 for the live wake-up: that is queued (``WakeUps``) and emitted in the background. Retries with the same
 (sender device, message id) return the original result and store nothing.
+
+A batch of sends (``send_batch``) is admitted in order and stops at the first refusal, so what follows a
+refused send of a conversation is never stored ahead of it; the admitted sends are written together (their
+writes join one group commit) and answered one by one. Nothing here depends on who the sender is beyond
+what a single send checks, so batching survives a change of how a send is authorized.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 
 from server.clock import Clock
 from server.errors import AppError, DeviceSetMismatch, Forbidden, Unauthenticated
@@ -23,6 +30,8 @@ from storage.records import MailboxItem, NewEnvelope, NewSend, SendOutcome
 from storage.send_facts import SendFacts
 
 __all__ = ["MailboxService", "item_out"]
+
+log = logging.getLogger(__name__)
 
 
 def item_out(item: MailboxItem) -> MailboxItemOut:
@@ -73,14 +82,42 @@ class MailboxService:
         self._limiter = limiter
         self._clock = clock
         self._ttl_ms = 1000 * envelope_ttl_seconds
+        self._acks: set[asyncio.Future[None]] = set()  # acknowledgements folded into sync, in flight
 
     async def send(self, caller: Principal, req: SendRequest) -> SendOutcome:
-        outcome = await self._send(caller, req)  # refusals are counted by code at the transport edge
-        if not outcome.duplicate:
-            self._observer.envelopes_accepted(len(req.envelopes))
-        return outcome
+        admitted = await self._admit(caller, req)  # refusals are counted by code at the transport edge
+        if isinstance(admitted, SendOutcome):
+            return admitted
+        return self._stored(admitted, await self._storage.mailbox.add_send(admitted))
 
-    async def _send(self, caller: Principal, req: SendRequest) -> SendOutcome:
+    async def send_batch(
+        self, caller: Principal, reqs: list[SendRequest]
+    ) -> list[SendOutcome | BaseException]:
+        """Answers in order, ending at the first refusal (the sends after it are not looked at)."""
+        admitted: list[SendOutcome | NewSend | BaseException] = []
+        for req in reqs:
+            try:
+                admitted.append(await self._admit(caller, req))
+            except AppError as exc:
+                admitted.append(exc)
+                break
+        fresh = [a for a in admitted if isinstance(a, NewSend)]
+        # Queued in one loop iteration: one hand-off to the writer, one commit (storage.sqlite._engine).
+        stored = await asyncio.gather(
+            *(self._storage.mailbox.add_send(n) for n in fresh), return_exceptions=True
+        )
+        by_send = dict(zip((id(n) for n in fresh), stored, strict=True))
+        answers: list[SendOutcome | BaseException] = []
+        for item in admitted:
+            if not isinstance(item, NewSend):
+                answers.append(item)
+                continue
+            outcome = by_send[id(item)]
+            answers.append(outcome if isinstance(outcome, BaseException) else self._stored(item, outcome))
+        return answers
+
+    async def _admit(self, caller: Principal, req: SendRequest) -> SendOutcome | NewSend:
+        """The prior outcome of a retried send, or the send to store; AppError when refused."""
         await self._limiter.check("send_per_device", caller.device_id)
         try:
             await self._authorize(caller, req)
@@ -91,18 +128,19 @@ class MailboxService:
                 return prior
             raise
         now = self._clock()
-        outcome = await self._storage.mailbox.add_send(
-            NewSend(
-                message_id=req.message_id,
-                from_account=caller.account_id,
-                from_device=caller.device_id,
-                to_account=req.to_account,
-                envelopes=tuple(NewEnvelope(e.to_device, e.type, e.ciphertext) for e in req.envelopes),
-                sent_at=now,
-                expires_at=now + self._ttl_ms,
-            )
+        return NewSend(
+            message_id=req.message_id,
+            from_account=caller.account_id,
+            from_device=caller.device_id,
+            to_account=req.to_account,
+            envelopes=tuple(NewEnvelope(e.to_device, e.type, e.ciphertext) for e in req.envelopes),
+            sent_at=now,
+            expires_at=now + self._ttl_ms,
         )
+
+    def _stored(self, send: NewSend, outcome: SendOutcome) -> SendOutcome:
         if not outcome.duplicate:
+            self._observer.envelopes_accepted(len(send.envelopes))
             for device_id, pos in outcome.positions.items():
                 self._wakeups.wake(device_id, pos)  # after the commit, never awaited
         return outcome
@@ -121,12 +159,27 @@ class MailboxService:
             raise Unauthenticated("This device has been revoked.")
         _check_device_set(caller, facts, {e.to_device for e in req.envelopes})
 
-    async def sync(self, caller: Principal, after: int, limit: int) -> tuple[list[MailboxItem], bool]:
+    async def sync(
+        self, caller: Principal, after: int, limit: int, ack_up_to: int | None = None
+    ) -> tuple[list[MailboxItem], bool]:
+        """A page after ``after``. With ``ack_up_to`` the pull also acknowledges: the delete joins the next
+        group commit and the page does not wait for it (a lost acknowledgement only means redelivery, which
+        clients de-duplicate), so folding the ack into the pull saves a round trip and costs no latency."""
+        if ack_up_to is not None and ack_up_to > 0:
+            task = asyncio.ensure_future(self._ack_quietly(caller, ack_up_to))
+            self._acks.add(task)
+            task.add_done_callback(self._acks.discard)
         now = self._clock()
         items = await self._storage.mailbox.get_items(caller.device_id, after, limit + 1, now)
         handed = [(i.pos, i.sent_at) for i in items[:limit]]
         self._observer.envelopes_handed_out(DeliveryPath.SYNC, caller.device_id, handed, now)
         return items[:limit], len(items) > limit
+
+    async def _ack_quietly(self, caller: Principal, up_to: int) -> None:
+        try:
+            await self.ack(caller, up_to)
+        except Exception as exc:  # e.g. storage_unavailable: the next acknowledgement covers it
+            log.warning("acknowledgement in sync failed", extra={"error": type(exc).__name__})
 
     async def ack(self, caller: Principal, up_to: int) -> int:
         deleted = await self._storage.mailbox.delete_items(caller.device_id, up_to)

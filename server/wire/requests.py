@@ -6,7 +6,7 @@ their exact sizes checked, by ``server.wire.decode``; services never see a raw w
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -30,6 +30,7 @@ __all__ = [
     "LinkRequestIn",
     "OneTimePrekeyIn",
     "OneTimePrekeysIn",
+    "SendBatchIn",
     "SendIn",
     "SignedPrekeyIn",
     "SyncIn",
@@ -203,9 +204,15 @@ class SendIn(_In, frozen=True):
     envelopes: Annotated[list[EnvelopeIn], Meta(min_length=1)]
 
 
+class SendBatchIn(_In, frozen=True):
+    # Each send is validated on its own (server/realtime.py): one bad send is refused alone.
+    sends: Annotated[list[Any], Meta(min_length=1, max_length=limits.MAX_SENDS_PER_BATCH)]
+
+
 class SyncIn(_In, frozen=True):
     after: Position = 0
     limit: Annotated[int, Meta(ge=1, le=limits.MAX_SYNC_LIMIT)] = limits.DEFAULT_SYNC_LIMIT
+    ack_up_to: Position | None = None  # also acknowledge (delete) everything up to this position
 
 
 class AckIn(_In, frozen=True):
