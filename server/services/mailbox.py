@@ -21,6 +21,7 @@ from server.errors import AppError, DeviceSetMismatch, Forbidden, Unauthenticate
 from server.observability import DeliveryPath, NullObserver, Observer
 from server.services.authz_cache import AuthzCache
 from server.services.links import LinkService
+from server.services.mailbox_cache import MailboxTailCache
 from server.services.ratelimit import RateLimiter
 from server.services.values import Principal, SendRequest
 from server.services.wakeups import WakeUps
@@ -72,12 +73,14 @@ class MailboxService:
         envelope_ttl_seconds: int,
         *,
         authz: AuthzCache,
+        tail: MailboxTailCache | None = None,
         observer: Observer | None = None,
     ) -> None:
         self._observer = observer or NullObserver()
         self._storage = storage
         self._links = links
         self._authz = authz
+        self._tail = tail if tail is not None else MailboxTailCache(enabled=False)
         self._wakeups = wakeups
         self._limiter = limiter
         self._clock = clock
@@ -141,6 +144,19 @@ class MailboxService:
     def _stored(self, send: NewSend, outcome: SendOutcome) -> SendOutcome:
         if not outcome.duplicate:
             self._observer.envelopes_accepted(len(send.envelopes))
+            if self._tail.enabled:
+                for env in send.envelopes:
+                    item = MailboxItem(
+                        outcome.positions[env.to_device],
+                        send.message_id,
+                        send.from_account,
+                        send.from_device,
+                        env.type,
+                        env.ciphertext,
+                        send.sent_at,
+                        send.expires_at,
+                    )
+                    self._tail.appended(env.to_device, item)
             for device_id, pos in outcome.positions.items():
                 self._wakeups.wake(device_id, pos)  # after the commit, never awaited
         return outcome
@@ -170,7 +186,16 @@ class MailboxService:
             self._acks.add(task)
             task.add_done_callback(self._acks.discard)
         now = self._clock()
-        items = await self._storage.mailbox.get_items(caller.device_id, after, limit + 1, now)
+        device = caller.device_id
+        # Served on the loop from what this process committed, when it can be (services/mailbox_cache.py).
+        items = self._tail.get(device, after, limit + 1, now) if self._tail.enabled else None
+        if items is None:
+            self._tail.reading(device)
+            read: list[MailboxItem] | None = None
+            try:
+                items = read = await self._storage.mailbox.get_items(device, after, limit + 1, now)
+            finally:
+                self._tail.read(device, caller.account_id, after, limit + 1, read)
         handed = [(i.pos, i.sent_at) for i in items[:limit]]
         self._observer.envelopes_handed_out(DeliveryPath.SYNC, caller.device_id, handed, now)
         return items[:limit], len(items) > limit
@@ -182,6 +207,7 @@ class MailboxService:
             log.warning("acknowledgement in sync failed", extra={"error": type(exc).__name__})
 
     async def ack(self, caller: Principal, up_to: int) -> int:
+        self._tail.acknowledged(caller.device_id, up_to)
         deleted = await self._storage.mailbox.delete_items(caller.device_id, up_to)
         self._observer.envelopes_acknowledged(deleted)
         return deleted
