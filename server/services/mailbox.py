@@ -91,7 +91,15 @@ class MailboxService:
         admitted = await self._admit(caller, req)  # refusals are counted by code at the transport edge
         if isinstance(admitted, SendOutcome):
             return admitted
-        return self._stored(admitted, await self._storage.mailbox.add_send(admitted))
+        devices = [e.to_device for e in admitted.envelopes]
+        self._tail.sending(devices)
+        appended = False
+        try:
+            outcome = self._stored(admitted, await self._storage.mailbox.add_send(admitted))
+            appended = True
+            return outcome
+        finally:
+            self._tail.sent(devices, appended=appended)
 
     async def send_batch(
         self, caller: Principal, reqs: list[SendRequest]
@@ -105,19 +113,26 @@ class MailboxService:
                 admitted.append(exc)
                 break
         fresh = [a for a in admitted if isinstance(a, NewSend)]
-        # Queued in one loop iteration: one hand-off to the writer, one commit (storage.sqlite._engine).
-        stored = await asyncio.gather(
-            *(self._storage.mailbox.add_send(n) for n in fresh), return_exceptions=True
-        )
-        by_send = dict(zip((id(n) for n in fresh), stored, strict=True))
-        answers: list[SendOutcome | BaseException] = []
-        for item in admitted:
-            if not isinstance(item, NewSend):
-                answers.append(item)
-                continue
-            outcome = by_send[id(item)]
-            answers.append(outcome if isinstance(outcome, BaseException) else self._stored(item, outcome))
-        return answers
+        devices = [e.to_device for n in fresh for e in n.envelopes]
+        self._tail.sending(devices)
+        appended = False
+        try:
+            # Queued in one loop iteration: one hand-off to the writer, one commit (storage.sqlite._engine).
+            stored = await asyncio.gather(
+                *(self._storage.mailbox.add_send(n) for n in fresh), return_exceptions=True
+            )
+            by_send = dict(zip((id(n) for n in fresh), stored, strict=True))
+            answers: list[SendOutcome | BaseException] = []
+            for item in admitted:
+                if not isinstance(item, NewSend):
+                    answers.append(item)
+                    continue
+                outcome = by_send[id(item)]
+                answers.append(outcome if isinstance(outcome, BaseException) else self._stored(item, outcome))
+            appended = all(not isinstance(o, BaseException) for o in stored)
+            return answers
+        finally:
+            self._tail.sent(devices, appended=appended)
 
     async def _admit(self, caller: Principal, req: SendRequest) -> SendOutcome | NewSend:
         """The prior outcome of a retried send, or the send to store; AppError when refused."""
