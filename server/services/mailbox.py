@@ -111,6 +111,7 @@ class MailboxService:
                 admitted.append(await self._admit(caller, req))
             except AppError as exc:
                 admitted.append(exc)
+                self._observer.send_rejected(exc.code.value)  # a single send's is counted at the edge
                 break
         fresh = [a for a in admitted if isinstance(a, NewSend)]
         devices = [e.to_device for n in fresh for e in n.envelopes]

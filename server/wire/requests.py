@@ -64,7 +64,9 @@ Sig64 = Annotated[
 Ciphertext = Annotated[
     str,
     Meta(
-        pattern=f"^{_B64}$",
+        # Stated in the OpenAPI document but checked once, by decode.b64 (strict and canonical): the
+        # regular expression alone cost ~70 us per send, more than everything else in validation.
+        extra_json_schema={"pattern": f"^{_B64}$"},
         description=f"one envelope (docs/PROTOCOL.md section 5) in standard base64, at most "
         f"{limits.MAX_ENVELOPE_CIPHERTEXT_BYTES} bytes decoded (larger: 413 payload_too_large)",
     ),
