@@ -251,6 +251,27 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
         await asyncio.wait(set(pending), timeout=spec.drain_timeout)
 
 
+async def drain(
+    receivers: list[_Receiver], result: WorkerResult, progress: asyncio.Event, timeout: float
+) -> None:
+    """Wait until every acknowledged envelope arrived (or ``timeout``). Halfway through, every receiver pulls
+    once, as the clients' idle poll does: a wake-up dropped under overload (server/services/wakeups.py)
+    costs a pull, never a message; an item a pull skipped would stay missing."""
+    deadline = time.monotonic() + timeout
+    polled = False
+    while result.delivered < result.acked and time.monotonic() < deadline:
+        if not polled and time.monotonic() > deadline - timeout / 2:
+            polled = True
+            for rec in receivers:
+                if rec.client is not None and (rec.pulling is None or rec.pulling.done()):
+                    rec.pulling = asyncio.ensure_future(rec._pull())
+        progress.clear()
+        try:
+            await asyncio.wait_for(progress.wait(), 1.0)
+        except TimeoutError:
+            continue
+
+
 async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) -> WorkerResult:
     result = WorkerResult()
     connector = aiohttp.TCPConnector(limit=0)
@@ -264,21 +285,7 @@ async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) ->
         t0 = time.monotonic()
         result.first_send = t0
         await asyncio.gather(*(_sender(c, p, spec, result, t0) for c, p in zip(senders, pairs, strict=True)))
-        deadline = time.monotonic() + spec.drain_timeout
-        polled = False
-        while result.delivered < result.acked and time.monotonic() < deadline:
-            if not polled and time.monotonic() > deadline - spec.drain_timeout / 2:
-                # The clients' idle poll: a wake-up dropped under overload (server/services/wakeups.py)
-                # costs a pull, never a message. An item skipped by a pull would stay missing.
-                polled = True
-                for rec in receivers:
-                    if rec.pulling is None or rec.pulling.done():
-                        rec.pulling = asyncio.ensure_future(rec._pull())
-            progress.clear()
-            try:
-                await asyncio.wait_for(progress.wait(), 1.0)
-            except TimeoutError:
-                continue
+        await drain(receivers, result, progress, spec.drain_timeout)
         for rec in receivers:
             if (rec.unacked or rec.ack_wanted) and rec.client is not None:
                 await rec._ack(rec.max_pos)
