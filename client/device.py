@@ -515,6 +515,8 @@ class Device:
     async def _on_envelopes(self, envelopes: list[JSON]) -> None:
         # One page at a time (Realtime awaits this before fetching the next): decrypted, written, then acked.
         up_to = await self._process(envelopes)
+        if up_to is None and envelopes and self.state.cursor > self._ack_sent:
+            up_to = int(self.state.cursor)  # redelivered, already on disk: an acknowledgement had been lost
         if up_to is not None:
             self._ack_soon(up_to)
 
