@@ -34,7 +34,7 @@ from bench._common import (
     cpu_count,
     percentile,
 )
-from bench._load import LoadSpec, Pair, WorkerResult, _connect, _Receiver, _sender
+from bench._load import LoadSpec, Pair, WorkerResult, _connect, _Receiver, _sender, drain
 from tests.fixtures.redis_proc import RedisProcess
 from tests.fixtures.server_proc import ChildServer, ConfidantServer
 
@@ -84,7 +84,7 @@ async def _run_routes(routes: list[Route], spec: LoadSpec, barrier: Any) -> Work
     result = WorkerResult()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         progress = asyncio.Event()
-        receivers = [_Receiver(result, progress) for _ in routes]
+        receivers = [_Receiver(result, progress, spec.fold_ack) for _ in routes]
         for rec, route in zip(receivers, routes, strict=True):
             rec.client = await _connect(session, route.receiver_url, route.pair.receiver, rec.on_event)
         senders = [await _connect(session, r.sender_url, r.pair.sender) for r in routes]
@@ -94,15 +94,9 @@ async def _run_routes(routes: list[Route], spec: LoadSpec, barrier: Any) -> Work
         await asyncio.gather(
             *(_sender(c, r.pair, spec, result, t0) for c, r in zip(senders, routes, strict=True))
         )
-        deadline = time.monotonic() + spec.drain_timeout
-        while result.delivered < result.acked and time.monotonic() < deadline:
-            progress.clear()
-            try:
-                await asyncio.wait_for(progress.wait(), max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                break
+        await drain(receivers, result, progress, spec.drain_timeout)
         for rec in receivers:
-            if rec.unacked and rec.client is not None:
+            if (rec.unacked or rec.ack_wanted) and rec.client is not None:
                 await rec._ack(rec.max_pos)
         for c in [*senders, *(r.client for r in receivers if r.client is not None)]:
             await c.close()
@@ -200,7 +194,7 @@ def _confidant(
 def _baseline(
     args: argparse.Namespace, specs: list[LoadSpec], workdir: Path, nodes: int, redis: RedisProcess
 ) -> list[Result]:
-    from bench.relay import baseline_pairs
+    from bench.relay import bare, baseline_pairs
 
     servers = [_BaselineNode(workdir / f"baseline-x{nodes}-node{i}.log", redis.url) for i in range(nodes)]
     try:
@@ -208,7 +202,8 @@ def _baseline(
             server.start()
         routes = _cross_routes(baseline_pairs(args.pairs), [s.url for s in servers])
         return [
-            _run_mode(f"baseline x{nodes}+redis", list(servers), routes, spec, args.procs) for spec in specs
+            _run_mode(f"baseline x{nodes}+redis", list(servers), routes, bare(spec), args.procs)
+            for spec in specs
         ]
     finally:
         for server in servers:

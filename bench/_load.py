@@ -22,6 +22,7 @@ from bench._sio import RawSioClient
 
 SYNC_LIMIT = 500  # server/limits.py MAX_SYNC_LIMIT: one page per pull in the common case
 ACK_EVERY = 32
+MAX_BATCH = 32  # server/limits.py MAX_SENDS_PER_BATCH
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class LoadSpec:
     rate_per_sender: float = 0.0
     envelope_bytes: int = 400
     drain_timeout: float = 20.0
+    # The levers of issue #16, on by default as the clients use them; off to measure each one's effect.
+    batch: bool = True  # every free window slot in ONE send_batch event (as the outboxes flush)
+    fold_ack: bool = True  # the acknowledgement rides on the next sync (ack_up_to) instead of its own event
 
 
 class _Receiver:
@@ -68,8 +72,10 @@ class _Receiver:
     pull); the bare baseline relay pushes the envelopes themselves. Acknowledged every ``ACK_EVERY``
     envelopes; latency is measured when the envelope reaches the receiver."""
 
-    def __init__(self, result: WorkerResult, progress: asyncio.Event) -> None:
+    def __init__(self, result: WorkerResult, progress: asyncio.Event, fold_ack: bool = True) -> None:
         self.result = result
+        self.fold_ack = fold_ack
+        self.ack_wanted = 0  # folded: carried by the next sync
         self.client: RawSioClient | None = None
         self.seen: set[str] = set()
         self.max_pos = 0
@@ -96,7 +102,10 @@ class _Receiver:
             self.pull_again = False
             more = True
             while more:
-                fut = await self.client.emit("sync", {"after": self.max_pos, "limit": SYNC_LIMIT})
+                query: dict[str, Any] = {"after": self.max_pos, "limit": SYNC_LIMIT}
+                if self.ack_wanted:
+                    query["ack_up_to"], self.ack_wanted = self.ack_wanted, 0
+                fut = await self.client.emit("sync", query)
                 reply = await fut
                 page = reply.get("result", {}) if isinstance(reply, dict) and reply.get("ok") else {}
                 envelopes = page.get("envelopes", [])
@@ -120,6 +129,10 @@ class _Receiver:
         self.result.last_delivery = now / 1e9
         if self.unacked >= ACK_EVERY and self.client is not None:
             self.unacked = 0
+            if self.fold_ack and self.pulling is not None:  # a pulling receiver: ride on the next sync
+                self.ack_wanted = self.max_pos
+                self.changed.set()
+                return
             task = asyncio.ensure_future(self._ack(self.max_pos))
             self.acks.add(task)
             task.add_done_callback(self.acks.discard)
@@ -170,6 +183,39 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
             if len(result.error_samples) < 3:
                 result.error_samples.append(repr(reply)[:300])
 
+    def batch_done(fut: asyncio.Future[Any], count: int) -> None:
+        pending.discard(fut)
+        for _ in range(count):
+            window.release()
+        reply = None if fut.cancelled() or fut.exception() is not None else fut.result()
+        ok = isinstance(reply, dict) and reply.get("ok")
+        results = reply["result"].get("results") if ok and isinstance(reply, dict) else None
+        if results is None:
+            result.errors += count
+            if len(result.error_samples) < 3:
+                result.error_samples.append(repr(reply)[:300])
+            return
+        for item in results:
+            if item.get("ok"):
+                result.acked += 1
+            else:
+                result.errors += 1
+                if len(result.error_samples) < 3:
+                    result.error_samples.append(repr(item)[:300])
+        result.errors += count - len(results)  # not attempted after a refusal
+
+    def body() -> dict[str, Any]:
+        nonlocal counter
+        counter += 1
+        msg_id = f"{time.monotonic_ns():016x}{counter:016x}"
+        return {
+            "id": msg_id,
+            "to_account": pair.to_account,
+            "envelopes": [
+                {"v": 1, "to_device": pair.receiver.device_id, "type": "message", "ciphertext": ciphertext}
+            ],
+        }
+
     while True:
         now = time.monotonic()
         if now >= end:
@@ -179,21 +225,51 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
             if due > now:
                 await asyncio.sleep(due - now)  # pacing schedule, not synchronisation
         await window.acquire()
-        counter += 1
-        msg_id = f"{time.monotonic_ns():016x}{counter:016x}"
-        send = {
-            "id": msg_id,
-            "to_account": pair.to_account,
-            "envelopes": [
-                {"v": 1, "to_device": pair.receiver.device_id, "type": "message", "ciphertext": ciphertext}
-            ],
-        }
-        fut = await client.emit("send", send)
-        result.sent += 1
-        pending.add(fut)
-        fut.add_done_callback(done)
+        if not spec.batch:
+            fut = await client.emit("send", body())
+            result.sent += 1
+            pending.add(fut)
+            fut.add_done_callback(done)
+            continue
+        # What an outbox holds when it flushes: every send the window allows (paced: those already due).
+        count = 1
+        while count < MAX_BATCH and not window.locked() and (
+            not interval or t0 + (counter + count) * interval <= time.monotonic()
+        ):
+            await window.acquire()
+            count += 1
+        if count == 1:
+            fut = await client.emit("send", body())
+            pending.add(fut)
+            fut.add_done_callback(done)
+        else:
+            fut = await client.emit("send_batch", {"sends": [body() for _ in range(count)]})
+            pending.add(fut)
+            fut.add_done_callback(lambda f, n=count: batch_done(f, n))
+        result.sent += count
     if pending:
         await asyncio.wait(set(pending), timeout=spec.drain_timeout)
+
+
+async def drain(
+    receivers: list[_Receiver], result: WorkerResult, progress: asyncio.Event, timeout: float
+) -> None:
+    """Wait until every acknowledged envelope arrived (or ``timeout``). Halfway through, every receiver pulls
+    once, as the clients' idle poll does: a wake-up dropped under overload (server/services/wakeups.py)
+    costs a pull, never a message; an item a pull skipped would stay missing."""
+    deadline = time.monotonic() + timeout
+    polled = False
+    while result.delivered < result.acked and time.monotonic() < deadline:
+        if not polled and time.monotonic() > deadline - timeout / 2:
+            polled = True
+            for rec in receivers:
+                if rec.client is not None and (rec.pulling is None or rec.pulling.done()):
+                    rec.pulling = asyncio.ensure_future(rec._pull())
+        progress.clear()
+        try:
+            await asyncio.wait_for(progress.wait(), 1.0)
+        except TimeoutError:
+            continue
 
 
 async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) -> WorkerResult:
@@ -201,7 +277,7 @@ async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) ->
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         progress = asyncio.Event()
-        receivers = [_Receiver(result, progress) for _ in pairs]
+        receivers = [_Receiver(result, progress, spec.fold_ack) for _ in pairs]
         for rec, pair in zip(receivers, pairs, strict=True):
             rec.client = await _connect(session, url, pair.receiver, rec.on_event)
         senders = [await _connect(session, url, p.sender) for p in pairs]
@@ -209,15 +285,9 @@ async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) ->
         t0 = time.monotonic()
         result.first_send = t0
         await asyncio.gather(*(_sender(c, p, spec, result, t0) for c, p in zip(senders, pairs, strict=True)))
-        deadline = time.monotonic() + spec.drain_timeout
-        while result.delivered < result.acked and time.monotonic() < deadline:
-            progress.clear()
-            try:
-                await asyncio.wait_for(progress.wait(), max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                break
+        await drain(receivers, result, progress, spec.drain_timeout)
         for rec in receivers:
-            if rec.unacked and rec.client is not None:
+            if (rec.unacked or rec.ack_wanted) and rec.client is not None:
                 await rec._ack(rec.max_pos)
         for c in [*senders, *(r.client for r in receivers if r.client is not None)]:
             await c.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import multiprocessing
 import os
 import subprocess
@@ -166,6 +167,11 @@ def pin(server: psutil.Process, workers: list[int]) -> None:
         os.sched_setaffinity(pid, cores[1:])
 
 
+def bare(spec: LoadSpec) -> LoadSpec:
+    """The bare relay has one event per send and nothing to pull: batches and folded acks are Confidant's."""
+    return dataclasses.replace(spec, batch=False, fold_ack=False)
+
+
 def baseline_pairs(n: int) -> list[Pair]:
     def dev(kind: int, i: int) -> str:
         return f"{kind:02x}{i:030x}"
@@ -190,6 +196,8 @@ def specs(args: argparse.Namespace) -> list[LoadSpec]:
                     duration=args.duration,
                     window=args.window,
                     envelope_bytes=args.envelope_bytes,
+                    batch=not args.single_sends,
+                    fold_ack=not args.ack_events,
                 )
             )
         elif mode == "paced":
@@ -200,6 +208,8 @@ def specs(args: argparse.Namespace) -> list[LoadSpec]:
                     window=args.window,
                     rate_per_sender=args.rate / args.pairs,
                     envelope_bytes=args.envelope_bytes,
+                    batch=not args.single_sends,
+                    fold_ack=not args.ack_events,
                 )
             )
         else:
@@ -228,7 +238,7 @@ def run_target(target: str, args: argparse.Namespace, workdir: Path) -> list[Mod
                 target,
                 server,
                 pairs,
-                spec,
+                spec if target == "confidant" else bare(spec),
                 args.procs,
                 workdir / f"profile-{target}-{spec.mode}.txt" if args.profile else None,
             )
@@ -306,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-arg", action="append", default=[], help="extra `confidant serve` argument")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the server in each mode (bench/out/...)"
+    )
+    parser.add_argument(
+        "--single-sends", action="store_true", help="Confidant without send_batch (one event per send)"
+    )
+    parser.add_argument(
+        "--ack-events", action="store_true", help="Confidant receivers ack with their own event, not in sync"
     )
     parser.add_argument("--smoke", action="store_true", help="tiny run for CI (< 30 s)")
     parser.add_argument("--nodes", type=int, default=1, help="with --redis: nodes sharing one Redis")

@@ -66,6 +66,16 @@ class DeviceSendPort:
                 pass
         return await d.api.send(body)
 
+    async def post_batch(self, bodies: list[JSON]) -> list[JSON]:
+        d = self._d
+        if not d.realtime.connected.is_set():
+            raise TransportError("not connected")  # the outbox posts each one (over HTTP) instead
+        result = await d.realtime.call("send_batch", {"sends": bodies})
+        answers = result.get("results")
+        if not isinstance(answers, list):
+            raise ApiError("internal", "send_batch answered without results")
+        return [a if isinstance(a, dict) else {"ok": False} for a in answers]
+
     async def device_set_changed(self, details: JSON) -> None:
         d = self._d
         async with d.lock:

@@ -69,6 +69,8 @@ log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 MAX_HELD = 1000  # envelopes kept from a contact whose key changed, until the person decides
 YIELD_EVERY = 25  # envelopes decrypted between two yields to the event loop
+ACK_FOLD_S = 0.25  # how long an acknowledgement waits for a pull to carry it before it goes alone
+ACK_ON_CLOSE_S = 2.0  # a pending acknowledgement is sent on close unless the server is this slow
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Device:
             self._on_envelopes,
             self._on_event,
             call_timeout=api_timeout,
+            fold_ack=self._fold_ack,
         )
         self._connect_timeout = connect_timeout
         self.events: asyncio.Queue[KeyChanged | JSON] = asyncio.Queue()
@@ -315,6 +318,11 @@ class Device:
         if self._closed:
             return
         self._closed = True
+        if self._ack_wanted > self._ack_sent and self.realtime.connected.is_set():
+            # Not needed for correctness (the next pull redelivers and de-duplication drops them), but it
+            # spares the server keeping what this device already stored.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ack(self._ack_wanted), ACK_ON_CLOSE_S)
         await self.realtime.stop()
         if self._ack_task is not None:
             self._tasks.append(self._ack_task)
@@ -524,6 +532,8 @@ class Device:
     async def _on_envelopes(self, envelopes: list[JSON]) -> None:
         # One page at a time (Realtime awaits this before fetching the next): decrypted, written, then acked.
         up_to = await self._process(envelopes)
+        if up_to is None and envelopes and self.state.cursor > self._ack_sent:
+            up_to = int(self.state.cursor)  # redelivered, already on disk: an acknowledgement had been lost
         if up_to is not None:
             self._ack_soon(up_to)
 
@@ -541,16 +551,26 @@ class Device:
         self.events.put_nowait({"event": name, **data})
 
     def _ack_soon(self, up_to: int) -> None:
-        # acks never hold up decryption; at most one in flight, later positions coalesce into the next one
+        # Acks never hold up decryption. A pull that starts within ACK_FOLD_S carries the acknowledgement
+        # (``sync``'s ``ack_up_to``: no event of its own, the common case while messages keep arriving);
+        # otherwise one ``ack`` goes out then. Later positions coalesce into the next one.
         self._ack_wanted = max(self._ack_wanted, up_to)
         if self._ack_task is None or self._ack_task.done():
             self._ack_task = asyncio.create_task(self._ack_loop())
 
+    def _fold_ack(self) -> int | None:
+        """The position the next pull acknowledges (and from then on counts as sent), or None."""
+        if self._ack_wanted <= self._ack_sent:
+            return None
+        self._ack_sent = self._ack_wanted
+        return self._ack_sent
+
     async def _ack_loop(self) -> None:
+        await asyncio.sleep(ACK_FOLD_S)  # a delay, not synchronisation: a pull meanwhile carries the ack
         while self._ack_wanted > self._ack_sent:
             up_to = self._ack_wanted
             await self._ack(up_to)
-            self._ack_sent = up_to
+            self._ack_sent = max(self._ack_sent, up_to)
 
     async def _process(self, items: list[JSON]) -> int | None:
         """Decrypt new items in stream order, write them in one durable commit (inbox, sessions, seen ids,

@@ -9,8 +9,9 @@ byte (the server de-duplicates by id, so a send that was in fact stored is answe
 Pipelining: up to ``window`` conversations (recipient accounts) send at once, each one request at a time,
 so one conversation's messages are stored, and reach its devices, in the order they were written. A sender
 encrypts up to ``AHEAD`` queued entries of its conversation together and writes them (entries, ciphertexts,
-advanced sessions) in ONE durable commit before posting the first: a queue costs one disk flush per batch,
-not one per message.
+advanced sessions) in ONE durable commit, then posts them in ONE ``send_batch`` event (the server stores
+them in order, in one commit, and stops at the first refusal): a queue costs one disk flush and one round
+trip per batch, not one per message.
 
 A contact whose account key changed and was not accepted is "blocked" (client/trust.py): its conversation
 is not started, its entries wait on disk in order, and the others are not held up; a decision wakes it.
@@ -57,6 +58,11 @@ class OutboxPort(Protocol):
 
     async def post_send(self, body: JSON) -> JSON:
         """Post one send: the server's ``{id, accepted_at, duplicate}``, or ApiError / TransportError."""
+        ...
+
+    async def post_batch(self, bodies: list[JSON]) -> list[JSON]:
+        """Post several sends in one event: one ``{ok, result | error}`` per send, in order, ending at the
+        first refusal; ApiError / TransportError when the batch as a whole was not taken."""
         ...
 
     async def device_set_changed(self, details: JSON) -> None:
@@ -166,11 +172,7 @@ class Outbox:
                     await self._encrypt(batch)
                 except ContactBlocked:
                     return  # the key changed meanwhile: the entries wait for the person's decision
-                for index, entry in enumerate(batch):
-                    if not await self._post(entry):  # the device set changed: encrypt the rest again
-                        for later in batch[index:]:
-                            later.body = None
-                        break
+                await self._post_batch(batch)
         finally:
             self._in_flight.pop(to_account, None)
             self.wake()
@@ -198,6 +200,26 @@ class Outbox:
                     await self._port.wait_online(_jitter(delay))
                     delay = min(BACKOFF_MAX, delay * 2)
         await self._keystore.commit()  # entries, ciphertexts and advanced sessions: one durable write
+
+    async def _post_batch(self, batch: list[OutboxEntry]) -> None:
+        """Post the encrypted entries in ONE event (the server stores them in order, in one commit, and
+        answers each, stopping at the first refusal); what the batch did not settle goes through ``_post``
+        one by one, with its retry rules. A changed device set clears the ciphertexts from there on."""
+        entries = [e for e in batch if e.id in self._entries and e.body is not None]
+        if len(entries) > 1:
+            try:
+                answers = await self._port.post_batch([e.body for e in entries if e.body is not None])
+            except (ApiError, TransportError):
+                answers = []  # e.g. offline: each entry is posted, and retried, on its own below
+            for entry, answer in zip(entries, answers, strict=False):
+                if not answer.get("ok"):
+                    break  # the sends after a refusal were not looked at
+                self._finish(entry, answer.get("result") or {})
+        for index, entry in enumerate(entries):
+            if entry.id in self._entries and not await self._post(entry):
+                for later in entries[index:]:  # the device set changed: encrypt the rest again
+                    later.body = None
+                return
 
     async def _post(self, entry: OutboxEntry) -> bool:
         """Post until acknowledged or refused (both finish the entry); False on ``device_set_mismatch``."""

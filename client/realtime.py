@@ -64,8 +64,12 @@ class Realtime:
         backoff_max: float = 5.0,
         call_timeout: float = 30.0,
         idle_poll: float = IDLE_POLL_S,
+        fold_ack: Callable[[], int | None] | None = None,
     ) -> None:
         self.url = url
+        # The position to acknowledge with the next pull (``sync``'s ``ack_up_to``), if any: the pull carries
+        # the acknowledgement instead of an ``ack`` event of its own.
+        self._fold_ack = fold_ack
         self._token = token
         self._cursor = cursor
         self._on_envelopes = on_envelopes
@@ -272,7 +276,11 @@ class Realtime:
         # The consumer advances the cursor asynchronously: also skip what this connection already handed over.
         after = max(self._cursor(), self._pulled)
         while True:
-            page = await self.call("sync", {"after": after, "limit": SYNC_PAGE})
+            query: JSON = {"after": after, "limit": SYNC_PAGE}
+            ack_up_to = self._fold_ack() if self._fold_ack is not None else None
+            if ack_up_to:
+                query["ack_up_to"] = ack_up_to
+            page = await self.call("sync", query)
             envelopes: list[JSON] = list(page.get("envelopes") or [])
             if envelopes:
                 await self._on_envelopes(envelopes)

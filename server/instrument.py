@@ -54,14 +54,14 @@ class _Timed:
         self._inner = inner
         self._report = report
         self._failed = failed
-        self._cache: dict[str, Any] = {}
 
     def __getattr__(self, attr: str) -> Any:
-        cached = self._cache.get(attr)
-        if cached is not None:
-            return cached
+        # Only reached on the first access of a name: what it returns for a method is kept in the instance
+        # dictionary, so every later access (several per send) is a plain attribute lookup.
         target = getattr(self._inner, attr)
         if not inspect.iscoroutinefunction(target) or attr == "close":
+            if inspect.ismethod(target):
+                setattr(self, attr, target)
             return target
         report, failed = self._report, self._failed
 
@@ -76,7 +76,7 @@ class _Timed:
             finally:
                 report(attr, time.perf_counter() - start, ok)
 
-        self._cache[attr] = timed
+        setattr(self, attr, timed)
         return timed
 
 
@@ -101,6 +101,7 @@ class _TimedStorage:
     def __getattr__(self, attr: str) -> Any:
         store = self._stores.get(attr)
         if store is not None:
+            setattr(self, attr, store)  # later accesses skip __getattr__
             return store
         return getattr(self._lifecycle, attr)
 

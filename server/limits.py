@@ -20,6 +20,7 @@ ENVELOPE_TYPES = ("prekey", "message")
 MAX_HTTP_BODY_BYTES = 2 * 1024 * 1024  # one full send (20 envelopes of 64 KiB, base64) fits with room
 MAX_SOCKET_MESSAGE_BYTES = 2 * 1024 * 1024  # same bound for a socket.io `send`
 MAX_ENVELOPES_PER_SEND = 2 * 10  # every recipient device plus every other own device (2 x max devices)
+MAX_SENDS_PER_BATCH = 32  # one outbox flush (the SDK encrypts 32 ahead); the socket message bound still holds
 MAX_LABEL_CIPHERTEXT_BYTES = 1024  # an encrypted display name, never a document
 MAX_TERMS_TEXT_BYTES = 64 * 1024  # several pages of terms; larger would be a document store
 

@@ -191,9 +191,34 @@ def register(ctx: AppContext) -> None:
         outcome = await services.mailbox.send(principal, send_request(body, principal.device_id))
         return rs.SendOut(body.id, outcome.accepted_at, outcome.duplicate)
 
+    async def on_send_batch(principal: Principal, data: Any) -> rs.SendBatchOut:
+        batch = from_data(data, rq.SendBatchIn)
+        bodies: list[rq.SendIn] = []
+        reqs = []
+        refused: AppError | None = None
+        for raw in batch.sends:
+            try:  # each send on its own: a bad one is refused alone, and ends the batch there
+                body = from_data(raw, rq.SendIn)
+                reqs.append(send_request(body, principal.device_id))
+                bodies.append(body)
+            except AppError as exc:  # answered like a single send's refusal (fields within the send)
+                refused = exc
+                break
+        answers: list[Any] = list(await services.mailbox.send_batch(principal, reqs)) if reqs else []
+        if refused is not None and len(answers) == len(reqs):  # every send before it was admitted
+            answers.append(refused)
+        results = []
+        for i, answer in enumerate(answers):
+            if isinstance(answer, BaseException):
+                results.append({"ok": False, "error": _wire_error(answer)})
+            else:
+                out = rs.SendOut(bodies[i].id, answer.accepted_at, answer.duplicate)
+                results.append({"ok": True, "result": msgspec.to_builtins(out)})
+        return rs.SendBatchOut(results)
+
     async def on_sync(principal: Principal, data: Any) -> rs.SyncOut:
         query = from_data(data, rq.SyncIn)
-        items, more = await services.mailbox.sync(principal, query.after, query.limit)
+        items, more = await services.mailbox.sync(principal, query.after, query.limit, query.ack_up_to)
         return rs.SyncOut([item_out(i) for i in items], more)
 
     async def on_ack(principal: Principal, data: Any) -> rs.AckOut:
@@ -201,6 +226,9 @@ def register(ctx: AppContext) -> None:
         return rs.AckOut(await services.mailbox.ack(principal, body.up_to))
 
     ctx.add_socket_event(SocketEvent("send", on_send, rq.SendIn, rs.SendOut, "Send one message"))
+    ctx.add_socket_event(
+        SocketEvent("send_batch", on_send_batch, rq.SendBatchIn, rs.SendBatchOut, "Send several messages")
+    )
     ctx.add_socket_event(SocketEvent("sync", on_sync, rq.SyncIn, rs.SyncOut, "Envelopes after a position"))
     ctx.add_socket_event(SocketEvent("ack", on_ack, rq.AckIn, rs.AckOut, "Delete envelopes up to a position"))
 

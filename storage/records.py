@@ -183,3 +183,4 @@ class MailboxItem:
     type: str
     ciphertext: bytes
     sent_at: int
+    expires_at: int = 0  # 0: not known to the reader (it filtered expired items itself)

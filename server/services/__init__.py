@@ -25,6 +25,7 @@ from server.services.export import ExportService
 from server.services.invitations import InvitationService
 from server.services.links import LinkService
 from server.services.mailbox import MailboxService
+from server.services.mailbox_cache import MailboxTailCache
 from server.services.notify import Notifier
 from server.services.practice import PracticeService
 from server.services.prekeys import PrekeyService
@@ -89,6 +90,8 @@ def build_services(
     # Exact only while this process is the database's sole writer (server/services/authz_cache.py says why).
     single_node = not settings.redis_url and not settings.mongodb_uri
     authz = AuthzCache(storage.send_facts, enabled=single_node)
+    tail = MailboxTailCache(enabled=single_node)  # exact for the same reason, dropped by the same writes
+    authz.on_invalidate(tail.invalidate)
     wakeups = WakeUps(notifier)
     accounts = AccountService(storage, notifier, limiter, clock, authz=authz, audit=audit)
     vault = VaultService(storage.vault, notifier, limiter, clock)
@@ -112,6 +115,7 @@ def build_services(
             clock,
             settings.envelope_ttl_seconds,
             authz=authz,
+            tail=tail,
             observer=observer,
         ),
         expiry=ExpiryService(storage, clock, observer=observer),

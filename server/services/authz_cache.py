@@ -47,6 +47,7 @@ class AuthzCache:
         self._entries: dict[_Key, SendFacts] = {}
         self._keys_of: dict[str, set[_Key]] = {}  # account id -> the keys of entries that depend on it
         self.generation = 0
+        self._listeners: list[Callable[..., None]] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -75,9 +76,15 @@ class AuthzCache:
         for account_id in (key[0], key[1]):
             self._keys_of.setdefault(account_id, set()).add(key)
 
+    def on_invalidate(self, listener: Callable[..., None]) -> None:
+        """Also tell ``listener(*account_ids)`` (the mailbox tail cache depends on the same writes)."""
+        self._listeners.append(listener)
+
     def invalidate(self, *account_ids: str) -> None:
         """Forget every entry that depends on these accounts (call only after the write committed)."""
         self.generation += 1
+        for listener in self._listeners:
+            listener(*account_ids)
         for account_id in account_ids:
             for key in self._keys_of.pop(account_id, ()):
                 self._entries.pop(key, None)

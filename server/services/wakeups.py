@@ -58,7 +58,10 @@ class WakeUps:
                 self._note_failures(sum(1 for r in results if r is not None))
 
     async def _emit(self, device_id: str, pos: int) -> None:
-        await asyncio.wait_for(self._notifier.to_device(device_id, "inbox", InboxEvent(pos)), EMIT_TIMEOUT_S)
+        # asyncio.timeout, not wait_for: the same bound without a task per wake-up (wait_for's was ~10 % of
+        # the server's samples at a paced 1,000 messages/s).
+        async with asyncio.timeout(EMIT_TIMEOUT_S):
+            await self._notifier.to_device(device_id, "inbox", InboxEvent(pos))
 
     def _note_failures(self, failed: int) -> None:
         if not failed:

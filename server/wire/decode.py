@@ -82,7 +82,7 @@ def from_data(data: Any, kind: type[S]) -> S:
 def b64(value: str, field: str, size: int | None = None, max_size: int | None = None) -> bytes:
     """Strict standard base64 with padding; exact ``size`` or at most ``max_size`` bytes."""
     try:
-        raw = base64.b64decode(value, validate=True)
+        raw = binascii.a2b_base64(value, strict_mode=True)  # what b64decode(validate=True) checks, in C
     except (binascii.Error, ValueError):
         raise InvalidField(f"Field {field!r} is not valid base64.", {"field": field}) from None
     if base64.b64encode(raw).decode("ascii") != value:  # rejects non-canonical padding bits

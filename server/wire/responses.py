@@ -44,6 +44,7 @@ __all__ = [
     "PrekeyIdsOut",
     "PrekeysLowEvent",
     "ReadyOut",
+    "SendBatchOut",
     "SendOut",
     "SignedPrekeyOut",
     "SyncOut",
@@ -257,6 +258,13 @@ class SendOut(_Out, frozen=True):
     id: str
     accepted_at: int
     duplicate: bool
+
+
+class SendBatchOut(_Out, frozen=True):
+    # One answer per send, in order, each shaped like a single event's ack: {"ok": true, "result": SendOut}
+    # or {"ok": false, "error": ErrorBody}. Processing stops at the first refused send: sends after it are
+    # not answered (nothing was done with them), so a conversation's order holds; send them again.
+    results: list[dict[str, Any]]
 
 
 class MailboxItemOut(_Out, frozen=True):

@@ -274,6 +274,7 @@ class MongoMailboxStore:
                 type=d["type"],
                 ciphertext=bytes(d["ciphertext"]),
                 sent_at=d["sent_at"],
+                expires_at=d["expires_at"],
             )
             for d in docs
         ]

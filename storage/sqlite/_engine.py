@@ -64,7 +64,7 @@ class Engine:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._writer_conn = _connect(path)
         self._writer_conn.execute("PRAGMA journal_mode=WAL")
         self._closed = False
@@ -74,6 +74,7 @@ class Engine:
         self._reader_lock = threading.Lock()
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="sqlite-reader")
         self._pending_reads: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        self._pending_writes: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
 
     @property
     def writer_connection(self) -> sqlite3.Connection:
@@ -84,13 +85,24 @@ class Engine:
         self._thread.start()
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` in the next group-committed transaction; return once it is durable."""
+        """Run ``fn`` in the next group-committed transaction; return once it is durable. Writes requested
+        in the same event-loop iteration (a batch of sends, and other sends in flight) are handed to the
+        writer thread together: one queue hand-off (one thread wake-up) per iteration, not one per write."""
         if self._closed:
             raise StorageUnavailable("the database is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, loop))
+        pending = self._pending_writes.get(loop)
+        if pending is None:
+            pending = self._pending_writes[loop] = []
+            loop.call_soon(self._flush_writes, loop)
+        pending.append(_Job(fn, future, loop))
         return await future
+
+    def _flush_writes(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = self._pending_writes.pop(loop, [])
+        if batch:
+            self._queue.put(batch)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on a reader thread. Reads requested in the same event-loop iteration (the concurrent
@@ -144,6 +156,10 @@ class Engine:
                 self._reader_conns.append(conn)
         return conn
 
+    def _hand_over_pending_writes(self) -> None:
+        for loop in list(self._pending_writes):
+            self._flush_writes(loop)
+
     def _run_writer(self) -> None:
         conn = self._writer_conn
         stopping = False
@@ -151,16 +167,16 @@ class Engine:
             first = self._queue.get()
             if first is None:
                 break
-            batch = [first]
-            while len(batch) < MAX_BATCH:
+            batch = list(first)
+            while len(batch) < MAX_BATCH:  # a hand-off may overshoot it: each one is one loop iteration's
                 try:
-                    job = self._queue.get_nowait()
+                    jobs = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if job is None:
+                if jobs is None:
                     stopping = True
                     break
-                batch.append(job)
+                batch.extend(jobs)
             try:
                 self._run_batch(conn, batch)
             except Exception:  # a bug here must fail the batch, never leave its callers waiting for ever
@@ -175,12 +191,13 @@ class Engine:
         # Anything queued after close() was requested fails instead of hanging forever.
         while True:
             try:
-                job = self._queue.get_nowait()
+                jobs = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if job is not None:
+            for job in jobs or []:
                 exc = StorageUnavailable("the database is closed")
-                job.loop.call_soon_threadsafe(_settle, [(job, False, exc)])
+                with contextlib.suppress(RuntimeError):
+                    job.loop.call_soon_threadsafe(_settle, [(job, False, exc)])
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
         results: list[tuple[_Job, bool, Any]] = []
@@ -221,6 +238,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._hand_over_pending_writes()  # queued this iteration: committed before the writer stops
         self._queue.put(None)
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._readers.shutdown(wait=True)
@@ -235,6 +253,7 @@ class Engine:
         if self._closed:
             return
         self._closed = True
+        self._hand_over_pending_writes()  # queued this iteration: committed before the writer stops
         self._queue.put(None)
         if self._thread.is_alive():
             self._thread.join()

@@ -166,11 +166,12 @@ class SqliteMailboxStore:
     async def get_items(self, device_id: str, after: int, limit: int, now: int) -> list[MailboxItem]:
         def read(conn: sqlite3.Connection) -> list[MailboxItem]:
             rows = conn.execute(
-                "SELECT pos, message_id, from_account, from_device, type, ciphertext, sent_at FROM mailbox "
+                "SELECT pos, message_id, from_account, from_device, type, ciphertext, sent_at, expires_at "
+                "FROM mailbox "
                 "WHERE device_id = ? AND pos > ? AND expires_at > ? ORDER BY pos LIMIT ?",
                 (device_id, after, now, limit),
             ).fetchall()
-            return [MailboxItem(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6]) for r in rows]
+            return [MailboxItem(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6], r[7]) for r in rows]
 
         return await self._engine.read(read)
 

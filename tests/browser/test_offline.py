@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import aiohttp
 import pytest
 from playwright.async_api import Browser, expect
 
@@ -40,4 +41,8 @@ async def test_offline_queue_and_reconnect(
     # In order, each once.
     texts = await t.locator(".messages .bubble").all_text_contents()
     assert texts == ["before the outage", "typed while offline 1", "typed while offline 2"]
+    # The queue went out as one send_batch event (one round trip, one commit), not one event per message.
+    async with aiohttp.ClientSession() as http, http.get(server.metrics_url) as resp:
+        metrics = await resp.text()
+    assert 'confidant_socket_events_total{event="send_batch",outcome="ok"} 1.0' in metrics
     assert_server_never_saw(server, texts)

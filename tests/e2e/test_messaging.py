@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 
+import aiohttp
 import pytest
 
 from client.device import Device, Message
@@ -22,6 +23,13 @@ def body(direction: str, index: int, salt: str) -> str:
 
 async def send_range(device: Device, to: str, direction: str, indices: range, salt: str) -> list[str]:
     return [await device.send(to, body(direction, i, salt), timeout=30) for i in indices]
+
+
+async def queue_range(device: Device, to: str, direction: str, indices: range, salt: str) -> list[str]:
+    """Queued at once, as an app writes while its outbox is busy: they go out in send_batch events."""
+    ids = [device.enqueue(to, body(direction, i, salt)) for i in indices]
+    await device.flush(timeout=30)
+    return ids
 
 
 def assert_exactly_once_in_order(got: list[Message], sent_ids: list[str], direction: str, salt: str) -> None:
@@ -56,9 +64,11 @@ async def test_hundred_messages_each_way_with_offline_periods_leave_nothing_read
     got_t += await therapist.receive(20, timeout=30)
     got_c += await client.receive(20, timeout=30)
 
-    # the therapist is offline while the client sends 30; on reconnect the therapist drains them
+    # the therapist is offline while the client queues 30; on reconnect the therapist drains them
     await therapist.close()
-    c2t += await send_range(client, therapist.account_id, "c2t", range(20, 50), salt)
+    c2t += await queue_range(client, therapist.account_id, "c2t", range(20, 50), salt)
+    async with aiohttp.ClientSession() as http, http.get(p.server.metrics_url) as resp:
+        assert 'confidant_socket_events_total{event="send_batch",outcome="ok"}' in await resp.text()
     therapist = await p.reopen(therapist)
     got_t += await therapist.receive(30, timeout=30)
 

@@ -36,6 +36,8 @@ const RETRY_MS = 3000;
 const TRANSIENT = new Set(["rate_limited", "storage_unavailable"]);
 const SYNC_PAGE = 200;
 const HELD = "held"; // _sendItem: kept in the outbox until the person accepts the contact's new key
+const BATCH = 32; // sends per send_batch event (server/limits.py MAX_SENDS_PER_BATCH)
+const ACK_FOLD_MS = 250; // how long an acknowledgement waits for a pull to carry it (sync's ack_up_to)
 const YIELD_EVERY = 25; // envelopes decrypted between two yields to the page (it keeps painting)
 
 let lastKey = 0;
@@ -66,6 +68,8 @@ export class Messenger {
     this._msgKeys = new Map(); // message id -> its record name
     this._chain = Promise.resolve();
     this._flushing = null;
+    clearTimeout(this._ackTimer);
+    this._ackWanted = 0; // the newest position on disk that the server has not been told about
   }
 
   async load() {
@@ -249,7 +253,12 @@ export class Messenger {
     this.flush();
   }
 
-  /** Send everything queued, in order. Stops (keeping the queue) when the server cannot be reached. */
+  /**
+   * Send everything queued, in order. Stops (keeping the queue) when the server cannot be reached.
+   * Up to BATCH queued items go in ONE send_batch event: the server stores them in order, in one commit,
+   * answers each, and stops at the first refusal, so no message overtakes an earlier one of its
+   * conversation. What a batch did not settle goes through _sendItem, one at a time, with its retry rules.
+   */
   flush() {
     if (this._flushing) {
       this._flushAgain = true;
@@ -260,17 +269,69 @@ export class Messenger {
         this._flushAgain = false;
         while (this.d.status === "ready") {
           // Items for a contact blocked by a key change wait in place (app/trust.js); the rest go in order.
-          const item = this.outbox.find((it) => !this.d.isBlocked(it.to));
-          if (!item) break;
+          const ready = this.outbox.filter((it) => !this.d.isBlocked(it.to)).slice(0, BATCH);
+          if (!ready.length) break;
+          if (ready.length > 1 && this.d.rt.connected && (await this._sendBatch(ready))) continue;
+          const item = ready[0];
           const done = await this._sendItem(item);
           if (!done) return;
           if (done === HELD) continue;
-          this.outbox.splice(this.outbox.indexOf(item), 1);
-          if (item.key) await this.d.store.del(item.key);
+          await this._settled([item]);
         }
       } while (this._flushAgain);
     })().finally(() => (this._flushing = null));
     return this._flushing;
+  }
+
+  async _settled(items) {
+    const keys = [];
+    for (const item of items) {
+      this.outbox.splice(this.outbox.indexOf(item), 1);
+      if (item.key) keys.push(item.key);
+    }
+    if (keys.length) await this.d.store.write([], keys);
+  }
+
+  /** One send_batch for the leading items; true when it settled at least one of them. */
+  async _sendBatch(items) {
+    const batch = [];
+    const puts = new Map();
+    for (const item of items) {
+      if (!item.body) {
+        try {
+          const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
+          item.body = { id: item.id, to_account: item.to, envelopes };
+        } catch {
+          break; // e.g. a key change or a bundle fetch: _sendItem meets it again and handles it
+        }
+        this._stageOutbox(puts, item);
+      }
+      batch.push(item);
+    }
+    if (batch.length < 2) {
+      if (puts.size) {
+        this._stageSessions(puts);
+        await this.d.store.write(puts);
+      }
+      return false;
+    }
+    // Encrypted once: the ciphertexts and the sessions they moved are stored before anything goes out.
+    this._stageSessions(puts);
+    if (puts.size) await this.d.store.write(puts);
+    let results;
+    try {
+      results = (await this.d.rt.request("send_batch", { sends: batch.map((it) => it.body) })).results || [];
+    } catch {
+      return false; // _sendItem posts the first one on its own and meets the same trouble
+    }
+    const sent = [];
+    for (const [i, answer] of results.entries()) {
+      if (!answer || !answer.ok) break; // the sends after a refusal were not looked at
+      sent.push(batch[i]);
+    }
+    for (const item of sent) if (item.kind === "text") this._setState(item.to, item.id, "sent");
+    await this._settled(sent);
+    return sent.length > 0;
   }
 
   _retryLater(ms) {
@@ -423,14 +484,36 @@ export class Messenger {
   async sync() {
     for (;;) {
       let r;
+      const query = { after: this.d.state.lastPos, limit: SYNC_PAGE };
+      const ackUpTo = this._ackWanted;
+      if (ackUpTo) query.ack_up_to = ackUpTo; // the pull carries the acknowledgement: no ack event
       try {
-        r = await this.d.rt.request("sync", { after: this.d.state.lastPos, limit: SYNC_PAGE });
+        r = await this.d.rt.request("sync", query);
+        if (this._ackWanted === ackUpTo) this._ackWanted = 0;
       } catch {
         return;
       }
       await this.receive(r.envelopes || []);
       if (!r.more || !(r.envelopes || []).length) return;
     }
+  }
+
+  /** A pull within ACK_FOLD_MS carries the acknowledgement; otherwise one ack event goes out then. */
+  _ackSoon(upTo) {
+    this._ackWanted = Math.max(this._ackWanted, upTo);
+    if (this._ackTimer) return;
+    this._ackTimer = setTimeout(async () => {
+      this._ackTimer = null;
+      const upTo = this._ackWanted;
+      if (!upTo) return;
+      try {
+        if (this.d.rt.connected) await this.d.rt.request("ack", { up_to: upTo });
+        else await this.d.api.post("/messages/ack", { up_to: upTo });
+        if (this._ackWanted === upTo) this._ackWanted = 0;
+      } catch {
+        /* acked with a later pull or acknowledgement */
+      }
+    }, ACK_FOLD_MS);
   }
 
   async _process(envelopes) {
@@ -491,12 +574,7 @@ export class Messenger {
     puts.set("state", st);
     // Persist everything before acknowledging (one atomic write): once acked, the server deletes the envelopes.
     await this.d.store.write(puts, dels);
-    try {
-      if (this.d.rt.connected) await this.d.rt.request("ack", { up_to: st.lastPos });
-      else await this.d.api.post("/messages/ack", { up_to: st.lastPos });
-    } catch {
-      /* acked on the next sync */
-    }
+    this._ackSoon(st.lastPos);
     for (const id of touched) this.d.emit("messages", { accountId: id, incoming: true });
     this.flush();
   }
