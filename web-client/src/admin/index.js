@@ -223,6 +223,7 @@ export function mount(container, device) {
     if (!stopped) timer = setTimeout(poll, POLL_MS);
   }
 
+  let shownStaff = null; // what the staff table shows now (refreshSlow)
   async function refreshSlow() {
     try {
       // Names typed at invitation time are bound to the accounts that joined (app/names.js) before showing them.
@@ -239,6 +240,11 @@ export function mount(container, device) {
       );
       const events = Object.entries(overview.audit_events).sort(([a], [b]) => a.localeCompare(b));
       replace(auditCounts, events.length ? events.flatMap(([k, n]) => [h("dt", null, k.replaceAll("_", " ")), h("dd", null, String(n))]) : [h("dt", null, "Entries"), h("dd", null, "0")]);
+      // Redrawn only when something shown changed, and never under an armed "Confirm: disable" (a redraw
+      // would take the button away between the person's two clicks).
+      const staffKey = JSON.stringify(staff.accounts.map((a) => [a, device.names.ownName(a.account_id)]));
+      if (staffKey === shownStaff || staffBody.querySelector("[data-armed]")) return;
+      shownStaff = staffKey;
       replace(
         staffBody,
         staff.accounts.map((a) =>
@@ -286,15 +292,18 @@ function confirmButton(label, cls, action) {
   button.addEventListener("click", () => {
     if (!armed) {
       armed = true;
+      button.dataset.armed = "";
       button.textContent = `Confirm: ${label.toLowerCase()}`;
       reset = setTimeout(() => {
         armed = false;
+        delete button.dataset.armed;
         button.textContent = label;
       }, 5000);
       return;
     }
     clearTimeout(reset);
     armed = false;
+    delete button.dataset.armed;
     button.textContent = label;
     action();
   });
