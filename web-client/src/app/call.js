@@ -6,11 +6,11 @@
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
 import { trustedDevices } from "./trust.js";
+import { AudioOnlyFallback } from "./fallback.js";
 
 const STATS_PERIOD_MS = 1000;
 const PLACE_RETRY_MS = 8000;
 const RESTART_AFTER_MS = 3000; // a "disconnected" connection that has not recovered by then gets an ICE restart
-const AUDIO_ONLY_AFTER_S = 8; // connected this long with audio but no video frames: say video is not getting through
 const ADMITTED = ["admitted", "connected"];
 const TURN_RENEW_BEFORE_MS = 5 * 60 * 1000;
 
@@ -47,6 +47,7 @@ export class CallController extends EventTarget {
     this._off = [];
     this._statsTimer = null;
     this._join = null;
+    this.fallback = new AudioOnlyFallback(this); // audio only when video cannot flow (app/fallback.js)
   }
 
   get isHost() {
@@ -298,9 +299,9 @@ export class CallController extends EventTarget {
       remote: new MediaStream(),
       media: { audio: true, video: true },
       connectedSince: null,
-      audioOnly: false,
       frames: 0,
     };
+    this.fallback.attach(peer);
     this.peers.set(m.peer, peer);
     this._newPc(peer);
     return peer;
@@ -331,6 +332,7 @@ export class CallController extends EventTarget {
         this._set("connected");
         this.d.rt.request("call.media", { session_id: this.sessionId, connected: true }).catch(() => {});
         this._sendMedia(peer);
+        this.fallback.connected(peer);
       } else if (s === "disconnected" || s === "failed") {
         // The offerer restarts ICE (a network switch); the room tells everyone if the device itself is gone.
         const member = this.room.members.find((m) => m.peer === peer.handle);
@@ -459,6 +461,7 @@ export class CallController extends EventTarget {
       peer.media = { audio: !!msg.audio, video: !!msg.video };
       return this._emit("remote");
     }
+    if (msg.kind === "audio_only") return this.fallback.onMessage(peer, msg);
     if (msg.kind === "offer") {
       // A first offer, or one placed again before it connected, gets a fresh peer connection; an offer on a
       // connected call is a renegotiation or an ICE restart and is applied to the existing one.
@@ -508,6 +511,12 @@ export class CallController extends EventTarget {
     if (this.local) for (const t of this.local.getVideoTracks()) t.enabled = !this.cameraOff;
     this._broadcastMedia();
     this._emit("controls");
+  }
+
+  /** The person's choice: audio only with everyone (true), or video again (false; also retries at once a
+   *  fallback the call made by itself). */
+  chooseAudioOnly(on) {
+    this.fallback.choose(on);
   }
 
   _broadcastMedia() {
@@ -561,7 +570,7 @@ export class CallController extends EventTarget {
     for (const peer of this.peers.values()) {
       if (!peer.pc || peer.pc.connectionState === "closed") continue;
       const report = await peer.pc.getStats();
-      let frames = 0, lost = 0, received = 0, rtt = null, audioBytes = 0;
+      let frames = 0, lost = 0, received = 0, rtt = null, audioBytes = 0, outBps = null;
       report.forEach((s) => {
         if (s.type === "inbound-rtp") {
           lost += s.packetsLost || 0;
@@ -569,12 +578,13 @@ export class CallController extends EventTarget {
           if (s.kind === "video") frames += s.framesDecoded || 0;
           if (s.kind === "audio") audioBytes += s.bytesReceived || 0;
         }
-        if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+        if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated) {
+          if (s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+          if (s.availableOutgoingBitrate !== undefined) outBps = s.availableOutgoingBitrate;
+        }
       });
       peer.frames = frames;
-      const since = peer.connectedSince ? (Date.now() - peer.connectedSince) / 1000 : 0;
-      // Audio flows but no video after a while, though the peer says its camera is on: continue audio only.
-      peer.audioOnly = peer.media.video && frames === 0 && audioBytes > 0 && since > AUDIO_ONLY_AFTER_S;
+      this.fallback.observe(peer, { frames, audioBytes, outBps }); // video cannot flow: audio only
       const loss = received + lost ? lost / (received + lost) : 0;
       const level = frames === 0 && !peer.audioOnly && peer.media.video ? "poor" : (rtt ?? 0) < 0.15 && loss < 0.02 ? "good" : (rtt ?? 0) < 0.4 && loss < 0.08 ? "fair" : "poor";
       peer.stats = { frames, loss, rtt, level };
