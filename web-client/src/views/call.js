@@ -140,6 +140,7 @@ export function callView(device, sessionId) {
       const cameraOff = !media.video;
       t.node.dataset.state = dropped ? "away" : peer && peer.pc && peer.pc.connectionState === "connected" ? "connected" : "connecting";
       t.node.dataset.camera = cameraOff ? "off" : "on";
+      t.node.dataset.audioOnly = String(!!(peer && peer.audioOnly)); // the frozen last frame is hidden
       t.node.dataset.frames = String((peer && peer.frames) || 0);
       t.placeholder.textContent = dropped ? "Connection dropped" : cameraOff ? "Camera off" : peer && peer.audioOnly ? `Audio only: ${peer.audioOnlyText}` : "";
       t.badges.replaceChildren(
