@@ -3,10 +3,10 @@
 // presence (who dropped, who is back, who left), peer mute / camera off, and connection quality from getStats.
 // Offers: the therapist offers to each client; between two clients, the smaller handle offers.
 // Signal payloads are the SDK's JSON: {"kind": "offer"|"answer"|"candidate"|"hangup"|"roster"|"media", ...}.
+import { AudioOnlyFallback } from "./fallback.js";
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
 import { trustedDevices } from "./trust.js";
-import { AudioOnlyFallback } from "./fallback.js";
 
 const STATS_PERIOD_MS = 1000;
 const PLACE_RETRY_MS = 8000;
