@@ -2,7 +2,7 @@
 // sealed per join (docs/PROTOCOL.md §8, same as the SDK's client/calls.py and client/call_channel.py),
 // presence (who dropped, who is back, who left), peer mute / camera off, and connection quality from getStats.
 // Offers: the therapist offers to each client; between two clients, the smaller handle offers.
-// Signal payloads are the SDK's JSON: {"kind": "offer"|"answer"|"candidate"|"hangup"|"roster"|"media", ...}.
+// Signal payloads are the SDK's JSON: {"kind": "offer"|"answer"|"candidate"|"hangup"|"roster"|"media"|"audio_only", ...}.
 import { AudioOnlyFallback } from "./fallback.js";
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
