@@ -122,7 +122,7 @@ async def test_video_that_cannot_flow_falls_back_to_audio_and_comes_back(
     await expect(c.get_by_role("button", name="Audio only")).to_have_attribute("aria-pressed", "true")
     # Both stopped sending video; the audio keeps going.
     for page in (t, c):
-        stopped = await _sent(page)
+        stopped = await _after_audio(page, await _sent(page), 2000)  # packets in flight land first
         later = await _after_audio(page, stopped, 6000)
         assert later["video"] - stopped["video"] <= 1500, (stopped, later)  # at most a packet in flight
     await shot(c, artifacts, "client-audio-only")
@@ -144,7 +144,7 @@ async def test_video_that_cannot_flow_falls_back_to_audio_and_comes_back(
     await expect(t.get_by_role("button", name="Audio only")).to_have_attribute("aria-pressed", "true")
     await expect(on_client).to_contain_text("Audio only: Your therapist chose audio only")
     await expect(on_therapist).to_contain_text("Audio only: you chose audio only")
-    chosen = await _sent(t)
+    chosen = await _after_audio(t, await _sent(t), 2000)
     later = await _after_audio(t, chosen, 6000)
     assert later["video"] - chosen["video"] <= 1500, (chosen, later)
     assert p.therapist.errors == [] and p.client.errors == []
