@@ -28,7 +28,16 @@ from dataclasses import dataclass
 from signaling.messages import ChannelClosed
 from signaling.peer import CallPeer
 
-__all__ = ["REASONS", "RETRY_MAX_S", "RETRY_S", "STALL_S", "AudioOnlyFallback", "PairState"]
+__all__ = [
+    "REASONS",
+    "RETRY_MAX_S",
+    "RETRY_S",
+    "STALL_S",
+    "AudioOnlyFallback",
+    "PairState",
+    "audio_only_message",
+    "remote_reason",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,19 @@ STALL_S = 5.0
 RETRY_S = 30.0
 RETRY_MAX_S = 240.0
 REASONS = ("no_video", "low_bandwidth", "chosen")
+
+
+def audio_only_message(reason: str | None) -> dict[str, object]:
+    """This side's wish for a pair, as sent (tests/vectors/call_control.json pins the bytes)."""
+    return {"kind": "audio_only", "on": reason is not None, "reason": reason}
+
+
+def remote_reason(body: Mapping[str, object]) -> str | None:
+    """The peer's wish from its message: its reason, ``no_video`` for one this SDK does not know, or None."""
+    if not body.get("on"):
+        return None
+    reason = body.get("reason")
+    return str(reason) if reason in REASONS else "no_video"
 
 
 @dataclass
@@ -96,8 +118,7 @@ class AudioOnlyFallback:
 
     # -- the peer -------------------------------------------------------------------------------------
     async def on_message(self, handle: str, body: Mapping[str, object]) -> None:
-        reason = body.get("reason")
-        remote = (str(reason) if reason in REASONS else "no_video") if body.get("on") else None
+        remote = remote_reason(body)
         state = self.pair(handle)
         if state.remote != remote:
             state.remote, state.since = remote, None
@@ -182,4 +203,4 @@ class AudioOnlyFallback:
     async def _tell(self, handle: str) -> None:
         local = self.pair(handle).local
         with contextlib.suppress(ChannelClosed):
-            await self._send(handle, {"kind": "audio_only", "on": bool(local), "reason": local})
+            await self._send(handle, audio_only_message(local))

@@ -21,6 +21,12 @@ export const RETRY_MS = 30_000;
 export const RETRY_MAX_MS = 240_000;
 const REASONS = ["no_video", "low_bandwidth", "chosen"];
 
+/** This side's wish for a pair, as sent (tests/vectors/call_control.json pins the bytes). */
+export const audioOnlyMessage = (reason) => ({ kind: "audio_only", on: reason !== null, reason });
+
+/** The peer's wish from its message: its reason, "no_video" for one we do not know, or null. */
+export const remoteReason = (msg) => (msg && msg.on ? (REASONS.includes(msg.reason) ? msg.reason : "no_video") : null);
+
 /** Words for a person, about the tile of `name`, given why the pair is audio only. */
 export function reasonText(local, remote, name) {
   const why = local || remote;
@@ -92,7 +98,7 @@ export class AudioOnlyFallback {
   }
 
   onMessage(peer, msg) {
-    const reason = msg.on ? (REASONS.includes(msg.reason) ? msg.reason : "no_video") : null;
+    const reason = remoteReason(msg);
     if (peer.fb.remote === reason) return;
     peer.fb.remote = reason;
     peer.fb.since = null;
@@ -120,7 +126,7 @@ export class AudioOnlyFallback {
   }
 
   _tell(peer) {
-    this.call._send(peer, { kind: "audio_only", on: !!peer.fb.local, reason: peer.fb.local });
+    this.call._send(peer, audioOnlyMessage(peer.fb.local));
   }
 
   async _apply(peer) {
