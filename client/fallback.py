@@ -7,10 +7,10 @@ control message on the call channel; the audio goes on::
 
 ``on`` is this side's own wish for the pair; the pair is audio only while either side wishes it. This SDK
 detects ``no_video`` (connected, the peer says its camera is on, audio frames arrive, but no new video frame
-was decoded for ``STALL_S``) and honours every reason a browser sends; it does not measure its own send
-bandwidth (aiortc exposes no estimate), so it never raises ``low_bandwidth`` itself. ``call.audio_only(True)``
-is the person's choice. An automatic fallback tries video again after ``RETRY_S``, doubling up to
-``RETRY_MAX_S`` while it keeps failing; ``call.audio_only(False)`` tries at once.
+was decoded for ``STALL_S``, ``START_S`` before the first one) and honours every reason a browser sends; it
+does not measure its own send bandwidth (aiortc exposes no estimate), so never raises ``low_bandwidth``.
+``call.audio_only(True)`` is the person's choice. An automatic fallback tries video again after
+``RETRY_S``, doubling up to ``RETRY_MAX_S`` while it keeps failing; ``call.audio_only(False)`` tries at once.
 
 Stopping video is :meth:`signaling.peer.CallPeer.set_camera` (the sender's track replaced by none: no video
 RTP), combined with the person's own camera switch (``Call.set_media``).
@@ -33,6 +33,7 @@ __all__ = [
     "RETRY_MAX_S",
     "RETRY_S",
     "STALL_S",
+    "START_S",
     "AudioOnlyFallback",
     "PairState",
     "audio_only_message",
@@ -41,7 +42,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-STALL_S = 5.0
+STALL_S = 8.0  # long enough that a busy device (a CPU burst) is not taken for a broken path
+START_S = 15.0  # before a connection's first video frame (a slow start on a loaded machine)
 RETRY_S = 30.0
 RETRY_MAX_S = 240.0
 REASONS = ("no_video", "low_bandwidth", "chosen")
@@ -165,7 +167,7 @@ class AudioOnlyFallback:
             state.flowing = now
         if state.since is None or video != state.video_frames:
             state.since, state.video_frames = now, video
-        elif audio_flows and now - state.since >= STALL_S:
+        elif audio_flows and now - state.since >= (START_S if video == 0 else STALL_S):
             state.retry_at = now + state.backoff
             await self._set_local(handle, "no_video")
         elif now - state.flowing > RETRY_MAX_S:

@@ -7,14 +7,16 @@
 //
 // "on" is this side's own wish for the pair; the pair is audio only while either side wishes it. Reasons:
 //   no_video       connected, the peer says its camera is on, audio arrives, but no new video frame was
-//                  decoded for STALL_MS (the video cannot get through, or cannot be decoded);
+//                  decoded for STALL_MS (START_MS before the connection's first frame): the video
+//                  cannot get through, or cannot be decoded;
 //   low_bandwidth  the path's estimate of what we can send (availableOutgoingBitrate) stayed under
 //                  LOW_BPS for LOW_SAMPLES samples in a row;
 //   chosen         the person pressed "Audio only".
 // An automatic fallback tries video again after RETRY_MS, doubling up to RETRY_MAX_MS while it keeps
 // failing; "Audio only" pressed again (or at first) by the person tries at once / stays until released.
 
-export const STALL_MS = 5000;
+export const STALL_MS = 8000; // long enough that a busy device (a reload, a CPU burst) is not taken for a broken path
+export const START_MS = 15_000; // before a connection's first frame (a slow start on a loaded device)
 export const LOW_BPS = 100_000;
 export const LOW_SAMPLES = 6;
 export const RETRY_MS = 30_000;
@@ -72,7 +74,7 @@ export class AudioOnlyFallback {
       // (a new peer connection counts from 0 again: any change is progress)
       fb.since = now;
       fb.frames = frames;
-    } else if (audioFlows && now - fb.since >= STALL_MS) {
+    } else if (audioFlows && now - fb.since >= (frames === 0 ? START_MS : STALL_MS)) {
       return this._fallBack(peer, "no_video", now);
     }
     fb.low = outBps !== null && outBps !== undefined && outBps < LOW_BPS ? fb.low + 1 : 0;
