@@ -9,6 +9,7 @@ channel carries two control messages, sealed the same way and handed to a callba
 
     {"kind": "roster", "peers": [{"peer", "name", "device_id", "identity_key"}]}   therapist -> client
     {"kind": "media", "audio": bool, "video": bool}                               any -> any
+    {"kind": "audio_only", "on": bool, "reason": str | null}                      any -> any (fallback.py)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ __all__ = ["CONTROL_KINDS", "CallConnection", "PeerIdentity", "SealedChannel"]
 
 JSON = dict[str, Any]
 PUSHES = ("call.waiting", "call.admitted", "call.removed", "call.state", "call.ended")
-CONTROL_KINDS = ("roster", "media")
+CONTROL_KINDS = ("roster", "media", "audio_only")
 
 
 class PeerIdentity:
@@ -286,7 +287,7 @@ class SealedChannel(SignalingChannel):
 
 
 def _control_kind(payload: bytes) -> str | None:
-    if not payload.startswith(b'{"kind":"roster"') and not payload.startswith(b'{"kind":"media"'):
+    if not any(payload.startswith(b'{"kind":"%s"' % kind.encode()) for kind in CONTROL_KINDS):
         return None
     try:
         body = json.loads(payload)

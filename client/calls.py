@@ -38,6 +38,7 @@ from aiortc import RTCIceServer
 from client.call_channel import CallConnection, PeerIdentity, SealedChannel
 from client.device import Device
 from client.errors import ApiError, TransportError
+from client.fallback import AudioOnlyFallback
 from client.practice import check_session_with
 from crypto import boxed
 from crypto.keys import IdentityPublicKey
@@ -107,6 +108,10 @@ class Call:
     roster: dict[str, PeerIdentity] = field(default_factory=dict)  # co-participants the therapist introduced
     media: dict[str, JSON] = field(default_factory=dict)  # peer handle -> {"audio", "video"} it reported
     _waiting_taken: int = 0
+    fallback: AudioOnlyFallback = field(init=False)  # audio only when video cannot flow (client/fallback.py)
+
+    def __post_init__(self) -> None:
+        self.fallback = AudioOnlyFallback(self.peers, self.media, self._send_control)
 
     @classmethod
     async def join(
@@ -268,6 +273,7 @@ class Call:
             await peer.call()
         else:
             peer.start()
+        self.fallback.watch()
         return peer
 
     async def connect_all(self, others: int, timeout: float = 20.0) -> dict[str, CallPeer]:
@@ -321,15 +327,22 @@ class Call:
 
     async def set_media(self, *, audio: bool, video: bool) -> None:
         """Tell every peer whether our microphone and camera are on (they show mute / camera off)."""
-        for peer in self.peers.values():
-            await peer.set_camera(video)
+        self.fallback.camera = video
+        for handle, peer in self.peers.items():
+            await peer.set_camera(video and not self.fallback.pair(handle).off)
         for channel in self.channels.values():
             await channel.send_control({"kind": "media", "audio": audio, "video": video})
+
+    async def audio_only(self, on: bool) -> None:
+        """The person's choice: audio only with everyone (True), or video again (False; also retries at
+        once a fallback the call made by itself because video could not flow)."""
+        await self.fallback.choose(on)
 
     async def report_media(self, connected: bool) -> JSON:
         return await self.conn.request("call.media", {"session_id": self.session_id, "connected": connected})
 
     async def hang_up(self) -> None:
+        await self.fallback.stop()
         for peer in self.peers.values():
             await peer.hang_up()
 
@@ -348,6 +361,7 @@ class Call:
             await self.conn.close()
 
     async def close(self) -> None:
+        await self.fallback.stop()
         for peer in self.peers.values():
             await peer.close()
         await self.conn.close()
@@ -357,6 +371,11 @@ class Call:
             return (self.member(target) or {}).get("join") not in (None, stale)
 
         await self.conn.wait_until(newer, timeout, "a newer join")
+
+    async def _send_control(self, handle: str, body: JSON) -> None:
+        channel = self.channels.get(handle)
+        if channel is not None:
+            await channel.send_control(body)
 
     def _offers_to(self, m: JSON) -> bool:
         """Who places the offer in a pair: the therapist; between two clients, the smaller handle."""
@@ -389,6 +408,9 @@ class Call:
                     log.warning("ignored a malformed roster entry")
         elif body.get("kind") == "media":
             self.media[from_peer] = {"audio": bool(body.get("audio")), "video": bool(body.get("video"))}
+        elif body.get("kind") == "audio_only":
+            applied = asyncio.ensure_future(self.fallback.on_message(from_peer, body))
+            applied.add_done_callback(lambda _: None)
         task = asyncio.ensure_future(self.conn.changed())
         task.add_done_callback(lambda _: None)
 

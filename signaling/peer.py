@@ -95,6 +95,7 @@ class CallPeer:
             iceTransportPolicy=RTCIceTransportPolicy.RELAY if relay_only else RTCIceTransportPolicy.ALL,
         )
         self._video_size = video_size
+        self._clock = time.time()  # every camera track of this peer counts its timestamps from here
         # What we send, by kind; tracks are recreated with each peer connection (aiortc stops a sender's
         # track when the sender stops).
         self._sources: list[str] = [k for k, on in (("audio", audio), ("video", video)) if on]
@@ -258,7 +259,7 @@ class CallPeer:
     def _make_track(self, source: str) -> MediaStreamTrack:
         if source == "audio":
             return SyntheticAudioTrack()
-        return SyntheticVideoTrack(*self._video_size)
+        return SyntheticVideoTrack(*self._video_size, clock_start=self._clock)
 
     def _ensure_tracks(self, *, reuse_only: bool = False) -> bool:
         """Send every live track; ``reuse_only`` (answering) uses only m-lines the offer has.

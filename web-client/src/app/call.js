@@ -2,7 +2,8 @@
 // sealed per join (docs/PROTOCOL.md §8, same as the SDK's client/calls.py and client/call_channel.py),
 // presence (who dropped, who is back, who left), peer mute / camera off, and connection quality from getStats.
 // Offers: the therapist offers to each client; between two clients, the smaller handle offers.
-// Signal payloads are the SDK's JSON: {"kind": "offer"|"answer"|"candidate"|"hangup"|"roster"|"media", ...}.
+// Signal payloads are the SDK's JSON: {"kind": "offer"|"answer"|"candidate"|"hangup"|"roster"|"media"|"audio_only", ...}.
+import { AudioOnlyFallback } from "./fallback.js";
 import { fromB64, fromHex, fromUtf8, toB64, utf8 } from "../lib/bytes.js";
 import * as boxed from "../crypto/signaling.js";
 import { trustedDevices } from "./trust.js";
@@ -11,7 +12,6 @@ import { checkSessionWith, refusal } from "./practice.js";
 const STATS_PERIOD_MS = 1000;
 const PLACE_RETRY_MS = 8000;
 const RESTART_AFTER_MS = 3000; // a "disconnected" connection that has not recovered by then gets an ICE restart
-const AUDIO_ONLY_AFTER_S = 8; // connected this long with audio but no video frames: say video is not getting through
 const ADMITTED = ["admitted", "connected"];
 const TURN_RENEW_BEFORE_MS = 5 * 60 * 1000;
 
@@ -50,6 +50,7 @@ export class CallController extends EventTarget {
     this._off = [];
     this._statsTimer = null;
     this._join = null;
+    this.fallback = new AudioOnlyFallback(this); // audio only when video cannot flow (app/fallback.js)
   }
 
   get isHost() {
@@ -326,9 +327,9 @@ export class CallController extends EventTarget {
       remote: new MediaStream(),
       media: { audio: true, video: true },
       connectedSince: null,
-      audioOnly: false,
       frames: 0,
     };
+    this.fallback.attach(peer);
     this.peers.set(m.peer, peer);
     this._newPc(peer);
     return peer;
@@ -359,6 +360,7 @@ export class CallController extends EventTarget {
         this._set("connected");
         this.d.rt.request("call.media", { session_id: this.sessionId, connected: true }).catch(() => {});
         this._sendMedia(peer);
+        this.fallback.connected(peer);
       } else if (s === "disconnected" || s === "failed") {
         // The offerer restarts ICE (a network switch); the room tells everyone if the device itself is gone.
         const member = this.room.members.find((m) => m.peer === peer.handle);
@@ -488,6 +490,7 @@ export class CallController extends EventTarget {
       peer.media = { audio: !!msg.audio, video: !!msg.video };
       return this._emit("remote");
     }
+    if (msg.kind === "audio_only") return this.fallback.onMessage(peer, msg);
     if (msg.kind === "offer") {
       // A first offer, or one placed again before it connected, gets a fresh peer connection; an offer on a
       // connected call is a renegotiation or an ICE restart and is applied to the existing one.
@@ -546,6 +549,12 @@ export class CallController extends EventTarget {
     this._emit("controls");
   }
 
+  /** The person's choice: audio only with everyone (true), or video again (false; also retries at once a
+   *  fallback the call made by itself). */
+  chooseAudioOnly(on) {
+    this.fallback.choose(on);
+  }
+
   _broadcastMedia() {
     for (const peer of this.peers.values()) this._sendMedia(peer);
   }
@@ -597,7 +606,7 @@ export class CallController extends EventTarget {
     for (const peer of this.peers.values()) {
       if (!peer.pc || peer.pc.connectionState === "closed") continue;
       const report = await peer.pc.getStats();
-      let frames = 0, lost = 0, received = 0, rtt = null, audioBytes = 0;
+      let frames = 0, lost = 0, received = 0, rtt = null, audioBytes = 0, outBps = null;
       report.forEach((s) => {
         if (s.type === "inbound-rtp") {
           lost += s.packetsLost || 0;
@@ -605,12 +614,13 @@ export class CallController extends EventTarget {
           if (s.kind === "video") frames += s.framesDecoded || 0;
           if (s.kind === "audio") audioBytes += s.bytesReceived || 0;
         }
-        if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated && s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+        if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated) {
+          if (s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
+          if (s.availableOutgoingBitrate !== undefined) outBps = s.availableOutgoingBitrate;
+        }
       });
       peer.frames = frames;
-      const since = peer.connectedSince ? (Date.now() - peer.connectedSince) / 1000 : 0;
-      // Audio flows but no video after a while, though the peer says its camera is on: continue audio only.
-      peer.audioOnly = peer.media.video && frames === 0 && audioBytes > 0 && since > AUDIO_ONLY_AFTER_S;
+      this.fallback.observe(peer, { frames, audioBytes, outBps }); // video cannot flow: audio only
       const loss = received + lost ? lost / (received + lost) : 0;
       const level = frames === 0 && !peer.audioOnly && peer.media.video ? "poor" : (rtt ?? 0) < 0.15 && loss < 0.02 ? "good" : (rtt ?? 0) < 0.4 && loss < 0.08 ? "fair" : "poor";
       peer.stats = { frames, loss, rtt, level };

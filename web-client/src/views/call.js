@@ -101,9 +101,12 @@ export function callView(device, sessionId) {
   const confirmLeave = () => window.confirm(LEAVE_QUESTION);
   const mute = h("button", { type: "button", "aria-pressed": "false", onclick: () => call.toggleMute() }, "Mute");
   const camera = h("button", { type: "button", "aria-pressed": "false", onclick: () => call.toggleCamera() }, "Camera off");
+  // Audio only (app/fallback.js): pressed while this device keeps video off with someone, by choice or because
+  // video could not flow; pressing it again tries video at once.
+  const audioOnly = h("button", { type: "button", "aria-pressed": "false", onclick: () => call.chooseAudioOnly(!call.fallback.active) }, "Audio only");
   const hangup = h("button", { type: "button", class: "danger", onclick: () => (call.state === "waiting" || confirmLeave()) && call.hangUp() }, "Leave");
   const endAll = call.isHost ? h("button", { type: "button", class: "danger", onclick: () => window.confirm("End the session for everyone?") && call.endForEveryone() }, "End session") : null;
-  const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Call controls" }, mute, camera, hangup, endAll);
+  const controls = h("div", { class: "controls", role: "toolbar", "aria-label": "Call controls" }, mute, camera, audioOnly, hangup, endAll);
 
   const check = preCallCheck(call);
   const practiceSlot = h("div"); // filled once the client checked the practice's rules (app/practice.js)
@@ -151,8 +154,9 @@ export function callView(device, sessionId) {
       const cameraOff = !media.video;
       t.node.dataset.state = dropped ? "away" : peer && peer.pc && peer.pc.connectionState === "connected" ? "connected" : "connecting";
       t.node.dataset.camera = cameraOff ? "off" : "on";
+      t.node.dataset.audioOnly = String(!!(peer && peer.audioOnly)); // the frozen last frame is hidden
       t.node.dataset.frames = String((peer && peer.frames) || 0);
-      t.placeholder.textContent = dropped ? "Connection dropped" : cameraOff ? "Camera off" : peer && peer.audioOnly ? "Audio only: video is not getting through" : "";
+      t.placeholder.textContent = dropped ? "Connection dropped" : cameraOff ? "Camera off" : peer && peer.audioOnly ? `Audio only: ${peer.audioOnlyText}` : "";
       t.badges.replaceChildren(
         ...[!media.audio ? "Muted" : null, cameraOff ? "Camera off" : null, dropped ? "Reconnecting…" : null, peer && peer.audioOnly ? "Audio only" : null]
           .filter(Boolean)
@@ -245,6 +249,7 @@ export function callView(device, sessionId) {
       // Toggle buttons keep their name and report their state with aria-pressed ("Mute, pressed" = muted).
       mute.setAttribute("aria-pressed", String(call.muted));
       camera.setAttribute("aria-pressed", String(call.cameraOff));
+      audioOnly.setAttribute("aria-pressed", String(call.fallback.active));
     } else if (what === "stats") {
       renderTiles();
       if (call.stats) {
