@@ -40,9 +40,22 @@ function parseRoute() {
 }
 
 const go = (hash) => {
-  if (location.hash === hash) render();
+  if (location.hash === hash) renderSoon();
   else location.hash = hash;
 };
+
+// Several causes of a render often come together (a status change, then the hash change it leads to): they
+// make one render, in a task of its own, not two renders inside the task that caused them (after joining,
+// that task was the longest the page ran).
+let renderQueued = false;
+function renderSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => {
+    renderQueued = false;
+    render();
+  }, 0);
+}
 
 function mount(nodes, extraCleanup) {
   for (const fn of cleanup) fn();
@@ -198,10 +211,10 @@ function focusMain() {
   });
 }
 
-window.addEventListener("hashchange", () => render());
+window.addEventListener("hashchange", () => renderSoon());
 device.addEventListener("change", (e) => {
   const what = e.detail.what;
-  if (what === "status" || what === "link_ended") render();
+  if (what === "status" || what === "link_ended") renderSoon();
   // A client waiting for contacts or for (new) terms re-evaluates the gate.
   // Only on the home route: elsewhere (e.g. approving a new device on #/devices) a re-render would lose the screen's state.
   if (what === "contacts" && device.role === "client" && !root.querySelector(".chat") && !parseRoute().parts.length) render();
@@ -228,7 +241,7 @@ function warmCrypto() {
 if (import.meta.env.PROD) startReleaseGuard();
 startAttention(device);
 device.load().then(() => {
-  render();
+  renderSoon(); // the same render as the status change load() announced
   warmCrypto();
 }, (e) => {
   replace(root, h("div", { class: "page" }, h("div", { class: "notice error", role: "alert" }, `Confidant could not start: ${e.message}`)));

@@ -26,6 +26,7 @@ import { DuplicateMessage, ReplayedMessage, SessionMismatch } from "../crypto/er
 import { ApiError } from "./api.js";
 import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
 import { KeyChangeHold } from "./trust.js";
+import { nextTask } from "../lib/dom.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -34,7 +35,7 @@ const RETRY_MS = 3000;
 const TRANSIENT = new Set(["rate_limited", "storage_unavailable"]);
 const SYNC_PAGE = 200;
 const HELD = "held"; // _sendItem: kept in the outbox until the person accepts the contact's new key
-const YIELD_EVERY = 25; // envelopes decrypted between two yields to the page (it keeps painting)
+const SLICE_MS = 8; // decryption yields to the page after this long (it keeps painting and taking input)
 
 let lastKey = 0;
 /** Increasing record keys (ms clock * 1000 + counter), so a prefix listing comes back in insertion order. */
@@ -399,7 +400,7 @@ export class Messenger {
     const page = { puts, touched, receipts: new Map(), seen: [] };
     let keysChanged = false;
     let advanced = false;
-    let n = 0;
+    let slice = performance.now();
     for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
       if (e.pos <= st.lastPos) continue;
       try {
@@ -421,7 +422,12 @@ export class Messenger {
       }
       st.lastPos = e.pos;
       advanced = true;
-      if (++n % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0)); // let the page paint
+      // Sliced by time, not by count: a slow phone yields after fewer envelopes, so no slice (the first one
+      // runs in the task that brought the page from the socket) becomes a long task.
+      if (performance.now() - slice > SLICE_MS) {
+        await nextTask();
+        slice = performance.now();
+      }
     }
     if (!advanced) return;
     // One receipt per sender per page (not one per message): the ids it delivered.
