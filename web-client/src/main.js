@@ -5,6 +5,7 @@ import { Device } from "./app/device.js";
 import { ready as cryptoReady } from "./crypto/primitives.js";
 import { prepareOneTimePrekeys } from "./crypto/keys.js";
 import { PREKEY_BATCH_SIZE } from "./crypto/limits.js";
+import { warmFonts } from "./lib/fontwarm.js";
 import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
@@ -229,11 +230,13 @@ function warmCrypto() {
   const { parts } = parseRoute();
   const needs = device.status === "locked" || ((parts[0] === "join" || parts[0] === "link") && parts[1]);
   if (!needs) return;
-  // A new device also needs its first one-time prekeys: made while the person types, a few at a time.
+  // A new device also needs its first one-time prekeys, and its next screen's fonts: both made ready while the
+  // person types, a few at a time.
   const joining = device.status === "none";
   const warm = () =>
     cryptoReady()
       .then(() => joining && prepareOneTimePrekeys(PREKEY_BATCH_SIZE))
+      .then(() => joining && warmFonts())
       .catch(() => {});
   document.addEventListener("input", warm, { once: true, capture: true });
 }
