@@ -649,9 +649,10 @@ class Device:
             log.debug("ack up to %d failed: %s", up_to, exc)
 
     async def messages(self) -> AsyncIterator[Message]:
-        """Decrypted messages in stream order, each once, handed over once they are durably on disk (so a
-        crash never shows one twice); removed from the keystore when handed over (one row deleted, written
-        in the background: a crash right after may hand the last few over again)."""
+        """Decrypted messages in stream order, each once, handed over only once they are durably on disk
+        (never one that a crash could take back and deliver again); removed from the keystore when handed
+        over (one row deleted, written in the background: a crash right after may hand the last few over
+        again)."""
         inbox = self.state.inbox
         while True:
             first = inbox.first()

@@ -414,7 +414,10 @@ class Keystore:
         conn.execute("COMMIT")
 
     def _sync_journal(self) -> None:
-        fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no journal (checkpointed and removed): nothing is waiting for a sync
         try:
             os.fsync(fd)
         finally:
