@@ -133,6 +133,8 @@ class Device:
         self._ack_wanted = 0
         self._ack_sent = 0
         self._ack_task: asyncio.Task[None] | None = None
+        self._landing: asyncio.Task[None] | None = None  # the last page handed to the writer (_on_envelopes)
+        self._payloads: dict[str, Payload] = {}  # inbox key -> its payload, decoded when it was decrypted
         self._closed = False
 
     def __repr__(self) -> str:
@@ -324,6 +326,8 @@ class Device:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._ack(self._ack_wanted), ACK_ON_CLOSE_S)
         await self.realtime.stop()
+        if self._landing is not None:
+            self._tasks.append(self._landing)  # its write completes anyway (store.close waits for it)
         if self._ack_task is not None:
             self._tasks.append(self._ack_task)
         for task in self._tasks:
@@ -530,12 +534,25 @@ class Device:
     # -- receiving ------
 
     async def _on_envelopes(self, envelopes: list[JSON]) -> None:
-        # One page at a time (Realtime awaits this before fetching the next): decrypted, written, then acked.
-        up_to = await self._process(envelopes)
-        if up_to is None and envelopes and self.state.cursor > self._ack_sent:
-            up_to = int(self.state.cursor)  # redelivered, already on disk: an acknowledgement had been lost
-        if up_to is not None:
-            self._ack_soon(up_to)
+        # One page at a time (Realtime awaits this before handing over the next): decrypted and handed to the
+        # keystore's writer. While it is written the next page is decrypted; this returns once the previous
+        # page is on disk, so at most one page waits for the disk while the next is decrypted.
+        landing = await self._process(envelopes)
+        previous = self._landing
+        if landing is not None:
+            self._landing = landing
+        elif envelopes and self.state.cursor > self._ack_sent and _landed(previous):
+            # A page that was all redelivery, with every earlier page on disk: an acknowledgement had been
+            # lost; the saved cursor is acknowledged again (an unsettled write acknowledges when it lands).
+            self._ack_soon(int(self.state.cursor))
+        if previous is not None and previous is not self._landing:
+            await previous
+
+    async def _land(self, written: asyncio.Future[None], up_to: int) -> None:
+        """A page's write is durable: its messages may be handed over and its envelopes acknowledged."""
+        await asyncio.shield(written)
+        self._inbox_changed.set()
+        self._ack_soon(up_to)
 
     async def _on_event(self, name: str, data: JSON) -> None:
         if name == "prekeys_low":
@@ -572,9 +589,10 @@ class Device:
             await self._ack(up_to)
             self._ack_sent = max(self._ack_sent, up_to)
 
-    async def _process(self, items: list[JSON]) -> int | None:
-        """Decrypt new items in stream order, write them in one durable commit (inbox, sessions, seen ids,
-        cursor) and return the position to acknowledge: the server deletes only what is on our disk."""
+    async def _process(self, items: list[JSON]) -> asyncio.Task[None] | None:
+        """Decrypt new items in stream order and hand them to the writer in one durable commit (inbox,
+        sessions, seen ids, cursor); the returned task acknowledges the page once that commit is on disk:
+        the server deletes only what is on our disk (None: nothing new)."""
         async with self.lock:
             advanced = False
             for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
@@ -588,25 +606,29 @@ class Device:
                     await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
             if not advanced:
                 return None
-            await self.save()
-            self._inbox_changed.set()
-            return int(self.state.cursor)
+            written = self.store.write()
+            up_to = int(self.state.cursor)
+        landing = asyncio.create_task(self._land(written, up_to), name="confidant-landing")
+        landing.add_done_callback(_log_failed_write)
+        return landing
 
-    def _keep(self, stored: StoredMessage | None) -> None:
+    def _keep(self, decrypted: tuple[StoredMessage, Payload] | None) -> None:
         """De-duplication on the id inside the ciphertext, never the relay's (PROTOCOL.md section 20)."""
-        if stored is None:
+        if decrypted is None:
             return
+        stored, payload = decrypted
         inner = f"{stored.from_account}:{stored.id}"
         if inner not in self.state.seen:
             self.state.inbox[inner] = stored
             self.state.remember_seen(inner)
+            self._payloads[inner] = payload  # decoded once: messages() takes it from here
 
     def _hold(self, item: JSON) -> None:
         """Keep an envelope from a contact whose key changed until the person decides (bounded)."""
         if len(self.state.held) < MAX_HELD:
             self.state.held[f"{item['pos']}:{item['from_device']}"] = dict(item)
 
-    async def _decrypt_item(self, item: JSON) -> StoredMessage | None:
+    async def _decrypt_item(self, item: JSON) -> tuple[StoredMessage, Payload] | None:
         from_account, from_device = str(item["from_account"]), str(item["from_device"])
         if self.trust.is_blocked(from_account):
             self._hold(item)
@@ -648,7 +670,7 @@ class Device:
         if isinstance(payload.body, Profile):
             self._keep_profile(from_account, payload.body, payload.sent_at)
             return None
-        return StoredMessage(
+        stored = StoredMessage(
             id=payload.id,
             from_account=from_account,
             from_device=from_device,
@@ -656,6 +678,7 @@ class Device:
             sent_at=payload.sent_at,
             plaintext=b64e(plaintext),
         )
+        return stored, payload
 
     def _keep_profile(self, from_account: str, profile: Profile, sent_at: int) -> None:
         """A contact's display name (PROTOCOL.md section 23): remembered, never a message. Our own devices'
@@ -690,17 +713,21 @@ class Device:
             log.debug("ack up to %d failed: %s", up_to, exc)
 
     async def messages(self) -> AsyncIterator[Message]:
-        """Decrypted messages in stream order, each once; removed from the keystore when handed over (one
-        row deleted, written in the background: a crash right after may hand the last few over again)."""
+        """Decrypted messages in stream order, each once, handed over only once they are durably on disk
+        (never one that a crash could take back and deliver again); removed from the keystore when handed
+        over (one row deleted, written in the background: a crash right after may hand the last few over
+        again)."""
+        inbox = self.state.inbox
         while True:
-            taken = self.state.inbox.pop_first()
-            if taken is None:
+            first = inbox.first()
+            if first is None or inbox.seq(first[0]) > self.store.durable_seq:
                 self._inbox_changed.clear()
                 await self._inbox_changed.wait()
                 continue
-            stored = taken[1]
+            inbox.pop_first()
+            key, stored = first
             self.store.commit_soon()
-            payload = Payload.decode(b64d(stored.plaintext))
+            payload = self._payloads.pop(key, None) or Payload.decode(b64d(stored.plaintext))
             if isinstance(payload.body, Profile):
                 continue  # never stored in the inbox (_keep_profile); kept out of the type all the same
             yield Message(
@@ -728,3 +755,15 @@ class Device:
             except TimeoutError:
                 raise TimeoutError(f"received {len(out)} of {count} messages in {timeout}s") from None
         return out
+
+
+def _landed(landing: asyncio.Task[None] | None) -> bool:
+    """No page write is pending or failed: the saved cursor is on disk."""
+    return landing is None or (landing.done() and not landing.cancelled() and landing.exception() is None)
+
+
+def _log_failed_write(task: asyncio.Task[None]) -> None:
+    # read here so a failed last page is reported even if no later page awaits it; its records stay staged
+    # for the next commit and nothing is acknowledged meanwhile
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("a received page could not be written: %s", task.exception())

@@ -136,6 +136,11 @@ class Table(MutableMapping[str, V]):
         self._ks._stage(self, key)
         return key, value
 
+    def seq(self, key: str) -> int:
+        """The record's sequence number: its place in the order records were first staged (compare with
+        ``Keystore.durable_seq``)."""
+        return self._seq[key]
+
     def append(self, value: V) -> str:
         """Add a record under a fresh key (queues without a natural key); returns the key."""
         key = f"{self._ks._peek_seq():020d}"
@@ -176,6 +181,9 @@ class Keystore:
         self._loaded: dict[str, list[tuple[str, int, Any]]] = {}  # kinds nobody asked for stay on disk as is
         self._flush_task: asyncio.Task[None] | None = None
         self._closed = False
+        self._durable_seq = 0  # see durable_seq
+        self._failures = 0  # writes that failed (and were staged again)
+        self._unsynced = False  # the last write handed to the writer was not durable (commit_soon)
 
     def __repr__(self) -> str:
         return f"Keystore({self.path.name}, key=<hidden>)"
@@ -223,6 +231,7 @@ class Keystore:
             key = _keywrap.unwrap(passphrase, str(meta["wrapped_key"]))
             ks = cls(path, conn, key, lock_fd)
             ks._load_all()
+            ks._durable_seq = ks._seq  # what was read back from the file
             return ks
         except BaseException:
             os.close(lock_fd)
@@ -305,19 +314,54 @@ class Keystore:
 
         ``durable``: fsync before returning (what an acknowledgement or a wire send relies on). Without it
         the write survives a crash of this process but may be undone by a power loss."""
+        await self.write(durable)
+
+    def write(self, durable: bool = True) -> asyncio.Future[None]:
+        """Hand every staged change to the writer now, as ``commit`` does, and return at once: the returned
+        future completes when the write (and every earlier one) is on disk. Changes staged meanwhile go into
+        a later write, so a caller can prepare the next batch while this one is written."""
         rows = self._take_dirty()
+        # Every record staged so far has a sequence number up to ``mark``: all of them are on disk once this
+        # write is, unless an earlier write fails meanwhile (``failures`` changes; its rows are staged again).
+        mark, failures = self._seq, self._failures
         loop = asyncio.get_running_loop()
-        if rows:
-            future = loop.run_in_executor(self._writer, self._write, rows, durable)
-            self._last_write = future
-            try:
-                await asyncio.shield(future)
-            except sqlite3.Error as exc:
-                self._restage(rows)
-                raise KeystoreError(f"the keystore could not be written ({exc.__class__.__name__})") from exc
-        elif self._last_write is not None and not self._last_write.done():
-            with contextlib.suppress(KeystoreError, sqlite3.Error):
-                await asyncio.shield(self._last_write)
+        if not rows and not (durable and self._unsynced):
+            return asyncio.ensure_future(self._after_last(durable, mark, failures))
+        future = loop.run_in_executor(self._writer, self._write, rows, durable)
+        self._last_write = future
+        # writes run in order: once a durable one is done, every earlier one is synced too
+        self._unsynced = not durable
+        return asyncio.ensure_future(self._landed(future, rows, durable, mark, failures))
+
+    async def _landed(
+        self, future: asyncio.Future[None], rows: list[_Row], durable: bool, mark: int, failures: int
+    ) -> None:
+        try:
+            await asyncio.shield(future)
+        except sqlite3.Error as exc:
+            self._failures += 1
+            self._restage(rows)
+            raise KeystoreError(f"the keystore could not be written ({exc.__class__.__name__})") from exc
+        if durable and failures == self._failures:
+            self._durable_seq = max(self._durable_seq, mark)
+
+    async def _after_last(self, durable: bool, mark: int, failures: int) -> None:
+        # nothing staged: done when the last write is (its own failure is reported to its own caller)
+        last = self._last_write
+        if last is None:
+            failed = False
+        else:
+            with contextlib.suppress(sqlite3.Error):
+                await asyncio.shield(last)
+            failed = last.cancelled() or last.exception() is not None
+        # durable here means the last write was durable too (otherwise the journal would be synced instead)
+        if durable and not failed and failures == self._failures:
+            self._durable_seq = max(self._durable_seq, mark)
+
+    @property
+    def durable_seq(self) -> int:
+        """Every record whose sequence number (``Table.seq``) is at most this is fsynced on disk."""
+        return self._durable_seq
 
     def commit_soon(self) -> None:
         """Write staged changes in the background (not fsynced); for removals that a crash may undo safely."""
@@ -348,6 +392,11 @@ class Keystore:
 
     def _write(self, rows: list[_Row], durable: bool) -> None:
         conn = self._conn
+        if not rows:
+            # Nothing left to write, but earlier writes were not fsynced (a background commit took the rows
+            # this durable commit was for): sync the journal that holds them.
+            self._sync_journal()
+            return
         conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -363,6 +412,16 @@ class Keystore:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def _sync_journal(self) -> None:
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no journal (checkpointed and removed): nothing is waiting for a sync
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # -- sealing ---------------------------------------------------------------------------------------------
 

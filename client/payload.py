@@ -16,6 +16,7 @@ never sees it. Compact JSON, UTF-8; unknown keys are ignored so later versions c
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from client._wire import b64d, b64e
@@ -68,7 +69,7 @@ class Payload:
             else:
                 raise PayloadError("unknown payload type")
             message_id = doc["id"]
-            if not isinstance(message_id, str) or len(message_id) != 32 or not _is_hex(message_id):
+            if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
                 raise PayloadError("a payload needs a 32-hex message id")
             return cls(value, int(doc["sent_at"]), str(doc.get("to", "")), message_id)
         except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
@@ -81,5 +82,4 @@ class Payload:
             raise PayloadError("malformed payload") from None
 
 
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdef" for c in text)
+_MESSAGE_ID = re.compile("[0-9a-f]{32}")

@@ -3,13 +3,13 @@
 A supervisor task keeps one connection alive. It reports itself connected as soon as the socket is up, then
 drains the mailbox in the background with ``sync`` from the last acknowledged position, page by page, until
 ``more`` is false (docs/API.md "Realtime"): a backlog of any size never delays "connected". Each page is
-handed to ``on_envelopes`` and awaited before the next is fetched (the consumer writes it to disk first, so
-memory stays bounded). An ``inbox`` push is a wake-up carrying only a stream position: it makes the device
-pull (``sync`` from its cursor), because pushes relayed by other nodes can arrive out of order or be lost
-while Redis is away. Pulls are coalesced: pushes arriving during a pull cause one more pull after it.
-While a node cannot relay wake-ups (its pub/sub is unhealthy) it sends "pull now" wake-ups (position 0)
-every second instead; and the device pulls at least every ``idle_poll`` seconds anyway, so delivery stays
-bounded even when a wake-up is lost.
+handed to ``on_envelopes`` and awaited before the next one is handed over (the consumer writes it to disk
+first); the next page is fetched meanwhile, so memory stays bounded at two pages. An ``inbox`` push is a
+wake-up carrying only a stream position: it makes the device pull (``sync`` from its cursor), because pushes
+relayed by other nodes can arrive out of order or be lost while Redis is away. Pulls are coalesced: pushes
+arriving during a pull cause one more pull after it. While a node cannot relay wake-ups (its pub/sub is
+unhealthy) it sends "pull now" wake-ups (position 0) every second instead; and the device pulls at least
+every ``idle_poll`` seconds anyway, so delivery stays bounded even when a wake-up is lost.
 A refused connect with ``unauthenticated`` (expired or revoked token) makes it log in again before the next
 attempt. Envelopes may arrive twice (a push racing a sync page): the consumer de-duplicates.
 """
@@ -274,20 +274,36 @@ class Realtime:
 
     async def _resume(self) -> None:
         # The consumer advances the cursor asynchronously: also skip what this connection already handed over.
+        # The next page is requested while the consumer works on this one (the server reads and sends it
+        # meanwhile), so at most two pages are in memory.
         after = max(self._cursor(), self._pulled)
-        while True:
-            query: JSON = {"after": after, "limit": SYNC_PAGE}
-            ack_up_to = self._fold_ack() if self._fold_ack is not None else None
-            if ack_up_to:
-                query["ack_up_to"] = ack_up_to
-            page = await self.call("sync", query)
-            envelopes: list[JSON] = list(page.get("envelopes") or [])
-            if envelopes:
-                await self._on_envelopes(envelopes)
-                after = max(after, *(int(e["pos"]) for e in envelopes))
-                self._pulled = max(self._pulled, after)
-            if not page.get("more") or not envelopes:
-                return
+        fetch = asyncio.ensure_future(self.call("sync", self._sync_query(after)))
+        try:
+            while True:
+                page = await fetch
+                envelopes: list[JSON] = list(page.get("envelopes") or [])
+                more = bool(page.get("more")) and bool(envelopes)
+                if envelopes:
+                    after = max(after, *(int(e["pos"]) for e in envelopes))
+                    if more:
+                        fetch = asyncio.ensure_future(self.call("sync", self._sync_query(after)))
+                    await self._on_envelopes(envelopes)
+                    self._pulled = max(self._pulled, after)
+                if not more:
+                    return
+        finally:
+            if not fetch.done():
+                fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch  # a prefetch the consumer never took: its failure is nobody's news
+
+    def _sync_query(self, after: int) -> JSON:
+        """A pull carrying the acknowledgement the device has ready (``ack_up_to``: no ``ack`` event)."""
+        query: JSON = {"after": after, "limit": SYNC_PAGE}
+        ack_up_to = self._fold_ack() if self._fold_ack is not None else None
+        if ack_up_to:
+            query["ack_up_to"] = ack_up_to
+        return query
 
 
 def _refusal(data: Any) -> ApiError | None:

@@ -9,6 +9,11 @@ Protocol version 2: a peer device's identity key is known only if its certificat
 account key pinned for its account (client/trust.py fills ``peer_identities``); anything else is an
 ``UntrustedDevice``. A ``DuplicateMessage`` (or any error other than ``SessionMismatch``) never falls
 through to ``Session.accept``, and ``accept`` consults the replay cache of accepted initial messages.
+
+The records hold serialised sessions; the active session of each peer is also kept parsed in memory, next to
+the record it was parsed from, so a backlog from one peer parses its session once, not once per message
+(parsing converts keys, which costs more than the decryption itself). Decryption changes a session only on
+success, so the parsed copy never gets ahead of the record it is checked against.
 """
 
 from __future__ import annotations
@@ -30,8 +35,8 @@ from crypto import (
     SignedPreKeyPair,
     WrongRecipient,
     WrongSender,
-    peek_envelope,
 )
+from crypto.envelope import addressing
 
 __all__ = ["SessionBook"]
 
@@ -41,6 +46,8 @@ class SessionBook:
         self.state = state
         self.identity = identity
         self.own_device = bytes.fromhex(state.device_id)
+        # peer device id -> (its active session's record, that record parsed)
+        self._live: dict[str, tuple[str, Session]] = {}
 
     def pinned(self, device_id: str) -> bytes | None:
         """The certified identity key of a peer device (None: not certified, never used)."""
@@ -54,6 +61,7 @@ class SessionBook:
 
     def drop(self, device_id: str) -> None:
         self.state.sessions.pop(device_id, None)
+        self._live.pop(device_id, None)
 
     def start(self, account_id: str, device_id: str, bundle: PreKeyBundle) -> None:
         """Start a session from a bundle (signature verified) and make it active."""
@@ -65,15 +73,15 @@ class SessionBook:
     def encrypt(self, device_id: str, plaintext: bytes) -> tuple[str, bytes]:
         """Encrypt with the active session: (``"prekey"`` | ``"message"``, envelope bytes)."""
         states = list(self.state.sessions[device_id])
-        session = Session.from_bytes(b64d(states[0]))
+        session = self._parsed(device_id, states[0])
         wire = session.encrypt(plaintext)
-        states[0] = b64e(session.to_bytes())
+        states[0] = self._keep(device_id, session)
         self.state.sessions[device_id] = states  # assigned, not changed in place: stages the record
-        return peek_envelope(wire).type.wire_name, wire
+        return addressing(wire).type.wire_name, wire
 
     def decrypt(self, from_account: str, from_device: str, wire: bytes) -> bytes:
         """Decrypt an envelope routed as from ``from_device``; state changes only on success."""
-        info = peek_envelope(wire)
+        info = addressing(wire)  # the rest is validated by the session's decrypt (or accept) below
         if info.recipient_device != self.own_device:
             raise WrongRecipient("envelope is addressed to another device")
         if info.sender_device.hex() != from_device:
@@ -84,7 +92,7 @@ class SessionBook:
         states = list(self.state.sessions.get(from_device, []))
         refusal: CryptoError | None = None
         for index, raw in enumerate(states):
-            session = Session.from_bytes(b64d(raw))
+            session = self._parsed(from_device, raw) if index == 0 else Session.from_bytes(b64d(raw))
             try:
                 plaintext = session.decrypt(wire)
             except DuplicateMessage:
@@ -95,7 +103,7 @@ class SessionBook:
                 refusal = exc  # probably another session's message; refused if none decrypts
                 continue
             del states[index]
-            states.insert(0, b64e(session.to_bytes()))
+            states.insert(0, self._keep(from_device, session))
             self.state.sessions[from_device] = states
             return plaintext
         if info.type is not EnvelopeType.PREKEY:
@@ -125,8 +133,21 @@ class SessionBook:
         return plaintext
 
     def _push(self, device_id: str, session: Session) -> None:
-        states = [b64e(session.to_bytes()), *self.state.sessions.get(device_id, [])]
+        states = [self._keep(device_id, session), *self.state.sessions.get(device_id, [])]
         self.state.sessions[device_id] = states[: 1 + MAX_PREVIOUS_SESSIONS]
+
+    def _parsed(self, device_id: str, raw: str) -> Session:
+        """The active session of ``device_id`` stored as ``raw``: the parsed copy if it is of this record."""
+        live = self._live.get(device_id)
+        if live is not None and live[0] == raw:
+            return live[1]
+        return Session.from_bytes(b64d(raw))
+
+    def _keep(self, device_id: str, session: Session) -> str:
+        """Serialise ``session`` as the new active record of ``device_id`` and keep it parsed."""
+        raw = b64e(session.to_bytes())
+        self._live[device_id] = (raw, session)
+        return raw
 
     def _signed_prekey(self, key_id: int) -> SignedPreKeyPair | None:
         raw = self.state.signed_prekeys.get(str(key_id))

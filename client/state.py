@@ -34,7 +34,7 @@ handing it over deletes one row.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from client.keystore import Keystore, RecordKind, Table
@@ -74,6 +74,12 @@ class StoredMessage:
     plaintext: str = field(repr=False)  # b64 of the encoded payload
 
 
+def _fields(record: OutboxEntry | StoredMessage) -> dict[str, Any]:
+    # the fields as they are (json.dumps copies them): dataclasses.asdict deep-copies, which costs more
+    # than sealing the row
+    return dict(vars(record))
+
+
 def _outbox_entry(doc: Any) -> OutboxEntry:
     return OutboxEntry(**doc)
 
@@ -90,8 +96,8 @@ PEER_IDENTITY: RecordKind[str] = RecordKind("peer_identity")
 DEVICE_ACCOUNT: RecordKind[str] = RecordKind("device_account")
 DEVICE_SET: RecordKind[list[str]] = RecordKind("device_set")
 SEEN: RecordKind[int] = RecordKind("seen", ordered=True)
-INBOX: RecordKind[StoredMessage] = RecordKind("inbox", ordered=True, encode=asdict, decode=_stored_message)
-OUTBOX: RecordKind[OutboxEntry] = RecordKind("outbox", ordered=True, encode=asdict, decode=_outbox_entry)
+INBOX: RecordKind[StoredMessage] = RecordKind("inbox", ordered=True, encode=_fields, decode=_stored_message)
+OUTBOX: RecordKind[OutboxEntry] = RecordKind("outbox", ordered=True, encode=_fields, decode=_outbox_entry)
 KEY_CHANGE: RecordKind[dict[str, str]] = RecordKind("key_change", ordered=True)
 ACCOUNT_SECRET: RecordKind[str] = RecordKind("account_secret")
 ACCOUNT_PIN: RecordKind[dict[str, Any]] = RecordKind("account_pin")

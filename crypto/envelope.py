@@ -43,6 +43,7 @@ __all__ = [
     "Envelope",
     "EnvelopeInfo",
     "EnvelopeType",
+    "addressing",
     "decode_initial_message",
     "encode_binding",
     "encode_initial_message",
@@ -175,6 +176,13 @@ def parse(raw: bytes) -> Envelope:
     if body < PADDING_BLOCK_BYTES or body % PADDING_BLOCK_BYTES:
         raise MalformedEnvelope("ciphertext length is not a padded length")
     return Envelope(info.type, info.sender_device, info.recipient_device, initial, header, ciphertext)
+
+
+def addressing(raw: bytes) -> EnvelopeInfo:
+    """Version, type, sender and recipient from the fixed prefix only, without validating the keys that
+    follow (no curve arithmetic): what a recipient checks before choosing a session, whose ``decrypt``
+    then parses the whole envelope. Raises like `parse` on a bad prefix."""
+    return _addressing(raw)
 
 
 def peek(raw: bytes) -> EnvelopeInfo:

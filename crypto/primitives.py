@@ -108,8 +108,15 @@ def sha512(data: bytes) -> bytes:
 
 
 def blake2b(data: bytes, size: int = 32, key: bytes = b"") -> bytes:
-    """BLAKE2b (libsodium `crypto_generichash`) with an optional key."""
-    return bytes(_sodium.crypto_generichash_blake2b_salt_personal(data, digest_size=size, key=key))
+    """BLAKE2b (libsodium `crypto_generichash`, same bytes) with an optional key.
+
+    hashlib's BLAKE2b: the binding's per-call parameter checks cost 8x the hash of a short input (the
+    keystore names every record with it); the same limits are checked here."""
+    if not _sodium.crypto_generichash_BYTES_MIN <= size <= _sodium.crypto_generichash_BYTES_MAX:
+        raise ValueError("BLAKE2b output size out of range")
+    if len(key) > _sodium.crypto_generichash_KEYBYTES_MAX:
+        raise ValueError("BLAKE2b key too long")
+    return hashlib.blake2b(data, digest_size=size, key=key).digest()
 
 
 class Blake2b:

@@ -1,5 +1,7 @@
 """A therapist back after time away: Chromium drains a 2,000-message backlog and shows the conversation, and
-the page never freezes while it does (each received page is one IndexedDB write of the records it changed)."""
+the page never freezes while it does (each received page is one IndexedDB write of the records it changed, and
+decryption yields to the page every 25 envelopes): no main-thread task (PerformanceObserver "longtask") over
+LONGEST_TASK_MS while draining."""
 
 from __future__ import annotations
 
@@ -16,12 +18,20 @@ from tests.fixtures.server_proc import ConfidantServer
 pytestmark = pytest.mark.browser
 
 BACKLOG = 2000
-# Started before the app loads: the longest gap between two 50 ms timer ticks is how long the page froze.
-HEARTBEAT = """
+# Started before the app loads: every main-thread task over 50 ms (the browser's "long task"), and the longest
+# gap between two 50 ms timer ticks (what a person sees as the page freezing).
+WATCH = """
 window.__gaps = [];
+window.__tasks = [];
 let last = performance.now();
 setInterval(() => { const now = performance.now(); window.__gaps.push(now - last); last = now; }, 50);
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__tasks.push(e.duration); })
+  .observe({ type: "longtask" });
 """
+# Measured here under a load average of 9-20 (a 2-core machine shared by many suites stretches every task):
+# longest task 83-409 ms, and 245-1,039 ms before decryption was sliced by time and dates formatted with one
+# formatter. The bound is for that machine, not a target; bench/RESULTS.md has the figures.
+LONGEST_TASK_MS = 1000
 
 
 async def test_the_browser_drains_a_2000_message_backlog_without_freezing(
@@ -40,22 +50,28 @@ async def test_the_browser_drains_a_2000_message_backlog_without_freezing(
             sdk.enqueue(therapist_id, text)
         await sdk.flush(timeout=300)
 
-        await therapist.context.add_init_script(HEARTBEAT)
+        await therapist.context.add_init_script(WATCH)
         page = await therapist.context.new_page()
         await page.goto("/")
         await unlock(page)  # Argon2id blocks the page by design: the heartbeat starts counting after it
         await expect(page.get_by_role("heading", name="Your clients")).to_be_visible()
-        await page.evaluate("() => { window.__gaps = []; }")
+        await page.evaluate("() => { window.__gaps = []; window.__tasks = []; }")
         started = time.monotonic()
         await open_chat(page, "Alex (away)")
         await expect(bubble(page, sent[-1])).to_be_visible(timeout=180_000)
         drained = time.monotonic() - started
         await expect(page.locator(".msg.in")).to_have_count(BACKLOG)
         gaps: list[float] = await page.evaluate("() => window.__gaps")
+        tasks: list[float] = await page.evaluate("() => window.__tasks")
         assert gaps, "the heartbeat never ran"
+        longest = max(tasks, default=0.0)
+        print(
+            f"drained {BACKLOG} in {drained:.1f} s; longest task {longest:.0f} ms ({len(tasks)} over 50 ms);"
+            f" longest timer gap {max(gaps):.0f} ms"
+        )
         # Before: every received page rewrote whole conversations and lists, and every refresh re-rendered
-        # every bubble. Measured here under a load average of ~20: worst gaps 0.9-2.0 s (scheduling of a
-        # 2-core machine shared by many suites); 2.5 s survives that; it is not a quiet-machine bound.
+        # every bubble (worst gaps 2.7 s here).
+        assert longest < LONGEST_TASK_MS, f"a {longest:.0f} ms task froze the page while draining"
         assert max(gaps) < 2500, f"the page froze for {max(gaps):.0f} ms while draining ({drained:.1f} s)"
     finally:
         await sdk.close()

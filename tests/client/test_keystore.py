@@ -52,6 +52,27 @@ async def test_records_survive_reopening_in_order(tmp_path: Path) -> None:
     await ks.close()
 
 
+async def test_a_record_counts_as_durable_only_once_a_durable_write_holding_it_landed(
+    tmp_path: Path,
+) -> None:
+    # what Device.messages relies on to hand over only what a crash cannot take back
+    ks = await asyncio.to_thread(Keystore.create, tmp_path / "device.keystore", "pass phrase", kdf="fast")
+    state = DeviceState(ks)
+    fill(state)
+    written = ks.write()
+    state.inbox["late"] = StoredMessage("late", "b" * 32, PEER, 9, 7, b64e(b"later"))
+    assert ks.durable_seq < state.inbox.seq("m0"), "handed to the writer is not on disk yet"
+    await written
+    assert state.inbox.seq("m2") <= ks.durable_seq < state.inbox.seq("late")
+    ks.commit_soon()  # a background write takes "late" without an fsync
+    await asyncio.sleep(0)
+    await ks.commit(durable=False)
+    assert ks.durable_seq < state.inbox.seq("late")
+    await ks.commit()  # nothing left to write, yet it must make "late" durable
+    assert ks.durable_seq >= state.inbox.seq("late")
+    await ks.close()
+
+
 async def test_a_record_kind_added_later_is_stored_and_left_alone_by_code_that_does_not_know_it(
     tmp_path: Path,
 ) -> None:

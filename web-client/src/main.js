@@ -5,6 +5,7 @@ import { Device } from "./app/device.js";
 import { ready as cryptoReady } from "./crypto/primitives.js";
 import { prepareOneTimePrekeys } from "./crypto/keys.js";
 import { PREKEY_BATCH_SIZE } from "./crypto/limits.js";
+import { warmFonts } from "./lib/fontwarm.js";
 import { startReleaseGuard } from "./app/release.js";
 import { shell } from "./views/shell.js";
 import { welcomeView, joinView, existingDeviceView, unlockView, revokedView, frame } from "./views/onboarding.js";
@@ -48,9 +49,22 @@ function parseRoute() {
 }
 
 const go = (hash) => {
-  if (location.hash === hash) render();
+  if (location.hash === hash) renderSoon();
   else location.hash = hash;
 };
+
+// Several causes of a render often come together (a status change, then the hash change it leads to): they
+// make one render, in a task of its own, not two renders inside the task that caused them (after joining,
+// that task was the longest the page ran).
+let renderQueued = false;
+function renderSoon() {
+  if (renderQueued) return;
+  renderQueued = true;
+  setTimeout(() => {
+    renderQueued = false;
+    render();
+  }, 0);
+}
 
 function mount(nodes, extraCleanup) {
   for (const fn of cleanup) fn();
@@ -219,10 +233,10 @@ function focusMain() {
   });
 }
 
-window.addEventListener("hashchange", () => render());
+window.addEventListener("hashchange", () => renderSoon());
 device.addEventListener("change", (e) => {
   const what = e.detail.what;
-  if (what === "status" || what === "link_ended") render();
+  if (what === "status" || what === "link_ended") renderSoon();
   // A client waiting for contacts or for (new) terms re-evaluates the gate.
   // Only on the home route: elsewhere (e.g. approving a new device on #/devices) a re-render would lose the screen's state.
   if (what === "contacts" && device.role === "client" && !root.querySelector(".chat") && !parseRoute().parts.length) render();
@@ -237,11 +251,13 @@ function warmCrypto() {
   const { parts } = parseRoute();
   const needs = device.status === "locked" || ((parts[0] === "join" || parts[0] === "link") && parts[1]);
   if (!needs) return;
-  // A new device also needs its first one-time prekeys: made while the person types, a few at a time.
+  // A new device also needs its first one-time prekeys, and its next screen's fonts: both made ready while the
+  // person types, a few at a time.
   const joining = device.status === "none";
   const warm = () =>
     cryptoReady()
       .then(() => joining && prepareOneTimePrekeys(PREKEY_BATCH_SIZE))
+      .then(() => joining && warmFonts())
       .catch(() => {});
   document.addEventListener("input", warm, { once: true, capture: true });
 }
@@ -249,7 +265,7 @@ function warmCrypto() {
 if (import.meta.env.PROD) startReleaseGuard();
 startAttention(device);
 device.load().then(() => {
-  render();
+  renderSoon(); // the same render as the status change load() announced
   warmCrypto();
 }, (e) => {
   replace(root, h("div", { class: "page" }, h("div", { class: "notice error", role: "alert" }, `Confidant could not start: ${e.message}`)));

@@ -10,7 +10,7 @@ import "./admin.css";
 import { h, replace, announce } from "../lib/dom.js";
 import { sparkline } from "./charts.js";
 import { practiceCard } from "./practice.js";
-import { Series, formatNumber, formatSeconds, latencyWindow, rate } from "./stats.js";
+import { Series, clockTime, formatNumber, formatSeconds, isoDay, latencyWindow, rate } from "./stats.js";
 import { custodianCard } from "./custodian.js";
 
 const POLL_MS = 3000; // live figures
@@ -172,7 +172,7 @@ export function mount(container, device) {
   let lastThroughput = null;
   function showLastKnown(key, v, at, detail) {
     const t = tiles[key];
-    const when = new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const when = clockTime(at);
     t.value.textContent = t.format(v);
     t.detail.textContent = `last known, ${when} · ${detail}`;
   }
@@ -204,7 +204,7 @@ export function mount(container, device) {
         h("li", { class: ["dep", d.status === "ok" ? "up" : "down"], "data-testid": `dep-${name}` }, h("span", { class: "dep-name" }, name), " ", d.status === "ok" ? `ok · ${d.latency_ms.toFixed(1)} ms` : `unavailable${d.error ? ` (${d.error})` : ""}`),
       ),
     );
-    const at = new Date(cur.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    const at = clockTime(cur.at, true);
     updated.textContent = `${cur.ready ? "Ready" : "NOT READY"} · updated ${at} · every ${POLL_MS / 1000} s`;
     problem.hidden = true;
     const connectionsChanged = prev && prev.metrics.connected_devices !== m.connected_devices;
@@ -238,7 +238,7 @@ export function mount(container, device) {
         h("dt", null, "Pending invitations"),
         h("dd", null, String(roles.reduce((n, r) => n + (overview.pending_invitations[r] || 0), 0))),
       );
-      const events = Object.entries(overview.audit_events).sort(([a], [b]) => a.localeCompare(b));
+      const events = Object.entries(overview.audit_events).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)); // event names are ASCII: no collation needed
       replace(auditCounts, events.length ? events.flatMap(([k, n]) => [h("dt", null, k.replaceAll("_", " ")), h("dd", null, String(n))]) : [h("dt", null, "Entries"), h("dd", null, "0")]);
       // Redrawn only when something shown changed, and never under an armed "Confirm: disable" (a redraw
       // would take the button away between the person's two clicks).
@@ -255,7 +255,7 @@ export function mount(container, device) {
             h("td", null, h("code", { title: a.account_id }, short(a.account_id))),
             h("td", null, a.role),
             h("td", null, String(a.active_devices)),
-            h("td", null, new Date(a.created_at).toLocaleDateString()),
+            h("td", null, isoDay(a.created_at)),
             h("td", null, a.disabled ? "disabled" : "active"),
             h("td", null, a.account_id === device.me.account_id ? h("span", { class: "muted small" }, "you") : a.disabled ? h("button", { type: "button", class: "small secondary", onclick: () => setDisabled(a.account_id, false) }, "Enable") : confirmButton("Disable", "small danger", () => setDisabled(a.account_id, true))),
           ),

@@ -28,6 +28,7 @@ import { ApiError } from "./api.js";
 import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
 import { KeyChangeHold } from "./trust.js";
 import { displayNameOf, profilePayload } from "./profile.js";
+import { nextTask } from "../lib/dom.js";
 
 const SEEN_LIMIT = 2000;
 const MAX_PREVIOUS_SESSIONS = 4;
@@ -38,7 +39,7 @@ const SYNC_PAGE = 200;
 const HELD = "held"; // _sendItem: kept in the outbox until the person accepts the contact's new key
 const BATCH = 32; // sends per send_batch event (server/limits.py MAX_SENDS_PER_BATCH)
 const ACK_FOLD_MS = 250; // how long an acknowledgement waits for a pull to carry it (sync's ack_up_to)
-const YIELD_EVERY = 25; // envelopes decrypted between two yields to the page (it keeps painting)
+const SLICE_MS = 8; // decryption yields to the page after this long (it keeps painting and taking input)
 
 let lastKey = 0;
 /** Increasing record keys (ms clock * 1000 + counter), so a prefix listing comes back in insertion order. */
@@ -524,7 +525,7 @@ export class Messenger {
     const page = { puts, touched, receipts: new Map(), seen: [] };
     let keysChanged = false;
     let advanced = false;
-    let n = 0;
+    let slice = performance.now();
     for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
       if (e.pos <= st.lastPos) continue;
       try {
@@ -546,7 +547,12 @@ export class Messenger {
       }
       st.lastPos = e.pos;
       advanced = true;
-      if (++n % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0)); // let the page paint
+      // Sliced by time, not by count: a slow phone yields after fewer envelopes, so no slice (the first one
+      // runs in the task that brought the page from the socket) becomes a long task.
+      if (performance.now() - slice > SLICE_MS) {
+        await nextTask();
+        slice = performance.now();
+      }
     }
     if (!advanced) return;
     // One receipt per sender per page (not one per message): the ids it delivered.

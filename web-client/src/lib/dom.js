@@ -32,6 +32,13 @@ export function replace(el, ...children) {
   return el;
 }
 
+/** Resolves in a later task: what follows runs after the page had a chance to paint and handle input
+ * (scheduler.yield where the browser has it: a plain timeout is clamped to 4 ms once nested). */
+export function nextTask() {
+  if (globalThis.scheduler && typeof globalThis.scheduler.yield === "function") return globalThis.scheduler.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 const announcer = () => document.getElementById("announcer");
 
 /** Say something to screen-reader users without moving focus. */
@@ -43,20 +50,29 @@ export function announce(text) {
   queueMicrotask(() => (a.textContent = text));
 }
 
+// One formatter per format, made on first use: toLocale*String with options builds a new Intl formatter on
+// every call (a fraction of a millisecond each: a second of main thread for a 2,000-message backlog).
+const formatters = new Map();
+function dateFormat(kind, options) {
+  let f = formatters.get(kind);
+  if (!f) formatters.set(kind, (f = new Intl.DateTimeFormat([], options)));
+  return f;
+}
+
 export function formatTime(ms) {
-  return new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return dateFormat("time", { hour: "2-digit", minute: "2-digit" }).format(ms);
 }
 
 export function formatDateTime(ms) {
-  return new Date(ms).toLocaleString([], {
+  return dateFormat("datetime", {
     weekday: "short",
     month: "short",
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
-  });
+  }).format(ms);
 }
 
 export function formatDay(ms) {
-  return new Date(ms).toLocaleDateString([], { weekday: "long", month: "long", day: "numeric" });
+  return dateFormat("day", { weekday: "long", month: "long", day: "numeric" }).format(ms);
 }

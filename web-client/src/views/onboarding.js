@@ -1,5 +1,5 @@
 // Screens before a device is unlocked: welcome, join with an invitation, unlock.
-import { h, announce } from "../lib/dom.js";
+import { h, announce, nextTask } from "../lib/dom.js";
 import { brand } from "./shell.js";
 import { WrongPassphrase } from "../app/vault.js";
 
@@ -73,6 +73,9 @@ export function joinView(device, code, { onDone, fingerprint = null }) {
         busy.hidden = false;
         announce("Creating your keys");
         try {
+          // The click ends here and the busy state paints; making the keys is a task of its own (a long task
+          // on a slow phone otherwise).
+          await nextTask();
           await device.join(code, pass.value, fingerprint);
           onDone();
         } catch (e2) {
