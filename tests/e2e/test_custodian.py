@@ -79,7 +79,6 @@ async def test_the_offline_key_opens_a_departed_therapists_disclosed_notes_only(
     db, therapist, client = p.server.db_path, p.therapist, p.client
     public = _keygen(tmp_path / "custodian.key")
     vault, custodian = Vault.of(therapist), Custodian.of(therapist)
-    vault.create_key()
     await client.accept_terms(therapist.account_id)  # TERMS: no custodian disclosed
 
     async def note(text: str, **kw: object) -> CustodianStatus:
@@ -165,7 +164,6 @@ async def test_a_custodian_key_or_terms_text_swapped_by_the_operator_is_refused(
     p = practice
     public = _keygen(tmp_path / "custodian.key")
     vault, custodian = Vault.of(p.therapist), Custodian.of(p.therapist)
-    vault.create_key()
     await p.admin.api.request("PUT", "/admin/custodian", {"public_key": b64e(public)})
     paragraph = await disclosure(p.therapist.api)
     assert paragraph is not None

@@ -92,7 +92,6 @@ async def _session_and_notes(p: Practice) -> None:
     timings = await run_call(p.therapist, p.client, hold_s=0)
     assert timings.connected_s > 0
     vault = Vault.of(p.therapist)
-    vault.create_key()
     await vault.save_note(p.client.account_id, NOTES[0], now=1_800_000_000_000)
     sessions = (await p.therapist.api.request("GET", "/sessions"))["sessions"]
     await vault.save_note(
