@@ -89,6 +89,11 @@ async def test_admin_turns_the_custodian_on_and_the_offline_key_opens_a_browser_
     # The staff table scrolls inside its own region; the dashboard never scrolls sideways on a phone.
     assert await a.evaluate("document.documentElement.scrollWidth <= innerWidth")
     await a.set_viewport_size({"width": 1180, "height": 760})
+    # The administrator's own recovery key is made again from the dashboard (there is no Account screen).
+    recovery = a.get_by_role("region", name="Recovery key")
+    await recovery.get_by_role("button", name="Make a new recovery key").click()
+    await recovery.get_by_role("button", name="Yes, replace my recovery key").click()
+    await expect(recovery.get_by_test_id("recovery-key")).to_be_visible()
 
     # The therapist discloses it in new terms.
     await t.get_by_role("link", name="Terms").click()

@@ -12,6 +12,7 @@ import { sparkline } from "./charts.js";
 import { practiceCard } from "./practice.js";
 import { Series, clockTime, formatNumber, formatSeconds, isoDay, latencyWindow, rate } from "./stats.js";
 import { custodianCard } from "./custodian.js";
+import { recoveryKeySection } from "../views/recoverykey.js";
 
 const POLL_MS = 3000; // live figures
 const SLOW_POLL_MS = 10000; // population and staff: they change rarely (and when connections change)
@@ -155,6 +156,7 @@ export function mount(container, device) {
     practiceCard(api),
     h("section", { class: "card", "aria-labelledby": "mod-h" }, h("h2", { id: "mod-h" }, "Disable an account or revoke a device"), h("p", { class: "muted small" }, "Client accounts are never listed. Ask the person (or their therapist) for the account id shown on their Devices page, under “Your account id”."), moderation),
     custodianCard(api, confirmButton),
+    recoveryKeySection(device), // an administrator's own recovery key (the Account screen's, for this role)
   );
   container.classList.add("page-wide");
   replace(container, page);

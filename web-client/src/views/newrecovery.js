@@ -6,10 +6,11 @@ import { ensureVaultKey } from "../app/vault_key.js";
 import { vaultRecords } from "../app/vault_records.js";
 import { recoveryKeyCard } from "./recoverykey.js";
 
-// Where a new one is made later (an administrator has no Account screen in the browser: not built).
+// Where a new one is made later.
 const LATER = {
   client: "You can make a new one later on the Account screen; the old one then stops working.",
   therapist: "You can make a new one later on the Account screen; the old one then stops working.",
+  admin: "You can make a new one later on the dashboard (Recovery key); the old one then stops working.",
 };
 
 async function makeKey(device) {
@@ -36,7 +37,7 @@ export function newRecoveryKeyView(device, { frame, onDone }) {
         h("div", { class: "notice error", role: "alert" }, "Your recovery key could not be made: the server cannot be reached. Your account is created."),
         h("div", { class: "row" },
           h("button", { type: "button", onclick: () => page.replaceWith(newRecoveryKeyView(device, { frame: (x) => [x], onDone })[0]) }, "Try again"),
-          h("button", { type: "button", class: "secondary", onclick: onDone }, device.role === "admin" ? "Continue without it" : "Make it later on the Account screen")),
+          h("button", { type: "button", class: "secondary", onclick: onDone }, device.role === "admin" ? "Make it later on the dashboard" : "Make it later on the Account screen")),
       );
     },
   );
