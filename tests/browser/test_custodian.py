@@ -109,7 +109,6 @@ async def test_admin_turns_the_custodian_on_and_the_offline_key_opens_a_browser_
     # Before the client accepts, notes stay the therapist's alone.
     await open_chat(t, p.client_name)
     await t.locator(".chat-head").get_by_role("link", name="Notes").click()
-    await t.get_by_role("button", name="I have stored it safely").click()
     await _write_note(t, "First session, before the new terms.")
     await expect(t.get_by_test_id("custodian-note-status")).to_contain_text("has not accepted")
     assert _copies(server) == 0
