@@ -126,7 +126,8 @@ async def test_sdk_therapist_calls_browser_client(
                     raise
         before = len(rejected)
         await real_request("call.signal", sent[first])  # the first offer, into the browser's new join
-        await eventually(lambda: len(rejected) == before + 1, timeout=15)
+        await eventually(lambda: len(rejected) > before, timeout=15)
+        assert set(rejected[before:]) <= {"DecryptionFailed", "ReplayedSignal", "WrongContext"}, rejected
         await c.wait_for_function(FRAMES, arg=5, timeout=20_000)
 
         await call.end()

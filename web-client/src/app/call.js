@@ -461,6 +461,9 @@ export class CallController extends EventTarget {
   }
 
   async _applySignal(e) {
+    // Before this page's own join exists nothing can be addressed to it: a signal now is for an earlier join
+    // (a reload), sealed to keys this page never had. Dropped, not counted as a refusal.
+    if (!this._join || !this.room) return void console.debug("signal before this page joined: dropped");
     const m = this.room.members.find((x) => x.peer === e.from_peer);
     if (!m) return;
     const id = await this._identity(m);
