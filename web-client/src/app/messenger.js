@@ -484,6 +484,7 @@ export class Messenger {
 
   async sync() {
     for (;;) {
+      if (!this.d.state) return; // locked while pulling: the next unlock pulls from the saved position
       let r;
       const query = { after: this.d.state.lastPos, limit: SYNC_PAGE };
       const ackUpTo = this._ackWanted;
@@ -551,6 +552,8 @@ export class Messenger {
       // runs in the task that brought the page from the socket) becomes a long task.
       if (performance.now() - slice > SLICE_MS) {
         await nextTask();
+        // Locked meanwhile: nothing of this page is written or acknowledged; the server delivers it again.
+        if (this.d.state !== st) return;
         slice = performance.now();
       }
     }
