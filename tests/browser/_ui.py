@@ -9,6 +9,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 
+from client.device import Device
 from tests.fixtures.server_proc import ConfidantServer
 
 PASSPHRASE = "quiet river at dawn"
@@ -220,3 +221,30 @@ async def link_new_device(browser: Browser, server: ConfidantServer, existing: P
     await existing.get_by_role("button", name="Same number: approve").click()
     await expect(existing.get_by_role("status").filter(has_text="Approved. The new device")).to_be_visible()
     return new
+
+
+async def sdk_therapist_and_browser_client(
+    browser: Browser, server: ConfidantServer, keystore: Path
+) -> tuple[User, Device, User]:
+    """An administrator in the browser invites a therapist who is a Python SDK device; the therapist publishes
+    TERMS and invites a browser client, who reads and accepts them. Returns (admin, therapist, client); the
+    caller closes the therapist."""
+    admin = await open_user(browser, server)
+    await join(admin.page, f"/#/join/{server.admin_code()}")
+    await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
+    link = await create_invitation(admin.page, "Dr. Scripted")
+    therapist = await Device.register(server.url, link, keystore, "a passphrase")
+    try:
+        await therapist.publish_terms(TERMS)
+        invitation = await therapist.invite_client()
+        client = await open_user(browser, server)
+        c = client.page
+        await join(c, f"/#/join/{invitation['code']}")
+        await expect(c.get_by_role("document", name="Terms text")).to_have_text(TERMS)  # rendered, final
+        await c.get_by_label("I have read these terms in full.").check()
+        await c.get_by_role("button", name="I accept these terms").click()
+        await expect(c.get_by_label("Message to Your therapist")).to_be_visible()
+    except BaseException:
+        await therapist.close()
+        raise
+    return admin, therapist, client

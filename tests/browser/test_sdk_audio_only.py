@@ -10,9 +10,10 @@ import pytest
 from playwright.async_api import Browser, Dialog, expect
 
 from client.calls import Call, schedule_session
-from client.device import Device
 from signaling.peer import CallPeer
-from tests.browser._ui import TERMS, create_invitation, join, open_user
+from tests.browser._ui import (
+    sdk_therapist_and_browser_client,
+)
 from tests.fixtures.server_proc import ConfidantServer
 from tests.fixtures.webrtc import loopback_ice
 from tests.server._kit import eventually
@@ -32,21 +33,10 @@ async def _quiet_video(peer: CallPeer, audio_frames: int = 50) -> int:
 async def test_sdk_and_browser_agree_on_audio_only(
     browser: Browser, server: ConfidantServer, tmp_path: Path
 ) -> None:
-    admin = await open_user(browser, server)
-    await join(admin.page, f"/#/join/{server.admin_code()}")
-    await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
-    link = await create_invitation(admin.page, "Dr. Scripted")
-    therapist = await Device.register(server.url, link, tmp_path / "therapist.keystore", "a passphrase")
+    admin, therapist, client = await sdk_therapist_and_browser_client(browser, server, tmp_path / "t.ks")
     call: Call | None = None
     try:
-        await therapist.publish_terms(TERMS)
-        invitation = await therapist.invite_client()
-        client = await open_user(browser, server)
         c = client.page
-        await join(c, f"/#/join/{invitation['code']}")
-        await c.get_by_label("I have read these terms in full.").check()
-        await c.get_by_role("button", name="I accept these terms").click()
-        await expect(c.get_by_label("Message to Your therapist")).to_be_visible()
 
         async def accept(dialog: Dialog) -> None:
             await dialog.accept()

@@ -13,11 +13,13 @@ import pytest
 from playwright.async_api import Browser, ConsoleMessage, Dialog, expect
 
 from client.calls import Call, schedule_session
-from client.device import Device
 from crypto import boxed
 from crypto.keys import IdentityKeyPair
 from signaling.messages import SignalKind, SignalMessage
-from tests.browser._ui import TERMS, create_invitation, join, open_user, unlock
+from tests.browser._ui import (
+    sdk_therapist_and_browser_client,
+    unlock,
+)
 from tests.fixtures.server_proc import ConfidantServer
 from tests.fixtures.webrtc import loopback_ice
 from tests.server._kit import eventually
@@ -32,23 +34,10 @@ FRAMES = "n => Number(document.querySelector('.quality')?.dataset.frames || 0) >
 async def test_sdk_therapist_calls_browser_client(
     browser: Browser, server: ConfidantServer, tmp_path: Path
 ) -> None:
-    admin = await open_user(browser, server)
-    await join(admin.page, f"/#/join/{server.admin_code()}")
-    await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
-    link = await create_invitation(admin.page, "Dr. Scripted")
-
-    therapist = await Device.register(server.url, link, tmp_path / "therapist.keystore", "a passphrase")
+    admin, therapist, client = await sdk_therapist_and_browser_client(browser, server, tmp_path / "t.ks")
     call: Call | None = None
     try:
-        await therapist.publish_terms(TERMS)
-        invitation = await therapist.invite_client()
-        client = await open_user(browser, server)
         c = client.page
-        await join(c, f"/#/join/{invitation['code']}")
-        await expect(c.get_by_role("document", name="Terms text")).to_have_text(TERMS)  # rendered, final
-        await c.get_by_label("I have read these terms in full.").check()
-        await c.get_by_role("button", name="I accept these terms").click()
-        await expect(c.get_by_label("Message to Your therapist")).to_be_visible()
 
         client_id = next(x.account_id for x in await therapist.contacts() if x.role == "client")
         session = await schedule_session(therapist, [client_id], duration_s=1800)

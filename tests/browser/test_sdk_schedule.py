@@ -11,8 +11,9 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from client import schedule
-from client.device import Device
-from tests.browser._ui import TERMS, create_invitation, join, open_user
+from tests.browser._ui import (
+    sdk_therapist_and_browser_client,
+)
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -23,20 +24,9 @@ HOUR_MS = 3600 * 1000
 async def test_sdk_therapist_reschedules_and_cancels_and_the_browser_client_is_told(
     browser: Browser, server: ConfidantServer, tmp_path: Path
 ) -> None:
-    admin = await open_user(browser, server)
-    await join(admin.page, f"/#/join/{server.admin_code()}")
-    await expect(admin.page.get_by_role("heading", name="Relay health")).to_be_visible()
-    link = await create_invitation(admin.page, "Dr. Scripted")
-    therapist = await Device.register(server.url, link, tmp_path / "therapist.keystore", "a passphrase")
+    admin, therapist, client = await sdk_therapist_and_browser_client(browser, server, tmp_path / "t.ks")
     try:
-        await therapist.publish_terms(TERMS)
-        invitation = await therapist.invite_client()
-        client = await open_user(browser, server)
         c = client.page
-        await join(c, f"/#/join/{invitation['code']}")
-        await c.get_by_label("I have read these terms in full.").check()
-        await c.get_by_role("button", name="I accept these terms").click()
-        await expect(c.get_by_label("Message to Your therapist")).to_be_visible()
         client_id = next(x.account_id for x in await therapist.contacts() if x.role == "client")
 
         start = (int(time.time() * 1000) // 60000) * 60000 + 48 * HOUR_MS
