@@ -6,14 +6,15 @@ Usage: python scripts/gen_custodian_vectors.py [--check]   (--check: fail if the
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _vectorfile import write_or_check
 
 from crypto import custodian as cu
 from crypto.errors import CryptoError
@@ -125,18 +126,7 @@ def build() -> Json:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args()
-    text = json.dumps(build(), indent=1, ensure_ascii=True) + "\n"
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != text:
-            print(f"{OUT.name} would change", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text)
-    return 0
-
+    return write_or_check(OUT, build(), ensure_ascii=True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,16 +6,17 @@ Usage: python scripts/gen_file_vectors.py [--check]   (--check: fail if the file
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import io
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _vectorfile import write_or_check
 
 from client.file_pointer import FilePointer, MalformedFile
 from client.payload import Payload
@@ -155,17 +156,7 @@ def generate() -> Json:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--check", action="store_true")
-    text = json.dumps(generate(), indent=1, ensure_ascii=False) + "\n"
-    if parser.parse_args().check:
-        if OUT.read_text(encoding="utf-8") != text:
-            print(f"{OUT.name} is out of date", file=sys.stderr)
-            return 1
-        return 0
-    OUT.write_text(text, encoding="utf-8")
-    return 0
-
+    return write_or_check(OUT, generate(), ensure_ascii=False)
 
 if __name__ == "__main__":
     raise SystemExit(main())
