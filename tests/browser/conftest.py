@@ -46,8 +46,13 @@ def web_dist() -> Path:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, web_dist: Path) -> AsyncIterator[ConfidantServer]:
-    srv = ConfidantServer(tmp_path / "data", extra_args=["--web-root", str(web_dist)])
+async def server(
+    request: pytest.FixtureRequest, tmp_path: Path, web_dist: Path
+) -> AsyncIterator[ConfidantServer]:
+    """The server serving the web client; a module sets ``SERVER_CLASS`` (e.g. the hostile relay's
+    ``HostileServer``: the same app and arguments, plus the operator's powers) to run against another."""
+    cls: type[ConfidantServer] = getattr(request.module, "SERVER_CLASS", ConfidantServer)
+    srv = cls(tmp_path / "data", extra_args=["--web-root", str(web_dist)])
     await srv.start_async()
     try:
         yield srv

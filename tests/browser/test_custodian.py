@@ -11,7 +11,6 @@ import json
 import re
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,7 @@ LATER = "Third session: written after the operator swapped the key."
 FORGED = "Fourth session: the operator now also rewrites the terms."
 
 
-@pytest.fixture
-async def server(tmp_path: Path, web_dist: Path) -> AsyncIterator[ConfidantServer]:
-    srv = HostileServer(tmp_path / "data", extra_args=["--web-root", str(web_dist)])
-    await srv.start_async()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+SERVER_CLASS = HostileServer  # this module's server is the hostile relay (tests/browser/conftest.py)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +46,7 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 JSON = dict[str, Any]
 
 
-@pytest.fixture
-async def server(tmp_path: Path, web_dist: Path) -> AsyncIterator[ConfidantServer]:
-    """This module's server is the hostile relay (the same app and arguments, plus the operator's powers)."""
-    srv = HostileServer(tmp_path / "data", extra_args=["--web-root", str(web_dist)])
-    await srv.start_async()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+SERVER_CLASS = HostileServer  # this module's server is the hostile relay (tests/browser/conftest.py)
 
 
 @pytest.fixture
