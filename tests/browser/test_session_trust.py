@@ -25,13 +25,14 @@ from crypto import boxed
 from crypto.keys import IdentityKeyPair
 from signaling.messages import SignalKind, SignalMessage
 from tests.browser._ui import go_to, practice, shot, unlock, violations
-from tests.browser.test_trust import Attacker, account_id_of, record_tokens, record_traffic, relay, server
+from tests.browser.test_trust import Attacker, account_id_of, record_tokens, record_traffic, relay
 from tests.browser.test_video import accept_dialogs, client_joins, schedule
-from tests.fixtures.hostile_relay import HostileControl
+from tests.fixtures.hostile_relay import HostileControl, HostileServer
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
-__all__ = ["relay", "server"]  # the hostile relay fixtures of tests/browser/test_trust.py
+__all__ = ["relay"]  # the hostile relay's control fixture of tests/browser/test_trust.py
+SERVER_CLASS = HostileServer  # this module's server is the hostile relay (tests/browser/conftest.py)
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1180, "height": 760}
 JSON = dict[str, Any]
