@@ -92,7 +92,7 @@ async def _run_routes(routes: list[Route], spec: LoadSpec, barrier: Any) -> Work
         t0 = time.monotonic()
         result.first_send = t0
         await asyncio.gather(
-            *(_sender(c, r.pair, spec, result, t0) for c, r in zip(senders, routes, strict=True))
+            *(_sender(c, r.pair, spec, result, t0, {}) for c, r in zip(senders, routes, strict=True))
         )
         await drain(receivers, result, progress, spec.drain_timeout)
         for rec in receivers:

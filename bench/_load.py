@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import os
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ class WorkerResult:
     latencies_us: list[float] = field(default_factory=list)
     first_send: float = 0.0
     last_delivery: float = 0.0
+    # Per delivered envelope, microseconds from its send: (acknowledged to the sender, woken = the first
+    # wake-up covering it reached its receiver (the bare relay's push is the delivery itself), delivered).
+    stages_us: list[tuple[float, float, float]] = field(default_factory=list)
+    cpu_s: float = 0.0  # this load generator's own CPU during the run
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,12 @@ class _Receiver:
     pull); the bare baseline relay pushes the envelopes themselves. Acknowledged every ``ACK_EVERY``
     envelopes; latency is measured when the envelope reaches the receiver."""
 
-    def __init__(self, result: WorkerResult, progress: asyncio.Event, fold_ack: bool = True) -> None:
+    def __init__(
+        self, result: WorkerResult, progress: asyncio.Event, fold_ack: bool = True,
+    ) -> None:
         self.result = result
+        self.delivered_at: dict[str, tuple[int, int, int]] = {}  # id -> (sent, woken, delivered) ns
+        self.wakes: collections.deque[tuple[int, int]] = collections.deque()  # (pos, monotonic ns)
         self.fold_ack = fold_ack
         self.ack_wanted = 0  # folded: carried by the next sync
         self.client: RawSioClient | None = None
@@ -91,6 +100,8 @@ class _Receiver:
         if isinstance(data, dict) and "envelopes" in data:  # the bare baseline relay pushes the envelopes
             self._take(data["envelopes"])
             return
+        if isinstance(data, dict) and isinstance(data.get("pos"), int):
+            self.wakes.append((data["pos"], time.monotonic_ns()))
         if self.pulling is not None and not self.pulling.done():
             self.pull_again = True
             return
@@ -124,7 +135,12 @@ class _Receiver:
                 continue
             self.seen.add(msg_id)
             self.result.delivered += 1
-            self.result.latencies_us.append((now - int(msg_id[:16], 16)) / 1000)
+            sent = int(msg_id[:16], 16)
+            self.result.latencies_us.append((now - sent) / 1000)
+            pos = int(item.get("pos", 0))
+            while self.wakes and self.wakes[0][0] < pos:  # items come in stream order: older wakes are spent
+                self.wakes.popleft()
+            self.delivered_at[msg_id] = (sent, self.wakes[0][1] if self.wakes else now, now)
             self.unacked += 1
         self.result.last_delivery = now / 1e9
         if self.unacked >= ACK_EVERY and self.client is not None:
@@ -161,7 +177,14 @@ async def _connect(
     return client
 
 
-async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: WorkerResult, t0: float) -> None:
+async def _sender(
+    client: RawSioClient,
+    pair: Pair,
+    spec: LoadSpec,
+    result: WorkerResult,
+    t0: float,
+    acked_at: dict[str, int],
+) -> None:
     ciphertext = base64.b64encode(opaque_envelope(pair, spec.envelope_bytes)).decode()
     window = asyncio.Semaphore(spec.window)
     pending: set[asyncio.Future[Any]] = set()
@@ -169,7 +192,7 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
     end = t0 + spec.duration
     interval = 1.0 / spec.rate_per_sender if spec.mode == "paced" else 0.0
 
-    def done(fut: asyncio.Future[Any]) -> None:
+    def done(fut: asyncio.Future[Any], msg_id: str) -> None:
         pending.discard(fut)
         window.release()
         if fut.cancelled() or fut.exception() is not None:
@@ -178,12 +201,15 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
         reply = fut.result()
         if isinstance(reply, dict) and reply.get("ok"):
             result.acked += 1
+            acked_at[msg_id] = time.monotonic_ns()
         else:
             result.errors += 1
             if len(result.error_samples) < 3:
                 result.error_samples.append(repr(reply)[:300])
 
-    def batch_done(fut: asyncio.Future[Any], count: int) -> None:
+    def batch_done(fut: asyncio.Future[Any], ids: list[str]) -> None:
+        count = len(ids)
+        now = time.monotonic_ns()
         pending.discard(fut)
         for _ in range(count):
             window.release()
@@ -195,9 +221,10 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
             if len(result.error_samples) < 3:
                 result.error_samples.append(repr(reply)[:300])
             return
-        for item in results:
+        for item, msg_id in zip(results, ids, strict=False):
             if item.get("ok"):
                 result.acked += 1
+                acked_at[msg_id] = now
             else:
                 result.errors += 1
                 if len(result.error_samples) < 3:
@@ -226,10 +253,11 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
                 await asyncio.sleep(due - now)  # pacing schedule, not synchronisation
         await window.acquire()
         if not spec.batch:
-            fut = await client.emit("send", body())
+            one = body()
+            fut = await client.emit("send", one)
             result.sent += 1
             pending.add(fut)
-            fut.add_done_callback(done)
+            fut.add_done_callback(lambda f, i=one["id"]: done(f, i))
             continue
         # What an outbox holds when it flushes: every send the window allows (paced: those already due).
         count = 1
@@ -239,13 +267,15 @@ async def _sender(client: RawSioClient, pair: Pair, spec: LoadSpec, result: Work
             await window.acquire()
             count += 1
         if count == 1:
-            fut = await client.emit("send", body())
+            one = body()
+            fut = await client.emit("send", one)
             pending.add(fut)
-            fut.add_done_callback(done)
+            fut.add_done_callback(lambda f, i=one["id"]: done(f, i))
         else:
-            fut = await client.emit("send_batch", {"sends": [body() for _ in range(count)]})
+            sends = [body() for _ in range(count)]
+            fut = await client.emit("send_batch", {"sends": sends})
             pending.add(fut)
-            fut.add_done_callback(lambda f, n=count: batch_done(f, n))
+            fut.add_done_callback(lambda f, ids=[b["id"] for b in sends]: batch_done(f, ids))
         result.sent += count
     if pending:
         await asyncio.wait(set(pending), timeout=spec.drain_timeout)
@@ -281,11 +311,22 @@ async def _run(url: str, pairs: list[Pair], spec: LoadSpec, barrier: Barrier) ->
         for rec, pair in zip(receivers, pairs, strict=True):
             rec.client = await _connect(session, url, pair.receiver, rec.on_event)
         senders = [await _connect(session, url, p.sender) for p in pairs]
+        acked_at: dict[str, int] = {}
         await asyncio.to_thread(barrier.wait)
+        cpu0 = time.process_time()
         t0 = time.monotonic()
         result.first_send = t0
-        await asyncio.gather(*(_sender(c, p, spec, result, t0) for c, p in zip(senders, pairs, strict=True)))
+        await asyncio.gather(
+            *(_sender(c, p, spec, result, t0, acked_at) for c, p in zip(senders, pairs, strict=True))
+        )
         await drain(receivers, result, progress, spec.drain_timeout)
+        result.cpu_s = time.process_time() - cpu0
+        for rec in receivers:
+            for msg_id, (sent, woke, got) in rec.delivered_at.items():
+                acked = acked_at.get(msg_id)
+                result.stages_us.append(
+                    ((acked - sent) / 1000 if acked else -1.0, (woke - sent) / 1000, (got - sent) / 1000)
+                )
         for rec in receivers:
             if (rec.unacked or rec.ack_wanted) and rec.client is not None:
                 await rec._ack(rec.max_pos)

@@ -61,6 +61,8 @@ class ModeResult:
     cpu_s: float
     rss_mb: float
     error_samples: list[str]
+    stages_us: list[tuple[float, float, float]] = dataclasses.field(default_factory=list)
+    load_cpu_s: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -153,6 +155,8 @@ def run_mode(
         cpu_s=(cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
         rss_mb=rss / 2**20,
         error_samples=[e for r in results for e in r.error_samples][:3],
+        stages_us=[x for r in results for x in r.stages_us],
+        load_cpu_s=sum(r.cpu_s for r in results),
     )
 
 
@@ -294,6 +298,51 @@ def report(results: list[ModeResult]) -> str:
     return table.render()
 
 
+def stages(results: list[ModeResult]) -> str:
+    """Where each envelope's latency went, measured at the clients (one clock): send -> acknowledged to the
+    sender, send -> woken (the first wake-up covering it reached the receiver), woken -> delivered (the pull).
+    "slowest 1 %" averages each stage over the envelopes whose delivery latency is at or above the p99: what
+    the tail is made of."""
+    rows = []
+    for r in results:
+        if not r.stages_us:
+            continue
+        acked = sorted(a for a, _, _ in r.stages_us if a >= 0)
+        woke = sorted(w for _, w, _ in r.stages_us)
+        pull = sorted(d - w for _, w, d in r.stages_us)
+        tail = sorted(r.stages_us, key=lambda x: x[2])[int(0.99 * len(r.stages_us)):]
+        known = [a for a, _, _ in tail if a >= 0]
+
+        def ms(v: float) -> str:
+            return f"{v / 1000:.1f}"
+
+        rows.append(
+            [
+                r.target,
+                r.mode,
+                f"{ms(percentile(acked, 50))} / {ms(percentile(acked, 99))}",
+                f"{ms(percentile(woke, 50))} / {ms(percentile(woke, 99))}",
+                f"{ms(percentile(pull, 50))} / {ms(percentile(pull, 99))}",
+                f"{ms(sum(known) / len(known)) if known else '-'} / "
+                f"{ms(sum(w for _, w, _ in tail) / len(tail))} / "
+                f"{ms(sum(d - w for _, w, d in tail) / len(tail))}",
+                f"{100 * r.load_cpu_s / r.elapsed:.0f}" if r.elapsed else "-",
+            ]
+        )
+    return Table(
+        [
+            "server",
+            "mode",
+            "acked p50 / p99 ms",
+            "woken p50 / p99 ms",
+            "pull p50 / p99 ms",
+            "slowest 1 %: acked / woken / pull ms",
+            "load gen busy %",
+        ],
+        rows,
+    ).render()
+
+
 def cpu_ratio(r: ModeResult, b: ModeResult | None) -> str:
     """Baseline CPU per envelope / ours: the throughput ratio both would reach when each is CPU-bound on one
     core. Unlike delivered/s it holds up when other processes share the machine."""
@@ -350,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     for target in args.targets.split(","):
         results.extend(run_target(target, args, workdir))
     print(report(results))
+    print(stages(results))
     print(
         "server busy % = server CPU s / wall time; a throughput row far below 100 % was limited by the load "
         "generator (or other processes on the machine), not by that server."
