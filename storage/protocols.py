@@ -7,7 +7,7 @@ All times are integer milliseconds; callers pass ``now`` so that tests can drive
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from storage.appointments import AppointmentStore
@@ -220,9 +220,13 @@ class ConsentStore(Protocol):
 
 
 class MailboxStore(Protocol):
-    async def add_send(self, send: NewSend) -> SendOutcome:
+    async def add_send(
+        self, send: NewSend, *, on_commit: Callable[[SendOutcome], object] | None = None
+    ) -> SendOutcome:
         """Store one envelope per device, or nothing if (from_device, message_id) was seen:
-        then return the original ``accepted_at`` with ``duplicate=True``."""
+        then return the original ``accepted_at`` with ``duplicate=True``. ``on_commit(outcome)`` runs on
+        the event loop once the send is durable: with SQLite in commit order and even if the caller stopped
+        waiting (what an exact cache of committed items needs); other backends call it before returning."""
         ...
 
     async def get_send(self, from_device: str, message_id: str) -> SendOutcome | None: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 
 from server.clock import Clock
@@ -91,15 +92,8 @@ class MailboxService:
         admitted = await self._admit(caller, req)  # refusals are counted by code at the transport edge
         if isinstance(admitted, SendOutcome):
             return admitted
-        devices = [e.to_device for e in admitted.envelopes]
-        self._tail.sending(devices)
-        appended = False
-        try:
-            outcome = self._stored(admitted, await self._storage.mailbox.add_send(admitted))
-            appended = True
-            return outcome
-        finally:
-            self._tail.sent(devices, appended=appended)
+        stored = functools.partial(self._stored, admitted)
+        return await self._storage.mailbox.add_send(admitted, on_commit=stored)
 
     async def send_batch(
         self, caller: Principal, reqs: list[SendRequest]
@@ -114,26 +108,16 @@ class MailboxService:
                 self._observer.send_rejected(exc.code.value)  # a single send's is counted at the edge
                 break
         fresh = [a for a in admitted if isinstance(a, NewSend)]
-        devices = [e.to_device for n in fresh for e in n.envelopes]
-        self._tail.sending(devices)
-        appended = False
-        try:
-            # Queued in one loop iteration: one hand-off to the writer, one commit (storage.sqlite._engine).
-            stored = await asyncio.gather(
-                *(self._storage.mailbox.add_send(n) for n in fresh), return_exceptions=True
-            )
-            by_send = dict(zip((id(n) for n in fresh), stored, strict=True))
-            answers: list[SendOutcome | BaseException] = []
-            for item in admitted:
-                if not isinstance(item, NewSend):
-                    answers.append(item)
-                    continue
-                outcome = by_send[id(item)]
-                answers.append(outcome if isinstance(outcome, BaseException) else self._stored(item, outcome))
-            appended = all(not isinstance(o, BaseException) for o in stored)
-            return answers
-        finally:
-            self._tail.sent(devices, appended=appended)
+        # Queued in one loop iteration: one hand-off to the writer, one commit (storage.sqlite._engine).
+        stored = await asyncio.gather(
+            *(
+                self._storage.mailbox.add_send(n, on_commit=functools.partial(self._stored, n))
+                for n in fresh
+            ),
+            return_exceptions=True,
+        )
+        by_send = dict(zip((id(n) for n in fresh), stored, strict=True))
+        return [by_send[id(item)] if isinstance(item, NewSend) else item for item in admitted]
 
     async def _admit(self, caller: Principal, req: SendRequest) -> SendOutcome | NewSend:
         """The prior outcome of a retried send, or the send to store; AppError when refused."""
@@ -157,7 +141,9 @@ class MailboxService:
             expires_at=now + self._ttl_ms,
         )
 
-    def _stored(self, send: NewSend, outcome: SendOutcome) -> SendOutcome:
+    def _stored(self, send: NewSend, outcome: SendOutcome) -> None:
+        """Run on the loop at the commit, in commit order (``add_send``'s ``on_commit``): the tail cache
+        appends without a gap, and the wake-ups go out even if the sender stopped waiting."""
         if not outcome.duplicate:
             self._observer.envelopes_accepted(len(send.envelopes))
             if self._tail.enabled:
@@ -175,7 +161,6 @@ class MailboxService:
                     self._tail.appended(env.to_device, item)
             for device_id, pos in outcome.positions.items():
                 self._wakeups.wake(device_id, pos)  # after the commit, never awaited
-        return outcome
 
     async def _authorize(self, caller: Principal, req: SendRequest) -> None:
         to = req.to_account

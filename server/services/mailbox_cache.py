@@ -9,17 +9,18 @@ above it, in position order, each with its expiry. A pull with ``after >= floor`
 (expired items filtered as the database does); any other pull reads the database.
 
 Why it is exact. Items enter a device's stream only through ``MailboxStore.add_send``; the mailbox service
-appends each committed item here after its commit. Sends to one device that commit together can resume (and
-append) in any order, so while any send to a device is between admission and its append (``sending`` ..
-``sent``) the entry does not answer: a pull then reads the database, which never misses a committed item. A
-send whose caller stopped waiting (cancelled) or whose write failed drops the entries of its devices.
-Items leave the stream through ``delete_items`` (an acknowledgement: the entry drops them and raises its
-floor), expiry (filtered on read; deleting expired rows changes no answer), and the writes that go through
-``AuthzCache.after_commit`` (a device revoked, an account erased or disabled, a link ended): each such
-invalidation drops the entries of the accounts it names and of every device holding an item from them. An
-entry is created from a complete database read (fewer items than asked for), and only if nothing touched
-that device while the read was in flight: a send that committed during the read may or may not be in it.
-An append at or below the newest item held is one the read already had (otherwise the entry is dropped).
+appends each committed item here from ``add_send``'s ``on_commit``, which SQLite runs on the event loop as
+soon as the loop learns of the commit, in commit order (= stream position order), whether or not the sender
+still waits (storage/sqlite/_engine.py). So an entry never has a gap: an item committed and not yet appended
+is newer than everything the entry holds, and a pull answered meanwhile simply does not have it yet (its
+wake-up comes after the append). A failed write committed nothing. Items leave the stream through
+``delete_items`` (an acknowledgement: the entry drops them and raises its floor), expiry (filtered on read;
+deleting expired rows changes no answer), and the writes that go through ``AuthzCache.after_commit`` (a device
+revoked, an account erased or disabled, a link ended): each such invalidation drops the entries of the
+accounts it names and of every device holding an item from them. An entry is created from a complete database
+read (fewer items than asked for), and only if nothing touched that device while the read was in flight: a
+send that committed during the read may or may not be in it. An append at or below the newest item held is one
+the read already had (otherwise the entry is dropped).
 
 Why only on a single node: like the authorization cache (server/services/authz_cache.py), it needs this
 process to be the database's only writer; with Redis or MongoDB it is off and every pull reads.
@@ -53,7 +54,6 @@ class MailboxTailCache:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()  # device id -> entry, least recent first
         self._bytes = 0
         self._loading: dict[str, list[int]] = {}  # device id -> [reads in flight, touched meanwhile]
-        self._sending: dict[str, int] = {}  # device id -> sends admitted and not yet appended
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -61,7 +61,7 @@ class MailboxTailCache:
     def get(self, device_id: str, after: int, limit: int, now: int) -> list[MailboxItem] | None:
         """Up to ``limit`` unexpired items after ``after``, or None when the entry cannot answer."""
         entry = self._entries.get(device_id)
-        if entry is None or after < entry.floor or device_id in self._sending:
+        if entry is None or after < entry.floor:
             return None
         self._entries.move_to_end(device_id)
         start = bisect.bisect_right(entry.items, after, key=lambda i: i.pos)
@@ -98,23 +98,6 @@ class MailboxTailCache:
                 self._add(entry, item)
             self._bound(entry)
 
-    def sending(self, device_ids: list[str]) -> None:
-        """Sends to these devices may commit from now on (pair with ``sent``)."""
-        for device_id in device_ids:
-            self._sending[device_id] = self._sending.get(device_id, 0) + 1
-
-    def sent(self, device_ids: list[str], *, appended: bool) -> None:
-        """Those sends are appended, or (``appended=False``) ended otherwise: stored or not, unknown here."""
-        for device_id in device_ids:
-            left = self._sending.get(device_id, 0) - 1
-            if left > 0:
-                self._sending[device_id] = left
-            else:
-                self._sending.pop(device_id, None)
-            if not appended:
-                self.drop(device_id)
-                self._touch(device_id)
-
     def appended(self, device_id: str, item: MailboxItem) -> None:
         """``item`` was committed to ``device_id``'s stream."""
         entry = self._entries.get(device_id)
@@ -124,7 +107,7 @@ class MailboxTailCache:
         if entry.items and item.pos <= entry.items[-1].pos:  # already read from the database
             if any(i.pos == item.pos for i in entry.items):
                 return
-            self.drop(device_id)  # out of order cannot happen (commit order); never guess
+            self.drop(device_id)  # out of order cannot happen (appends are in commit order); never guess
             return
         self._add(entry, item)
         self._bound(entry)

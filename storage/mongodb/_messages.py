@@ -17,6 +17,7 @@ would skip p for ever.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -164,7 +165,9 @@ class MongoMailboxStore:
             )
         return int(result.deleted_count)
 
-    async def add_send(self, send: NewSend) -> SendOutcome:
+    async def add_send(
+        self, send: NewSend, *, on_commit: Callable[[SendOutcome], object] | None = None
+    ) -> SendOutcome:
         engine = self._engine
         s = send
         key = {"from_device": s.from_device, "message_id": s.message_id}
@@ -197,11 +200,14 @@ class MongoMailboxStore:
             return SendOutcome(accepted_at=accepted_at, duplicate=False, positions=positions)
 
         try:
-            return await engine.run(store_send)
+            outcome = await engine.run(store_send)
         except DuplicateKeyError:
             # Two first attempts of the same send raced on the upsert; the loser retries once and
             # then sees the winner's record.
-            return await engine.run(store_send)
+            outcome = await engine.run(store_send)
+        if on_commit is not None:  # no commit order to keep: the tail cache is off with MongoDB
+            on_commit(outcome)
+        return outcome
 
     async def _store_item(self, s: NewSend, env: NewEnvelope, session: Session) -> int:
         mailbox = self._engine["mailbox"]

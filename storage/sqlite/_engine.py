@@ -4,6 +4,16 @@ Why group commit: with ``synchronous=FULL`` every COMMIT is an fsync. Acknowledg
 commit would cap throughput at one fsync per send. Instead the writer takes every write function that is
 queued, runs them all in ONE transaction (each inside its own SAVEPOINT, so a failing function is rolled
 back alone and never poisons the batch), commits once, then resolves each waiting future.
+
+Why some batches skip the savepoints: two more statements per function (SAVEPOINT, RELEASE) are most of the
+writer's own work for a one-row insert, and each statement is a GIL hand-off with the event loop. A function
+written with ``rerunnable=True`` only touches its connection (no Python state outside it), so a batch made
+only of those runs without savepoints; if one of them raises, the whole transaction is rolled back and the
+batch runs again the savepoint way (each failing function alone, as above).
+
+Why ``then``: a callback run on the event loop as soon as the loop learns of the commit, in commit order,
+whether or not anybody still awaits the write. The mailbox tail cache (server/services/mailbox_cache.py)
+appends committed items there, so what it holds never has a gap.
 """
 
 from __future__ import annotations
@@ -27,18 +37,28 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WriteFn = Callable[[sqlite3.Connection], Any]
+Then = Callable[[Any], object]
 
 MAX_BATCH = 512  # bounds one transaction's latency; a queue longer than this commits in several batches
 READERS = 4  # reads are short indexed lookups; more threads only add GIL contention
 
 
 class _Job:
-    __slots__ = ("fn", "future", "loop")
+    __slots__ = ("fn", "future", "loop", "rerunnable", "then")
 
-    def __init__(self, fn: WriteFn, future: asyncio.Future[Any], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        fn: WriteFn,
+        future: asyncio.Future[Any],
+        loop: asyncio.AbstractEventLoop,
+        rerunnable: bool = False,
+        then: Then | None = None,
+    ) -> None:
         self.fn = fn
         self.future = future
         self.loop = loop
+        self.rerunnable = rerunnable
+        self.then = then
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -51,6 +71,11 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 def _settle(results: list[tuple[_Job, bool, Any]]) -> None:
     for job, ok, value in results:
+        if ok and job.then is not None:  # before the waiter resumes, and even if it was cancelled
+            try:
+                job.then(value)
+            except Exception:
+                log.exception("commit callback failed")
         if job.future.done():  # the awaiting task was cancelled; the write still happened
             continue
         if ok:
@@ -84,10 +109,18 @@ class Engine:
     def start(self) -> None:
         self._thread.start()
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        rerunnable: bool = False,
+        then: Callable[[T], object] | None = None,
+    ) -> T:
         """Run ``fn`` in the next group-committed transaction; return once it is durable. Writes requested
         in the same event-loop iteration (a batch of sends, and other sends in flight) are handed to the
-        writer thread together: one queue hand-off (one thread wake-up) per iteration, not one per write."""
+        writer thread together: one queue hand-off (one thread wake-up) per iteration, not one per write.
+        ``rerunnable``: ``fn`` has no effect outside its connection (it may run twice, the first run rolled
+        back); ``then(result)`` runs on the loop once committed, in commit order (module docstring)."""
         if self._closed:
             raise StorageUnavailable("the database is closed")
         loop = asyncio.get_running_loop()
@@ -96,7 +129,7 @@ class Engine:
         if pending is None:
             pending = self._pending_writes[loop] = []
             loop.call_soon(self._flush_writes, loop)
-        pending.append(_Job(fn, future, loop))
+        pending.append(_Job(fn, future, loop, rerunnable, then))
         return await future
 
     def _flush_writes(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -200,25 +233,12 @@ class Engine:
                     job.loop.call_soon_threadsafe(_settle, [(job, False, exc)])
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
-        results: list[tuple[_Job, bool, Any]] = []
+        results: list[tuple[_Job, bool, Any]] | None = None
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in batch:
-                conn.execute("SAVEPOINT job")
-                try:
-                    value = job.fn(conn)
-                except sqlite3.OperationalError as exc:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    failed = StorageUnavailable(f"database write failed: {describe(exc)}")
-                    results.append((job, False, failed))
-                except Exception as exc:  # an application-level refusal: roll back this job only
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((job, False, exc))
-                else:
-                    conn.execute("RELEASE job")
-                    results.append((job, True, value))
+            if all(job.rerunnable for job in batch):
+                results = self._run_plain(conn, batch)
+            if results is None:
+                results = self._run_savepoints(conn, batch)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             log.error("sqlite write batch failed: %s", describe(exc))
@@ -233,6 +253,43 @@ class Engine:
             # RuntimeError: that event loop is closed; nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, items)
+
+    @staticmethod
+    def _run_plain(conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[_Job, bool, Any]] | None:
+        """Every job in one transaction, no savepoints; None (rolled back) as soon as one raises."""
+        conn.execute("BEGIN IMMEDIATE")
+        results: list[tuple[_Job, bool, Any]] = []
+        for job in batch:
+            try:
+                results.append((job, True, job.fn(conn)))
+            except Exception:  # run again the savepoint way: this job fails alone, the others commit
+                with contextlib.suppress(sqlite3.Error):  # an I/O error may have ended the transaction
+                    conn.execute("ROLLBACK")
+                return None
+        return results
+
+    @staticmethod
+    def _run_savepoints(conn: sqlite3.Connection, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+        """Every job in one transaction, each in its own savepoint: a failing job is rolled back alone."""
+        results: list[tuple[_Job, bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                value = job.fn(conn)
+            except sqlite3.OperationalError as exc:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                failed = StorageUnavailable(f"database write failed: {describe(exc)}")
+                results.append((job, False, failed))
+            except Exception as exc:  # an application-level refusal: roll back this job only
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                results.append((job, False, exc))
+            else:
+                conn.execute("RELEASE job")
+                results.append((job, True, value))
+        return results
 
     async def close(self) -> None:
         if self._closed:

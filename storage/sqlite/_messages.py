@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 from storage.errors import TermsVersionConflict
 from storage.records import Consent, ConsentState, MailboxItem, NewSend, SendOutcome, Terms
@@ -115,7 +116,9 @@ class SqliteMailboxStore:
     async def delete_sends_before(self, cutoff: int) -> int:
         return await retention.delete_sends_before(self._engine, cutoff)
 
-    async def add_send(self, send: NewSend) -> SendOutcome:
+    async def add_send(
+        self, send: NewSend, *, on_commit: Callable[[SendOutcome], object] | None = None
+    ) -> SendOutcome:
         s = send
 
         def store_send(conn: sqlite3.Connection) -> SendOutcome:
@@ -151,7 +154,7 @@ class SqliteMailboxStore:
                 positions[env.to_device] = cur.lastrowid
             return SendOutcome(accepted_at=s.sent_at, duplicate=False, positions=positions)
 
-        return await self._engine.write(store_send)
+        return await self._engine.write(store_send, rerunnable=True, then=on_commit)
 
     async def get_send(self, from_device: str, message_id: str) -> SendOutcome | None:
         def read(conn: sqlite3.Connection) -> SendOutcome | None:
@@ -181,7 +184,7 @@ class SqliteMailboxStore:
                 "DELETE FROM mailbox WHERE device_id = ? AND pos <= ?", (device_id, up_to)
             ).rowcount
 
-        return await self._engine.write(write)
+        return await self._engine.write(write, rerunnable=True)
 
     async def delete_expired_items(self, now: int) -> int:
         def write(conn: sqlite3.Connection) -> int:

@@ -98,7 +98,7 @@ class SqliteStorage:
                 (now,),
             )
 
-        await self.engine.write(write)
+        await self.engine.write(write, rerunnable=True)
 
     async def close(self) -> None:
         await self.engine.close()

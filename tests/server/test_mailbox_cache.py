@@ -32,20 +32,6 @@ def test_an_entry_is_created_only_from_a_complete_untouched_read() -> None:
     assert [i.pos for i in cache.get("dev", 0, 100, now=10_000) or []] == []  # expired, as the database
 
 
-def test_no_answer_while_a_send_to_the_device_is_between_commit_and_append() -> None:
-    cache = MailboxTailCache(enabled=True)
-    cache.reading("dev")
-    cache.read("dev", "acct", 0, 101, [])
-    cache.sending(["dev"])
-    cache.sending(["dev"])
-    cache.appended("dev", _item(6))  # committed together with 5, whose sender has not resumed yet
-    assert cache.get("dev", 0, 100, now=0) is None  # answering [6] would let the cursor skip 5
-    cache.sent(["dev"], appended=True)
-    assert cache.get("dev", 0, 100, now=0) is None
-    cache.sent(["dev"], appended=False)  # its caller was cancelled: whether 5 is stored is unknown here
-    assert cache.get("dev", 0, 100, now=0) is None and len(cache) == 0
-
-
 def test_acknowledgement_raises_the_floor_and_invalidation_drops_senders_items() -> None:
     cache = MailboxTailCache(enabled=True)
     cache.reading("dev")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,62 @@ async def test_concurrent_writes_share_commits(tmp_path: Path) -> None:
             *(storage.invitations.add_invitation(invitation(f"c{i}", Role.ADMIN)) for i in range(200))
         )
         assert commits < 200  # grouped: fewer commits (fsyncs) than acknowledged writes
+    finally:
+        await storage.close()
+
+
+async def test_a_failing_write_among_rerunnable_ones_is_rolled_back_alone(tmp_path: Path) -> None:
+    # A batch of re-runnable writes commits without savepoints; when one raises, the batch runs again the
+    # savepoint way: its row is not stored, every other write of the batch is.
+    storage = SqliteStorage.open(tmp_path)
+    engine = storage.engine
+    try:
+        await engine.write(lambda conn: conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+
+        def insert(x: int, fail: bool = False) -> Callable[[sqlite3.Connection], int]:
+            def write(conn: sqlite3.Connection) -> int:
+                conn.execute("INSERT INTO t (x) VALUES (?)", (x,))
+                if fail:
+                    raise ValueError("refused after its insert")
+                return x
+
+            return write
+
+        results = await asyncio.gather(
+            *(engine.write(insert(x, fail=x == 3), rerunnable=True) for x in range(1, 6)),
+            return_exceptions=True,
+        )
+        assert results[:2] == [1, 2] and results[3:] == [4, 5]
+        assert isinstance(results[2], ValueError)
+        rows = await engine.read(lambda conn: conn.execute("SELECT x FROM t ORDER BY x").fetchall())
+        assert [r[0] for r in rows] == [1, 2, 4, 5]
+    finally:
+        await storage.close()
+
+
+async def test_commit_callbacks_run_in_commit_order_even_for_a_cancelled_waiter(tmp_path: Path) -> None:
+    # What the mailbox tail cache relies on: every committed write's callback runs, in commit order.
+    storage = SqliteStorage.open(tmp_path)
+    engine = storage.engine
+    seen: list[int] = []
+    try:
+        await engine.write(lambda conn: conn.execute("CREATE TABLE t (x INTEGER PRIMARY KEY AUTOINCREMENT)"))
+
+        def insert(conn: sqlite3.Connection) -> int:
+            cur = conn.execute("INSERT INTO t DEFAULT VALUES")
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+        tasks = [
+            asyncio.ensure_future(engine.write(insert, rerunnable=True, then=seen.append)) for _ in range(20)
+        ]
+        await asyncio.sleep(0)  # every write is queued
+        tasks[7].cancel()  # its caller stops waiting; the write still commits
+        done = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(done[7], asyncio.CancelledError)
+        assert seen == list(range(1, 21))
+        rows = await engine.read(lambda conn: conn.execute("SELECT count(*) FROM t").fetchone())
+        assert rows[0] == 20
     finally:
         await storage.close()
 
