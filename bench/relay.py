@@ -63,6 +63,7 @@ class ModeResult:
     error_samples: list[str]
     stages_us: list[tuple[float, float, float]] = dataclasses.field(default_factory=list)
     load_cpu_s: float = 0.0
+    thread_cpu_s: dict[str, float] = dataclasses.field(default_factory=dict)  # server CPU by thread name
 
     @property
     def rate(self) -> float:
@@ -105,6 +106,7 @@ def run_mode(
     pin(child, [w.pid for w in workers if w.pid is not None])
     barrier.wait(timeout=120)
     cpu0 = child.cpu_times()
+    threads0 = thread_cpu(child)
     spy = None
     if (
         profile is not None
@@ -133,6 +135,7 @@ def run_mode(
             raise RuntimeError(f"load worker failed: {got!r}")
         results.append(got)
     cpu1 = child.cpu_times()
+    threads1 = thread_cpu(child)
     rss = child.memory_info().rss
     if spy is not None:
         spy.wait(timeout=60)
@@ -157,7 +160,17 @@ def run_mode(
         error_samples=[e for r in results for e in r.error_samples][:3],
         stages_us=[x for r in results for x in r.stages_us],
         load_cpu_s=sum(r.cpu_s for r in results),
+        thread_cpu_s={k: v - threads0.get(k, 0.0) for k, v in threads1.items()},
     )
+
+
+def thread_cpu(proc: psutil.Process) -> dict[str, float]:
+    """CPU seconds of the server's event-loop thread (the main thread) and of all its other threads (SQLite
+    writer and readers, Redis, ...): Python threads carry no OS-visible names to tell those apart."""
+    out = {"loop": 0.0, "threads": 0.0}
+    for t in proc.threads():
+        out["loop" if t.id == proc.pid else "threads"] += t.user_time + t.system_time
+    return out
 
 
 def pin(server: psutil.Process, workers: list[int]) -> None:
@@ -327,6 +340,11 @@ def stages(results: list[ModeResult]) -> str:
                 f"{ms(sum(w for _, w, _ in tail) / len(tail))} / "
                 f"{ms(sum(d - w for _, w, d in tail) / len(tail))}",
                 f"{100 * r.load_cpu_s / r.elapsed:.0f}" if r.elapsed else "-",
+                ", ".join(
+                    f"{name} {1e6 * cpu / r.delivered:.0f}"
+                    for name, cpu in sorted(r.thread_cpu_s.items(), key=lambda kv: -kv[1])
+                    if r.delivered and cpu > 0.005
+                ),
             ]
         )
     return Table(
@@ -338,6 +356,7 @@ def stages(results: list[ModeResult]) -> str:
             "pull p50 / p99 ms",
             "slowest 1 %: acked / woken / pull ms",
             "load gen busy %",
+            "server CPU us/env by thread",
         ],
         rows,
     ).render()

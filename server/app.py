@@ -138,6 +138,7 @@ def build_app(
         client_manager=client_manager(settings),
         max_http_buffer_size=limits.MAX_SOCKET_MESSAGE_BYTES,
         json=_json,
+        serializer=_json.JsonPacket,
         logger=False,
         engineio_logger=False,
     )
