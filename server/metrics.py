@@ -13,6 +13,7 @@ through :meth:`PrometheusObserver.snapshot` (aggregates only), so the two can ne
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -97,6 +98,7 @@ def _code(value: str) -> str:
     return value if value in ERROR_CODES else "other"
 
 
+@functools.lru_cache(maxsize=512)  # two regexes per call, several calls per message; bounded
 def _name(value: str) -> str:
     return value if _NAME.match(value) and not _ID_LIKE.search(value) else "other"
 
