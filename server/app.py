@@ -133,6 +133,9 @@ def build_app(
     storage = storage if storage is not None else open_storage(settings)
     broker = broker if broker is not None else open_broker(settings)
     ops, storage, broker = build_operations(settings, storage, broker, clock)  # timed storage and broker
+    # ``json=`` sets the codec on the packet class it is given; with the stock class that was the library's
+    # base Packet, i.e. process-wide, and socket.io clients in this process (tests, tools) rely on it.
+    socketio.packet.Packet.json = _json
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=client_manager(settings),
