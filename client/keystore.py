@@ -184,6 +184,7 @@ class Keystore:
         self._durable_seq = 0  # see durable_seq
         self._failures = 0  # writes that failed (and were staged again)
         self._unsynced = False  # the last write handed to the writer was not durable (commit_soon)
+        self._before_write: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"Keystore({self.path.name}, key=<hidden>)"
@@ -299,6 +300,11 @@ class Keystore:
     def _peek_seq(self) -> int:
         return self._seq + 1
 
+    def before_write(self, stage: Callable[[], None]) -> None:
+        """Call ``stage`` right before each write takes the staged changes: an owner of records that change
+        often (a session per decrypted message) stages their newest value once per write, not per change."""
+        self._before_write.append(stage)
+
     def _stage(self, table: Table[Any], key: str) -> None:
         if self._closed:
             raise KeystoreError("the keystore is closed")
@@ -373,6 +379,8 @@ class Keystore:
             await self.commit(durable=False)
 
     def _take_dirty(self) -> list[_Row]:
+        for stage in self._before_write:
+            stage()
         rows: list[_Row] = []
         for (kind, key), table in self._dirty.items():
             row = table._row(key)
