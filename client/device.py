@@ -637,7 +637,7 @@ class Device:
         if self.trust.is_blocked(from_account):
             self._hold(item)
             return None
-        if self.book.pinned(from_device) is None:
+        if from_device not in self.state.peer_identities:
             # a device we have not seen: learn its key from the server's listing before trusting the envelope
             self.inbox.stage()  # what this page decrypted so far is whole in any write started meanwhile
             self.lock.release()
@@ -646,9 +646,9 @@ class Device:
                     await (self.refresh_devices() if from_account == self.account_id else self.contacts())
             finally:
                 await self.lock.acquire()
-        if self.trust.is_blocked(from_account):  # the refresh just found a changed key
-            self._hold(item)
-            return None
+            if self.trust.is_blocked(from_account):  # the refresh just found a changed key
+                self._hold(item)
+                return None
         try:
             plaintext = self.book.decrypt(from_account, from_device, b64d(item["ciphertext"]))
             payload = Payload.decode(plaintext)

@@ -47,15 +47,14 @@ class Inbox:
     def seen(self, message_id: str) -> bool:
         return message_id in self._ids
 
-    def add(self, message_id: str, message: StoredMessage | None) -> bool:
-        """Remember ``message_id`` and keep ``message`` for the application, in the current slice; False if the
-        id was already seen (nothing kept). ``None``: only the id is remembered."""
+    def add(self, message_id: str, message: StoredMessage) -> bool:
+        """Remember ``message_id`` and keep ``message`` for the application, in the current slice; False if
+        the id was already seen (nothing kept)."""
         if message_id in self._ids:
             return False
         self._ids.add(message_id)
         self._slice_ids.append(message_id)
-        if message is not None:
-            self._slice.append(message)
+        self._slice.append(message)
         return True
 
     def stage(self) -> None:

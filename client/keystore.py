@@ -50,7 +50,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from client import _keywrap
 from client.errors import KeystoreError
@@ -64,6 +64,7 @@ _AD = b"confidant-keystore-v2"
 _NAME_SIZE = 16
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 def _same(value: Any) -> Any:
@@ -121,6 +122,14 @@ class Table(MutableMapping[str, V]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
+
+    @overload
+    def get(self, key: str, /) -> V | None: ...
+    @overload
+    def get(self, key: str, /, default: V | T) -> V | T: ...
+    def get(self, key: str, /, default: Any = None) -> Any:
+        # MutableMapping's get goes through __getitem__ and a KeyError: this is on every decrypted message
+        return self._rows.get(key, default)
 
     def first(self) -> tuple[str, V] | None:
         """The oldest record (ordered kinds), in O(1)."""

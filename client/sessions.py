@@ -90,8 +90,8 @@ class SessionBook:
             raise WrongRecipient("envelope is addressed to another device")
         if info.sender_device.hex() != from_device:
             raise WrongSender("envelope sender does not match the server's routing")
-        expected = self.pinned(from_device)
-        if expected is None or self.state.device_accounts.get(from_device) != from_account:
+        pinned = self.state.peer_identities.get(from_device)  # decoded only if a new session needs it
+        if pinned is None or self.state.device_accounts.get(from_device) != from_account:
             raise UntrustedDevice(from_account, from_device)
         states = list(self.state.sessions.get(from_device, []))
         refusal: CryptoError | None = None
@@ -131,7 +131,7 @@ class SessionBook:
             wire,
             replay_cache=cache,
         )
-        if session.peer_identity_key.to_bytes() != expected:
+        if session.peer_identity_key.to_bytes() != b64d(pinned):
             raise UntrustedDevice(from_account, from_device)
         self.state.replay_cache = b64e(cache.to_bytes())
         self._push(from_device, session)

@@ -16,7 +16,8 @@
 | `inbox_slice` (ordered) | sequence | [``StoredMessage``, ...]: one slice's messages not yet taken by the |
 |                         |          | application (client/inbox.py) |
 | `seen` (ordered) | message id | 1: one seen id (earlier versions; read and evicted, no longer written) |
-| `inbox` (ordered) | message id | one decrypted message (earlier versions; handed over first, no longer written) |
+| `inbox` (ordered) | message id | one decrypted message (earlier versions; handed over first, not written |
+|                   |            | since) |
 | `outbox` (ordered) | message id | a send not yet acknowledged by the server (``OutboxEntry``) |
 | `key_change` (ordered) | sequence | {account_id, device_id} of a refused changed key |
 
