@@ -438,9 +438,11 @@ class Device:
         async with self.lock:
             held = [item for _, item in list(self.state.held.items())]
             self.state.held.clear()
-            for item in held:
-                self._keep(await self._decrypt_item(item))
-            self.inbox.stage()
+            try:
+                for item in held:
+                    self._keep(await self._decrypt_item(item))
+            finally:
+                self.inbox.stage()
             await self.save()
         if held:
             self._inbox_changed.set()
@@ -599,17 +601,19 @@ class Device:
         time, before each await (client/inbox.py): a write started meanwhile holds whole slices."""
         async with self.lock:
             advanced = False
-            for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
-                pos = int(item["pos"])
-                if pos <= self.state.cursor:
-                    continue
-                self._keep(await self._decrypt_item(item))
-                self.state.cursor = pos
-                advanced = True
-                if n % YIELD_EVERY == YIELD_EVERY - 1:
-                    self.inbox.stage()
-                    await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
-            self.inbox.stage()
+            try:
+                for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
+                    pos = int(item["pos"])
+                    if pos <= self.state.cursor:
+                        continue
+                    self._keep(await self._decrypt_item(item))
+                    self.state.cursor = pos
+                    advanced = True
+                    if n % YIELD_EVERY == YIELD_EVERY - 1:
+                        self.inbox.stage()
+                        await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
+            finally:
+                self.inbox.stage()  # also when interrupted: the cursor and sessions staged so far need them
             if not advanced:
                 return None
             written = self.store.write()
