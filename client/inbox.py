@@ -36,8 +36,8 @@ class Inbox:
         self._offset = 0  # messages of the first inbox slice already taken
         first = state.inbox_slices.first()
         taken = state.inbox_taken
-        if first is not None and isinstance(taken, list) and taken and taken[0] == first[0]:
-            self._offset = int(taken[1])
+        if first is not None and isinstance(taken, list) and len(taken) == 2 and taken[0] == first[0]:
+            self._offset = max(0, min(int(taken[1]), len(first[1]) - 1))  # deleted with its last message
 
     def __len__(self) -> int:
         """Messages not taken yet, staged or not."""
