@@ -31,7 +31,9 @@ async def reopen(ks: Keystore, path: Path) -> tuple[Keystore, Inbox]:
     return ks, Inbox(DeviceState(ks))
 
 
-async def test_slices_are_handed_over_in_order_once_durable_and_resume_after_reopening(tmp_path: Path) -> None:
+async def test_slices_are_handed_over_in_order_once_durable_and_resume_after_reopening(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "device.keystore"
     ks = await asyncio.to_thread(Keystore.create, path, "pass phrase", kdf="fast")
     state = DeviceState(ks)
