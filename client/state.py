@@ -35,8 +35,9 @@ Protocol version 2 (client/trust.py, client/maintenance.py, docs/PROTOCOL.md sec
 | `contact_profile` | account id | {name, sent_at}: the newest display name it sent (client/names.py) |
 
 Each record is one sealed row. Received messages are written a slice (up to 25) at a time: one inbox_slice
-row, one seen_slice row, each sender's session row and the cursor per slice; handing over restages
-``inbox_taken`` and deletes a slice's row after its last message (client/inbox.py).
+row and one seen_slice row per slice, each sender's session row and the cursor once per write (the session
+as it is then, client/sessions.py); handing over restages ``inbox_taken`` and deletes a slice's row after its
+last message (client/inbox.py).
 """
 
 from __future__ import annotations
