@@ -6,8 +6,9 @@ decrypt rate measured in the same run; and SDK send throughput with one conversa
 For each N: the therapist's device is closed, N messages are queued for it by several clients (a device may
 send 3,000 a minute), then ``Device.open`` is timed to "connected" and to "all N handed to the application"
 (``receive``). The hand-over rate is compared with the raw decrypt rate (``Session.decrypt`` in a loop, same
-payload size), measured right before and right after each hand-over. Sends: one therapist device writes
-to K clients with ``outbox.window`` 1 and then 8.
+payload size), measured right before and right after each hand-over; and the same comparison in CPU time
+per message (raw loop vs the SDK's process), which other processes' load skews least. Sends: one therapist
+device writes to K clients with ``outbox.window`` 1 and then 8.
 Not covered here: the browser (its 2,000-message drain is timed by tests/browser/test_backlog.py only).
 """
 
@@ -38,8 +39,9 @@ PER_SENDER = 2500  # under the 3,000-a-minute send limit of one device
 TEXT = "x" * 100
 
 
-def raw_decrypt_rate(count: int) -> float:
-    """Messages per second that Session.decrypt alone manages on this machine (one chain, in order)."""
+def raw_decrypt_rate(count: int) -> tuple[float, float]:
+    """Messages per second that Session.decrypt alone manages on this machine (one chain, in order), and the
+    CPU seconds it spent per message."""
     alice_id, bob_id = IdentityKeyPair.generate(), IdentityKeyPair.generate()
     a_dev, b_dev = os.urandom(16), os.urandom(16)
     spk = SignedPreKeyPair.generate(bob_id, 1)
@@ -50,10 +52,10 @@ def raw_decrypt_rate(count: int) -> float:
     first = alice.encrypt(plain)
     bob, _, _ = Session.accept(bob_id, b_dev, lambda _i: spk, lambda _i: otk, first)
     wires = [alice.encrypt(plain) for _ in range(count)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for wire in wires:
         bob.decrypt(wire)
-    return count / (time.perf_counter() - started)
+    return count / (time.perf_counter() - started), (time.process_time() - cpu) / count
 
 
 class Practice:
@@ -83,10 +85,11 @@ class Practice:
 
 async def backlog_run(
     practice: Practice, admin: Device, n: int, raw_count: int
-) -> tuple[float, float, float, float]:
-    """(open -> connected s, open -> all handed over s, queueing s, raw decrypt/s) for a backlog of n; the
-    raw rate is measured right before and right after the hand-over (the mean), as the machine's load
-    drifts."""
+) -> tuple[float, float, float, float, float]:
+    """(open -> connected s, open -> all handed over s, queueing s, raw decrypt/s, CPU ratio) for a backlog
+    of n; the raw rate is measured right before and right after the hand-over (the mean), as the machine's
+    load drifts. The CPU ratio is raw CPU per message / this process's CPU per message handed over (the
+    SDK's threads; the server is another process): what the load of other processes skews least."""
     senders = max(1, math.ceil(n / PER_SENDER))
     therapist, clients = await practice.therapist_with_clients(admin, senders)
     path = therapist.keystore_path
@@ -100,16 +103,17 @@ async def backlog_run(
     queued = time.perf_counter() - started
     for client in clients:
         await client.close()
-    raw_before = raw_decrypt_rate(raw_count)
-    started = time.perf_counter()
+    raw_before, cpu_before = raw_decrypt_rate(raw_count)
+    started, cpu = time.perf_counter(), time.process_time()
     device = await Device.open(path, PASSPHRASE)
     connected = time.perf_counter() - started
     got = await device.receive(n, timeout=3600)
     handed = time.perf_counter() - started
-    raw = (raw_before + raw_decrypt_rate(raw_count)) / 2
+    sdk_cpu = (time.process_time() - cpu) / n
+    raw_after, cpu_after = raw_decrypt_rate(raw_count)
     assert len({m.id for m in got}) == n
     await device.close()
-    return connected, handed, queued, raw
+    return connected, handed, queued, (raw_before + raw_after) / 2, (cpu_before + cpu_after) / 2 / sdk_cpu
 
 
 async def send_rate(practice: Practice, admin: Device, total: int, conversations: int) -> dict[int, float]:
@@ -139,13 +143,13 @@ async def run(sizes: list[int], sends: int) -> None:
         raw_count = 2000 if max(sizes) >= 1000 else 200
         rows = []
         for n in sizes:
-            connected, handed, queued, raw = await backlog_run(practice, admin, n, raw_count)
+            connected, handed, queued, raw, cpu_ratio = await backlog_run(practice, admin, n, raw_count)
             rate = n / handed
             rows.append([f"{n:,}", f"{queued:.1f}", f"{connected:.2f}", f"{handed:.1f}", f"{rate:,.0f}",
-                         f"{raw:,.0f}", f"{rate / raw:.2f}"])
+                         f"{raw:,.0f}", f"{rate / raw:.2f}", f"{cpu_ratio:.2f}"])
         print(f"python {platform.python_version()}, {cpu_count()} CPUs, shared machine: read the ratios")
         print(Table(["backlog", "queue s", "open->connected s", "open->all handed s", "handed/s",
-                     "raw decrypt/s", "handed/raw"], rows).render())
+                     "raw decrypt/s", "handed/raw", "CPU raw/SDK"], rows).render())
         rates = await send_rate(practice, admin, sends, 8)
         print()
         row = [f"{sends:,}", f"{rates[1]:,.0f}", f"{rates[8]:,.0f}", f"{rates[8] / rates[1]:.2f}"]

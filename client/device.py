@@ -40,6 +40,7 @@ from client._wire import b64d, b64e, new_id, now_ms
 from client.api import ApiClient
 from client.errors import ApiError, KeyChanged, TransportError, UntrustedDevice
 from client.file_pointer import FilePointer
+from client.inbox import Inbox
 from client.keystore import Keystore
 from client.linking import LinkApproval, LinkedAccount, LinkRequest
 from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
@@ -109,6 +110,7 @@ class Device:
         self.identity = IdentityKeyPair.from_bytes(b64d(self.state.identity_seed))
         self.account_key = AccountKeyPair(b64d(self.state.account_seed))
         self.book = SessionBook(self.state, self.identity)
+        self.inbox = Inbox(self.state)
         self.trust = TrustBook(self.state, self.account_key.public)
         self.prekeys = PrekeyUpkeep(self)
         self.api = ApiClient(
@@ -436,8 +438,11 @@ class Device:
         async with self.lock:
             held = [item for _, item in list(self.state.held.items())]
             self.state.held.clear()
-            for item in held:
-                self._keep(await self._decrypt_item(item))
+            try:
+                for item in held:
+                    self._keep(await self._decrypt_item(item))
+            finally:
+                self.inbox.stage()
             await self.save()
         if held:
             self._inbox_changed.set()
@@ -592,18 +597,23 @@ class Device:
     async def _process(self, items: list[JSON]) -> asyncio.Task[None] | None:
         """Decrypt new items in stream order and hand them to the writer in one durable commit (inbox,
         sessions, seen ids, cursor); the returned task acknowledges the page once that commit is on disk:
-        the server deletes only what is on our disk (None: nothing new)."""
+        the server deletes only what is on our disk (None: nothing new). The messages are staged a slice at a
+        time, before each await (client/inbox.py): a write started meanwhile holds whole slices."""
         async with self.lock:
             advanced = False
-            for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
-                pos = int(item["pos"])
-                if pos <= self.state.cursor:
-                    continue
-                self._keep(await self._decrypt_item(item))
-                self.state.cursor = pos
-                advanced = True
-                if n % YIELD_EVERY == YIELD_EVERY - 1:
-                    await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
+            try:
+                for n, item in enumerate(sorted(items, key=lambda i: int(i["pos"]))):
+                    pos = int(item["pos"])
+                    if pos <= self.state.cursor:
+                        continue
+                    self._keep(await self._decrypt_item(item))
+                    self.state.cursor = pos
+                    advanced = True
+                    if n % YIELD_EVERY == YIELD_EVERY - 1:
+                        self.inbox.stage()
+                        await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
+            finally:
+                self.inbox.stage()  # also when interrupted: the cursor and sessions staged so far need them
             if not advanced:
                 return None
             written = self.store.write()
@@ -618,9 +628,7 @@ class Device:
             return
         stored, payload = decrypted
         inner = f"{stored.from_account}:{stored.id}"
-        if inner not in self.state.seen:
-            self.state.inbox[inner] = stored
-            self.state.remember_seen(inner)
+        if self.inbox.add(inner, stored):
             self._payloads[inner] = payload  # decoded once: messages() takes it from here
 
     def _hold(self, item: JSON) -> None:
@@ -633,17 +641,18 @@ class Device:
         if self.trust.is_blocked(from_account):
             self._hold(item)
             return None
-        if self.book.pinned(from_device) is None:
+        if from_device not in self.state.peer_identities:
             # a device we have not seen: learn its key from the server's listing before trusting the envelope
+            self.inbox.stage()  # what this page decrypted so far is whole in any write started meanwhile
             self.lock.release()
             try:
                 with contextlib.suppress(ApiError, TransportError):
                     await (self.refresh_devices() if from_account == self.account_id else self.contacts())
             finally:
                 await self.lock.acquire()
-        if self.trust.is_blocked(from_account):  # the refresh just found a changed key
-            self._hold(item)
-            return None
+            if self.trust.is_blocked(from_account):  # the refresh just found a changed key
+                self._hold(item)
+                return None
         try:
             plaintext = self.book.decrypt(from_account, from_device, b64d(item["ciphertext"]))
             payload = Payload.decode(plaintext)
@@ -715,17 +724,14 @@ class Device:
     async def messages(self) -> AsyncIterator[Message]:
         """Decrypted messages in stream order, each once, handed over only once they are durably on disk
         (never one that a crash could take back and deliver again); removed from the keystore when handed
-        over (one row deleted, written in the background: a crash right after may hand the last few over
-        again)."""
-        inbox = self.state.inbox
+        over (written in the background: a crash right after may hand the last few over again)."""
         while True:
-            first = inbox.first()
-            if first is None or inbox.seq(first[0]) > self.store.durable_seq:
+            taken = self.inbox.take(self.store.durable_seq)
+            if taken is None:
                 self._inbox_changed.clear()
                 await self._inbox_changed.wait()
                 continue
-            inbox.pop_first()
-            key, stored = first
+            key, stored = taken
             self.store.commit_soon()
             payload = self._payloads.pop(key, None) or Payload.decode(b64d(stored.plaintext))
             if isinstance(payload.body, Profile):

@@ -50,7 +50,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from client import _keywrap
 from client.errors import KeystoreError
@@ -64,6 +64,7 @@ _AD = b"confidant-keystore-v2"
 _NAME_SIZE = 16
 
 V = TypeVar("V")
+T = TypeVar("T")
 
 
 def _same(value: Any) -> Any:
@@ -121,6 +122,14 @@ class Table(MutableMapping[str, V]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._rows
+
+    @overload
+    def get(self, key: str, /) -> V | None: ...
+    @overload
+    def get(self, key: str, /, default: V | T) -> V | T: ...
+    def get(self, key: str, /, default: Any = None) -> Any:
+        # MutableMapping's get goes through __getitem__ and a KeyError: this is on every decrypted message
+        return self._rows.get(key, default)
 
     def first(self) -> tuple[str, V] | None:
         """The oldest record (ordered kinds), in O(1)."""
@@ -184,6 +193,7 @@ class Keystore:
         self._durable_seq = 0  # see durable_seq
         self._failures = 0  # writes that failed (and were staged again)
         self._unsynced = False  # the last write handed to the writer was not durable (commit_soon)
+        self._before_write: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"Keystore({self.path.name}, key=<hidden>)"
@@ -299,6 +309,11 @@ class Keystore:
     def _peek_seq(self) -> int:
         return self._seq + 1
 
+    def before_write(self, stage: Callable[[], None]) -> None:
+        """Call ``stage`` right before each write takes the staged changes: an owner of records that change
+        often (a session per decrypted message) stages their newest value once per write, not per change."""
+        self._before_write.append(stage)
+
     def _stage(self, table: Table[Any], key: str) -> None:
         if self._closed:
             raise KeystoreError("the keystore is closed")
@@ -373,6 +388,8 @@ class Keystore:
             await self.commit(durable=False)
 
     def _take_dirty(self) -> list[_Row]:
+        for stage in self._before_write:
+            stage()
         rows: list[_Row] = []
         for (kind, key), table in self._dirty.items():
             row = table._row(key)

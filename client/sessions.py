@@ -12,8 +12,10 @@ through to ``Session.accept``, and ``accept`` consults the replay cache of accep
 
 The records hold serialised sessions; the active session of each peer is also kept parsed in memory, next to
 the record it was parsed from, so a backlog from one peer parses its session once, not once per message
-(parsing converts keys, which costs more than the decryption itself). Decryption changes a session only on
-success, so the parsed copy never gets ahead of the record it is checked against.
+(parsing converts keys, which costs more than the decryption itself). It is serialised back once per keystore
+write, not once per message (``Keystore.before_write``): every write, whoever starts it, takes the session as
+it is then, together with the messages it decrypted (staged before any await). Decryption changes a session
+only on success, so the parsed copy never holds a failed attempt.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ class SessionBook:
         self.state = state
         self.identity = identity
         self.own_device = bytes.fromhex(state.device_id)
-        # peer device id -> (its active session's record, that record parsed)
+        # peer device id -> (its active session's record, that record parsed and possibly advanced since)
         self._live: dict[str, tuple[str, Session]] = {}
+        self._unsaved: set[str] = set()  # peers whose live session advanced past its record
+        state.keystore.before_write(self._save_live)
 
     def pinned(self, device_id: str) -> bytes | None:
         """The certified identity key of a peer device (None: not certified, never used)."""
@@ -62,6 +66,7 @@ class SessionBook:
     def drop(self, device_id: str) -> None:
         self.state.sessions.pop(device_id, None)
         self._live.pop(device_id, None)
+        self._unsaved.discard(device_id)
 
     def start(self, account_id: str, device_id: str, bundle: PreKeyBundle) -> None:
         """Start a session from a bundle (signature verified) and make it active."""
@@ -72,11 +77,10 @@ class SessionBook:
 
     def encrypt(self, device_id: str, plaintext: bytes) -> tuple[str, bytes]:
         """Encrypt with the active session: (``"prekey"`` | ``"message"``, envelope bytes)."""
-        states = list(self.state.sessions[device_id])
-        session = self._parsed(device_id, states[0])
+        raw = self.state.sessions[device_id][0]
+        session = self._parsed(device_id, raw)
         wire = session.encrypt(plaintext)
-        states[0] = self._keep(device_id, session)
-        self.state.sessions[device_id] = states  # assigned, not changed in place: stages the record
+        self._advanced(device_id, raw, session)
         return addressing(wire).type.wire_name, wire
 
     def decrypt(self, from_account: str, from_device: str, wire: bytes) -> bytes:
@@ -86,8 +90,8 @@ class SessionBook:
             raise WrongRecipient("envelope is addressed to another device")
         if info.sender_device.hex() != from_device:
             raise WrongSender("envelope sender does not match the server's routing")
-        expected = self.pinned(from_device)
-        if expected is None or self.state.device_accounts.get(from_device) != from_account:
+        pinned = self.state.peer_identities.get(from_device)  # decoded only if a new session needs it
+        if pinned is None or self.state.device_accounts.get(from_device) != from_account:
             raise UntrustedDevice(from_account, from_device)
         states = list(self.state.sessions.get(from_device, []))
         refusal: CryptoError | None = None
@@ -102,9 +106,13 @@ class SessionBook:
             except CryptoError as exc:
                 refusal = exc  # probably another session's message; refused if none decrypts
                 continue
-            del states[index]
-            states.insert(0, self._keep(from_device, session))
-            self.state.sessions[from_device] = states
+            if index == 0:
+                self._advanced(from_device, raw, session)
+            else:  # a previous session decrypted: it becomes active, the active one (as it is now) moves down
+                states = self._states(from_device)
+                del states[index]
+                states.insert(0, self._keep(from_device, session))
+                self.state.sessions[from_device] = states
             return plaintext
         if info.type is not EnvelopeType.PREKEY:
             raise refusal or DecryptionFailed("no session decrypts this message")
@@ -123,7 +131,7 @@ class SessionBook:
             wire,
             replay_cache=cache,
         )
-        if session.peer_identity_key.to_bytes() != expected:
+        if session.peer_identity_key.to_bytes() != b64d(pinned):
             raise UntrustedDevice(from_account, from_device)
         self.state.replay_cache = b64e(cache.to_bytes())
         self._push(from_device, session)
@@ -133,7 +141,7 @@ class SessionBook:
         return plaintext
 
     def _push(self, device_id: str, session: Session) -> None:
-        states = [self._keep(device_id, session), *self.state.sessions.get(device_id, [])]
+        states = [self._keep(device_id, session), *self._states(device_id)]
         self.state.sessions[device_id] = states[: 1 + MAX_PREVIOUS_SESSIONS]
 
     def _parsed(self, device_id: str, raw: str) -> Session:
@@ -145,6 +153,35 @@ class SessionBook:
 
     def _keep(self, device_id: str, session: Session) -> str:
         """Serialise ``session`` as the new active record of ``device_id`` and keep it parsed."""
+        self._unsaved.discard(device_id)
+        return self._keep_raw(device_id, session)
+
+    def _advanced(self, device_id: str, raw: str, session: Session) -> None:
+        """The active session (record ``raw``) changed: kept parsed, serialised at the next write."""
+        self._live[device_id] = (raw, session)
+        self._unsaved.add(device_id)
+
+    def _states(self, device_id: str) -> list[str]:
+        """The records of ``device_id``, the active one serialised as it is now."""
+        states = list(self.state.sessions.get(device_id, []))
+        live = self._live.get(device_id)
+        if device_id in self._unsaved and live is not None and states and states[0] == live[0]:
+            states[0] = self._keep_raw(device_id, live[1])
+        self._unsaved.discard(device_id)
+        return states
+
+    def _save_live(self) -> None:
+        # Before a write: stage each advanced session as its peer's active record, unless the record was
+        # replaced or dropped meanwhile (trust.py drops the sessions of a re-certified device).
+        for device_id in self._unsaved:
+            live = self._live.get(device_id)
+            states = self.state.sessions.get(device_id)
+            if live is None or not states or states[0] != live[0]:
+                continue
+            self.state.sessions[device_id] = [self._keep_raw(device_id, live[1]), *states[1:]]
+        self._unsaved.clear()
+
+    def _keep_raw(self, device_id: str, session: Session) -> str:
         raw = b64e(session.to_bytes())
         self._live[device_id] = (raw, session)
         return raw

@@ -3,15 +3,21 @@
 | kind | key | value |
 |---|---|---|
 | `profile` | field name | server_url, account_id, device_id, role, identity_seed (b64), |
-|           |            | current_signed_prekey, next_prekey_id, cursor |
+|           |            | current_signed_prekey, next_prekey_id, cursor, |
+|           |            | inbox_taken ([first inbox slice's key, messages taken from it] or null) |
 | `signed_prekey` | key id | b64 ``SignedPreKeyPair.to_bytes()`` |
 | `one_time_prekey` | key id | b64 ``OneTimePreKeyPair.to_bytes()`` |
 | `session` | peer device id | [b64 ``Session.to_bytes()``], the active one first, a few previous ones |
 | `peer_identity` | peer device id | b64 identity key (pinned on first sight) |
 | `device_account` | peer device id | its account id |
 | `device_set` | account id | that account's current device ids |
-| `seen` (ordered) | message id | 1: the de-duplication window, the last ``MAX_SEEN_IDS`` ids |
-| `inbox` (ordered) | message id | a decrypted message not yet taken by the application (``StoredMessage``) |
+| `seen_slice` (ordered) | sequence | [message id, ...]: the ids of one slice of a page (client/inbox.py); |
+|                       |          | the de-duplication window, at least the last ``MAX_SEEN_IDS`` ids |
+| `inbox_slice` (ordered) | sequence | [``StoredMessage``, ...]: one slice's messages not yet taken by the |
+|                         |          | application (client/inbox.py) |
+| `seen` (ordered) | message id | 1: one seen id (earlier versions; read and evicted, no longer written) |
+| `inbox` (ordered) | message id | one decrypted message (earlier versions; handed over first, not written |
+|                   |            | since) |
 | `outbox` (ordered) | message id | a send not yet acknowledged by the server (``OutboxEntry``) |
 | `key_change` (ordered) | sequence | {account_id, device_id} of a refused changed key |
 
@@ -28,8 +34,10 @@ Protocol version 2 (client/trust.py, client/maintenance.py, docs/PROTOCOL.md sec
 | `held` (ordered) | position:device | an envelope from a contact whose key changed, until decided |
 | `contact_profile` | account id | {name, sent_at}: the newest display name it sent (client/names.py) |
 
-Each record is one sealed row: a received message costs one inbox row, one seen row and the session row;
-handing it over deletes one row.
+Each record is one sealed row. Received messages are written a slice (up to 25) at a time: one inbox_slice
+row and one seen_slice row per slice, each sender's session row and the cursor once per write (the session
+as it is then, client/sessions.py); handing over restages ``inbox_taken`` and deletes a slice's row after its
+last message (client/inbox.py).
 """
 
 from __future__ import annotations
@@ -88,6 +96,14 @@ def _stored_message(doc: Any) -> StoredMessage:
     return StoredMessage(**doc)
 
 
+def _slice_fields(messages: list[StoredMessage]) -> list[dict[str, Any]]:
+    return [vars(m) for m in messages]  # read by json.dumps only, never changed
+
+
+def _stored_slice(doc: Any) -> list[StoredMessage]:
+    return [StoredMessage(**m) for m in doc]
+
+
 PROFILE: RecordKind[Any] = RecordKind("profile")
 SIGNED_PREKEY: RecordKind[str] = RecordKind("signed_prekey")
 ONE_TIME_PREKEY: RecordKind[str] = RecordKind("one_time_prekey")
@@ -97,6 +113,10 @@ DEVICE_ACCOUNT: RecordKind[str] = RecordKind("device_account")
 DEVICE_SET: RecordKind[list[str]] = RecordKind("device_set")
 SEEN: RecordKind[int] = RecordKind("seen", ordered=True)
 INBOX: RecordKind[StoredMessage] = RecordKind("inbox", ordered=True, encode=_fields, decode=_stored_message)
+SEEN_SLICE: RecordKind[list[str]] = RecordKind("seen_slice", ordered=True)
+INBOX_SLICE: RecordKind[list[StoredMessage]] = RecordKind(
+    "inbox_slice", ordered=True, encode=_slice_fields, decode=_stored_slice
+)
 OUTBOX: RecordKind[OutboxEntry] = RecordKind("outbox", ordered=True, encode=_fields, decode=_outbox_entry)
 KEY_CHANGE: RecordKind[dict[str, str]] = RecordKind("key_change", ordered=True)
 ACCOUNT_SECRET: RecordKind[str] = RecordKind("account_secret")
@@ -143,6 +163,7 @@ class DeviceState:
     account_seed = _Field("")
     certificate = _Field("")
     replay_cache = _Field("")
+    inbox_taken = _Field()
 
     def __init__(self, keystore: Keystore) -> None:
         self.keystore = keystore
@@ -155,6 +176,8 @@ class DeviceState:
         self.device_sets = keystore.table(DEVICE_SET)
         self.seen = keystore.table(SEEN)
         self.inbox = keystore.table(INBOX)
+        self.seen_slices = keystore.table(SEEN_SLICE)
+        self.inbox_slices = keystore.table(INBOX_SLICE)
         self.outbox = keystore.table(OUTBOX)
         self.key_changes = keystore.table(KEY_CHANGE)
         self.account_secrets = keystore.table(ACCOUNT_SECRET)

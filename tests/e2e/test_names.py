@@ -70,7 +70,7 @@ async def test_names_reach_every_device_and_the_own_name_wins(practice: Practice
     # A profile is never a message: neither side got one in its inbox.
     await therapist.send(client.account_id, "See you Thursday")
     assert [m.body for m in await client.receive(1)] == ["See you Thursday"]
-    assert len(client.state.inbox) == 0
+    assert len(client.inbox) == 0
 
     # The administrator's label for the therapist lives in the administrator's vault only.
     a_vault = Vault.of(admin)
