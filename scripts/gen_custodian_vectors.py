@@ -6,7 +6,6 @@ Usage: python scripts/gen_custodian_vectors.py [--check]   (--check: fail if the
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,26 +13,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _vectorfile import write_or_check
+from _vectorfile import crypto_error, seeded, write_or_check
 
 from crypto import custodian as cu
-from crypto.errors import CryptoError
 from crypto.vault import RecordKind
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "custodian.json"
 Json = dict[str, Any]
 
 
-def det(label: str, size: int) -> bytes:
-    return hashlib.sha512(b"confidant-vectors/custodian/" + label.encode()).digest()[:size]
-
-
-def _error(fn: Any) -> str:
-    try:
-        fn()
-    except CryptoError as exc:
-        return type(exc).__name__
-    raise AssertionError("expected a CryptoError")
+det = seeded("custodian/")
 
 
 def build() -> Json:
@@ -90,7 +79,7 @@ def build() -> Json:
             "record_id": r.hex(),
             "version": v,
             "sealed": x.hex(),
-            "error": _error(lambda s=s, a=a, r=r, v=v, x=x: cu.open_copy(s, a, r, v, x)),
+            "error": crypto_error(lambda s=s, a=a, r=r, v=v, x=x: cu.open_copy(s, a, r, v, x)),
         }
         for name, s, a, r, v, x in cases
     ]
@@ -127,6 +116,7 @@ def build() -> Json:
 
 def main() -> int:
     return write_or_check(OUT, build(), ensure_ascii=True)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _vectorfile import write_or_check
+from _vectorfile import seeded, write_or_check
 
 from client.file_pointer import FilePointer, MalformedFile
 from client.payload import Payload
@@ -30,8 +30,7 @@ SENT_AT = 1_767_225_600_000
 MESSAGE_ID = "5e" * 16  # the authenticated message id inside the payload (protocol version 2)
 
 
-def _seed(label: str, size: int = 32) -> bytes:
-    return hashlib.sha512(b"confidant-vectors/file/" + label.encode()).digest()[:size]
+_seed = seeded("file/")
 
 
 def _b64(data: bytes) -> str:
@@ -157,6 +156,7 @@ def generate() -> Json:
 
 def main() -> int:
     return write_or_check(OUT, generate(), ensure_ascii=False)
+
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -109,5 +109,6 @@ def generate() -> Json:
 def main() -> int:
     return write_or_check(OUT, generate(), ensure_ascii=False)
 
+
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -6,7 +6,6 @@ Usage: python scripts/gen_vault_vectors.py [--check]   (--check: fail if the fil
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,26 +13,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _vectorfile import write_or_check
+from _vectorfile import crypto_error, seeded, write_or_check
 
 from client import history
 from crypto import vault
-from crypto.errors import CryptoError
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "vault.json"
 Json = dict[str, Any]
 
 
-def det(label: str, size: int) -> bytes:
-    return hashlib.sha512(b"confidant-vectors/vault/" + label.encode()).digest()[:size]
-
-
-def _error(fn: Any) -> str:
-    try:
-        fn()
-    except CryptoError as exc:
-        return type(exc).__name__
-    raise AssertionError("expected a CryptoError")
+det = seeded("vault/")
 
 
 def build() -> Json:
@@ -105,7 +94,7 @@ def build() -> Json:
         },
     ]
     for r in rejections:
-        r["error"] = _error(
+        r["error"] = crypto_error(
             lambda r=r: vault.open_record(
                 vault_key, account, bytes.fromhex(r["record_id"]), r["version"], bytes.fromhex(r["sealed"])
             )
@@ -117,7 +106,9 @@ def build() -> Json:
             "version": 1,
             "record_id": first["record_id"],
             "sealed": first["sealed"],
-            "error": _error(lambda: vault.open_record(vault_key, det("other-account", 16), rid, 1, sealed0)),
+            "error": crypto_error(
+                lambda: vault.open_record(vault_key, det("other-account", 16), rid, 1, sealed0)
+            ),
         }
     )
 
@@ -148,13 +139,16 @@ def build() -> Json:
             "nonce": backup_nonce.hex(),
             "sealed_backup": sealed_backup.hex(),
             "bad_texts": [
-                {"text": typo, "error": _error(lambda: vault.parse_recovery_key(typo))},
-                {"text": text[:-5], "error": _error(lambda: vault.parse_recovery_key(text[:-5]))},
-                {"text": "U" + text[1:], "error": _error(lambda: vault.parse_recovery_key("U" + text[1:]))},
+                {"text": typo, "error": crypto_error(lambda: vault.parse_recovery_key(typo))},
+                {"text": text[:-5], "error": crypto_error(lambda: vault.parse_recovery_key(text[:-5]))},
+                {
+                    "text": "U" + text[1:],
+                    "error": crypto_error(lambda: vault.parse_recovery_key("U" + text[1:])),
+                },
             ],
             "wrong_key": {
                 "key": det("wrong-recovery-key", 16).hex(),
-                "error": _error(
+                "error": crypto_error(
                     lambda: vault.open_backup(det("wrong-recovery-key", 16), account, sealed_backup)
                 ),
             },
@@ -193,6 +187,7 @@ def _history() -> Json:
 
 def main() -> int:
     return write_or_check(OUT, build(), ensure_ascii=True)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -31,7 +31,6 @@ __all__ = [
 ]
 
 
-
 class SignalKind(StrEnum):
     OFFER = "offer"
     ANSWER = "answer"

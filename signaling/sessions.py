@@ -2,7 +2,8 @@
 
 Durable appointments go to an ``AppointmentStore``; live room state to the Broker (``signaling.rooms``);
 every state change goes through ``signaling.states``. Links and consent are checked by callables the
-server hands in (its LinkService), so that this module knows nothing of the server.
+server hands in (its LinkService), so that this module knows nothing of the server: what it needs from
+the server is in ``signaling.ports``, what each participant is shown in ``signaling.views``.
 Refusals are ``signaling.errors.SessionError`` (stable ``code`` + ``reason``) or the server's own errors
 raised by those callables (``not_linked``, ``consent_required``).
 """
@@ -11,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import replace
 
 from signaling import errors as e
 from signaling import wire as w
@@ -23,7 +23,16 @@ from signaling.limits import (
     MAX_SESSIONS_LISTED,
     PRECALL_TURN_TTL_S,
     ROOM_TTL_GRACE_S,
-    TURN_GRACE_S,
+)
+from signaling.ports import (
+    Caller,
+    Connected,
+    ConsentCheck,
+    LinkCheck,
+    NoEvents,
+    Notifier,
+    SessionEvents,
+    TurnSettings,
 )
 from signaling.rooms import LiveSession, Member, RoomStore
 from signaling.states import (
@@ -35,60 +44,16 @@ from signaling.states import (
     next_participant_state,
     next_session_state,
 )
-from signaling.turn import DEFAULT_TURN_TTL_SECONDS, mint_turn_credentials
+from signaling.views import room_view, session_out, turn_out
 from storage.appointments import Appointment, AppointmentStore, Reschedule
 from storage.broker import Broker
 from storage.records import Role
 
+# Caller, Notifier and TurnSettings stay importable from here: they are what a SessionService is built from.
 __all__ = ["Caller", "Notifier", "SessionService", "TurnSettings"]
 
 
-class Caller(Protocol):
-    @property
-    def account_id(self) -> str: ...
-    @property
-    def device_id(self) -> str: ...
-    @property
-    def role(self) -> Role: ...
-
-
-class Notifier(Protocol):
-    async def to_device(self, device_id: str, event: str, payload: Any) -> None: ...
-
-    async def to_account(self, account_id: str, event: str, payload: Any) -> None: ...
-
-
-class SessionEvents(Protocol):
-    """What the server records about sessions (audit log, metrics); the default records nothing."""
-
-    async def admitted(self, session_id: str, account_id: str) -> None: ...
-
-    async def ended(self, session_id: str, therapist_id: str, final_state: str) -> None: ...
-
-    def turn_issued(self) -> None: ...
-
-
-class _NoEvents:
-    async def admitted(self, session_id: str, account_id: str) -> None:
-        pass
-
-    async def ended(self, session_id: str, therapist_id: str, final_state: str) -> None:
-        pass
-
-    def turn_issued(self) -> None:
-        pass
-
-
-@dataclass(frozen=True, slots=True)
-class TurnSettings:
-    urls: tuple[str, ...] = ()
-    secret: str | None = None
-    ttl_seconds: int = DEFAULT_TURN_TTL_SECONDS
-
-
-LinkCheck = Callable[[str, str], Awaitable[bool]]  # (therapist_id, client_id) -> linked?
-ConsentCheck = Callable[[str, str], Awaitable[None]]  # raises the server's consent_required
-Connected = Callable[[str], Awaitable[bool]]  # device_id -> has a live socket (on any node)?
+_NO_TURN = TurnSettings()  # no TURN configured: host/STUN candidates only
 
 
 class SessionService:
@@ -101,7 +66,7 @@ class SessionService:
         *,
         is_linked: LinkCheck,
         require_consent: ConsentCheck,
-        turn: TurnSettings = TurnSettings(),
+        turn: TurnSettings = _NO_TURN,
         events: SessionEvents | None = None,
     ) -> None:
         self._store = appointments
@@ -111,7 +76,7 @@ class SessionService:
         self._is_linked = is_linked
         self._require_consent = require_consent
         self._turn = turn
-        self._events: SessionEvents = events or _NoEvents()
+        self._events: SessionEvents = events or NoEvents()
         self._locks: dict[str, asyncio.Lock] = {}
         # device_id -> sessions it joined through this node: where to look when its socket closes. Dropped
         # when the device disconnects, so it stays as small as the set of connected participants. A join
@@ -137,17 +102,19 @@ class SessionService:
             now,
         )
         await self._store.add_appointment(appointment)
-        return self._out(appointment, None, caller)
+        return session_out(appointment, None, caller)
 
     async def list(self, caller: Caller) -> w.SessionsOut:
         found = await self._store.get_appointments_of(
             caller.account_id, ends_after=self._clock() - MAX_SESSION_MS, limit=MAX_SESSIONS_LISTED
         )
-        return w.SessionsOut([self._out(a, await self._rooms.get_live(a.session_id), caller) for a in found])
+        return w.SessionsOut(
+            [session_out(a, await self._rooms.get_live(a.session_id), caller) for a in found]
+        )
 
     async def get(self, caller: Caller, session_id: str) -> w.SessionOut:
         appointment = await self._visible(caller, session_id)
-        return self._out(appointment, await self._rooms.get_live(session_id), caller)
+        return session_out(appointment, await self._rooms.get_live(session_id), caller)
 
     async def reschedule(self, caller: Caller, session_id: str, body: w.RescheduleIn) -> w.SessionOut:
         a = await self._hosted(caller, session_id)
@@ -172,7 +139,7 @@ class SessionService:
         updated = await self._store.update_appointment(session_id, change, now)
         if updated is None:  # cancelled or ended meanwhile
             raise self._state_error(await self._state(await self._visible(caller, session_id)), "reschedule")
-        return self._out(updated, None, caller)
+        return session_out(updated, None, caller)
 
     async def cancel(self, caller: Caller, session_id: str) -> w.SessionOut:
         a = await self._hosted(caller, session_id)
@@ -183,7 +150,7 @@ class SessionService:
             except InvalidTransition:
                 raise self._state_error(state, "cancel") from None
             await self._close(a, SessionState.CANCELLED)
-        return self._out(await self._reload(session_id), None, caller)
+        return session_out(await self._reload(session_id), None, caller)
 
     async def attendance(self, caller: Caller, session_id: str) -> w.AttendanceOut:
         await self._hosted(caller, session_id)
@@ -256,8 +223,8 @@ class SessionService:
             )
         await self._broadcast(a, room)
         turn = self._mint(peer, a) if state.admitted else None
-        view = self._view(a, room, caller.account_id)
-        return w.CallJoinOut(state.value, self._out(a, live, caller), view, turn)
+        view = room_view(a, room, caller.account_id)
+        return w.CallJoinOut(state.value, session_out(a, live, caller), view, turn)
 
     async def admit(self, caller: Caller, session_id: str, account_id: str) -> w.CallStateEvent:
         a = await self._hosted(caller, session_id)
@@ -288,10 +255,10 @@ class SessionService:
         await self._notifier.to_device(
             member.device_id,
             "call.admitted",
-            w.AdmittedEvent(session_id, self._view(a, room, account_id), self._mint(member.peer, a)),
+            w.AdmittedEvent(session_id, room_view(a, room, account_id), self._mint(member.peer, a)),
         )
         await self._broadcast(a, room)
-        return self._view(a, room, caller.account_id)
+        return room_view(a, room, caller.account_id)
 
     async def remove(self, caller: Caller, session_id: str, account_id: str) -> w.CallStateEvent:
         a = await self._hosted(caller, session_id)
@@ -305,7 +272,7 @@ class SessionService:
         await self._notifier.to_device(member.device_id, "call.removed", w.RemovedEvent(session_id))
         room = await self._room(a)
         await self._broadcast(a, room)
-        return self._view(a, room, caller.account_id)
+        return room_view(a, room, caller.account_id)
 
     async def leave(self, caller: Caller, session_id: str) -> w.CallStateEvent:
         a = await self._visible(caller, session_id)
@@ -316,7 +283,7 @@ class SessionService:
             await self._store.close_attendance(session_id, caller.account_id, now)
         room = await self._room(a)
         await self._broadcast(a, room)
-        return self._view(a, room, caller.account_id)
+        return room_view(a, room, caller.account_id)
 
     async def disconnected(self, caller: Caller, connected: Connected) -> None:
         """The device's last socket closed: in every live session it joined through this node it is ``away``
@@ -359,7 +326,7 @@ class SessionService:
             await self._transition(a, caller.account_id, event, now, device=caller.device_id)
         room = await self._room(a)
         await self._broadcast(a, room)
-        return self._view(a, room, caller.account_id)
+        return room_view(a, room, caller.account_id)
 
     async def end(self, caller: Caller, session_id: str) -> w.CallStateEvent:
         a = await self._hosted(caller, session_id)
@@ -372,7 +339,7 @@ class SessionService:
             room = await self._room(a)
             await self._close(a, SessionState.ENDED)
         ended = w.CallStateEvent(session_id, SessionState.ENDED.value, room.members)
-        return self._view(a, ended, caller.account_id)
+        return room_view(a, ended, caller.account_id)
 
     async def signal(self, caller: Caller, body: w.SignalIn) -> None:
         """Relay one boxed signal between two admitted devices of the session (opaque to the server)."""
@@ -511,61 +478,20 @@ class SessionService:
             [w.MemberOut(m.peer, m.state.value, m.join, m.account_id, m.device_id) for m in members],
         )
 
-    @staticmethod
-    def _view(a: Appointment, room: w.CallStateEvent, viewer: str) -> w.CallStateEvent:
-        """What ``viewer`` sees: a client, the therapist's and its own ids; co-participants by handle only."""
-        if viewer == a.therapist_id:
-            return room
-        shown = (a.therapist_id, viewer)
-        members = [m if m.account_id in shown else w.MemberOut(m.peer, m.state, m.join) for m in room.members]
-        return w.CallStateEvent(room.session_id, room.state, members)
-
     async def _broadcast(self, a: Appointment, room: w.CallStateEvent) -> None:
         """Room changes go to the therapist (all devices) and to every present participant's device."""
         await self._notifier.to_account(a.therapist_id, "call.state", room)
         for m in room.members:
             client = m.account_id is not None and m.account_id != a.therapist_id
             if client and m.device_id and m.account_id and ParticipantState(m.state).present:
-                view = self._view(a, room, m.account_id)
+                view = room_view(a, room, m.account_id)
                 await self._notifier.to_device(m.device_id, "call.state", view)
 
     def _mint(self, peer: str, a: Appointment, cap_s: int | None = None) -> w.TurnOut | None:
-        """TURN credentials for a member's opaque handle, valid until the session's window closes (plus the
-        room's grace), never longer than the configured lifetime. Renewed by ``turn_credentials``."""
-        if not self._turn.urls or not self._turn.secret:
-            return None
-        now_ms = self._clock()
-        window_s = max((a.ends_at - now_ms) // 1000, 0) + TURN_GRACE_S
-        creds = mint_turn_credentials(
-            secret=self._turn.secret,
-            user=peer,
-            urls=self._turn.urls,
-            ttl_seconds=min(self._turn.ttl_seconds, window_s, cap_s or window_s),
-            now=now_ms / 1000,
-        )
-        self._events.turn_issued()
-        return w.TurnOut(
-            [w.IceServerOut(list(creds.urls), creds.username, creds.credential)], creds.expires_at
-        )
+        turn = turn_out(self._turn, peer, a, self._clock(), cap_s)
+        if turn is not None:
+            self._events.turn_issued()
+        return turn
 
     def _ttl(self, a: Appointment) -> float:
         return max(a.ends_at - self._clock(), 0) / 1000 + ROOM_TTL_GRACE_S
-
-    @staticmethod
-    def _out(a: Appointment, live: LiveSession | None, viewer: Caller) -> w.SessionOut:
-        state = live.state.value if live is not None and a.state == SessionState.SCHEDULED.value else a.state
-        shown = list(a.participants) if viewer.account_id == a.therapist_id else [viewer.account_id]
-        return w.SessionOut(
-            a.session_id,
-            a.therapist_id,
-            shown,
-            len(a.participants),
-            a.starts_at,
-            a.ends_at,
-            a.max_participants,
-            state,
-            a.created_at,
-            a.updated_at,
-            a.started_at,
-            a.ended_at,
-        )
