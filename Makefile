@@ -41,6 +41,10 @@ bench: setup system-deps
 lint: setup
 	$(VENV)/bin/ruff check server storage crypto signaling client tests bench scripts
 	$(VENV)/bin/mypy
+	@# A test module that fails to import (or warns at import) must fail here, not silently in CI's test run:
+	@# collection only (no test runs, no network), printed in full when it fails.
+	@out=$$($(PY) -m pytest --collect-only -q -p no:cacheprovider 2>&1) || \
+		{ printf '%s\n' "$$out"; echo "pytest collection failed"; exit 1; }; printf '%s\n' "$$out" | tail -n 1
 
 clean:
 	rm -rf $(VENV) web-client/node_modules web-client/dist .pytest_cache

@@ -23,6 +23,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import socketio
 
 from client.errors import ApiError, TransportError
@@ -109,6 +110,7 @@ class Realtime:
         if sio is not None:
             with contextlib.suppress(Exception):
                 await sio.disconnect()
+            _release_websocket(sio)
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -207,6 +209,7 @@ class Realtime:
             await self._cancel_pulls()
             with contextlib.suppress(Exception):
                 await sio.disconnect()
+            _release_websocket(sio)
 
     async def _cancel_pulls(self) -> None:
         for task in list(self._tasks):
@@ -304,6 +307,16 @@ class Realtime:
         if ack_up_to:
             query["ack_up_to"] = ack_up_to
         return query
+
+
+def _release_websocket(sio: socketio.AsyncClient) -> None:
+    """Give back the HTTP connection under a websocket the server dropped. When the server goes away
+    (``ServerDisconnectedError``), aiohttp marks the websocket closed without releasing its response, and
+    engine.io's disconnect then skips ``ws.close()``: the connection would be left to the garbage collector
+    ("Unclosed connection" ResourceWarning). Closing an already released response is a no-op."""
+    response = getattr(getattr(sio.eio, "ws", None), "_response", None)
+    if isinstance(response, aiohttp.ClientResponse):
+        response.close()
 
 
 def _refusal(data: Any) -> ApiError | None:

@@ -3,16 +3,25 @@
 Run inside a private network namespace with only loopback (see the Makefile): WebRTC between two
 browser contexts then uses 127.0.0.1 host candidates (``--allow-loopback-in-peer-connection``).
 Screenshots go to ``test-artifacts/browser/`` (git-ignored).
+
+One Chromium serves the whole session (starting Playwright's driver and Chromium cost seconds per test); each
+test gets fresh browser contexts (no cookies, storage or service workers shared) and the contexts it leaves
+open are closed after it. Playwright objects belong to the event loop that created them, so the browser tests
+and their async fixtures run on pytest-asyncio's session loop (``LOOP``): a module's own async fixture says
+``@pytest_asyncio.fixture(loop_scope=LOOP)``.
 """
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Final
 
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+import pytest_asyncio
+from playwright.async_api import Browser, Playwright, async_playwright, expect
 
 from tests.fixtures.server_proc import ConfidantServer
 
@@ -26,6 +35,17 @@ CHROMIUM_ARGS = [
     "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
     "--allow-loopback-in-peer-connection",
 ]
+LOOP: Final = "session"
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests run on the session's event loop, where the shared Chromium lives (the marker goes
+    first: pytest-asyncio reads the closest one)."""
+    for item in items:
+        function = getattr(item, "function", None)
+        if HERE in item.path.parents and function is not None and inspect.iscoroutinefunction(function):
+            item.add_marker(pytest.mark.asyncio(loop_scope=LOOP), append=False)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +65,7 @@ def web_dist() -> Path:
     return dist
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP)
 async def server(
     request: pytest.FixtureRequest, tmp_path: Path, web_dist: Path
 ) -> AsyncIterator[ConfidantServer]:
@@ -60,14 +80,43 @@ async def server(
         srv.stop()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
+@pytest_asyncio.fixture(scope="session", loop_scope=LOOP)
+async def playwright() -> AsyncIterator[Playwright]:
     async with async_playwright() as pw:
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            await b.close()
+        yield pw
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope=LOOP)
+async def _chromium(playwright: Playwright) -> AsyncIterator[list[Browser]]:
+    """The session's Chromium, in a one-item list: `browser` replaces it if a test left it disconnected."""
+    shared = [await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)]
+    try:
+        yield shared
+    finally:
+        await shared[0].close()
+
+
+@pytest_asyncio.fixture(loop_scope=LOOP)
+async def browser(playwright: Playwright, _chromium: list[Browser]) -> AsyncIterator[Browser]:
+    """The shared Chromium; every context a test opened is closed after it, so the next test starts clean."""
+    if not _chromium[0].is_connected():
+        _chromium[0] = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    b = _chromium[0]
+    assert b.contexts == [], "a browser context outlived the test before"
+    try:
+        yield b
+    finally:
+        for context in list(b.contexts):
+            await context.close()
+
+
+@pytest.fixture(autouse=True)
+def _pages_close_before_the_server_stops(request: pytest.FixtureRequest) -> None:
+    """Set up what the test needs besides its browser first, so it is torn down after the browser's contexts
+    are closed: a server stopped under open pages waits out its shutdown bound for their websockets."""
+    for name in request.fixturenames:
+        if "browser" not in name and name != request.fixturename:
+            request.getfixturevalue(name)
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser._ui import open_chat, practice, shot, violations
+from tests.browser.conftest import LOOP
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
@@ -40,7 +42,7 @@ PASTE_IMAGE = """async () => {
 }"""
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP)
 async def server(tmp_path: Path, web_dist: Path) -> AsyncIterator[ConfidantServer]:
     env = {"CONFIDANT_MAX_ATTACHMENT_BYTES": str(LIMIT), "CONFIDANT_ATTACHMENT_QUOTA_BYTES": str(QUOTA)}
     srv = ConfidantServer(tmp_path / "data", extra_args=["--web-root", str(web_dist)], env=env)

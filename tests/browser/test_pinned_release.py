@@ -16,12 +16,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
 from crypto.primitives import ed25519_seed_keypair, ed25519_sign
 from tests.browser._ui import shot
-from tests.browser.conftest import REPO
+from tests.browser.conftest import LOOP, REPO
 from tests.fixtures.ports import free_port
 from tests.fixtures.server_proc import ConfidantServer
 
@@ -90,7 +91,7 @@ class TamperingProxy:
         await self.runner.cleanup()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP)
 async def site(tmp_path: Path, web_dist: Path) -> AsyncIterator[tuple[Path, TamperingProxy]]:
     root = tmp_path / "site"
     shutil.copytree(web_dist, root)

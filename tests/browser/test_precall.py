@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from tests.browser._ui import practice, shot, violations
+from tests.browser.conftest import LOOP
 from tests.fixtures.coturn_proc import Coturn, coturn
 from tests.fixtures.ports import free_port
 from tests.fixtures.server_proc import ConfidantServer
@@ -19,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.webrtc]
 __all__ = ["coturn"]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP)
 async def udp_blocked(tmp_path: Path, web_dist: Path, coturn: Coturn) -> AsyncIterator[ConfidantServer]:
     blocked = f"turn:127.0.0.1:{free_port(socket.SOCK_DGRAM)}?transport=udp"
     env = {"CONFIDANT_TURN_URLS": f"{blocked},{coturn.tcp_url}", "CONFIDANT_TURN_SECRET": coturn.secret}

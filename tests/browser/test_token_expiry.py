@@ -7,15 +7,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from tests.browser._ui import bubble, open_chat, practice, send
+from tests.browser.conftest import LOOP
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP)
 async def short_token_server(tmp_path: Path, web_dist: Path) -> AsyncIterator[ConfidantServer]:
     args = ["--web-root", str(web_dist), "--token-ttl-seconds", "2"]
     srv = ConfidantServer(tmp_path / "data", extra_args=args)

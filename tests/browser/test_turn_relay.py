@@ -15,11 +15,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Playwright
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LOOP
 from tests.fixtures.coturn_proc import Coturn, coturn
 
 pytestmark = [pytest.mark.browser, pytest.mark.webrtc]
@@ -84,21 +85,20 @@ _STATS = """async () => {
 }"""
 
 
-@pytest.fixture
-async def pinned_browser(coturn: Coturn) -> AsyncIterator[Browser]:
+@pytest_asyncio.fixture(loop_scope=LOOP)
+async def pinned_browser(playwright: Playwright, coturn: Coturn) -> AsyncIterator[Browser]:
     """Chromium that trusts exactly the relay's self-signed certificate (its SPKI pinned), nothing more."""
     cert = x509.load_pem_x509_certificate(coturn.cert_path.read_bytes())
     der = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
-    async with async_playwright() as pw:
-        args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki}"]
-        b = await pw.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield b
-        finally:
-            await b.close()
+    args = [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={spki}"]
+    b = await playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+    try:
+        yield b
+    finally:
+        await b.close()
 
 
 def _credentials(coturn: Coturn, who: str) -> tuple[str, str]:

@@ -7,12 +7,10 @@ An erasure killed midway (kill -9 between two stores) is finished by the next st
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sqlite3
 import subprocess
 import time
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -192,12 +190,6 @@ async def test_a_client_erases_their_account_and_nothing_of_it_remains(
 
 
 async def test_an_erasure_killed_midway_is_finished_at_the_next_start(practice: Practice) -> None:
-    # The test before stops its server under connected devices; an aiohttp connection object cut by that stop
-    # is collected here, before this test's own work, not in the middle of it. Only that warning, only here
-    # (an open item: which SDK path leaves it to the garbage collector).
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Unclosed connection", ResourceWarning)
-        gc.collect()
     p = practice
     await _converse(p)
     client, db, srv = p.client, p.server.db_path, p.server

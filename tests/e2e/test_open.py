@@ -29,6 +29,16 @@ def frozen(pid: int) -> Iterator[None]:
         os.kill(pid, signal.SIGCONT)
 
 
+def _run_queue_wait() -> float:
+    """Seconds this thread has spent ready to run but waiting for a CPU (Linux schedstat); 0 where the
+    kernel does not report it (every gap then counts in full)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _background_tasks() -> set[asyncio.Task[object]]:
     return {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()}
 
@@ -107,15 +117,15 @@ async def test_a_5000_message_backlog_reaches_the_app_in_order_while_the_loop_ke
             sender.enqueue(therapist.account_id, text)
     await asyncio.gather(*(s.flush(timeout=300) for s in senders))
 
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []  # between two ticks: (wall time, of it waiting for a CPU)
 
     async def heartbeat() -> None:
-        last = time.monotonic()
+        last, queued = time.monotonic(), _run_queue_wait()
         while True:
             await asyncio.sleep(0.01)
-            now = time.monotonic()
-            gaps.append(now - last)
-            last = now
+            now, now_queued = time.monotonic(), _run_queue_wait()
+            gaps.append((now - last, now_queued - queued))
+            last, queued = now, now_queued
 
     beat = asyncio.create_task(heartbeat())
     try:
@@ -129,8 +139,15 @@ async def test_a_5000_message_backlog_reaches_the_app_in_order_while_the_loop_ke
         mine = [m.body for m in got if m.from_device == sender.device_id]
         assert mine == sent[sender.device_id], "lost, duplicated or reordered"
     assert opened < 5, f"open waited for the backlog ({opened:.1f}s)"
-    # the old keystore blocked the loop for tens of seconds here; 1 s leaves room for a loaded machine
-    assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.2f}s"
+    # The old keystore blocked the loop for tens of seconds here. A stall is the loop's own doing: a gap
+    # between ticks less the time its thread was ready but other processes had the cores (a loaded machine
+    # stretches every gap by that much; work or blocking I/O on the loop does not show up as run-queue time).
+    stalls = [wall - queued for wall, queued in gaps]
+    worst = max(range(len(gaps)), key=stalls.__getitem__)
+    assert stalls[worst] < 1.0, (
+        f"the event loop stalled for {stalls[worst]:.2f}s "
+        f"({gaps[worst][0]:.2f}s between ticks, {gaps[worst][1]:.2f}s of it waiting for a CPU)"
+    )
 
 
 async def test_a_refused_registration_leaves_no_keystore_and_a_retry_at_the_same_path_works(
