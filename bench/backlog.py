@@ -1,7 +1,7 @@
 """Backlog benchmark: a device that was offline opens with N messages queued (SDK), next to the raw ratchet
 decrypt rate measured in the same run; and SDK send throughput with one conversation vs a window in flight.
 
-    python bench/backlog.py [--sizes 1000,10000,25000] [--smoke]
+    python bench/backlog.py [--sizes 1000,10000,25000] [--smoke] [--no-browser]
 
 For each N: the therapist's device is closed, N messages are queued for it by several clients (a device may
 send 3,000 a minute), then ``Device.open`` is timed to "connected" and to "all N handed to the application"
@@ -9,7 +9,8 @@ send 3,000 a minute), then ``Device.open`` is timed to "connected" and to "all N
 payload size), measured right before and right after each hand-over; and the same comparison in CPU time
 per message (raw loop vs the SDK's process), which other processes' load skews least. Sends: one therapist
 device writes to K clients with ``outbox.window`` 1 and then 8.
-Not covered here: the browser (its 2,000-message drain is timed by tests/browser/test_backlog.py only).
+Then the same sizes in the browser (Chromium, next to its own raw decrypt rate in the same page):
+bench/_backlog_browser.py; ``--no-browser`` skips it.
 """
 
 from __future__ import annotations
@@ -166,11 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     # 3,000 a minute): with batched sends 2,000 + 2,000 ran into it and the second window measured the limit.
     parser.add_argument("--sends", type=int, default=1000, help="sends per window (2 x this <= 3,000)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
+    parser.add_argument("--browser", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the browser's hand-over, in Chromium (bench/_backlog_browser.py)")
     args = parser.parse_args(argv)
     sizes = [200] if args.smoke else [int(s) for s in args.sizes.split(",")]
     if 2 * args.sends > RATE_SEND_PER_DEVICE[0]:
         parser.error(f"--sends {args.sends}: 2 windows must fit {RATE_SEND_PER_DEVICE[0]} sends a minute")
     asyncio.run(run(sizes, 160 if args.smoke else args.sends))
+    if args.browser:
+        from bench import _backlog_browser
+
+        asyncio.run(_backlog_browser.run(sizes, bench_dir("backlog-web-")))
     return 0
 
 

@@ -456,9 +456,12 @@ export class Messenger {
 
   // ---- receiving -----------------------------------------------------------------------------------
 
+  /** Pages are processed one at a time, in order. Resolves once this page is decrypted and its records
+   *  sealed, to the promise of their write (or nothing): the next page is decrypted while it commits. */
   receive(envelopes) {
-    this._chain = this._chain.then(() => this._process(envelopes)).catch((e) => console.error("inbox", e));
-    return this._chain;
+    const step = this._chain.then(() => this._process(envelopes));
+    this._chain = step.then(() => {}, (e) => console.error("inbox", e));
+    return step.then((r) => r || { written: null }, () => ({ written: null }));
   }
 
   async onConnected() {
@@ -484,21 +487,47 @@ export class Messenger {
   }
 
   async sync() {
+    let written = null; // the last page's write: sync() returns once it is on disk
+    try {
+      await this._sync((w) => (written = w || written));
+    } finally {
+      await (written && written.catch(() => {}));
+    }
+  }
+
+  async _sync(onWrite) {
+    let next = null;
     for (;;) {
       if (!this.d.state) return; // locked while pulling: the next unlock pulls from the saved position
       let r;
-      const query = { after: this.d.state.lastPos, limit: SYNC_PAGE };
-      const ackUpTo = this._ackWanted;
-      if (ackUpTo) query.ack_up_to = ackUpTo; // the pull carries the acknowledgement: no ack event
       try {
-        r = await this.d.rt.request("sync", query);
-        if (this._ackWanted === ackUpTo) this._ackWanted = 0;
+        r = await (next || this._syncPage(this.d.state.lastPos));
       } catch {
         return;
       }
-      await this.receive(r.envelopes || []);
-      if (!r.more || !(r.envelopes || []).length) return;
+      next = null;
+      const envelopes = r.envelopes || [];
+      if (!r.more || !envelopes.length) return onWrite((await this.receive(envelopes)).written);
+      // The next page is asked for while this one is decrypted and written (as the SDK does): the server's
+      // answer and the page's work overlap instead of taking turns. Positions only grow, so it starts after
+      // this page's last; nothing is acknowledged before it is written (_ackWanted), and a page whose
+      // processing was cut short (locked) is not skipped: the loop stops and the next unlock pulls again.
+      const last = envelopes.reduce((top, e) => Math.max(top, e.pos), 0);
+      next = this._syncPage(last);
+      next.catch(() => {}); // a failure is seen when it is awaited
+      onWrite((await this.receive(envelopes)).written);
+      if (!this.d.state || this.d.state.lastPos < last) return;
     }
+  }
+
+  /** One `sync` request for the envelopes after `after`, carrying any acknowledgement that is due. */
+  async _syncPage(after) {
+    const query = { after, limit: SYNC_PAGE };
+    const ackUpTo = this._ackWanted;
+    if (ackUpTo) query.ack_up_to = ackUpTo; // the pull carries the acknowledgement: no ack event
+    const r = await this.d.rt.request("sync", query);
+    if (this._ackWanted === ackUpTo) this._ackWanted = 0;
+    return r;
   }
 
   /** A pull within ACK_FOLD_MS carries the acknowledgement; otherwise one ack event goes out then. */
@@ -584,10 +613,16 @@ export class Messenger {
     if (keysChanged) puts.set("keys", this.d.keys.data);
     puts.set("state", st);
     // Persist everything before acknowledging (one atomic write): once acked, the server deletes the envelopes.
-    await this.d.store.write(puts, dels);
-    this._ackSoon(st.lastPos);
-    for (const id of touched) this.d.emit("messages", { accountId: id, incoming: true });
-    this.flush();
+    // The records are sealed now and committed in order (app/vault.js); the next page is decrypted meanwhile.
+    // A failed write fails every later one too (the vault's write chain), so no later page is acknowledged.
+    const upTo = st.lastPos;
+    const written = this.d.store.write(puts, dels).then(() => {
+      this._ackSoon(upTo);
+      for (const id of touched) this.d.emit("messages", { accountId: id, incoming: true });
+      this.flush();
+    });
+    written.catch((e) => console.error("inbox write", e && e.name));
+    return { written }; // wrapped: an async function returning the promise itself would wait for it
   }
 
   /**

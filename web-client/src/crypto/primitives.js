@@ -39,7 +39,12 @@ function check(value, size, what) {
   if (!(value instanceof Uint8Array) || value.length !== size) throw new InvalidKey(`${what} must be ${size} bytes`);
 }
 
-export const randomBytes = (n) => sodium.randombytes_buf(n);
+/** The platform's CSPRNG in one call (libsodium.js asks it for 4 bytes at a time: six calls per nonce). */
+export function randomBytes(n) {
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, Math.min(n, at + 65536)));
+  return out;
+}
 
 export function sha256(data) {
   return sodium.crypto_hash_sha256(data);

@@ -26,6 +26,7 @@ export function chatView(device, accountId) {
   const send = h("button", { type: "submit" }, "Send");
   const title = h("h1", { id: "chat-title" }, name());
   const rendered = new Map();
+  const drawn = new Map(); // message id -> the state it was drawn in
   const cards = new Map(); // message id -> file card: kept across re-renders (a download in progress)
   const attach = attachControls(device, accountId, name);
   let lastDay = null;
@@ -75,8 +76,12 @@ export function chatView(device, accountId) {
 
   const renderMessage = (msg) => {
     let li = rendered.get(msg.id);
-    // Already on screen and unchanged: nothing to do (a backlog re-renders only what is new).
-    if (li && li.dataset.state === (msg.state || "received") && (msg.dir !== "out" || li.dataset.error === String(msg.error || ""))) return li;
+    // Already on screen and unchanged: nothing to do (a backlog re-renders only what is new). Compared with
+    // what was drawn as a plain string, not read back from the DOM: every refresh checks the whole
+    // conversation, and reading each bubble's attributes made that the chat's main cost in a backlog.
+    const key = `${msg.state || "received"}|${msg.dir === "out" ? String(msg.error || "") : ""}`;
+    if (li && drawn.get(msg.id) === key) return li;
+    drawn.set(msg.id, key);
     if (!li) {
       const day = formatDay(msg.at);
       if (day !== lastDay) {
