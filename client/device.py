@@ -46,7 +46,7 @@ from client.linking import LinkApproval, LinkedAccount, LinkRequest
 from client.maintenance import INITIAL_PREKEYS, PrekeyUpkeep
 from client.names import Profile
 from client.outbox import Outbox
-from client.payload import Payload, PayloadError
+from client.payload import Payload, PayloadError, Receipt
 from client.realtime import Realtime
 from client.sessions import SessionBook
 from client.state import DeviceState, StoredMessage
@@ -62,6 +62,7 @@ from crypto import (
     generate_one_time_prekeys,
 )
 from crypto import vault as vc
+from crypto.limits import MAX_RECEIPT_IDS
 
 __all__ = ["Contact", "Device", "Message", "parse_invitation"]
 
@@ -137,6 +138,7 @@ class Device:
         self._ack_task: asyncio.Task[None] | None = None
         self._landing: asyncio.Task[None] | None = None  # the last page handed to the writer (_on_envelopes)
         self._payloads: dict[str, Payload] = {}  # inbox key -> its payload, decoded when it was decrypted
+        self._receipts: dict[str, list[str]] = {}  # sender account -> ids kept since the last staged page
         self._closed = False
 
     def __repr__(self) -> str:
@@ -443,6 +445,7 @@ class Device:
                     self._keep(await self._decrypt_item(item))
             finally:
                 self.inbox.stage()
+                self._queue_receipts()
             await self.save()
         if held:
             self._inbox_changed.set()
@@ -614,6 +617,7 @@ class Device:
                         await asyncio.sleep(0)  # a page is decrypted in slices: the loop keeps ticking
             finally:
                 self.inbox.stage()  # also when interrupted: the cursor and sessions staged so far need them
+                self._queue_receipts()  # in the same durable write as the messages they acknowledge
             if not advanced:
                 return None
             written = self.store.write()
@@ -630,6 +634,20 @@ class Device:
         inner = f"{stored.from_account}:{stored.id}"
         if self.inbox.add(inner, stored):
             self._payloads[inner] = payload  # decoded once: messages() takes it from here
+            if stored.from_account != self.account_id:  # like the browser: no receipts to our own devices
+                self._receipts.setdefault(stored.from_account, []).append(stored.id)
+
+    def _queue_receipts(self) -> None:
+        """One delivery receipt per sender for the messages this page kept (the browser's rule, PROTOCOL.md
+        section 20), staged in the outbox before the page's write so both land in one commit: one entry per
+        sender per page, not one per message, so a backlog costs a handful of sends."""
+        receipts, self._receipts = self._receipts, {}
+        for to_account, ids in receipts.items():
+            for start in range(0, len(ids), MAX_RECEIPT_IDS):
+                receipt_id = new_id()
+                body = Receipt(tuple(ids[start : start + MAX_RECEIPT_IDS]))
+                plaintext = Payload(body, now_ms(), to_account, receipt_id).encode()
+                self.outbox.add(to_account, b64e(plaintext), receipt_id, track=False)
 
     def _hold(self, item: JSON) -> None:
         """Keep an envelope from a contact whose key changed until the person decides (bounded)."""
@@ -678,6 +696,11 @@ class Device:
             return None
         if isinstance(payload.body, Profile):
             self._keep_profile(from_account, payload.body, payload.sent_at)
+            return None
+        if isinstance(payload.body, Receipt):
+            if from_account != self.account_id:  # our other devices' receipts concern the contact's messages
+                ids = list(payload.body.ids)
+                self.events.put_nowait({"event": "delivered", "account_id": from_account, "ids": ids})
             return None
         stored = StoredMessage(
             id=payload.id,
@@ -734,8 +757,8 @@ class Device:
             key, stored = taken
             self.store.commit_soon()
             payload = self._payloads.pop(key, None) or Payload.decode(b64d(stored.plaintext))
-            if isinstance(payload.body, Profile):
-                continue  # never stored in the inbox (_keep_profile); kept out of the type all the same
+            if isinstance(payload.body, Profile | Receipt):
+                continue  # never stored in the inbox (_decrypt_item); kept out of the type all the same
             yield Message(
                 stored.id,
                 stored.from_account,

@@ -103,14 +103,18 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def add(self, to_account: str, plaintext_b64: str, message_id: str | None = None) -> str:
-        """Stage a new entry and return its id; it is written (with its ciphertext) before it is sent."""
+    def add(
+        self, to_account: str, plaintext_b64: str, message_id: str | None = None, *, track: bool = True
+    ) -> str:
+        """Stage a new entry and return its id; it is written (with its ciphertext) before it is sent.
+        ``track=False`` (delivery receipts): nobody awaits ``result``; a refusal is only logged."""
         entry = OutboxEntry(
             id=message_id or new_id(), to_account=to_account, plaintext=plaintext_b64, created_at=now_ms()
         )
         self._entries[entry.id] = entry
         self._queues.setdefault(to_account, collections.deque()).append(entry.id)
-        self._results[entry.id] = asyncio.get_running_loop().create_future()
+        if track:
+            self._results[entry.id] = asyncio.get_running_loop().create_future()
         self.wake()
         return entry.id
 

@@ -4,6 +4,10 @@
      "sent_at": <client clock, ms>, "to": "<recipient account id>"}
     {"v": 2, "id": ..., "type": "file", "file": {<FilePointer: client/file_pointer.py>}, "sent_at", "to"}
     {"v": 2, "id": ..., "type": "profile", "display_name": "<the sender's display name>", "sent_at", "to"}
+    {"v": 2, "id": ..., "type": "receipt", "ids": ["<message id>", ...], "sent_at", "to"}
+
+A ``receipt`` says which of ``to``'s messages one received page delivered to the sender (one per sender per
+page, at most ``MAX_RECEIPT_IDS`` ids, each 32 hex); like a ``profile`` it is never shown as a message.
 
 ``id`` (version 2) is the sender's message id, chosen once and kept across retries and re-encryptions:
 receivers de-duplicate on it, authenticated inside the ciphertext, never on the id the relay delivers
@@ -22,8 +26,9 @@ from dataclasses import dataclass
 from client._wire import b64d, b64e
 from client.file_pointer import FilePointer, MalformedFile
 from client.names import InvalidName, Profile, check_name
+from crypto.limits import MAX_RECEIPT_IDS
 
-__all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError"]
+__all__ = ["PAYLOAD_VERSION", "Payload", "PayloadError", "Receipt"]
 
 PAYLOAD_VERSION = 2
 
@@ -33,8 +38,15 @@ class PayloadError(ValueError):
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """A delivery receipt (PROTOCOL.md section 20): the ids of our messages a contact's device received."""
+
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Payload:
-    body: str | bytes | FilePointer | Profile  # Profile (PROTOCOL.md section 23): never shown as a message
+    body: str | bytes | FilePointer | Profile | Receipt  # Profile and Receipt: never shown as a message
     sent_at: int
     to: str
     id: str
@@ -46,6 +58,9 @@ class Payload:
         elif isinstance(self.body, Profile):
             name = check_name(self.body.display_name)
             doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": "profile", "display_name": name}
+        elif isinstance(self.body, Receipt):
+            ids = list(_receipt_ids(self.body.ids))
+            doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": "receipt", "ids": ids}
         else:
             kind, body = ("bytes", b64e(self.body)) if isinstance(self.body, bytes) else ("text", self.body)
             doc = {"v": PAYLOAD_VERSION, "id": self.id, "type": kind, "body": body}
@@ -59,11 +74,13 @@ class Payload:
             if not isinstance(doc, dict) or doc.get("v") != PAYLOAD_VERSION:
                 raise PayloadError("unsupported payload version")
             kind = doc["type"]
-            value: str | bytes | FilePointer | Profile
+            value: str | bytes | FilePointer | Profile | Receipt
             if kind == "file":
                 value = FilePointer.from_wire(doc["file"])
             elif kind == "profile":
                 value = Profile(check_name(doc["display_name"]))
+            elif kind == "receipt":
+                value = Receipt(_receipt_ids(doc["ids"]))
             elif kind in ("text", "bytes"):
                 value = b64d(doc["body"]) if kind == "bytes" else str(doc["body"])
             else:
@@ -83,3 +100,11 @@ class Payload:
 
 
 _MESSAGE_ID = re.compile("[0-9a-f]{32}")
+
+
+def _receipt_ids(ids: object) -> tuple[str, ...]:
+    if not isinstance(ids, list | tuple) or not 0 < len(ids) <= MAX_RECEIPT_IDS:
+        raise PayloadError(f"a receipt lists 1 to {MAX_RECEIPT_IDS} message ids")
+    if not all(isinstance(i, str) and _MESSAGE_ID.fullmatch(i) for i in ids):
+        raise PayloadError("a receipt lists 32-hex message ids")
+    return tuple(ids)

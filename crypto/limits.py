@@ -22,6 +22,7 @@ __all__ = [
     "MAX_NAME_CHARS",
     "MAX_PLAINTEXT_BYTES",
     "MAX_PREVIOUS_CHAINS",
+    "MAX_RECEIPT_IDS",
     "MAX_REPLAY_ENTRIES",
     "MAX_SIGNAL_PLAINTEXT_BYTES",
     "MAX_SKIP",
@@ -105,3 +106,7 @@ HISTORY_CHUNK_MESSAGES: Final = 200
 HISTORY_CHUNK_BYTES: Final = 48000  # its encoded body, under MAX_VAULT_PLAINTEXT_BYTES with room to spare
 # --- names (docs/PROTOCOL.md section 23) ---
 MAX_NAME_CHARS: Final = 64  # a display name or a contact's name, in code points: one line on a phone
+
+# Message ids in one delivery receipt: a receipt lists what one page of the mailbox delivered from one sender,
+# and both clients pull pages of 200 (client/realtime.py and app/messenger.js SYNC_PAGE).
+MAX_RECEIPT_IDS: Final = 200

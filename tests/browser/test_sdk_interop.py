@@ -3,7 +3,10 @@ scripted with the SDK exchange messages both ways through a real server."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -28,8 +31,7 @@ async def test_browser_and_python_sdk_exchange_messages(
         assert sdk.trust.is_verified(therapist_id)
         await sdk.accept_terms(therapist_id)
 
-        for i in range(3):
-            await sdk.send(therapist_id, f"from python {i}: hello from the SDK")
+        sent = [await sdk.send(therapist_id, f"from python {i}: hello from the SDK") for i in range(3)]
         t = therapist.page
         await open_chat(t, "Alex (scripted)")
         # One safety number per contact, over the account keys: the same in the browser and in the SDK.
@@ -47,9 +49,30 @@ async def test_browser_and_python_sdk_exchange_messages(
         expected = [f"from chromium {i}: hello back, in the browser" for i in range(3)]
         assert [m.body for m in received] == expected
         assert all(m.from_account == therapist_id and m.to_account == sdk.account_id for m in received)
-        # Accepted by the server; "Delivered" needs the recipient's receipt, which the SDK does not send.
-        await expect(t.locator(".msg.out[data-state=sent]")).to_have_count(3)
+        # The SDK's receipts (one per page) turn the browser's messages "Delivered".
+        await expect(t.locator(".msg.out[data-state=delivered]")).to_have_count(3)
+        await expect(t.locator(".msg.out").last).to_contain_text("Delivered")
         await shot(t, artifacts, "therapist-with-sdk-client")
+        # The browser's receipts reach the SDK as `delivered` events for the ids it sent, never as an
+        # undecryptable envelope.
+        events = await _events_until_delivered(sdk, therapist_id, set(sent))
+        assert not [e for e in events if isinstance(e, dict) and e["event"] == "undecryptable"], events
         assert admin.errors == [] and therapist.errors == []
     finally:
         await sdk.close()
+
+
+async def _events_until_delivered(sdk: Device, account_id: str, ids: set[str]) -> list[Any]:
+    """The device's events until ``account_id``'s receipts have covered ``ids`` (30 s at most)."""
+    events: list[Any] = []
+    deadline = time.monotonic() + 30
+    while ids:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no receipt for {ids}; events: {events}"
+        event = await asyncio.wait_for(sdk.events.get(), remaining)
+        events.append(event)
+        if isinstance(event, dict) and event["event"] == "delivered" and event["account_id"] == account_id:
+            ids -= set(event["ids"])
+    while not sdk.events.empty():
+        events.append(sdk.events.get_nowait())
+    return events

@@ -214,7 +214,7 @@ test("replay key vector (PROTOCOL §19)", () => {
   assert.equal(toHex(link.replayKey(H(d.identity_key), H(d.ephemeral_key))), d.replay_key);
 });
 
-const COVERED = ["signed.json", "linking.json", "replay.json", "x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "vault.json", "erase_account.json", "names.json", "custodian.json", "schedule_notice.json", "call_control.json"]; // file_message.json: test/files.test.js; erase_account.json: test/ending.test.js; names.json: test/names.test.js; custodian.json: test/custodian.test.js; schedule_notice.json: test/schedule.test.js; call_control.json: test/fallback.test.js
+const COVERED = ["signed.json", "linking.json", "replay.json", "x3dh.json", "envelope.json", "ratchet.json", "keywrap.json", "boxed.json", "fingerprint.json", "attachment.json", "file_message.json", "vault.json", "erase_account.json", "names.json", "custodian.json", "schedule_notice.json", "call_control.json", "receipt.json"]; // file_message.json: test/files.test.js; erase_account.json: test/ending.test.js; names.json: test/names.test.js; custodian.json: test/custodian.test.js; schedule_notice.json: test/schedule.test.js; call_control.json: test/fallback.test.js; receipt.json: test/receipt.test.js
 
 test("keywrap vectors", () => {
   const d = load("keywrap.json");

@@ -28,6 +28,7 @@ import { ApiError } from "./api.js";
 import { filePayload, pointerFromWire, pointerToWire } from "./file_pointer.js";
 import { KeyChangeHold } from "./trust.js";
 import { displayNameOf, profilePayload } from "./profile.js";
+import { receiptIdsOf, receiptPayloads } from "./receipt.js";
 import { nextTask } from "../lib/dom.js";
 
 const SEEN_LIMIT = 2000;
@@ -589,10 +590,11 @@ export class Messenger {
     if (!advanced) return;
     // One receipt per sender per page (not one per message): the ids it delivered.
     for (const [to, ids] of page.receipts) {
-      const rid = randomHex(16);
-      const item = { kind: "receipt", id: rid, to, payload: { v: PAYLOAD_VERSION, id: rid, type: "receipt", ids, sent_at: Date.now(), to } };
-      this.outbox.push(item);
-      this._stageOutbox(puts, item);
+      for (const payload of receiptPayloads(to, ids, Date.now(), () => randomHex(16))) {
+        const item = { kind: "receipt", id: payload.id, to, payload };
+        this.outbox.push(item);
+        this._stageOutbox(puts, item);
+      }
     }
     const dels = [];
     if (page.seen.length) {
@@ -710,9 +712,9 @@ export class Messenger {
       cst.unread = (cst.unread || 0) + 1;
       if (!page.receipts.has(e.from_account)) page.receipts.set(e.from_account, []);
       page.receipts.get(e.from_account).push(key);
-    } else if (payload.type === "receipt" && !mine && Array.isArray(payload.ids)) {
+    } else if (payload.type === "receipt" && !mine && receiptIdsOf(payload)) {
       const conv = await this.conversation(e.from_account);
-      const ids = new Set(payload.ids);
+      const ids = new Set(receiptIdsOf(payload));
       for (let i = conv.length - 1; i >= 0 && ids.size; i--) {
         const m = conv[i];
         if (m.dir === "out" && ids.delete(m.id)) {

@@ -27,3 +27,5 @@ export const HISTORY_CHUNK_MESSAGES = 200; // a history record (section 22.6), r
 export const HISTORY_CHUNK_BYTES = 48000; // its encoded body, under MAX_VAULT_PLAINTEXT_BYTES
 // Names (docs/PROTOCOL.md section 23)
 export const MAX_NAME_CHARS = 64;
+// Delivery receipts (docs/PROTOCOL.md section 20): one per sender per received page of SYNC_PAGE.
+export const MAX_RECEIPT_IDS = 200;
