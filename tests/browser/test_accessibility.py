@@ -18,6 +18,7 @@ async def test_main_screens_pass_axe(browser: Browser, server: ConfidantServer) 
     t, c = p.therapist.page, p.client.page
 
     # Keyboard only: the composer has focus on arrival, Enter sends.
+    await expect(c.get_by_label("Message to Your therapist")).to_be_focused()
     await c.keyboard.type("typed with the keyboard only")
     await c.keyboard.press("Enter")
     await open_chat(t, p.client_name)

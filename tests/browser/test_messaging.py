@@ -65,6 +65,17 @@ async def test_conversation_survives_reload_and_a_linked_device(
     await expect(c.locator(".msg.out[data-state=delivered]")).to_have_count(N + 2, timeout=30_000)
     await expect(t.locator(".msg.out[data-state=delivered]")).to_have_count(N + 2, timeout=30_000)
 
+    # A draft survives the chat being drawn again (another screen and back); locking forgets it (memory only).
+    composer = c.get_by_label("Message to Your therapist")
+    await composer.fill("half-written: about Thursday")
+    await c.get_by_role("link", name="Devices").click()
+    await c.get_by_role("link", name="Messages").click()
+    await expect(composer).to_have_value("half-written: about Thursday")
+    await expect(composer).to_be_focused()
+    await c.get_by_role("button", name="Lock").click()
+    await unlock(c)
+    await expect(composer).to_have_value("")
+
     # Reload: the device is locked, the passphrase opens it, history is read back from this browser only.
     await c.reload()
     await expect(c.get_by_role("heading", name="Unlock Confidant")).to_be_visible()

@@ -63,6 +63,9 @@ export class Messenger {
     clearTimeout(this._retryTimer);
     this.sessions = new Map();
     this.convs = new Map();
+    // What the person is writing to each contact, in memory only (never stored): a chat screen drawn again
+    // (a contacts refresh, new terms) starts from it instead of an empty composer. Gone on lock.
+    this.drafts = new Map();
     this.outbox = [];
     this.seen = new Set();
     this._seenChunks = []; // [record name, ids] oldest first

@@ -146,6 +146,7 @@ export function chatView(device, accountId) {
     if (!text) return;
     if (updates && updates.holdSend()) return; // the draft stays in the composer
     input.value = "";
+    m.drafts.delete(accountId);
     autosize();
     await m.send(accountId, text);
     input.focus();
@@ -156,7 +157,14 @@ export function chatView(device, accountId) {
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing && enterSends()) submit(e);
   });
-  input.addEventListener("input", autosize);
+  input.addEventListener("input", () => {
+    autosize();
+    if (input.value) m.drafts.set(accountId, input.value);
+    else m.drafts.delete(accountId);
+  });
+  // The screen may be drawn again while the person types (a contacts refresh, new terms): keep the draft.
+  input.value = m.drafts.get(accountId) || "";
+  autosize();
 
   const onChange = (e) => {
     const d = e.detail;
