@@ -104,8 +104,10 @@ class Device:
         source_host: str | None = None,
         api_timeout: float = 30.0,
         connect_timeout: float = 30.0,
+        receipts: bool = True,
     ) -> None:
         self.store = keystore
+        self._send_receipts = receipts  # off: this instance sends no delivery receipts (it still reads them)
         self.state = DeviceState(keystore)
         self._recovery_key: str | None = None  # set once by register, taken by take_recovery_key
         self.identity = IdentityKeyPair.from_bytes(b64d(self.state.identity_seed))
@@ -634,7 +636,7 @@ class Device:
         inner = f"{stored.from_account}:{stored.id}"
         if self.inbox.add(inner, stored):
             self._payloads[inner] = payload  # decoded once: messages() takes it from here
-            if stored.from_account != self.account_id:  # like the browser: no receipts to our own devices
+            if self._send_receipts and stored.from_account != self.account_id:  # never to our own devices
                 self._receipts.setdefault(stored.from_account, []).append(stored.id)
 
     def _queue_receipts(self) -> None:

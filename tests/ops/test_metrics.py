@@ -44,7 +44,7 @@ async def test_metrics_follow_an_end_to_end_run(relay: Relay) -> None:
     await relay.eventually("backlog of one", lambda: _equals(relay, "confidant_mailbox_backlog_envelopes", 1))
     assert await relay.value("confidant_mailbox_oldest_age_seconds") > 0
 
-    client = await Device.open(keystore, PASSPHRASE)
+    client = await Device.open(keystore, PASSPHRASE, receipts=False)  # as in practice() (conftest)
     relay.devices.append(client)
     relay.client = client
     assert [m.body for m in await client.receive(1)] == ["waiting for you"]
