@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +114,26 @@ def _worker_main(routes: list[Route], spec: LoadSpec, barrier: Any, queue: Any) 
         raise
 
 
+def _spy(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy one node by its pid while it is under load (collapsed stacks: bench/_pyspy.py summarises)."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            *("record", "--pid", str(pid), "--duration", str(max(1, int(seconds)))),
+            *("--format", "raw", "--nonblocking", "--output", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _run_mode(
-    target: str, servers: list[ChildServer], routes: list[Route], spec: LoadSpec, procs: int
+    target: str,
+    servers: list[ChildServer],
+    routes: list[Route],
+    spec: LoadSpec,
+    procs: int,
+    profile: Path | None = None,
 ) -> Result:
     ctx = multiprocessing.get_context("spawn")
     procs = max(1, min(procs, len(routes)))
@@ -128,6 +148,15 @@ def _run_mode(
     children = [psutil.Process(s.pid) for s in servers]
     barrier.wait(timeout=120)
     cpu0 = sum(c.cpu_times().user + c.cpu_times().system for c in children)
+    # One profile per node, named by node: a sampler attached by process name would catch any other server.
+    spies = (
+        [
+            _spy(c.pid, spec.duration, profile.with_name(f"{profile.stem}-node{i}.txt"))
+            for i, c in enumerate(children)
+        ]
+        if profile is not None
+        else []
+    )
     results: list[WorkerResult] = []
     for _ in workers:
         got = queue.get(timeout=spec.duration + spec.drain_timeout + 120)
@@ -136,6 +165,8 @@ def _run_mode(
         results.append(got)
     cpu1 = sum(c.cpu_times().user + c.cpu_times().system for c in children)
     rss = sum(c.memory_info().rss for c in children)
+    for spy in spies:
+        spy.wait(timeout=60)
     for w in workers:
         w.join(timeout=30)
     lat = sorted(x for r in results for x in r.latencies_us)
@@ -185,7 +216,17 @@ def _confidant(
             server.start()
         routes = _cross_routes(pairs, [s.url for s in servers])
         target = f"confidant x{nodes}" + ("+redis" if redis else "")
-        return [_run_mode(target, list(servers), routes, spec, args.procs) for spec in specs]
+        return [
+            _run_mode(
+                target,
+                list(servers),
+                routes,
+                spec,
+                args.procs,
+                workdir / f"profile-confidant-x{nodes}-{spec.mode}.txt" if args.profile else None,
+            )
+            for spec in specs
+        ]
     finally:
         for server in servers:
             server.stop()

@@ -383,7 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--server-log-level", default="warning")
     parser.add_argument("--server-arg", action="append", default=[], help="extra `confidant serve` argument")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the server in each mode (bench/out/...)"
+        "--profile",
+        action="store_true",
+        help="py-spy the server (with --nodes: each node) in each mode (bench/out/...)",
     )
     parser.add_argument(
         "--single-sends", action="store_true", help="Confidant without send_batch (one event per send)"
