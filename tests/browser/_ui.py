@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Browser, BrowserContext, Dialog, Locator, Page, expect
 
 from client.device import Device
 from tests.fixtures.server_proc import ConfidantServer
@@ -172,6 +172,15 @@ def assert_server_never_saw(server: ConfidantServer, texts: list[str]) -> None:
     for text in texts:
         needle = text.encode()
         assert not any(needle in blob for blob in blobs), f"plaintext found on the server: {text!r}"
+
+
+def accept_dialogs(page: Page) -> None:
+    """Say yes to "Leave the session?" (and to the browser's own question on reload)."""
+
+    async def accept(dialog: Dialog) -> None:
+        await dialog.accept()
+
+    page.on("dialog", accept)
 
 
 async def go_to(page: Page, name: str) -> None:

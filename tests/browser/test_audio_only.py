@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
-from tests.browser._ui import practice, shot, violations
-from tests.browser.test_video import accept_dialogs, client_joins, schedule, sees_videos
+from tests.browser._ui import accept_dialogs, practice, shot, violations
+from tests.browser.test_video import client_joins, schedule, sees_videos
 from tests.fixtures.server_proc import ConfidantServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.webrtc]

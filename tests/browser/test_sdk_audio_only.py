@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Dialog, expect
+from playwright.async_api import Browser, expect
 
 from client.calls import Call, schedule_session
 from signaling.peer import CallPeer
 from tests.browser._ui import (
+    accept_dialogs,
     sdk_therapist_and_browser_client,
 )
 from tests.fixtures.server_proc import ConfidantServer
@@ -38,10 +39,7 @@ async def test_sdk_and_browser_agree_on_audio_only(
     try:
         c = client.page
 
-        async def accept(dialog: Dialog) -> None:
-            await dialog.accept()
-
-        c.on("dialog", accept)
+        accept_dialogs(c)
         client_id = next(x.account_id for x in await therapist.contacts() if x.role == "client")
         sid = (await schedule_session(therapist, [client_id], duration_s=1800))["session_id"]
         await c.get_by_role("link", name="Sessions").click()

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Dialog, expect
+from playwright.async_api import Browser, ConsoleMessage, expect
 
 from client.calls import Call, schedule_session
 from crypto import boxed
 from crypto.keys import IdentityKeyPair
 from signaling.messages import SignalKind, SignalMessage
 from tests.browser._ui import (
+    accept_dialogs,
     sdk_therapist_and_browser_client,
     unlock,
 )
@@ -48,10 +49,7 @@ async def test_sdk_therapist_calls_browser_client(
         rejected: list[str] = []
         c.on("console", lambda m: _rejections(m, rejected))
 
-        async def accept(dialog: Dialog) -> None:
-            await dialog.accept()
-
-        c.on("dialog", accept)
+        accept_dialogs(c)
         sid = session["session_id"]
         call = await Call.join(therapist, sid)  # the client is already waiting
         waiting = [m["account_id"] for m in call.joined["room"]["members"] if m["state"] == "waiting"]

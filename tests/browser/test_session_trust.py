@@ -24,9 +24,9 @@ from playwright.async_api import Browser, Page, ViewportSize, expect
 from crypto import boxed
 from crypto.keys import IdentityKeyPair
 from signaling.messages import SignalKind, SignalMessage
-from tests.browser._ui import go_to, practice, shot, unlock, violations
+from tests.browser._ui import accept_dialogs, go_to, practice, shot, unlock, violations
 from tests.browser.test_trust import Attacker, account_id_of, record_tokens, record_traffic, relay
-from tests.browser.test_video import accept_dialogs, client_joins, schedule
+from tests.browser.test_video import client_joins, schedule
 from tests.fixtures.hostile_relay import HostileControl, HostileServer
 from tests.fixtures.server_proc import ConfidantServer
 

@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.browser._ui import (
     TERMS,
     User,
+    accept_dialogs,
     create_invitation,
     go_to,
     join,
@@ -31,15 +32,6 @@ TILES_WITH_FRAMES = """([count, n]) => {
   const tiles = [...document.querySelectorAll('.tile')];
   return tiles.length === count && tiles.every(t => Number(t.dataset.frames || 0) > n);
 }"""
-
-
-def accept_dialogs(page: Page) -> None:
-    """Say yes to "Leave the session?" (and to the browser's own question on reload)."""
-
-    async def accept(dialog: Dialog) -> None:
-        await dialog.accept()
-
-    page.on("dialog", accept)
 
 
 async def sees_videos(page: Page, count: int, frames: int = 10) -> None:
