@@ -7,9 +7,11 @@ tab of the same profile unlocks. Timed in the page (performance.now() in a Mutat
 - open: the Unlock click; unlocked: the signed-in frame is shown (the passphrase's Argon2id is done);
 - connected: the frame says "Online";
 - all handed over: the conversation of the first client (opened as soon as its link is listed) shows every one
-  of its messages, each other client's unread badge shows exactly what it sent, and IndexedDB holds a record
-  for each of the N messages (counted by record name; contents are sealed): every message persisted, and
-  shown or counted. Acknowledgements follow within 250 ms and are not waited for.
+  of its messages, each other client's unread badge shows exactly what it sent, and every IndexedDB write the
+  page had begun by then has committed (the page shows or counts a message only once the write holding it
+  has begun): every message shown or counted, and on disk. Acknowledgements follow within 250 ms and are not
+  waited for. After the clock stops, once the server holds none of the backlog, a new tab of the same
+  profile must show every message again (from IndexedDB alone), or the run fails.
 The hand-over rate is N / (all handed over - unlocked): the drain starts at unlock, the Argon2id before it is
 fixed cost. The raw rate is ``Session.decrypt`` of web-client/src/crypto in a loop on one chain (same payload
 size as the backlog's messages: bench/_raw_decrypt_browser.js, bundled here by Vite), in the same tab, right
@@ -25,16 +27,18 @@ import asyncio
 import json
 import math
 import re
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, CDPSession, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, async_playwright, expect
 
 from bench._common import REPO, ConfidantServer, Table
 from bench._provision import source_host
 from client.device import Device
+from storage.sqlite.database import DATABASE_FILE
 from tests.browser._ui import PASSPHRASE, TERMS, join
 
 __all__ = ["BrowserBacklog", "run"]
@@ -58,9 +62,26 @@ await build({ configFile: false, logLevel: "error", publicDir: false,
 
 # In the page before the app: timestamps of unlock, "Online" and "all handed over", and every long task.
 WATCH = """(cfg) => {
-  const b = (window.__bl = { t0: null, unlocked: null, connected: null, done: null, tasks: [] });
+  const b = (window.__bl = { t0: null, unlocked: null, connected: null, shown: null, done: null,
+                             failedWrites: 0, tasks: [] });
   new PerformanceObserver((l) => { for (const e of l.getEntries()) b.tasks.push([e.startTime, e.duration]); })
     .observe({ type: "longtask" });
+  // Every write transaction the page begins, until it commits (the app shows a message only once the write
+  // holding it has begun: app/messenger.js).
+  const writes = new Set();
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (stores, mode, ...rest) {
+    const t = transaction.call(this, stores, mode, ...rest);
+    if (mode === "readwrite") {
+      const ended = new Promise((resolve) => {
+        for (const what of ["complete", "abort", "error"])
+          t.addEventListener(what, () => resolve(what === "complete"));
+      });
+      writes.add(ended);
+      ended.then(() => writes.delete(ended));
+    }
+    return t;
+  };
   const chat = `#/chat/${cfg.open}`;
   const check = () => {
     if (b.t0 === null || b.done !== null) return;
@@ -78,24 +99,14 @@ WATCH = """(cfg) => {
       const badge = document.querySelector(`.client-list a[href="#/chat/${id}"] .badge`);
       if (!badge || Number(badge.textContent) !== n) return;
     }
-    if (b.shown !== undefined) return;
+    if (b.shown !== null) return;
     b.shown = now;
-    // Shown; then until every message's record is in IndexedDB (their names are not sealed, only contents).
-    const total = Object.values(cfg.shares).reduce((x, y) => x + y, 0);
-    const stored = () => {
-      const open = indexedDB.open("confidant");
-      open.onsuccess = () => {
-        const db = open.result;
-        const names = IDBKeyRange.bound("msg:", "msg:\uffff");
-        const count = db.transaction("records").objectStore("records").count(names);
-        count.onsuccess = () => {
-          db.close();
-          if (count.result >= total) b.done = performance.now();
-          else setTimeout(stored, 10);
-        };
-      };
-    };
-    stored();
+    // Shown; then until every write begun by now has committed, so every message shown or counted is on disk
+    // (bench/_backlog_browser.py checks that once more, from IndexedDB alone, after the clock stops).
+    Promise.all([...writes]).then((committed) => {
+      b.done = performance.now();
+      b.failedWrites = committed.filter((ok) => !ok).length;
+    });
   };
   new MutationObserver(check).observe(document, { subtree: true, childList: true, characterData: true,
                                                   attributes: true, attributeFilter: ["data-state"] });
@@ -186,6 +197,36 @@ def profile_summary(profile: dict[str, Any], top: int = 30) -> str:
     return block("self time", self_hits) + "\n" + block("total time", inclusive)
 
 
+async def stored_locally(context: BrowserContext, server: ConfidantServer, senders: list[str],
+                         cfg: dict[str, Any]) -> None:
+    """Not timed: once the server holds none of the backlog any more (every envelope acknowledged, which the
+    page does only after writing it), a new tab of the same profile shows every message again, so from
+    IndexedDB alone. Raises when it does not."""
+    db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True)
+    try:
+        waiting = f"SELECT count(*) FROM mailbox WHERE from_account IN ({','.join('?' * len(senders))})"
+        deadline = asyncio.get_running_loop().time() + 60
+        while db.execute(waiting, senders).fetchone()[0]:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("the backlog was not acknowledged within a minute of being shown")
+            await asyncio.sleep(0.1)  # polling the server's database: the clock has stopped
+    finally:
+        db.close()
+    for page in context.pages:
+        await page.close()
+    page = await context.new_page()
+    await page.goto("/")
+    await page.get_by_label("Passphrase").fill(PASSPHRASE)
+    await page.get_by_role("button", name="Unlock", exact=True).click()
+    await expect(page.locator(".conn")).to_be_visible()
+    await page.evaluate("(hash) => { location.hash = hash; }", f"#/chat/{cfg['open']}")
+    await expect(page.locator(f'.chat[data-account="{cfg["open"]}"] .messages .msg.in')).to_have_count(
+        cfg["shares"][cfg["open"]], timeout=120_000)
+    for account, n in cfg["shares"].items():
+        if account != cfg["open"]:
+            await expect(page.locator(f'.client-list a[href="#/chat/{account}"] .badge')).to_have_text(str(n))
+
+
 async def backlog_run(browser: Browser, server: ConfidantServer, admin: Device, root: Path, n: int,
                       script: str, raw_count: int, first_host: int, profile: Path | None = None
                       ) -> BrowserBacklog:
@@ -245,6 +286,8 @@ async def backlog_run(browser: Browser, server: ConfidantServer, admin: Device, 
         }""")
         await page.wait_for_function("() => window.__bl.done !== null", timeout=3_600_000, polling=250)
         b = await page.evaluate("() => window.__bl")
+        if b["failedWrites"]:
+            raise AssertionError(f"{b['failedWrites']} IndexedDB writes failed during the drain")
         busy_after = await main_thread(cdp)
         busy = {k: busy_after[k] - busy_before[k] for k in busy_before}
         if profile is not None:
@@ -252,6 +295,7 @@ async def backlog_run(browser: Browser, server: ConfidantServer, admin: Device, 
             (profile / f"backlog-{n}.cpuprofile").write_text(json.dumps(cpu))
             print(f"CPU profile of the page, {n:,}:\n{profile_summary(cpu)}")
         raw_after = await raw_rate(page, script, raw_count)
+        await stored_locally(context, server, [c.account_id for c in clients], cfg)
         drain = [d for start, d in b["tasks"] if start + d > b["connected"] and start < b["done"]]
         return BrowserBacklog(
             n=n, senders=senders, queued_s=queued,

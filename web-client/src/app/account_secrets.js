@@ -28,7 +28,7 @@ export async function writeSecrets(device, map) {
     .sort(([a], [b]) => a - b)
     .map(([type, value]) => ({ type, value }));
   keys.setAccount(keys.data.account.id, fromB64(keys.data.account.seed), secrets);
-  await device.vault.put("keys", keys.data);
+  await device.messenger.exclusive(() => device.vault.put("keys", keys.data)); // never mid-page
 }
 
 /** What the recovery backup holds: every account secret and the account key seed (§22.4), so that the

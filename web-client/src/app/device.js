@@ -186,8 +186,8 @@ export class Device extends EventTarget {
       // The account exists and the keys are stored: a failure here is shown as offline, never lost.
       console.warn("start", e && e.code);
     }
+    this.rt.connect(() => this.api.token); // first: its handshake travels while the screen is drawn
     this.emit("status");
-    this.rt.connect(() => this.api.token);
   }
 
   async login() {
@@ -231,12 +231,12 @@ export class Device extends EventTarget {
   }
 
   async _onConnected() {
-    try {
-      await this.refreshContacts();
-    } catch {
-      /* shown as offline */
-    }
-    await this.messenger.onConnected();
+    // The contacts (a change missed while away) are refreshed while the mailbox drains, not before it:
+    // receiving does not need them (a message from a device not known yet refreshes them itself:
+    // app/messenger.js _trustedSender), and a send to a device set that changed is refused and encrypted
+    // again. The drain of a backlog starts one round trip sooner.
+    const contacts = this.refreshContacts().catch(() => {}); // a failure is shown as offline
+    await this.messenger.onConnected(contacts);
   }
 
   async saveState() {
@@ -297,7 +297,7 @@ export class Device extends EventTarget {
     const { one_time_prekeys: count } = await this.api.get("/keys/count");
     if (count >= PREKEY_LOW_WATER_MARK * 5) return;
     const prekeys = this.keys.newOneTimePrekeys(PREKEY_BATCH_SIZE);
-    await this.vault.put("keys", this.keys.data);
+    await this.messenger.exclusive(() => this.vault.put("keys", this.keys.data)); // never mid-page
     await this.api.post("/keys/one-time-prekeys", { prekeys });
   }
 

@@ -87,7 +87,7 @@ export class HistorySync {
   start() {
     return this._run(async () => {
       if (!(await this.vr.hasKey())) return;
-      await this.vr.sync();
+      await this.vr.sync({ join: true }); // app/names.js starts the same first sync at unlock
       for (const id of this.d.contacts.keys()) this.pending.add(id);
       await this._write();
     });

@@ -10,11 +10,13 @@
 // The id inside the ciphertext is what de-duplicates (PROTOCOL §20), never the relay's.
 // A plaintext that is not such JSON is shown as text (interop with minimal senders).
 //
-// Storage (vault records, each sealed on its own): `session:<device>` per peer device, `msg:<account>:<key>` per
-// conversation message, `outbox:<key>` per queued send (with its ciphertext once encrypted), `seen:<pos>` one
-// chunk of message ids per received page. A received page is ONE vault write of just the records it changed
-// (its messages, the sessions it moved, its seen ids, queued receipts, the cursor), then the acknowledgement:
-// never a rewrite of a whole conversation or list, so a backlog of any size drains in linear time.
+// Storage (vault records, each sealed on its own): `session:<device>` per peer device, `msgs:<account>:<key>`
+// per slice of up to SLICE_MESSAGES conversation messages (`msg:<account>:<key>`, one message each: written
+// before slices, and for messages from the account's history), `outbox:<key>` per queued send (with its
+// ciphertext once encrypted), `seen:<pos>` one chunk of message ids per received page. A received page is ONE
+// vault write of just the records it changed (its slices, the sessions it moved, its seen ids, queued
+// receipts, the cursor), then the acknowledgement: never a rewrite of a whole conversation or list, so a
+// backlog of any size drains in linear time, with a few records per page instead of one per message.
 //
 // Retries (the same rule as the Python SDK, docs/PROTOCOL.md "Sending and retries"): a send is encrypted once
 // and its ciphertext stored with the outbox entry before it goes out; a network failure, `rate_limited` or
@@ -41,6 +43,8 @@ const HELD = "held"; // _sendItem: kept in the outbox until the person accepts t
 const BATCH = 32; // sends per send_batch event (server/limits.py MAX_SENDS_PER_BATCH)
 const ACK_FOLD_MS = 250; // how long an acknowledgement waits for a pull to carry it (sync's ack_up_to)
 const SLICE_MS = 8; // decryption yields to the page after this long (it keeps painting and taking input)
+const SLICE_MESSAGES = 25; // messages per sealed record (client/inbox.py keeps the same number per row)
+const CHANGES_KEPT = 4000; // changed messages remembered per conversation for the screens (changesSince)
 
 let lastKey = 0;
 /** Increasing record keys (ms clock * 1000 + counter), so a prefix listing comes back in insertion order. */
@@ -70,7 +74,9 @@ export class Messenger {
     this.seen = new Set();
     this._seenChunks = []; // [record name, ids] oldest first
     this._dirtySessions = new Set();
-    this._msgKeys = new Map(); // message id -> its record name
+    this._recOf = new Map(); // message id -> its record: a slice {name, msgs, page} or an older {name, msg}
+    this._tails = new Map(); // account id -> its newest record (where a message sent from here goes)
+    this._changes = new Map(); // account id -> {base, msgs}: its messages in the order they were added or changed
     this._chain = Promise.resolve();
     this._flushing = null;
     clearTimeout(this._ackTimer);
@@ -127,13 +133,45 @@ export class Messenger {
     this._dirtySessions.clear();
   }
 
-  _stageMsg(puts, accountId, msg) {
-    let name = this._msgKeys.get(msg.id);
-    if (!name) {
-      name = `msg:${accountId}:${nextKey()}`;
-      this._msgKeys.set(msg.id, name);
+  /**
+   * Stage a new or changed message into `puts`. Messages are kept SLICE_MESSAGES to a sealed record (a
+   * slice): a received page writes a few records, not one per message. A page's messages go in slices of
+   * their own (`page`), named and staged only when the page is done (_pageDone), in the page's write with
+   * its cursor and seen ids: whoever else writes meanwhile never stores half a page (the server would
+   * deliver it again, and it would show twice), and the slices sort after whatever was added meanwhile, as
+   * the conversation shows them.
+   */
+  _stageMsg(puts, accountId, msg, page = null) {
+    let rec = this._recOf.get(msg.id);
+    if (rec ? !rec.page : !page) this._changed(accountId, msg); // a page's own: logged in _pageDone
+    if (!rec) {
+      rec = page ? this._pageSlice(page, accountId) : this._openSlice(accountId);
+      rec.msgs.push(msg);
+      this._recOf.set(msg.id, rec);
     }
-    puts.set(name, msg);
+    if (rec.page) return; // its page's write holds it, as it is then
+    puts.set(rec.name, rec.msgs || rec.msg);
+  }
+
+  /** The page's slice for this conversation, a new one when there is none yet or it is full. */
+  _pageSlice(page, accountId) {
+    let rec = page.open.get(accountId);
+    if (!rec || rec.msgs.length >= SLICE_MESSAGES) {
+      rec = { name: null, accountId, msgs: [], page }; // named in _pageDone
+      page.open.set(accountId, rec);
+      page.slices.push(rec);
+    }
+    return rec;
+  }
+
+  /** The conversation's newest slice when it has room; else a new one. */
+  _openSlice(accountId) {
+    let rec = this._tails.get(accountId);
+    if (!rec || !rec.msgs || rec.msgs.length >= SLICE_MESSAGES) {
+      rec = { name: `msgs:${accountId}:${nextKey()}`, msgs: [], page: null };
+      this._tails.set(accountId, rec);
+    }
+    return rec;
   }
 
   _stageOutbox(puts, item) {
@@ -142,14 +180,51 @@ export class Messenger {
     puts.set(key, stored);
   }
 
+  /** Every message added or changed goes through here, so a screen redraws only those (changesSince). */
+  _changed(accountId, msg) {
+    let log = this._changes.get(accountId);
+    if (!log) this._changes.set(accountId, (log = { base: 0, msgs: [] }));
+    log.msgs.push(msg);
+    if (log.msgs.length > CHANGES_KEPT) {
+      const drop = log.msgs.length - CHANGES_KEPT / 2;
+      log.msgs.splice(0, drop);
+      log.base += drop;
+    }
+  }
+
+  /**
+   * The messages of a conversation added or changed since change number `rev` (a message may appear more
+   * than once), and the number to ask from next time. `msgs` is null when the screen must look at the whole
+   * conversation: its first drawing (`rev` < 0), or when it fell further behind than the changes kept.
+   */
+  changesSince(accountId, rev) {
+    const log = this._changes.get(accountId) || { base: 0, msgs: [] };
+    const now = log.base + log.msgs.length;
+    if (rev < log.base) return { rev: now, msgs: null };
+    return { rev: now, msgs: log.msgs.slice(rev - log.base) };
+  }
+
   async conversation(accountId) {
     if (!this.convs.has(accountId)) {
-      const conv = [];
-      for (const [name, msg] of await this.d.store.entries(`msg:${accountId}:`)) {
-        this._msgKeys.set(msg.id, name);
-        conv.push(msg);
+      // Slices (`msgs:`) and single-message records (`msg:`: written before slices, and the account
+      // history's messages, keyed by their time) in the order of their keys.
+      const records = [];
+      for (const [name, msgs] of await this.d.store.entries(`msgs:${accountId}:`))
+        records.push({ key: name.slice(name.lastIndexOf(":") + 1), rec: { name, msgs, page: null } });
+      for (const [name, msg] of await this.d.store.entries(`msg:${accountId}:`))
+        records.push({ key: name.slice(name.lastIndexOf(":") + 1), rec: { name, msg } });
+      records.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      if (!this.convs.has(accountId)) {
+        const conv = [];
+        for (const { rec } of records) {
+          for (const msg of rec.msgs || [rec.msg]) {
+            this._recOf.set(msg.id, rec);
+            conv.push(msg);
+          }
+        }
+        if (records.length) this._tails.set(accountId, records[records.length - 1].rec);
+        this.convs.set(accountId, conv);
       }
-      if (!this.convs.has(accountId)) this.convs.set(accountId, conv);
     }
     return this.convs.get(accountId);
   }
@@ -165,12 +240,12 @@ export class Messenger {
     for (const msg of msgs) {
       if (have.has(msg.id)) continue;
       have.add(msg.id);
-      used ||= new Set(this._msgKeys.values());
+      used ||= new Set([...this._recOf.values()].map((r) => r.name));
       let n = msg.at * 1000 + (parseInt(msg.id.slice(0, 3), 16) % 1000);
       while (used.has(`msg:${accountId}:${String(n).padStart(17, "0")}`)) n++;
       const name = `msg:${accountId}:${String(n).padStart(17, "0")}`;
       used.add(name);
-      this._msgKeys.set(msg.id, name);
+      this._recOf.set(msg.id, { name, msg });
       puts.set(name, msg);
       const at = conv.findIndex((m) => m.at > msg.at);
       conv.splice(at < 0 ? conv.length : at, 0, msg);
@@ -299,30 +374,28 @@ export class Messenger {
 
   /** One send_batch for the leading items; true when it settled at least one of them. */
   async _sendBatch(items) {
-    const batch = [];
-    const puts = new Map();
-    for (const item of items) {
-      if (!item.body) {
-        try {
-          const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
-          item.body = { id: item.id, to_account: item.to, envelopes };
-        } catch {
-          break; // e.g. a key change or a bundle fetch: _sendItem meets it again and handles it
+    // Encrypted once, between two received pages (exclusive): the ciphertexts and the sessions they moved
+    // are stored before anything goes out.
+    const { batch, written } = await this.exclusive(async () => {
+      const batch = [];
+      const puts = new Map();
+      for (const item of items) {
+        if (!item.body) {
+          try {
+            const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
+            item.body = { id: item.id, to_account: item.to, envelopes };
+          } catch {
+            break; // e.g. a key change or a bundle fetch: _sendItem meets it again and handles it
+          }
+          this._stageOutbox(puts, item);
         }
-        this._stageOutbox(puts, item);
+        batch.push(item);
       }
-      batch.push(item);
-    }
-    if (batch.length < 2) {
-      if (puts.size) {
-        this._stageSessions(puts);
-        await this.d.store.write(puts);
-      }
-      return false;
-    }
-    // Encrypted once: the ciphertexts and the sessions they moved are stored before anything goes out.
-    this._stageSessions(puts);
-    if (puts.size) await this.d.store.write(puts);
+      if (puts.size) this._stageSessions(puts);
+      return { batch, written: puts.size ? this.d.store.write(puts) : null };
+    });
+    await written;
+    if (batch.length < 2) return false;
     let results;
     try {
       results = (await this.d.rt.request("send_batch", { sends: batch.map((it) => it.body) })).results || [];
@@ -349,14 +422,16 @@ export class Messenger {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         if (!item.body) {
-          // Encrypted once; the ciphertext is stored with the entry (and the sessions it moved) before it goes
-          // out, so every retry resends the same bytes under the same id.
-          const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
-          item.body = { id: item.id, to_account: item.to, envelopes };
-          const puts = new Map();
-          this._stageOutbox(puts, item);
-          this._stageSessions(puts);
-          await this.d.store.write(puts);
+          // Encrypted once (between two received pages); the ciphertext is stored with the entry (and the
+          // sessions it moved) before it goes out, so every retry resends the same bytes under the same id.
+          await (await this.exclusive(async () => {
+            const envelopes = await this._encryptFor(item.to, utf8(JSON.stringify(item.payload)));
+            item.body = { id: item.id, to_account: item.to, envelopes };
+            const puts = new Map();
+            this._stageOutbox(puts, item);
+            this._stageSessions(puts);
+            return { written: this.d.store.write(puts) };
+          })).written;
         }
         const body = item.body;
         if (this.d.rt.connected) await this.d.rt.request("send", body);
@@ -454,10 +529,25 @@ export class Messenger {
     msg.state = state;
     msg.error = error || undefined;
     if (save) this.saveMsg(to, msg);
+    else this._changed(to, msg);
     this.d.emit("messages", { accountId: to, id });
   }
 
   // ---- receiving -----------------------------------------------------------------------------------
+
+  /**
+   * Run `fn` between two received pages, never during one. A page moves sessions, the replay cache and
+   * one-time prekeys in memory as it decrypts, and only its own write stores them, with its messages and
+   * cursor: a write of sessions or keys from elsewhere in the middle of a page (a send, a prekey top-up)
+   * would store them moved past messages that are not stored yet, and after a crash the server's copies
+   * of those messages could no longer be decrypted. Resolves to what `fn` returns; `fn` must not wait for
+   * a page (it would wait for itself).
+   */
+  exclusive(fn) {
+    const step = this._chain.then(fn);
+    this._chain = step.then(() => {}, () => {});
+    return step;
+  }
 
   /** Pages are processed one at a time, in order. Resolves once this page is decrypted and its records
    *  sealed, to the promise of their write (or nothing): the next page is decrypted while it commits. */
@@ -467,8 +557,10 @@ export class Messenger {
     return step.then((r) => r || { written: null }, () => ({ written: null }));
   }
 
-  async onConnected() {
+  /** Connected: pull what is waiting, then send what is queued once `contacts` (their refresh) settled. */
+  async onConnected(contacts = null) {
     await this.sync();
+    await contacts;
     this.flush();
   }
 
@@ -556,12 +648,14 @@ export class Messenger {
     if (!st || !envelopes.length) return;
     const touched = new Set();
     const puts = new Map(); // the records this page changed, written together
-    const page = { puts, touched, receipts: new Map(), seen: [] };
+    const page = { puts, touched, receipts: new Map(), seen: [], slices: [], open: new Map(), added: [] };
     let keysChanged = false;
-    let advanced = false;
+    // The cursor moves when the page is done, just before its write: a state saved meanwhile (a read
+    // marker, a contacts refresh) never carries a position past messages that are not stored yet.
+    let lastPos = st.lastPos;
     let slice = performance.now();
     for (const e of [...envelopes].sort((a, b) => a.pos - b.pos)) {
-      if (e.pos <= st.lastPos) continue;
+      if (e.pos <= lastPos) continue;
       try {
         const { plaintext, usedOtpk, accepted } = await this._decrypt(e);
         if (usedOtpk !== null && usedOtpk !== undefined) this.d.keys.deleteOneTimePrekey(usedOtpk);
@@ -579,8 +673,7 @@ export class Messenger {
           await this._notice(e.from_account, "A message could not be decrypted. Ask them to send it again.", e, page);
         }
       }
-      st.lastPos = e.pos;
-      advanced = true;
+      lastPos = e.pos;
       // Sliced by time, not by count: a slow phone yields after fewer envelopes, so no slice (the first one
       // runs in the task that brought the page from the socket) becomes a long task.
       if (performance.now() - slice > SLICE_MS) {
@@ -590,7 +683,9 @@ export class Messenger {
         slice = performance.now();
       }
     }
-    if (!advanced) return;
+    if (lastPos === st.lastPos) return;
+    st.lastPos = lastPos;
+    this._pageDone(page);
     // One receipt per sender per page (not one per message): the ids it delivered.
     for (const [to, ids] of page.receipts) {
       for (const payload of receiptPayloads(to, ids, Date.now(), () => randomHex(16))) {
@@ -701,28 +796,21 @@ export class Messenger {
       if (mine) {
         if (!payload.to) return;
         const msg = { id: key, dir: "out", body: String(payload.body), at: payload.sent_at || e.sent_at, state: "sent" };
-        (await this.conversation(payload.to)).push(msg);
-        this._stageMsg(puts, payload.to, msg);
-        touched.add(payload.to);
+        await this._received(page, payload.to, msg);
         return;
       }
-      const conv = await this.conversation(e.from_account);
       const msg = { id: key, dir: "in", body: String(payload.body ?? ""), at: Number(payload.sent_at) || e.sent_at, receivedAt: Date.now() };
-      conv.push(msg);
-      this._stageMsg(puts, e.from_account, msg);
-      touched.add(e.from_account);
-      const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
-      cst.unread = (cst.unread || 0) + 1;
-      if (!page.receipts.has(e.from_account)) page.receipts.set(e.from_account, []);
-      page.receipts.get(e.from_account).push(key);
+      await this._received(page, e.from_account, msg);
     } else if (payload.type === "receipt" && !mine && receiptIdsOf(payload)) {
       const conv = await this.conversation(e.from_account);
       const ids = new Set(receiptIdsOf(payload));
-      for (let i = conv.length - 1; i >= 0 && ids.size; i--) {
-        const m = conv[i];
+      // Newest first: this page's own messages (not in the conversation yet), then the conversation's.
+      const added = page.added.filter(([id]) => id === e.from_account).map(([, m]) => m);
+      for (const list of [added, conv]) for (let i = list.length - 1; i >= 0 && ids.size; i--) {
+        const m = list[i];
         if (m.dir === "out" && ids.delete(m.id)) {
           m.state = "delivered";
-          this._stageMsg(puts, e.from_account, m);
+          this._stageMsg(puts, e.from_account, m, page);
         }
       }
       touched.add(e.from_account);
@@ -743,7 +831,6 @@ export class Messenger {
   }
 
   async _applyFile(e, payload, mine, page) {
-    const { puts, touched } = page;
     const key = authenticatedId(payload, e);
     const seenKey = `${e.from_account}:${key}`;
     if (this.seen.has(seenKey)) return;
@@ -763,19 +850,43 @@ export class Messenger {
     if (mine) {
       if (!payload.to) return;
       const msg = { id: key, dir: "out", kind: "file", file, body: pointer.name, at, state: "sent" };
-      (await this.conversation(payload.to)).push(msg);
-      this._stageMsg(puts, payload.to, msg);
-      touched.add(payload.to);
+      await this._received(page, payload.to, msg);
       return;
     }
     const msg = { id: key, dir: "in", kind: "file", file, body: pointer.name, at, receivedAt: Date.now() };
-    (await this.conversation(e.from_account)).push(msg);
-    this._stageMsg(puts, e.from_account, msg);
-    touched.add(e.from_account);
-    const cst = (this.d.state.contacts[e.from_account] ||= { known: {}, verified: false, keyChanged: false });
-    cst.unread = (cst.unread || 0) + 1;
-    if (!page.receipts.has(e.from_account)) page.receipts.set(e.from_account, []);
-    page.receipts.get(e.from_account).push(key);
+    await this._received(page, e.from_account, msg);
+  }
+
+  /**
+   * A message of this page for the conversation with `accountId`: staged in the page's slice now, but put
+   * in the conversation (and counted unread, and receipted) only when the page's write is begun
+   * (_pageDone). So no screen shows, and no badge counts, a message before its write: a page cut short
+   * (the device locked) leaves nothing on screen that the server will deliver again.
+   */
+  async _received(page, accountId, msg) {
+    await this.conversation(accountId); // loaded before its slices are chosen
+    page.added.push([accountId, msg]);
+    this._stageMsg(page.puts, accountId, msg, page);
+    page.touched.add(accountId);
+  }
+
+  /** The page's messages join their conversations (synchronously, just before its write is begun). */
+  _pageDone(page) {
+    for (const rec of page.slices) {
+      rec.name = `msgs:${rec.accountId}:${nextKey()}`;
+      rec.page = null;
+      page.puts.set(rec.name, rec.msgs);
+      this._tails.set(rec.accountId, rec);
+    }
+    for (const [accountId, msg] of page.added) {
+      this.convs.get(accountId).push(msg);
+      this._changed(accountId, msg);
+      if (msg.dir !== "in") continue;
+      const cst = (this.d.state.contacts[accountId] ||= { known: {}, verified: false, keyChanged: false });
+      cst.unread = (cst.unread || 0) + 1;
+      if (!page.receipts.has(accountId)) page.receipts.set(accountId, []);
+      page.receipts.get(accountId).push(msg.id);
+    }
   }
 
   /** A line in the conversation from Confidant itself (e.g. "<name> added a device on <date>"), once per id. */
@@ -791,9 +902,7 @@ export class Messenger {
   async _notice(accountId, text, e, page) {
     if (!accountId || accountId === this.d.me.account_id) return;
     const msg = { id: `notice-${e.pos}`, dir: "notice", body: text, at: e.sent_at || Date.now() };
-    (await this.conversation(accountId)).push(msg);
-    this._stageMsg(page.puts, accountId, msg);
-    page.touched.add(accountId);
+    await this._received(page, accountId, msg);
   }
 }
 

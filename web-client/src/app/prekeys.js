@@ -78,5 +78,6 @@ export async function maintainPrekeys(device) {
   } catch (e) {
     console.warn("one-time prekey expiry", e && e.code);
   }
-  if (changed && device.keys) await device.vault.put("keys", device.keys.data);
+  // Between two received pages (app/messenger.js exclusive): a page's replay cache is stored only with it.
+  if (changed && device.keys) await device.messenger.exclusive(() => device.vault.put("keys", device.keys.data));
 }

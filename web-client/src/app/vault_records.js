@@ -98,7 +98,25 @@ export class VaultRecords extends EventTarget {
     }
   }
 
-  async sync() {
+  /**
+   * Bring `entries` up to date with the server. Coalesced: a call while a sync runs shares one more run
+   * after it (which sees whatever changed meanwhile); with `join`, the run under way is enough (at unlock,
+   * names and history both want a first sync: the server is asked once, not twice).
+   */
+  sync({ join = false } = {}) {
+    if (this._syncing && join) return this._syncing;
+    if (this._syncing) {
+      this._again ||= this._syncing.catch(() => {}).then(() => {
+        this._again = null;
+        return this.sync();
+      });
+      return this._again;
+    }
+    this._syncing = this._sync().finally(() => (this._syncing = null));
+    return this._syncing;
+  }
+
+  async _sync() {
     await ready();
     const key = await this._key();
     for (;;) {
