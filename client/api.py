@@ -254,6 +254,10 @@ class ApiClient:
     async def confirm_blob_fetched(self, blob_id: str) -> JSON:
         return await self.request("POST", f"/blobs/{blob_id}/fetched")
 
+    async def delete_blob(self, blob_id: str) -> None:
+        """Withdraw a blob this account uploaded (a send cancelled after the upload finished)."""
+        await self.request("DELETE", f"/blobs/{blob_id}")
+
     async def blob_usage(self) -> JSON:
         return await self.request("GET", "/blobs/usage")
 

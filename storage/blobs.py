@@ -107,6 +107,11 @@ class BlobStore(Protocol):
         True if the blob was deleted by this call."""
         ...
 
+    async def delete_blob(self, blob_id: str, owner_account: str) -> bool:
+        """The owner withdraws a committed blob (an upload cancelled after its last byte): bytes, record and
+        quota share go at once. False (nothing changed) if there is no such committed blob of that owner."""
+        ...
+
     async def get_blob_usage(self, account_id: str) -> int:
         """Bytes the account holds: committed blobs plus uploads in progress."""
         ...

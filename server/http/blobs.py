@@ -3,6 +3,7 @@
     POST /api/v1/blobs?to=<account>   body: the ciphertext, Content-Length its size -> 201 {blob_id, ...}
     GET  /api/v1/blobs/<id>           the ciphertext; ``Range: bytes=a-b`` resumes a download -> 206
     POST /api/v1/blobs/<id>/fetched   this device has it: deleted once every addressed device said so
+    DELETE /api/v1/blobs/<id>         the uploader's account withdraws it (a cancelled send) -> 204
     GET  /api/v1/blobs/usage          {used_bytes, quota_bytes, max_blob_bytes}
 
 The upload is streamed from the socket into the store in pieces, never read whole; the server cannot read it.
@@ -118,6 +119,11 @@ def register(ctx: AppContext) -> None:
         caller = await bearer_principal(request, auth)
         return reply(FetchedOut(await service.confirm_fetched(caller, request.match_info["blob_id"])))
 
+    async def withdraw(request: web.Request) -> web.Response:
+        caller = await bearer_principal(request, auth)
+        await service.withdraw(caller, request.match_info["blob_id"])
+        return reply(status=204)
+
     async def usage(request: web.Request) -> web.Response:
         caller = await bearer_principal(request, auth)
         u = await service.usage(caller)
@@ -157,6 +163,16 @@ def register(ctx: AppContext) -> None:
             "Confirm this device fetched a file",
             tag,
             response=FetchedOut,
+        )
+    )
+    ctx.add_route(
+        Route(
+            "DELETE",
+            f"{API}/blobs/{_HEX_ID}",
+            withdraw,
+            "Delete a file you uploaded (a cancelled send); 404 if not yours",
+            tag,
+            status=204,
         )
     )
     ctx.add_background("blob-sweeper", sweep_forever)

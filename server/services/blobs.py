@@ -7,6 +7,7 @@ travel inside an end-to-end encrypted message. Rules:
   reachable, consent as for a send). Its size is declared up front and must lie within the blob limit and the
   account's quota (stored plus in-progress bytes); exactly that many bytes must arrive, else nothing is kept;
 - only the owner's account and the ``to`` account (while still linked) may download;
+- the owner's account may withdraw its blob at any time (a cancel that came after the last byte left);
 - a blob is deleted once every device addressed at upload time (the ``to`` account's devices and the owner's
   other devices) confirmed fetching it, or when the envelope TTL passes, whichever comes first.
 """
@@ -190,6 +191,12 @@ class BlobService:
         """The caller's device has the blob (and verified it): True if that deleted the blob."""
         await self._readable(caller, blob_id)
         return await self._store.mark_blob_fetched(blob_id, caller.device_id)
+
+    async def withdraw(self, caller: Principal, blob_id: str) -> None:
+        """The uploader's account deletes its blob (the person cancelled after the bytes were sent)."""
+        if not await self._store.delete_blob(blob_id, caller.account_id):
+            # The same answer as a download: "unknown" and "someone else's" cannot be told apart.
+            raise NotFound("No such file, or it was deleted after delivery or expiry.")
 
     async def usage(self, caller: Principal) -> Usage:
         used = await self._store.get_blob_usage(caller.account_id)

@@ -128,6 +128,13 @@ class MongoBlobStore:
             return False
         return await self._delete(after) > 0
 
+    async def delete_blob(self, blob_id: str, owner_account: str) -> bool:
+        async with self._engine.op():
+            doc = await self._engine["blob_meta"].find_one(
+                {"_id": blob_id, "owner_account": owner_account, "state": "ready"}
+            )
+        return doc is not None and await self._delete(doc) > 0
+
     async def get_blob_usage(self, account_id: str) -> int:
         async with self._engine.op():
             doc = await self._engine["blob_usage"].find_one({"_id": account_id})

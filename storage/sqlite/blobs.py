@@ -144,6 +144,14 @@ class SqliteBlobStore:
             await self._unlink([blob_id])
         return deleted
 
+    async def delete_blob(self, blob_id: str, owner_account: str) -> bool:
+        return (
+            await self._delete_where(
+                "blob_id = ? AND owner_account = ? AND state = 'ready'", (blob_id, owner_account)
+            )
+            > 0
+        )
+
     async def get_blob_usage(self, account_id: str) -> int:
 
         def read(conn: sqlite3.Connection) -> int:

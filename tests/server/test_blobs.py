@@ -1,5 +1,5 @@
 """Attachment blobs over HTTP: streamed upload, size limit, quota, who may download, Range, deletion after
-fetch and after the TTL (driven clock), interrupted uploads leave nothing. The real app, a real SQLite file
+fetch and after the TTL (driven clock), interrupted uploads leave nothing, the uploader withdraws its own. The real app, a real SQLite file
 and real files in the data directory."""
 
 from __future__ import annotations
@@ -231,3 +231,38 @@ async def test_the_sdk_upload_call_reports_the_limits_as_api_errors(server: Serv
         with pytest.raises(ApiError) as full:
             await api.upload_blob(client.account_id, limit, body(limit))
         assert full.value.code == "quota_exceeded" and full.value.details["quota_bytes"] == QUOTA
+
+
+async def test_the_uploader_withdraws_its_blob_and_no_one_else_can(server: Server) -> None:
+    therapist, client = await server.pair()
+    stranger, _ = await server.pair()
+    therapist_phone = await server.add_device(therapist)
+    status, body = await _upload(server, therapist, client.account_id, os.urandom(5000))
+    assert status == 201
+    blob_id = str(body["blob_id"])
+    unknown = os.urandom(16).hex()
+    for outsider, target in ((client, blob_id), (stranger, blob_id), (therapist, unknown)):
+        r = await outsider.call("DELETE", f"{API}/blobs/{target}")
+        assert r.status == 404 and r.body["error"]["code"] == "not_found"  # one answer: ids cannot be probed
+    assert len(_files(server)) == 1 and await _usage(therapist) == 5000
+    r = await therapist_phone.call("DELETE", f"{API}/blobs/{blob_id}")  # any device of the uploading account
+    assert r.status == 204
+    assert _files(server) == [] and await _usage(therapist) == 0
+    assert (await _download(server, client, blob_id))[0] == 404
+    assert (await therapist.call("DELETE", f"{API}/blobs/{blob_id}")).status == 404
+
+
+async def test_the_sdk_withdraws_a_blob_it_uploaded(server: Server) -> None:
+    therapist, client = await server.pair()
+    async with ApiClient(server.url, token=therapist.token) as api:
+
+        async def body() -> AsyncIterator[bytes]:
+            yield os.urandom(4000)
+
+        uploaded = await api.upload_blob(client.account_id, 4000, body())
+        assert (await api.blob_usage())["used_bytes"] == 4000
+        await api.delete_blob(str(uploaded["blob_id"]))
+        assert (await api.blob_usage())["used_bytes"] == 0 and _files(server) == []
+        with pytest.raises(ApiError) as gone:
+            await api.delete_blob(str(uploaded["blob_id"]))
+        assert gone.value.code == "not_found"

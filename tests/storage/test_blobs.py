@@ -172,3 +172,35 @@ async def test_erasure_deletes_blobs_from_and_to_the_account_and_its_quota(blobs
     assert await store.get_blob_usage(erased) == 0
     assert len(await raw()) == 1
     assert await store.erase_account(erased) == 0
+
+
+async def test_the_owner_withdraws_a_blob_and_no_one_else_can(blobs: Opened) -> None:
+    store, _, raw = blobs
+    owner = secrets.token_hex(16)
+    mine, kept = _new(1000, owner), _new(700, owner)
+    await _upload(store, mine, os.urandom(1000))
+    await _upload(store, kept, os.urandom(700))
+    assert not await store.delete_blob(mine.blob_id, mine.to_account)  # the recipient's account: not its own
+    assert not await store.delete_blob(secrets.token_hex(16), owner)  # unknown id
+    assert await store.get_blob(mine.blob_id, NOW) is not None
+    assert await store.get_blob_usage(owner) == 1700
+    assert await store.delete_blob(mine.blob_id, owner)
+    assert not await store.delete_blob(mine.blob_id, owner)  # once
+    assert await store.get_blob(mine.blob_id, NOW) is None
+    assert await store.get_blob_usage(owner) == 700  # its share of the quota is free again
+    with pytest.raises(StorageError):
+        await _read(store, mine.blob_id, 0, 10)
+    assert sum(len(c) for c in await raw()) == 700  # only the other blob's bytes remain
+    assert await store.get_blob(kept.blob_id, NOW) is not None
+
+
+async def test_an_upload_in_progress_cannot_be_withdrawn(blobs: Opened) -> None:
+    store, _, _ = blobs
+    new = _new(1000)
+    writer = await store.begin_blob(new, quota=QUOTA, now=NOW)
+    await writer.write(os.urandom(1000))
+    # Cutting the connection ends an upload; a withdrawal is only for committed blobs.
+    assert not await store.delete_blob(new.blob_id, new.owner_account)
+    await writer.commit(NOW + 86_400_000)
+    assert await store.delete_blob(new.blob_id, new.owner_account)
+    assert await store.get_blob_usage(new.owner_account) == 0
