@@ -1,6 +1,6 @@
 """Attachment blobs over HTTP: streamed upload, size limit, quota, who may download, Range, deletion after
-fetch and after the TTL (driven clock), interrupted uploads leave nothing, the uploader withdraws its own. The real app, a real SQLite file
-and real files in the data directory."""
+fetch and after the TTL (driven clock), interrupted uploads leave nothing, the uploader withdraws its own.
+The real app, a real SQLite file and real files in the data directory."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ export class FileError extends Error {
 const MB = 1024 * 1024;
 const RESUME_ATTEMPTS = 5; // a cut download is resumed this many times before it fails
 const RESUME_WAIT_MS = 1000; // wait before the n-th resume: n x this (a flaky phone connection)
+const CANCEL_WAIT_MS = 30_000; // a Cancel after the last byte waits this long for the answer, to delete the blob
 export const formatSize = (n) => (n >= MB ? `${(n / MB).toFixed(1)} MB` : n >= 1024 ? `${Math.round(n / 1024)} KB` : `${n} bytes`);
 
 /** One upload or download in flight: progress (0..1) and cancel. */
@@ -38,6 +39,8 @@ export class Transfer extends EventTarget {
     this.dispatchEvent(new Event("progress"));
   }
 }
+
+const cancelledUpload = () => new FileError("cancelled", "Upload cancelled.");
 
 function mapApiError(e, what) {
   if (e instanceof FileError) return e;
@@ -103,6 +106,11 @@ export class Files {
       const thumbnail = contentType.startsWith("image/") ? await makeThumbnail(file) : null;
       const { blob, pointer } = attachments.encrypt(data);
       const { blob_id: blobId } = await this._upload(to, blob, transfer);
+      if (transfer.controller.signal.aborted) {
+        // Cancelled after the upload finished: the file must not be sent, nor left on the server.
+        await this._withdraw(blobId);
+        throw cancelledUpload();
+      }
       const p = checkPointer({ blobId, key: pointer.slice(0, 32), digest: pointer.slice(32, 64), size: data.length, contentType, name, thumbnail });
       this._remember(blobId, data, contentType);
       await this.d.messenger.sendFile(to, p);
@@ -112,15 +120,32 @@ export class Files {
     }
   }
 
+  /**
+   * POST the blob with progress. Cancel while bytes are still going up aborts the request (the server keeps
+   * nothing of a cut upload); once every byte left, aborting would only hide the answer while the server
+   * stores the blob, so the request runs to its end and a stored blob is deleted before "cancelled".
+   */
   _upload(to, body, transfer, retried = false) {
+    const signal = transfer.controller.signal;
     return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(cancelledUpload());
       const xhr = new XMLHttpRequest();
+      let bodySent = false;
+      let giveUp = null;
+      // A server that never answers must not keep a cancelled row forever: give up (its TTL deletes the blob).
+      const onCancel = () => (bodySent ? (giveUp = setTimeout(() => xhr.abort(), CANCEL_WAIT_MS)) : xhr.abort());
+      const settle = (fn, value) => {
+        clearTimeout(giveUp);
+        signal.removeEventListener("abort", onCancel);
+        fn(value);
+      };
       xhr.open("POST", `${this.d.api.base}/blobs?to=${encodeURIComponent(to)}`);
       xhr.setRequestHeader("Authorization", `Bearer ${this.d.api.token}`);
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
       xhr.upload.onprogress = (e) => e.lengthComputable && transfer._progress(e.loaded / e.total);
-      xhr.onerror = () => reject(new ApiError(0, "network", "The server cannot be reached."));
-      xhr.onabort = () => reject(new FileError("cancelled", "Upload cancelled."));
+      xhr.upload.onload = () => (bodySent = true);
+      xhr.onerror = () => settle(reject, signal.aborted ? cancelledUpload() : new ApiError(0, "network", "The server cannot be reached."));
+      xhr.onabort = () => settle(reject, cancelledUpload());
       xhr.onload = () => {
         let data = null;
         try {
@@ -128,16 +153,28 @@ export class Files {
         } catch {
           data = null;
         }
-        if (xhr.status >= 200 && xhr.status < 300 && data) return resolve(data);
+        if (xhr.status >= 200 && xhr.status < 300 && data) {
+          if (!signal.aborted) return settle(resolve, data);
+          return this._withdraw(data.blob_id).then(() => settle(reject, cancelledUpload()));
+        }
+        if (signal.aborted) return settle(reject, cancelledUpload()); // refused: nothing was stored
         const err = (data && data.error) || {};
         const e = new ApiError(xhr.status, err.code || `http_${xhr.status}`, err.message || "", err.details);
-        if (e.code === "unauthenticated" && !retried && this.d.api.onUnauthenticated)
+        if (e.code === "unauthenticated" && !retried && this.d.api.onUnauthenticated) {
+          signal.removeEventListener("abort", onCancel);
           return this.d.api.onUnauthenticated().then(() => this._upload(to, body, transfer, true)).then(resolve, reject);
-        reject(e);
+        }
+        settle(reject, e);
       };
-      transfer.controller.signal.addEventListener("abort", () => xhr.abort());
+      signal.addEventListener("abort", onCancel);
       xhr.send(new Blob([body]));
     });
+  }
+
+  /** Delete a blob we uploaded but will not send; if that fails the server's TTL deletes it anyway. */
+  async _withdraw(blobId) {
+    if (typeof blobId !== "string" || !/^[0-9a-f]{32}$/.test(blobId)) return;
+    await this.d.api.del(`/blobs/${blobId}`).catch(() => {});
   }
 
   _remember(blobId, data, contentType) {
