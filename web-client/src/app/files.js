@@ -142,7 +142,11 @@ export class Files {
       xhr.open("POST", `${this.d.api.base}/blobs?to=${encodeURIComponent(to)}`);
       xhr.setRequestHeader("Authorization", `Bearer ${this.d.api.token}`);
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
-      xhr.upload.onprogress = (e) => e.lengthComputable && transfer._progress(e.loaded / e.total);
+      xhr.upload.onprogress = (e) => {
+        if (!e.lengthComputable) return;
+        if (e.loaded >= e.total) bodySent = true; // before the progress event: a Cancel it prompts must not abort
+        transfer._progress(e.loaded / e.total);
+      };
       xhr.upload.onload = () => (bodySent = true);
       xhr.onerror = () => settle(reject, signal.aborted ? cancelledUpload() : new ApiError(0, "network", "The server cannot be reached."));
       xhr.onabort = () => settle(reject, cancelledUpload());
