@@ -75,6 +75,11 @@ async def _body(request: web.Request) -> AsyncIterator[bytes]:
         raise BadRequest("The upload was interrupted; nothing was kept.") from exc
 
 
+def _closed(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def register(ctx: AppContext) -> None:
     service = ctx.services.blobs
     auth = ctx.services.auth
@@ -88,7 +93,7 @@ def register(ctx: AppContext) -> None:
         if size is None:
             raise BadRequest("Declare the upload's size with Content-Length.", {"header": "Content-Length"})
         service.check_size(size)  # before reading a byte
-        info = await service.upload(caller, to, size, _body(request))
+        info = await service.upload(caller, to, size, _body(request), lambda: _closed(request))
         return reply(BlobOut(info.blob_id, info.size, info.expires_at), status=201)
 
     async def download(request: web.Request) -> web.StreamResponse:

@@ -5,7 +5,8 @@ travel inside an end-to-end encrypted message. Rules:
 
 - an upload names the conversation (``to``): the caller's own account, or an account it may message (linked,
   reachable, consent as for a send). Its size is declared up front and must lie within the blob limit and the
-  account's quota (stored plus in-progress bytes); exactly that many bytes must arrive, else nothing is kept;
+  account's quota (stored plus in-progress bytes); exactly that many bytes must arrive, else nothing is kept,
+  and nothing is kept either when the client left before the answer (it can never learn the id);
 - only the owner's account and the ``to`` account (while still linked) may download;
 - the owner's account may withdraw its blob at any time (a cancel that came after the last byte left);
 - a blob is deleted once every device addressed at upload time (the ``to`` account's devices and the owner's
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncGenerator, AsyncIterable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from dataclasses import dataclass
 
 from crypto.attachments import encrypted_size
@@ -103,9 +104,18 @@ class BlobService:
         await self._links.require_consent(link.therapist_id, link.client_id)
 
     async def upload(
-        self, caller: Principal, to_account: str, size: int, body: AsyncIterable[bytes]
+        self,
+        caller: Principal,
+        to_account: str,
+        size: int,
+        body: AsyncIterable[bytes],
+        client_gone: Callable[[], bool] = lambda: False,
     ) -> BlobInfo:
-        """Stream ``body`` into a new blob of exactly ``size`` bytes; on any failure nothing is kept."""
+        """Stream ``body`` into a new blob of exactly ``size`` bytes; on any failure nothing is kept.
+
+        ``client_gone``: True once the uploader's connection closed. A client that left after its last byte
+        (a Cancel that came too late to cut the body) can never learn the blob's id, so nobody could point at
+        it or withdraw it: it is deleted at once rather than held against the quota until it expires."""
         self.check_size(size)
         await self._require_conversation(caller, to_account)
         accounts = {caller.account_id, to_account}
@@ -136,11 +146,15 @@ class BlobService:
                     "The upload ended before its declared size; nothing was kept.",
                     {"received": writer.written, "declared": size},
                 )
-            return await writer.commit(self._clock() + self.limits.ttl_ms)
+            info = await writer.commit(self._clock() + self.limits.ttl_ms)
         except BaseException:
             # Interrupted (client gone, cancelled, too long, storage error): remove every trace.
             await asyncio.shield(writer.abort())
             raise
+        if client_gone():
+            await asyncio.shield(self._store.delete_blob(info.blob_id, caller.account_id))
+            raise BadRequest("The upload's connection closed before its answer; nothing was kept.")
+        return info
 
     async def _readable(self, caller: Principal, blob_id: str) -> BlobInfo:
         info = await self._store.get_blob(blob_id, self._clock())

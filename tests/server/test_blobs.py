@@ -18,6 +18,7 @@ from client.errors import ApiError
 from crypto.attachments import encrypted_size
 from server.app import build_app
 from server.config import Settings
+from server.errors import BadRequest
 from tests.fixtures.ports import free_port
 from tests.server._kit import API, Device, Http, eventually_async
 from tests.server.conftest import FakeClock, Server
@@ -266,3 +267,39 @@ async def test_the_sdk_withdraws_a_blob_it_uploaded(server: Server) -> None:
         with pytest.raises(ApiError) as gone:
             await api.delete_blob(str(uploaded["blob_id"]))
         assert gone.value.code == "not_found"
+
+
+async def test_an_upload_whose_client_left_after_the_last_byte_is_not_kept(server: Server) -> None:
+    # A Cancel that came too late to cut the body: the client closed the connection, so it can never learn
+    # the blob's id. (Driven at the service: over a socket, whether the close or the commit comes first is
+    # a race the service cannot be made to lose on purpose.)
+    therapist, client = await server.pair()
+    caller = await server.ctx.services.auth.authenticate(therapist.token)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield os.urandom(3000)
+
+    with pytest.raises(BadRequest):
+        await server.ctx.services.blobs.upload(caller, client.account_id, 3000, body(), lambda: True)
+    assert _files(server) == [] and await _usage(therapist) == 0
+    kept = await server.ctx.services.blobs.upload(caller, client.account_id, 3000, body(), lambda: False)
+    assert [p.name for p in _files(server)] == [kept.blob_id]
+
+
+async def test_a_client_that_closes_after_its_last_byte_leaves_nothing(server: Server) -> None:
+    # The last byte and the close arrive together: the body is complete, but nobody is left to learn the id.
+    therapist, client = await server.pair()
+    host, port = server.url.removeprefix("http://").split(":")
+    _reader, writer = await asyncio.open_connection(host, int(port))
+    head = (
+        f"POST {API}/blobs?to={client.account_id} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {therapist.token}\r\nContent-Length: 200000\r\n\r\n"
+    )
+    writer.write(head.encode() + os.urandom(199_999))
+    await writer.drain()
+    await eventually_async(lambda: _usage(therapist), 200_000)
+    writer.write(b"x")
+    writer.close()
+    await writer.wait_closed()
+    await eventually_async(lambda: _usage(therapist), 0)
+    assert _files(server) == []
