@@ -144,7 +144,7 @@ export class Files {
       xhr.setRequestHeader("Content-Type", "application/octet-stream");
       xhr.upload.onprogress = (e) => {
         if (!e.lengthComputable) return;
-        if (e.loaded >= e.total) bodySent = true; // before the progress event: a Cancel it prompts must not abort
+        if (e.loaded >= e.total) bodySent = true; // set before the bar moves: a Cancel it prompts must not abort
         transfer._progress(e.loaded / e.total);
       };
       xhr.upload.onload = () => (bodySent = true);
