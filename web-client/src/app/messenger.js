@@ -683,7 +683,8 @@ export class Messenger {
         slice = performance.now();
       }
     }
-    if (lastPos === st.lastPos) return;
+    // Locked during the last envelope: as above, nothing of the page is kept.
+    if (lastPos === st.lastPos || this.d.state !== st) return;
     st.lastPos = lastPos;
     this._pageDone(page);
     // One receipt per sender per page (not one per message): the ids it delivered.

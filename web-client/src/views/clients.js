@@ -38,8 +38,15 @@ export function clientsView(device, selected) {
       }),
     );
   };
+  // Drawn once per frame at most: a page of a backlog tells about each conversation it touched, and the list
+  // was drawn again for each (ten times a page with ten clients writing).
+  let frame = 0;
   const onChange = (e) => {
-    if (e.detail.what === "contacts" || (e.detail.what === "messages" && e.detail.incoming)) render();
+    if (e.detail.what !== "contacts" && !(e.detail.what === "messages" && e.detail.incoming)) return;
+    frame ||= requestAnimationFrame(() => {
+      frame = 0;
+      render();
+    });
   };
   device.addEventListener("change", onChange);
   render();
@@ -75,6 +82,7 @@ export function clientsView(device, selected) {
     node,
     cleanup: () => {
       device.removeEventListener("change", onChange);
+      cancelAnimationFrame(frame);
       if (chat) chat.cleanup();
     },
   };
