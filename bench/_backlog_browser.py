@@ -38,7 +38,6 @@ from playwright.async_api import Browser, BrowserContext, CDPSession, Page, asyn
 from bench._common import REPO, ConfidantServer, Table
 from bench._provision import source_host
 from client.device import Device
-from storage.sqlite.database import DATABASE_FILE
 from tests.browser._ui import PASSPHRASE, TERMS, join
 
 __all__ = ["BrowserBacklog", "run"]
@@ -202,7 +201,9 @@ async def stored_locally(context: BrowserContext, server: ConfidantServer, sende
     """Not timed: once the server holds none of the backlog any more (every envelope acknowledged, which the
     page does only after writing it), a new tab of the same profile shows every message again, so from
     IndexedDB alone. Raises when it does not."""
-    db = sqlite3.connect(f"file:{server.data_dir / DATABASE_FILE}?mode=ro", uri=True)
+    # The embedded default's database file, read only (the bench server runs on SQLite).
+    (path,) = server.data_dir.glob("*.sqlite3")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         waiting = f"SELECT count(*) FROM mailbox WHERE from_account IN ({','.join('?' * len(senders))})"
         deadline = asyncio.get_running_loop().time() + 60
