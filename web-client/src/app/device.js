@@ -188,6 +188,8 @@ export class Device extends EventTarget {
     }
     this.rt.connect(() => this.api.token); // first: its handshake travels while the screen is drawn
     this.emit("status");
+    // The mailbox is pulled at once (over HTTP until the socket is up), not one handshake later.
+    if (this.status === "ready") this.messenger.pull().catch(() => {});
   }
 
   async login() {

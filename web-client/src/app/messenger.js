@@ -559,7 +559,7 @@ export class Messenger {
 
   /** Connected: pull what is waiting, then send what is queued once `contacts` (their refresh) settled. */
   async onConnected(contacts = null) {
-    await this.sync();
+    await this.pull(); // joins a pull under way (the one begun at unlock), then pulls once more
     await contacts;
     this.flush();
   }
@@ -615,8 +615,13 @@ export class Messenger {
     }
   }
 
-  /** One `sync` request for the envelopes after `after`, carrying any acknowledgement that is due. */
+  /**
+   * One `sync` request for the envelopes after `after`, carrying any acknowledgement that is due. Before the
+   * socket is up (the first pull at unlock runs while its handshake travels) the same page comes over HTTP,
+   * and the acknowledgement goes on its own (_ackSoon).
+   */
   async _syncPage(after) {
+    if (!this.d.rt.connected) return this.d.api.get(`/messages?after=${after}&limit=${SYNC_PAGE}`);
     const query = { after, limit: SYNC_PAGE };
     const ackUpTo = this._ackWanted;
     if (ackUpTo) query.ack_up_to = ackUpTo; // the pull carries the acknowledgement: no ack event
