@@ -50,6 +50,36 @@ export function announce(text) {
   queueMicrotask(() => (a.textContent = text));
 }
 
+/**
+ * Announcements of arriving messages, one burst at a time: the first is said at once, and what follows
+ * within `quietMs` of the last is counted and said once, when the burst ends ("12 more messages from ...").
+ * A backlog arrives in pages a tenth of a second apart; said page by page, a screen reader would read out
+ * dozens of announcements, each cutting off the one before.
+ * `say(key, n, first, more)`: `n` new messages for `key`; `first()` is the text for the burst's opening one,
+ * `more(count)` the summary of the `count` that followed it.
+ */
+export function burstAnnouncer(quietMs = 1500, say = announce) {
+  const bursts = new Map(); // key -> {timer, count, more}
+  return (key, n, first, more) => {
+    if (n <= 0) return;
+    let b = bursts.get(key);
+    if (!b) {
+      say(first());
+      b = { timer: 0, count: n - 1, more };
+      bursts.set(key, b);
+    } else {
+      b.count += n;
+      b.more = more;
+    }
+    clearTimeout(b.timer);
+    b.timer = setTimeout(() => {
+      bursts.delete(key);
+      const text = b.count > 0 ? b.more(b.count) : "";
+      if (text) say(text);
+    }, quietMs);
+  };
+}
+
 // One formatter per format, made on first use: toLocale*String with options builds a new Intl formatter on
 // every call (a fraction of a millisecond each: a second of main thread for a 2,000-message backlog).
 const formatters = new Map();

@@ -1,12 +1,13 @@
 // One conversation: messages with sending / sent / delivered / queued / failed states, retry,
 // a key-change warning, and a composer. New incoming messages are announced politely.
-import { h, announce, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
+import { h, burstAnnouncer, formatTime, formatDay, formatDateTime } from "../lib/dom.js";
 import { attachControls, bindDropAndPaste, fileCard } from "./attachments.js";
 import { termsUpdateBox } from "./termsupdate.js";
 import { enterSends } from "./phone.js";
 import "./trust.css";
 
 const BLOCK = 100; // bubbles (and day lines) per block of the conversation
+const sayArrived = burstAnnouncer(); // a backlog's pages are announced as one burst (lib/dom.js)
 
 const STATE_TEXT = {
   sending: "Sending…",
@@ -164,8 +165,10 @@ export function chatView(device, accountId) {
       if (i % 250 === 249) await new Promise((r) => setTimeout(r, 0));
     }
     if (incoming && !firstLoad) {
-      const last = fresh.filter((x) => x.dir === "in").pop();
-      if (last) announce(`New ${last.kind === "file" ? "file" : "message"} from ${name()}: ${last.body}`);
+      const arrived = fresh.filter((x) => x.dir === "in");
+      const last = arrived[arrived.length - 1];
+      const said = (x) => `${x.kind === "file" ? "file" : "message"} from ${name()}: ${x.body}`;
+      if (last) sayArrived(accountId, arrived.length, () => `New ${said(last)}`, (n) => `${n} more ${n === 1 ? "message" : "messages"} from ${name()}. The latest: ${said(last)}`);
     }
     if (firstLoad || nearBottom || fresh.length) list.scrollTop = list.scrollHeight;
     if (firstLoad && !conv.length) {

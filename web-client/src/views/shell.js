@@ -1,5 +1,5 @@
 // The frame around every signed-in screen: brand, navigation for the role, connection state, lock.
-import { h, announce } from "../lib/dom.js";
+import { h, burstAnnouncer } from "../lib/dom.js";
 
 const NAV = {
   client: [
@@ -26,6 +26,7 @@ const NAV = {
   ],
 };
 
+const sayArrived = burstAnnouncer(); // messages for a conversation not on screen (lib/dom.js)
 const CONN_TEXT = { online: "Online", connecting: "Reconnecting…", offline: "Offline" };
 
 export function brand() {
@@ -62,8 +63,12 @@ export function shell(device, route, content) {
     const d = e.detail;
     if (d.what === "contacts" || d.what === "messages") updateBadge();
     // New messages are announced by their conversation when it is open, here otherwise.
-    if (d.what === "messages" && d.incoming && !document.querySelector(`.chat[data-account="${d.accountId}"]`))
-      announce(`New message from ${device.contactName(d.accountId)}`);
+    // One burst at a time (a backlog arrives page by page): the first at once, then how many are unread.
+    if (d.what === "messages" && d.incoming && !document.querySelector(`.chat[data-account="${d.accountId}"]`)) {
+      const who = device.contactName(d.accountId);
+      const unread = () => device.messenger.unread(d.accountId);
+      sayArrived(d.accountId, 1, () => `New message from ${who}`, () => (unread() ? `${unread()} unread ${unread() === 1 ? "message" : "messages"} from ${who}` : ""));
+    }
     if (d.what !== "connection") return;
     showConn();
   };
