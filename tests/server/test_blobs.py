@@ -143,16 +143,24 @@ async def test_size_limit_and_quota_refuse_before_storing_anything(server: Serve
     assert r.body == {"used_bytes": 2 * limit, "quota_bytes": QUOTA, "max_blob_bytes": limit}
 
 
-async def test_an_upload_cut_midway_leaves_nothing(server: Server, caplog: pytest.LogCaptureFixture) -> None:
-    therapist, client = await server.pair()
+async def _raw_upload(
+    server: Server, uploader: Device, to: str, declared: int, sent: int
+) -> asyncio.StreamWriter:
+    """An upload over a bare socket that declares `declared` bytes and has sent `sent` of them so far."""
     host, port = server.url.removeprefix("http://").split(":")
     _reader, writer = await asyncio.open_connection(host, int(port))
     head = (
-        f"POST {API}/blobs?to={client.account_id} HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Bearer {therapist.token}\r\nContent-Length: 200000\r\n\r\n"
+        f"POST {API}/blobs?to={to} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {uploader.token}\r\nContent-Length: {declared}\r\n\r\n"
     )
-    writer.write(head.encode() + os.urandom(120_000))
+    writer.write(head.encode() + os.urandom(sent))
     await writer.drain()
+    return writer
+
+
+async def test_an_upload_cut_midway_leaves_nothing(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    therapist, client = await server.pair()
+    writer = await _raw_upload(server, therapist, client.account_id, 200_000, 120_000)
     await eventually_async(lambda: _usage(therapist), 200_000)  # reserved: the upload is under way
     writer.close()  # the client goes away mid-body
     await writer.wait_closed()
@@ -289,14 +297,7 @@ async def test_an_upload_whose_client_left_after_the_last_byte_is_not_kept(serve
 async def test_a_client_that_closes_after_its_last_byte_leaves_nothing(server: Server) -> None:
     # The last byte and the close arrive together: the body is complete, but nobody is left to learn the id.
     therapist, client = await server.pair()
-    host, port = server.url.removeprefix("http://").split(":")
-    _reader, writer = await asyncio.open_connection(host, int(port))
-    head = (
-        f"POST {API}/blobs?to={client.account_id} HTTP/1.1\r\nHost: {host}\r\n"
-        f"Authorization: Bearer {therapist.token}\r\nContent-Length: 200000\r\n\r\n"
-    )
-    writer.write(head.encode() + os.urandom(199_999))
-    await writer.drain()
+    writer = await _raw_upload(server, therapist, client.account_id, 200_000, 199_999)
     await eventually_async(lambda: _usage(therapist), 200_000)
     writer.write(b"x")
     writer.close()
